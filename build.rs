@@ -1,0 +1,24 @@
+//! Link flags that tch's own build script cannot pass on to a downstream binary.
+//!
+//! * `--no-as-needed -ltorch_cuda -ltorch`: without it the linker drops libtorch_cuda (no symbol
+//!   of it is referenced directly) and CUDA is silently unavailable at run time.
+//! * an rpath to the libtorch lib dir, so the binary finds `libtorch_cpu.so` without
+//!   `LD_LIBRARY_PATH`.
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=LIBTORCH");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
+    let lib_dir = std::env::var("DEP_TCH_LIBTORCH_LIB")
+        .expect("torch-sys reports the libtorch lib dir as DEP_TCH_LIBTORCH_LIB");
+    println!("cargo:rustc-link-search=native={lib_dir}");
+    let has_cuda = std::path::Path::new(&lib_dir)
+        .join("libtorch_cuda.so")
+        .exists();
+    if has_cuda {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-ltorch");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+}

@@ -1,0 +1,12 @@
+//! thaw: an evaluation harness and experiment tracker for transfer learning.
+//!
+//! Data flow: grid YAML → [`spec`] (validated grid, expanded trials) → [`exec`] (scheduling,
+//! resume) → [`train`] (data, model, schedule, loop) → [`track`] (SQLite) → [`report`] (HTML).
+
+pub mod data;
+pub mod exec;
+pub mod model;
+pub mod report;
+pub mod spec;
+pub mod track;
+pub mod train;

@@ -1,0 +1,5 @@
+//! The grid: YAML schema, validation, expansion into trials, trial keys.
+
+pub mod trial;
+
+pub use trial::*;

@@ -1,0 +1,327 @@
+//! One resolved trial of a grid: every axis fixed to a single value.
+//!
+//! `TrialSpec` is what the executor trains, what the database stores as `config_json`
+//! and what the trial key hashes. Its serde form is canonical (field order fixed by the
+//! struct), so the same configuration always gives the same key.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a dataset's images and labels come from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DatasetSource {
+    /// One of the datasets bundled under `data/`: `mnist10k`, `fashion10k`, `digits8x8`.
+    Bundled { name: String },
+    /// A pair of IDX files (gzip or raw), e.g. the full MNIST/Fashion-MNIST/KMNIST files.
+    Idx { images: PathBuf, labels: PathBuf },
+    /// A digits-style CSV (gzip or raw): pixel columns then the label, no header.
+    Csv {
+        path: PathBuf,
+        /// Image side length; the row must hold `side * side` pixels.
+        side: usize,
+        /// Largest pixel value in the file (16 for UCI digits, 255 for 8-bit data).
+        max_value: f64,
+    },
+}
+
+impl DatasetSource {
+    /// Short human-readable name used in tables and chart legends.
+    pub fn label(&self) -> String {
+        match self {
+            DatasetSource::Bundled { name } => name.clone(),
+            DatasetSource::Idx { images, .. } => file_stem(images),
+            DatasetSource::Csv { path, .. } => file_stem(path),
+        }
+    }
+}
+
+fn file_stem(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+/// A domain shift applied to the target task's images (train, validation and test alike).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Shift {
+    /// No shift.
+    None,
+    /// Rotation by `degrees` (bilinear, zero fill).
+    Rotate { degrees: f64 },
+    /// Additive gaussian noise with standard deviation `sigma` on the 0..1 pixel scale.
+    Noise { sigma: f64 },
+    /// Blend towards the negative image: `x' = (1 - amount) x + amount (1 - x)`; 1 = full inversion.
+    Invert { amount: f64 },
+    /// Gaussian blur with standard deviation `sigma` pixels.
+    Blur { sigma: f64 },
+    /// Contrast scaling around mid-grey: `x' = 0.5 + factor (x - 0.5)`.
+    Contrast { factor: f64 },
+}
+
+impl Shift {
+    /// The shift's kind as written in the grid (`none`, `rotate`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Shift::None => "none",
+            Shift::Rotate { .. } => "rotate",
+            Shift::Noise { .. } => "noise",
+            Shift::Invert { .. } => "invert",
+            Shift::Blur { .. } => "blur",
+            Shift::Contrast { .. } => "contrast",
+        }
+    }
+
+    /// The shift's magnitude (0 for `none`).
+    pub fn magnitude(&self) -> f64 {
+        match self {
+            Shift::None => 0.0,
+            Shift::Rotate { degrees } => *degrees,
+            Shift::Noise { sigma } | Shift::Blur { sigma } => *sigma,
+            Shift::Invert { amount } => *amount,
+            Shift::Contrast { factor } => *factor,
+        }
+    }
+}
+
+impl fmt::Display for Shift {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Shift::None => write!(f, "none"),
+            other => write!(f, "{} {}", other.kind_name(), other.magnitude()),
+        }
+    }
+}
+
+/// How many backbone blocks are frozen, counted from the input side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Freeze {
+    /// The first `k` blocks are frozen; 0 = full fine-tuning.
+    Blocks(usize),
+    /// Every block is frozen: a linear probe.
+    All,
+}
+
+impl Freeze {
+    /// Number of frozen blocks for a backbone with `n_blocks` blocks.
+    pub fn frozen_blocks(&self, n_blocks: usize) -> usize {
+        match self {
+            Freeze::Blocks(k) => (*k).min(n_blocks),
+            Freeze::All => n_blocks,
+        }
+    }
+}
+
+impl fmt::Display for Freeze {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Freeze::Blocks(k) => write!(f, "{k}"),
+            Freeze::All => write!(f, "all"),
+        }
+    }
+}
+
+impl Serialize for Freeze {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Freeze::Blocks(k) => s.serialize_u64(*k as u64),
+            Freeze::All => s.serialize_str("all"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Freeze {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(usize),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(k) => Ok(Freeze::Blocks(k)),
+            Raw::S(s) if s == "all" => Ok(Freeze::All),
+            Raw::S(s) => Err(serde::de::Error::custom(format!(
+                "freeze must be a block count or \"all\", got \"{s}\""
+            ))),
+        }
+    }
+}
+
+/// Backbone architectures thaw can build.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum BackboneKind {
+    /// Four conv-BN-ReLU blocks (32, 32, 64, 64 channels), max-pooling after blocks 2-4.
+    Cnn4,
+    /// CIFAR-style ResNet-8: a stem and three basic-block stages (16, 32, 64 channels).
+    Resnet8,
+}
+
+impl BackboneKind {
+    /// All known backbones, for validation messages.
+    pub const ALL: [BackboneKind; 2] = [BackboneKind::Cnn4, BackboneKind::Resnet8];
+
+    /// The name used in grids.
+    pub fn name(&self) -> &'static str {
+        match self {
+            BackboneKind::Cnn4 => "cnn4",
+            BackboneKind::Resnet8 => "resnet8",
+        }
+    }
+
+    /// Names of the backbone's blocks, from the input side.
+    pub fn block_names(&self) -> &'static [&'static str] {
+        match self {
+            BackboneKind::Cnn4 => &["block1", "block2", "block3", "block4"],
+            BackboneKind::Resnet8 => &["stem", "stage1", "stage2", "stage3"],
+        }
+    }
+}
+
+impl fmt::Display for BackboneKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Shape of the learning rate over training.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ScheduleKind {
+    /// The base rate throughout.
+    Constant,
+    /// Multiply by `gamma` every `step_epochs` epochs.
+    Step { step_epochs: usize, gamma: f64 },
+    /// Linear warm-up over `warmup_epochs`, then cosine decay to zero.
+    Cosine { warmup_epochs: f64 },
+    /// Slanted triangular (Howard & Ruder 2018): rise for `cut_frac` of the steps, then decay;
+    /// the lowest rate is `lr / ratio`.
+    Stlr { cut_frac: f64, ratio: f64 },
+}
+
+/// A learning-rate schedule, with discriminative rates and gradual unfreezing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Schedule {
+    #[serde(flatten)]
+    pub kind: ScheduleKind,
+    /// Peak (base) learning rate of the head and the top block.
+    pub lr: f64,
+    /// Discriminative fine-tuning: each block below gets the rate of the block above divided
+    /// by this factor (1 = the same rate everywhere; ULMFiT uses 2.6).
+    pub layer_decay: f64,
+    /// Gradual unfreezing: start with only the head trainable, unfreeze one more block from the
+    /// top at each epoch (never below the grid's `freeze`).
+    pub gradual_unfreeze: bool,
+}
+
+impl Schedule {
+    /// A short label such as `cosine lr=0.01 decay=2.6`.
+    pub fn label(&self) -> String {
+        let mut s = match &self.kind {
+            ScheduleKind::Constant => "constant".to_string(),
+            ScheduleKind::Step { step_epochs, gamma } => format!("step/{step_epochs}x{gamma}"),
+            ScheduleKind::Cosine { warmup_epochs } if *warmup_epochs > 0.0 => {
+                format!("cosine(warmup {warmup_epochs})")
+            }
+            ScheduleKind::Cosine { .. } => "cosine".to_string(),
+            ScheduleKind::Stlr { cut_frac, ratio } => format!("stlr({cut_frac},{ratio})"),
+        };
+        s.push_str(&format!(" lr={}", self.lr));
+        if self.layer_decay != 1.0 {
+            s.push_str(&format!(" decay={}", self.layer_decay));
+        }
+        if self.gradual_unfreeze {
+            s.push_str(" unfreeze");
+        }
+        s
+    }
+}
+
+/// Optimizer and its hyperparameters.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Optimizer {
+    Sgd {
+        momentum: f64,
+        nesterov: bool,
+        weight_decay: f64,
+    },
+    Adamw {
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+    },
+}
+
+/// The task the backbone is pretrained on (once per backbone, source task, size and seed).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SourceTask {
+    pub dataset: DatasetSource,
+    /// Dataset labels used, in order; label `classes[i]` becomes class `i`.
+    pub classes: Vec<u32>,
+    /// Training examples per class (`None` = every example of the training pool).
+    pub train_per_class: Option<usize>,
+    pub epochs: usize,
+    /// Peak learning rate of pretraining (SGD with momentum 0.9, cosine schedule).
+    pub lr: f64,
+}
+
+/// The task a trial fine-tunes on.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TargetTask {
+    pub dataset: DatasetSource,
+    /// Dataset labels used, in order; label `classes[i]` becomes class `i`.
+    pub classes: Vec<u32>,
+    /// Training examples per class, sampled by the trial's seed from the training pool.
+    pub train_per_class: usize,
+    pub shift: Shift,
+}
+
+/// One fully resolved trial.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TrialSpec {
+    pub seed: u64,
+    pub backbone: BackboneKind,
+    /// `false` trains the same architecture from scratch (the transfer baseline).
+    pub pretrained: bool,
+    pub freeze: Freeze,
+    pub source: SourceTask,
+    pub target: TargetTask,
+    pub schedule: Schedule,
+    pub optimizer: Optimizer,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Side length images are resized to (source and target alike).
+    pub image_size: usize,
+}
+
+/// Version of the training code that produced a result; part of every trial key, so changing
+/// what a trial computes invalidates earlier results. Bump it when training semantics change.
+pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+train1");
+
+impl TrialSpec {
+    /// Canonical JSON of the resolved configuration.
+    pub fn config_json(&self) -> String {
+        serde_json::to_string(self).expect("a TrialSpec always serialises")
+    }
+
+    /// Stable key: a hash of the resolved config, the data fingerprint and the code version.
+    pub fn key(&self, data_fingerprint: &str) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(self.config_json().as_bytes());
+        h.update(b"\0");
+        h.update(data_fingerprint.as_bytes());
+        h.update(b"\0");
+        h.update(CODE_VERSION.as_bytes());
+        h.finalize().to_hex()[..16].to_string()
+    }
+
+    /// Number of frozen blocks of this trial's backbone.
+    pub fn frozen_blocks(&self) -> usize {
+        self.freeze
+            .frozen_blocks(self.backbone.block_names().len())
+    }
+}
