@@ -21,4 +21,20 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
     }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
+    println!("cargo:rustc-env=THAW_LIBTORCH_LIB={lib_dir}");
+    println!("cargo:rustc-env=THAW_LIBTORCH_VERSION={}", libtorch_version(&lib_dir));
+}
+
+/// The libtorch version from a PyTorch install (`torch/version.py`) or a standalone libtorch
+/// (`build-version`), beside the lib dir.
+fn libtorch_version(lib_dir: &str) -> String {
+    let root = std::path::Path::new(lib_dir).join("..");
+    if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
+        if let Some(line) = text.lines().find(|l| l.starts_with("__version__")) {
+            return line.split('\'').nth(1).unwrap_or("unknown").to_string();
+        }
+    }
+    std::fs::read_to_string(root.join("build-version"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string())
 }

@@ -4,6 +4,7 @@
 //! resume) → [`train`] (data, model, schedule, loop) → [`track`] (SQLite) → [`report`] (HTML).
 
 pub mod data;
+pub mod doctor;
 pub mod exec;
 pub mod model;
 pub mod report;

@@ -1,1 +1,342 @@
-//! placeholder
+//! Running a sweep: validate the grid against the data, register its trials, skip what is
+//! already completed, pretrain what is missing, train the rest, log every epoch, re-render the
+//! report after each trial.
+
+pub mod progress;
+
+use crate::data::{self, TaskData, TensorSet};
+use crate::model::Network;
+use crate::spec::{self, Grid, Shift, TrialSpec};
+use crate::track::{Db, TrialStatus};
+use crate::train::{self, pretrain, FitOutcome};
+use anyhow::{Context, Result};
+use progress::Progress;
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::Device;
+
+/// Where a run reads and writes, and on what it trains.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// The SQLite results database.
+    pub db_path: PathBuf,
+    /// Folder holding the bundled datasets.
+    pub data_dir: PathBuf,
+    /// Folder for pretrained checkpoints.
+    pub cache_dir: PathBuf,
+    /// Folder reports are written under (`<reports>/<sweep>/index.html`).
+    pub reports_dir: PathBuf,
+    /// Device trials train on.
+    pub device: Device,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunSummary {
+    /// Sweep name.
+    pub sweep: String,
+    /// Trials in the grid.
+    pub total: usize,
+    /// Trials already completed before this run.
+    pub skipped: usize,
+    /// Trials this run completed, failed and saw diverge.
+    pub completed: usize,
+    pub failed: usize,
+    pub diverged: usize,
+    /// The rendered report.
+    pub report: Option<PathBuf>,
+}
+
+/// A grid checked against its data, every trial with its key.
+pub struct PlannedSweep {
+    pub grid: Grid,
+    /// `(key, trial)` in grid order.
+    pub trials: Vec<(String, TrialSpec)>,
+}
+
+/// Loads a grid, checks it against the datasets and computes every trial's key. Nothing is
+/// written anywhere.
+pub fn plan(grid_path: &Path, data_dir: &Path) -> Result<PlannedSweep> {
+    let grid = spec::load_grid(grid_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    spec::check_data(&grid, &mut |src| {
+        Ok(data::train_pool_sizes(&data::load_dataset(src, data_dir)?))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let trials = grid
+        .trials
+        .iter()
+        .map(|t| {
+            let fingerprint = format!(
+                "{}+{}",
+                data::load_dataset(&t.source.dataset, data_dir)?.fingerprint,
+                data::load_dataset(&t.target.dataset, data_dir)?.fingerprint
+            );
+            Ok((t.key(&fingerprint), t.clone()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(PlannedSweep { grid, trials })
+}
+
+/// A device as written on the command line and in the database (`cpu`, `cuda:0`).
+pub fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".into(),
+        Device::Vulkan => "vulkan".into(),
+        Device::Cpu => "cpu".into(),
+    }
+}
+
+/// Runs every trial of the planned sweep that is not completed yet.
+pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
+    let grid = &planned.grid;
+    let db = Db::open(&opts.db_path)?;
+    let sweep_id = db.upsert_sweep(
+        &grid.name,
+        &grid.description,
+        &grid.spec_path.display().to_string(),
+        &grid.spec_yaml,
+    )?;
+    let keyed: Vec<(String, &TrialSpec)> =
+        planned.trials.iter().map(|(k, t)| (k.clone(), t)).collect();
+    db.register_trials(sweep_id, &keyed)?;
+    let statuses = db.trial_statuses(sweep_id)?;
+    let todo: Vec<&(String, TrialSpec)> = planned
+        .trials
+        .iter()
+        .filter(|(k, _)| statuses.get(k) != Some(&TrialStatus::Completed))
+        .collect();
+    let mut summary = RunSummary {
+        sweep: grid.name.clone(),
+        total: planned.trials.len(),
+        skipped: planned.trials.len() - todo.len(),
+        ..Default::default()
+    };
+
+    let mut runner = TrialRunner::new(opts, &db);
+    let mut progress = Progress::new(todo.len());
+    if summary.skipped > 0 {
+        progress.println(&format!(
+            "{} of {} trials already completed; running the other {}",
+            summary.skipped,
+            summary.total,
+            todo.len()
+        ));
+    }
+    for (key, trial) in todo {
+        let label = trial_label(trial);
+        progress.start_trial(&label, trial.epochs);
+        let trial_id = db.start_trial(sweep_id, key, &device_name(opts.device))?;
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runner.run_trial(trial, trial_id, &mut progress)
+        }))
+        .unwrap_or_else(|panic| Err(anyhow::anyhow!("{}", panic_text(&panic))));
+        let word = match outcome {
+            Ok(FitOutcome::Completed) => {
+                db.finish_trial(trial_id, TrialStatus::Completed, None)?;
+                summary.completed += 1;
+                "completed".to_string()
+            }
+            Ok(FitOutcome::Diverged { epoch }) => {
+                let msg = format!(
+                    "training loss became NaN or infinite in epoch {epoch}; try a lower learning rate (schedule.lr = {})",
+                    trial.schedule.lr
+                );
+                db.finish_trial(trial_id, TrialStatus::Diverged, Some(&msg))?;
+                summary.diverged += 1;
+                format!("diverged in epoch {epoch}")
+            }
+            Err(err) => {
+                let msg = format!("{err:#}");
+                db.finish_trial(trial_id, TrialStatus::Failed, Some(&msg))?;
+                summary.failed += 1;
+                progress.println(&format!("trial {key} failed: {msg}"));
+                "failed".to_string()
+            }
+        };
+        progress.finish_trial(&format!("{word}: {label}"));
+        summary.report = Some(crate::report::render_sweep(
+            &opts.db_path,
+            &grid.name,
+            &opts.reports_dir,
+        )?);
+    }
+    progress.finish();
+    if summary.report.is_none() {
+        summary.report = Some(crate::report::render_sweep(
+            &opts.db_path,
+            &grid.name,
+            &opts.reports_dir,
+        )?);
+    }
+    Ok(summary)
+}
+
+/// One line describing a trial for progress output.
+fn trial_label(t: &TrialSpec) -> String {
+    format!(
+        "{} {} freeze={} n={} shift={} {} seed={}",
+        t.backbone,
+        if t.pretrained { "pretrained" } else { "scratch" },
+        t.freeze,
+        t.target.train_per_class,
+        t.target.shift,
+        t.schedule.label(),
+        t.seed
+    )
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "the trial panicked".to_string())
+}
+
+/// Trains trials, reusing pretrained checkpoints and source test sets across them.
+struct TrialRunner<'a> {
+    opts: &'a RunOptions,
+    db: &'a Db,
+    source_tests: HashMap<String, TensorSet>,
+}
+
+impl<'a> TrialRunner<'a> {
+    fn new(opts: &'a RunOptions, db: &'a Db) -> Self {
+        TrialRunner {
+            opts,
+            db,
+            source_tests: HashMap::new(),
+        }
+    }
+
+    /// The source task of `trial` prepared with the trial's seed (the training sample depends on
+    /// it; validation and test do not).
+    fn source_task(&self, trial: &TrialSpec) -> Result<TaskData> {
+        let src = &trial.source;
+        let ds = data::load_dataset(&src.dataset, &self.opts.data_dir)?;
+        data::prepare_task(
+            &ds,
+            &src.classes,
+            src.train_per_class,
+            trial.seed,
+            &Shift::None,
+            trial.image_size,
+            self.opts.device,
+        )
+    }
+
+    /// Path of the pretrained checkpoint `trial` needs, training it first if it is missing.
+    fn pretrained_checkpoint(&mut self, trial: &TrialSpec, progress: &Progress) -> Result<PathBuf> {
+        let fingerprint = data::load_dataset(&trial.source.dataset, &self.opts.data_dir)?
+            .fingerprint
+            .clone();
+        let key = pretrain::pretrain_key(trial, &fingerprint);
+        let path = self
+            .opts
+            .cache_dir
+            .join("pretrained")
+            .join(format!("{key}.safetensors"));
+        if path.exists() {
+            return Ok(path);
+        }
+        progress.println(&format!(
+            "pretraining {} on {} classes {:?} for {} epochs (seed {}); cached as {}",
+            trial.backbone,
+            trial.source.dataset.label(),
+            trial.source.classes,
+            trial.source.epochs,
+            trial.seed,
+            path.display()
+        ));
+        let started = Instant::now();
+        let source = self.source_task(trial)?;
+        let (net, acc) = pretrain::pretrain(trial, &source, self.opts.device)?;
+        net.save(&path)?;
+        let seconds = started.elapsed().as_secs_f64();
+        self.db.record_pretrained(
+            &key,
+            trial.backbone.name(),
+            &trial.source.dataset.label(),
+            trial.seed,
+            &path,
+            acc,
+            seconds,
+        )?;
+        progress.println(&format!(
+            "pretrained {}: source test accuracy {acc:.3} in {seconds:.1}s",
+            trial.backbone
+        ));
+        Ok(path)
+    }
+
+    /// The source test set (for forgetting), shared by every trial with the same source task.
+    fn source_test(&mut self, trial: &TrialSpec) -> Result<&TensorSet> {
+        let id = format!(
+            "{}|{}",
+            serde_json::to_string(&trial.source)?,
+            trial.image_size
+        );
+        if !self.source_tests.contains_key(&id) {
+            let task = self.source_task(trial)?;
+            self.source_tests.insert(id.clone(), task.test);
+        }
+        Ok(&self.source_tests[&id])
+    }
+
+    fn run_trial(
+        &mut self,
+        trial: &TrialSpec,
+        trial_id: i64,
+        progress: &mut Progress,
+    ) -> Result<FitOutcome> {
+        let device = self.opts.device;
+        let db = self.db;
+        let checkpoint = if trial.pretrained {
+            Some(self.pretrained_checkpoint(trial, progress)?)
+        } else {
+            None
+        };
+        let target_ds = data::load_dataset(&trial.target.dataset, &self.opts.data_dir)?;
+        let target = data::prepare_task(
+            &target_ds,
+            &trial.target.classes,
+            Some(trial.target.train_per_class),
+            trial.seed,
+            &trial.target.shift,
+            trial.image_size,
+            device,
+        )?;
+        tch::manual_seed(trial.seed as i64);
+        let net = match &checkpoint {
+            Some(path) => {
+                let mut net = Network::new(
+                    trial.backbone,
+                    device,
+                    Some(trial.source.classes.len()),
+                    Some(target.num_classes),
+                );
+                net.load_pretrained(path)?;
+                net
+            }
+            None => Network::new(trial.backbone, device, None, Some(target.num_classes)),
+        };
+        let source_test = if trial.pretrained {
+            Some(self.source_test(trial)?)
+        } else {
+            None
+        };
+        let epochs = trial.epochs;
+        train::fine_tune(trial, &net, &target, source_test, &mut |epoch, metrics| {
+            db.log_epoch(trial_id, epoch as i64, metrics)
+                .context("cannot record the epoch's metrics")?;
+            let val_acc = metrics.iter().find(|(n, _)| n == "val_acc").map(|m| m.1);
+            if epoch > 0 {
+                progress.epoch(epoch, epochs, val_acc);
+            }
+            Ok(())
+        })
+    }
+}

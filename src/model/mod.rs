@@ -1,1 +1,204 @@
-//! placeholder
+//! Backbones as ordered lists of named blocks, with a source head (kept from pretraining, the
+//! raw material of forgetting) and a target head (new for fine-tuning), and block freezing.
+
+pub mod blocks;
+
+use crate::spec::BackboneKind;
+use anyhow::{bail, Context, Result};
+use blocks::{BasicBlock, Block, ConvBlock};
+use std::path::Path;
+use tch::nn::{self, Module};
+use tch::{Device, Tensor};
+
+/// Name of the source head's variables in checkpoints.
+const SOURCE_HEAD: &str = "source_head";
+/// Name of the target head's variables in checkpoints.
+const TARGET_HEAD: &str = "target_head";
+
+/// Which classifier sits on the backbone's features.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Head {
+    /// The head trained with the backbone on the source task.
+    Source,
+    /// The new head for the target task.
+    Target,
+}
+
+/// A backbone plus heads, all variables in one `VarStore`.
+///
+/// Optimizer parameter group `i` holds block `i`; group `n_blocks` holds the target head.
+#[derive(Debug)]
+pub struct Network {
+    /// The variables (parameters and BatchNorm statistics) of every part.
+    pub vs: nn::VarStore,
+    /// The architecture.
+    pub kind: BackboneKind,
+    blocks: Vec<Box<dyn Block>>,
+    /// Trainable parameters of each block, in block order.
+    block_params: Vec<Vec<Tensor>>,
+    source_head: Option<nn::Linear>,
+    target_head: Option<nn::Linear>,
+}
+
+/// Width of the pooled features every backbone ends with.
+const FEATURE_DIM: i64 = 64;
+
+impl Network {
+    /// Builds a freshly initialised network on `device` with the heads asked for (class counts).
+    /// Initialisation draws from torch's global generator: seed it first for repeatable runs.
+    pub fn new(
+        kind: BackboneKind,
+        device: Device,
+        source_classes: Option<usize>,
+        target_classes: Option<usize>,
+    ) -> Network {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let bb = &root / "backbone";
+        let mut blocks: Vec<Box<dyn Block>> = Vec::new();
+        let mut block_params = Vec::new();
+        for (i, name) in kind.block_names().iter().enumerate() {
+            let before = vs.trainable_variables().len();
+            let p = (&bb / *name).set_group(i);
+            let block: Box<dyn Block> = match (kind, i) {
+                (BackboneKind::Cnn4, _) => {
+                    let c_in = [1, 32, 32, 64][i];
+                    let c_out = [32, 32, 64, 64][i];
+                    Box::new(ConvBlock::new(p, c_in, c_out, i > 0))
+                }
+                (BackboneKind::Resnet8, 0) => Box::new(ConvBlock::new(p, 1, 16, false)),
+                (BackboneKind::Resnet8, _) => {
+                    let c_in = [16, 16, 32][i - 1];
+                    let c_out = [16, 32, 64][i - 1];
+                    let stride = if i == 1 { 1 } else { 2 };
+                    Box::new(BasicBlock::new(p, c_in, c_out, stride))
+                }
+            };
+            blocks.push(block);
+            block_params.push(vs.trainable_variables()[before..].to_vec());
+        }
+        let head_group = blocks.len();
+        let head = |name: &str, classes: usize| {
+            nn::linear(
+                (&root / name).set_group(head_group),
+                FEATURE_DIM,
+                classes as i64,
+                Default::default(),
+            )
+        };
+        let source_head = source_classes.map(|c| head(SOURCE_HEAD, c));
+        let target_head = target_classes.map(|c| head(TARGET_HEAD, c));
+        Network {
+            vs,
+            kind,
+            blocks,
+            block_params,
+            source_head,
+            target_head,
+        }
+    }
+
+    /// Number of backbone blocks.
+    pub fn n_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Pooled backbone features. Blocks before `trainable_from` run without gradient and with
+    /// fixed BatchNorm statistics; the others run in training mode when `train` is set.
+    pub fn features(&self, x: &Tensor, trainable_from: usize, train: bool) -> Tensor {
+        let split = trainable_from.min(self.blocks.len());
+        let mut h = tch::no_grad(|| {
+            self.blocks[..split]
+                .iter()
+                .fold(x.shallow_clone(), |h, b| b.forward(&h, false))
+        });
+        for b in &self.blocks[split..] {
+            h = b.forward(&h, train);
+        }
+        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+
+    /// Logits of `head`. Panics if the network was built without that head (a caller bug).
+    pub fn logits(&self, features: &Tensor, head: Head) -> Tensor {
+        let h = match head {
+            Head::Source => &self.source_head,
+            Head::Target => &self.target_head,
+        };
+        h.as_ref()
+            .unwrap_or_else(|| panic!("network built without a {head:?} head"))
+            .forward(features)
+    }
+
+    /// Whether the network carries a source head (pretrained networks do).
+    pub fn has_source_head(&self) -> bool {
+        self.source_head.is_some()
+    }
+
+    /// Makes blocks `trainable_from..` and the target head trainable, everything else frozen
+    /// (no gradient). The source head is never trained during fine-tuning.
+    pub fn set_trainable_from(&self, trainable_from: usize) {
+        for (i, params) in self.block_params.iter().enumerate() {
+            for p in params {
+                let _ = p.set_requires_grad(i >= trainable_from);
+            }
+        }
+        if let Some(h) = &self.source_head {
+            let _ = h.ws.set_requires_grad(false);
+            if let Some(b) = &h.bs {
+                let _ = b.set_requires_grad(false);
+            }
+        }
+    }
+
+    /// Makes the source head trainable (pretraining trains backbone and source head).
+    pub fn set_source_head_trainable(&self) {
+        if let Some(h) = &self.source_head {
+            let _ = h.ws.set_requires_grad(true);
+            if let Some(b) = &h.bs {
+                let _ = b.set_requires_grad(true);
+            }
+        }
+    }
+
+    /// Saves every variable to a safetensors file, atomically (write then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        }
+        let tmp = path.with_extension("partial.safetensors");
+        self.vs
+            .save(&tmp)
+            .with_context(|| format!("cannot write checkpoint {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot move checkpoint into place at {}", path.display()))
+    }
+
+    /// Loads a pretrained checkpoint (backbone and source head). Only the target head may be
+    /// absent from the file; any other missing or misshapen tensor is an error naming it.
+    pub fn load_pretrained(&mut self, path: &Path) -> Result<()> {
+        let missing = self.vs.load_partial(path).with_context(|| {
+            format!(
+                "cannot load checkpoint {} (corrupt or from another architecture); delete it and rerun to pretrain again",
+                path.display()
+            )
+        })?;
+        let missing: Vec<_> = missing
+            .into_iter()
+            .filter(|n| !n.starts_with(TARGET_HEAD))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "checkpoint {} lacks {}; delete it and rerun to pretrain again",
+                path.display(),
+                missing.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Trainable parameters of block `i` (for tests and drift measurements).
+    pub fn block_params(&self, i: usize) -> &[Tensor] {
+        &self.block_params[i]
+    }
+}

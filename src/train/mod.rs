@@ -1,1 +1,228 @@
-//! placeholder
+//! Training: optimizers with one parameter group per block, learning-rate schedules, the epoch
+//! loop, evaluation, and source pretraining.
+//!
+//! The step loop never reads a value back to the host: losses and correct counts accumulate on
+//! the device and are read once per epoch.
+
+pub mod pretrain;
+pub mod schedule;
+
+use crate::data::{TaskData, TensorSet};
+use crate::model::{Head, Network};
+use crate::spec::{Optimizer, TrialSpec};
+use anyhow::Result;
+use schedule::LrPlan;
+use std::time::Instant;
+use tch::nn::{self, OptimizerConfig};
+use tch::{Kind, Tensor};
+
+/// How a fine-tuning run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FitOutcome {
+    /// Every epoch ran with a finite loss.
+    Completed,
+    /// The training loss became NaN or infinite in this epoch (1-based).
+    Diverged { epoch: usize },
+}
+
+/// Metrics of one epoch as `(name, value)` pairs, in the names the database documents.
+pub type EpochMetrics = Vec<(String, f64)>;
+
+/// Builds the optimizer over every variable of `net`, one parameter group per block plus one
+/// for the heads (see [`Network`]).
+pub fn build_optimizer(net: &Network, optimizer: &Optimizer, lr: f64) -> Result<nn::Optimizer> {
+    let opt = match *optimizer {
+        Optimizer::Sgd {
+            momentum,
+            nesterov,
+            weight_decay,
+        } => nn::Sgd {
+            momentum,
+            dampening: 0.0,
+            wd: weight_decay,
+            nesterov,
+        }
+        .build(&net.vs, lr)?,
+        Optimizer::Adamw {
+            beta1,
+            beta2,
+            weight_decay,
+        } => nn::AdamW {
+            beta1,
+            beta2,
+            wd: weight_decay,
+            eps: 1e-8,
+            amsgrad: false,
+        }
+        .build(&net.vs, lr)?,
+    };
+    Ok(opt)
+}
+
+/// Images as the network sees them: u8 pixels mapped to [-1, 1].
+pub fn normalise(images: &Tensor) -> Tensor {
+    images.to_kind(Kind::Float) / 127.5 - 1.0
+}
+
+/// Mean loss and accuracy of `head` on `set`, every block in inference mode, no gradient.
+pub fn evaluate(net: &Network, set: &TensorSet, head: Head, batch_size: usize) -> (f64, f64) {
+    if set.len == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let n_blocks = net.n_blocks();
+    tch::no_grad(|| {
+        let mut loss_sum = Tensor::zeros([], (Kind::Float, set.images.device()));
+        let mut correct = Tensor::zeros([], (Kind::Int64, set.images.device()));
+        let mut start = 0;
+        while start < set.len {
+            let len = batch_size.min(set.len - start);
+            let x = normalise(&set.images.narrow(0, start as i64, len as i64));
+            let y = set.labels.narrow(0, start as i64, len as i64);
+            let logits = net.logits(&net.features(&x, n_blocks, false), head);
+            loss_sum += logits.cross_entropy_for_logits(&y) * len as f64;
+            correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
+            start += len;
+        }
+        let n = set.len as f64;
+        (
+            f64::try_from(loss_sum).unwrap_or(f64::NAN) / n,
+            i64::try_from(correct).unwrap_or(0) as f64 / n,
+        )
+    })
+}
+
+/// Sums of one training epoch, still on the device.
+struct EpochSums {
+    loss: Tensor,
+    correct: Tensor,
+    seen: usize,
+}
+
+/// One epoch over `set` in a seeded random order, training blocks `trainable_from..` and `head`.
+/// Sets every group's learning rate from `plan` at each step; `step` counts steps of the run.
+fn train_epoch(
+    net: &Network,
+    opt: &mut nn::Optimizer,
+    plan: &LrPlan,
+    set: &TensorSet,
+    head: Head,
+    trainable_from: usize,
+    batch_size: usize,
+    step: &mut usize,
+) -> EpochSums {
+    let device = set.images.device();
+    let n_blocks = net.n_blocks();
+    let perm = Tensor::randperm(set.len as i64, (Kind::Int64, device));
+    let mut loss = Tensor::zeros([], (Kind::Float, device));
+    let mut correct = Tensor::zeros([], (Kind::Int64, device));
+    for idx in perm.split(batch_size as i64, 0) {
+        opt.zero_grad();
+        for block in 0..n_blocks {
+            let lr = if block >= trainable_from {
+                plan.block_lr(block, n_blocks, *step)
+            } else {
+                0.0
+            };
+            opt.set_lr_group(block, lr);
+        }
+        opt.set_lr_group(n_blocks, plan.head_lr(*step));
+        let x = normalise(&set.images.index_select(0, &idx));
+        let y = set.labels.index_select(0, &idx);
+        let logits = net.logits(&net.features(&x, trainable_from, true), head);
+        let batch_loss = logits.cross_entropy_for_logits(&y);
+        batch_loss.backward();
+        opt.step();
+        let n = idx.size()[0];
+        loss += batch_loss.detach() * n as f64;
+        correct += logits.detach().argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
+        *step += 1;
+    }
+    EpochSums {
+        loss,
+        correct,
+        seen: set.len,
+    }
+}
+
+/// Steps per epoch for `len` examples in batches of `batch_size` (the last batch may be short).
+pub fn steps_per_epoch(len: usize, batch_size: usize) -> usize {
+    len.div_ceil(batch_size.max(1))
+}
+
+/// Fine-tunes `net` on the target task as `spec` says, calling `on_epoch` with the metrics of
+/// epoch 0 (the model before fine-tuning) and of every epoch after it.
+pub fn fine_tune(
+    spec: &TrialSpec,
+    net: &Network,
+    target: &TaskData,
+    source_test: Option<&TensorSet>,
+    on_epoch: &mut dyn FnMut(usize, &EpochMetrics) -> Result<()>,
+) -> Result<FitOutcome> {
+    let n_blocks = net.n_blocks();
+    let frozen = spec.frozen_blocks();
+    let plan = LrPlan::new(
+        &spec.schedule,
+        spec.epochs,
+        steps_per_epoch(target.train.len, spec.batch_size),
+    );
+    let eval_batch = 1024;
+    let evaluate_all = |m: &mut EpochMetrics| {
+        let (val_loss, val_acc) = evaluate(net, &target.val, Head::Target, eval_batch);
+        let (_, test_acc) = evaluate(net, &target.test, Head::Target, eval_batch);
+        m.push(("val_loss".into(), val_loss));
+        m.push(("val_acc".into(), val_acc));
+        m.push(("test_acc".into(), test_acc));
+        if let (Some(src), true) = (source_test, net.has_source_head()) {
+            let (_, source_acc) = evaluate(net, src, Head::Source, eval_batch);
+            m.push(("source_acc".into(), source_acc));
+        }
+    };
+
+    let mut before = EpochMetrics::new();
+    evaluate_all(&mut before);
+    on_epoch(0, &before)?;
+
+    net.set_trainable_from(frozen);
+    let mut opt = build_optimizer(net, &spec.optimizer, spec.schedule.lr)?;
+    let mut step = 0;
+    for epoch in 1..=spec.epochs {
+        let started = Instant::now();
+        let from = plan.trainable_from(epoch - 1, frozen, n_blocks);
+        net.set_trainable_from(from);
+        let sums = train_epoch(
+            net,
+            &mut opt,
+            &plan,
+            &target.train,
+            Head::Target,
+            from,
+            spec.batch_size,
+            &mut step,
+        );
+        let last_step = step.saturating_sub(1);
+        let train_loss = f64::try_from(&sums.loss)? / sums.seen as f64;
+        let train_acc = i64::try_from(&sums.correct)? as f64 / sums.seen as f64;
+        let mut m: EpochMetrics = vec![
+            ("train_loss".into(), train_loss),
+            ("train_acc".into(), train_acc),
+        ];
+        if !train_loss.is_finite() {
+            m.push(("epoch_seconds".into(), started.elapsed().as_secs_f64()));
+            on_epoch(epoch, &m)?;
+            return Ok(FitOutcome::Diverged { epoch });
+        }
+        evaluate_all(&mut m);
+        for (block, name) in spec.backbone.block_names().iter().enumerate() {
+            let lr = if block >= from {
+                plan.block_lr(block, n_blocks, last_step)
+            } else {
+                0.0
+            };
+            m.push((format!("lr/{name}"), lr));
+        }
+        m.push(("lr/head".into(), plan.head_lr(last_step)));
+        m.push(("epoch_seconds".into(), started.elapsed().as_secs_f64()));
+        on_epoch(epoch, &m)?;
+    }
+    Ok(FitOutcome::Completed)
+}

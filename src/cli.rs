@@ -1,0 +1,87 @@
+//! Command-line interface: argument definitions only; `main.rs` wires them to the library.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// thaw: sweep transfer-learning grids, track every trial in SQLite, read the report.
+#[derive(Parser, Debug)]
+#[command(name = "thaw", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where results live.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// SQLite results database.
+    #[arg(long, env = "THAW_DB", default_value = "thaw.sqlite")]
+    pub db: PathBuf,
+}
+
+/// Where reports are written.
+#[derive(Args, Debug, Clone)]
+pub struct ReportArgs {
+    /// Folder reports are written under (`<folder>/<sweep>/index.html`).
+    #[arg(long, env = "THAW_REPORTS", default_value = "reports")]
+    pub reports_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Train every trial of a grid that is not completed yet, then render its report.
+    Run {
+        /// The grid YAML file.
+        grid: PathBuf,
+        /// Validate and print the expanded trials; train nothing, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Device to train on: auto (CUDA when available), cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Folder holding the bundled datasets.
+        #[arg(long, env = "THAW_DATA", default_value = "data")]
+        data_dir: PathBuf,
+        /// Folder for pretrained checkpoints (default: `.thaw-cache` beside the database).
+        #[arg(long, env = "THAW_CACHE")]
+        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
+    /// Render a sweep's report from the database.
+    Report {
+        /// Sweep name (the grid's `name:`).
+        sweep: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
+    /// List sweeps and their trial counts by status.
+    Ls {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Run one read-only SQL statement on the database and print the result.
+    Query {
+        /// The SQL, e.g. "SELECT * FROM trial_summary".
+        sql: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Show the libtorch version, CUDA/cuDNN availability, device and thread counts.
+    Doctor,
+}
+
+/// Output formats of `thaw query`.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}

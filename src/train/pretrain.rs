@@ -1,0 +1,90 @@
+//! Source pretraining: trains a backbone and its source head once per (backbone, source task,
+//! image size, batch size, seed, data, code version); the checkpoint is shared by every trial
+//! and every later run that needs it.
+
+use super::schedule::LrPlan;
+use super::{build_optimizer, evaluate, steps_per_epoch, train_epoch};
+use crate::data::TaskData;
+use crate::model::{Head, Network};
+use crate::spec::{Optimizer, Schedule, ScheduleKind, TrialSpec, CODE_VERSION};
+use anyhow::Result;
+use serde::Serialize;
+use tch::Device;
+
+/// Optimizer of every pretraining run: SGD, momentum 0.9, weight decay 5e-4.
+const PRETRAIN_OPTIMIZER: Optimizer = Optimizer::Sgd {
+    momentum: 0.9,
+    nesterov: false,
+    weight_decay: 5e-4,
+};
+
+/// What determines a pretrained checkpoint.
+#[derive(Serialize)]
+struct PretrainIdentity<'a> {
+    backbone: &'a str,
+    source: &'a crate::spec::SourceTask,
+    image_size: usize,
+    batch_size: usize,
+    seed: u64,
+    source_fingerprint: &'a str,
+    code_version: &'a str,
+}
+
+/// Key of the checkpoint `spec` fine-tunes from.
+pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
+    let identity = PretrainIdentity {
+        backbone: spec.backbone.name(),
+        source: &spec.source,
+        image_size: spec.image_size,
+        batch_size: spec.batch_size,
+        seed: spec.seed,
+        source_fingerprint,
+        code_version: CODE_VERSION,
+    };
+    let json = serde_json::to_string(&identity).expect("identity serialises");
+    blake3::hash(json.as_bytes()).to_hex()[..16].to_string()
+}
+
+/// Trains `spec.backbone` with a source head on `source` (cosine schedule over
+/// `spec.source.epochs`), seeded by the trial seed. Returns the network and its source test
+/// accuracy.
+pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(Network, f64)> {
+    tch::manual_seed(spec.seed as i64);
+    let net = Network::new(spec.backbone, device, Some(source.num_classes), None);
+    net.set_trainable_from(0);
+    net.set_source_head_trainable();
+    let schedule = Schedule {
+        kind: ScheduleKind::Cosine { warmup_epochs: 0.0 },
+        lr: spec.source.lr,
+        layer_decay: 1.0,
+        gradual_unfreeze: false,
+    };
+    let plan = LrPlan::new(
+        &schedule,
+        spec.source.epochs,
+        steps_per_epoch(source.train.len, spec.batch_size),
+    );
+    let mut opt = build_optimizer(&net, &PRETRAIN_OPTIMIZER, schedule.lr)?;
+    let mut step = 0;
+    for epoch in 1..=spec.source.epochs {
+        let sums = train_epoch(
+            &net,
+            &mut opt,
+            &plan,
+            &source.train,
+            Head::Source,
+            0,
+            spec.batch_size,
+            &mut step,
+        );
+        let loss = f64::try_from(&sums.loss)? / sums.seen as f64;
+        anyhow::ensure!(
+            loss.is_finite(),
+            "source pretraining of {} diverged in epoch {epoch} (loss {loss}); lower source.lr (now {})",
+            spec.backbone,
+            spec.source.lr
+        );
+    }
+    let (_, acc) = evaluate(&net, &source.test, Head::Source, 1024);
+    Ok((net, acc))
+}
