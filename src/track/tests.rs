@@ -633,3 +633,85 @@ fn json_format() {
     };
     assert_eq!(format_result(&empty, OutputFormat::Json).trim(), "[]");
 }
+
+#[test]
+fn claim_trial_only_from_allowed_statuses() {
+    let (_d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let s1 = spec(1);
+    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    let from = [TrialStatus::Pending, TrialStatus::Interrupted];
+    let t = db
+        .claim_trial(sid, "k1", "cpu", &from)
+        .unwrap()
+        .expect("pending is claimable");
+    epoch(&db, t, 1, &[("train_loss", 1.0)]);
+    // A second runner finds it running and leaves it alone.
+    assert_eq!(db.claim_trial(sid, "k1", "cuda:0", &from).unwrap(), None);
+    assert_eq!(
+        scalar(&db, "SELECT device FROM trials"),
+        Value::Text("cpu".into())
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(1)
+    );
+    db.finish_trial(t, TrialStatus::Interrupted, None).unwrap();
+    assert_eq!(db.claim_trial(sid, "k1", "cuda:0", &from).unwrap(), Some(t));
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(0)
+    );
+    assert!(db.claim_trial(sid, "nope", "cpu", &from).is_err());
+}
+
+#[test]
+fn two_runners_never_claim_the_same_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("thaw.db");
+    let db = Db::open(&path).unwrap();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let specs: Vec<TrialSpec> = (0..20).map(spec).collect();
+    let trials: Vec<(String, &TrialSpec)> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("k{i}"), s))
+        .collect();
+    db.register_trials(sid, &trials).unwrap();
+    let keys: Vec<String> = trials.iter().map(|(k, _)| k.clone()).collect();
+    let handles: Vec<_> = (0..2)
+        .map(|r| {
+            let (path, keys) = (path.clone(), keys.clone());
+            std::thread::spawn(move || {
+                let db = Db::open(&path).unwrap();
+                let mut mine = Vec::new();
+                for k in &keys {
+                    if let Some(t) = db
+                        .claim_trial(sid, k, &format!("runner{r}"), &[TrialStatus::Pending])
+                        .unwrap()
+                    {
+                        db.log_epoch(t, 1, &[("train_loss".into(), 1.0)]).unwrap();
+                        db.finish_trial(t, TrialStatus::Completed, None).unwrap();
+                        mine.push(k.clone());
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(all, expected);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM trials WHERE status = 'completed'"
+        ),
+        Value::Integer(20)
+    );
+}

@@ -254,6 +254,55 @@ impl Db {
     /// no error), deletes the metrics of any earlier attempt, and returns the trial id.
     pub fn start_trial(&self, sweep_id: i64, key: &str, device: &str) -> Result<i64> {
         let tx = self.write_tx()?;
+        let Some(id) = Self::start_in(&tx, sweep_id, key, device)? else {
+            bail!(
+                "trial {key} of sweep {sweep_id} is not registered in {}",
+                self.path.display()
+            );
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Like [`Db::start_trial`], but only if the trial's status is one of `from`, checked and
+    /// changed under one write lock: of several runners claiming the same trial, exactly one
+    /// gets `Some(id)`; the others get `None`. Fails if the key is not registered.
+    pub fn claim_trial(
+        &self,
+        sweep_id: i64,
+        key: &str,
+        device: &str,
+        from: &[TrialStatus],
+    ) -> Result<Option<i64>> {
+        let tx = self.write_tx()?;
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM trials WHERE sweep_id = ?1 AND key = ?2",
+                params![sweep_id, key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(status) = status else {
+            bail!(
+                "trial {key} of sweep {sweep_id} is not registered in {}",
+                self.path.display()
+            );
+        };
+        let status: TrialStatus = status.parse()?;
+        if !from.contains(&status) {
+            return Ok(None);
+        }
+        let id = Self::start_in(&tx, sweep_id, key, device)?.expect("the row was just read");
+        tx.commit()?;
+        Ok(Some(id))
+    }
+
+    fn start_in(
+        tx: &Transaction<'_>,
+        sweep_id: i64,
+        key: &str,
+        device: &str,
+    ) -> Result<Option<i64>> {
         let id: Option<i64> = tx
             .query_row(
                 "UPDATE trials SET status = 'running', started_at = ?3, finished_at = NULL,
@@ -263,14 +312,9 @@ impl Db {
                 |r| r.get(0),
             )
             .optional()?;
-        let Some(id) = id else {
-            bail!(
-                "trial {key} of sweep {sweep_id} is not registered in {}",
-                self.path.display()
-            );
-        };
-        tx.execute("DELETE FROM metrics WHERE trial_id = ?1", [id])?;
-        tx.commit()?;
+        if let Some(id) = id {
+            tx.execute("DELETE FROM metrics WHERE trial_id = ?1", [id])?;
+        }
         Ok(id)
     }
 
