@@ -1,0 +1,717 @@
+//! Tests of the database module against real SQLite files in temporary directories.
+
+use super::*;
+use crate::spec::{
+    BackboneKind, DatasetSource, Freeze, Optimizer, Schedule, ScheduleKind, Shift, SourceTask,
+    TargetTask, TrialSpec,
+};
+use rusqlite::types::Value;
+use std::path::Path;
+
+fn spec(seed: u64) -> TrialSpec {
+    TrialSpec {
+        seed,
+        backbone: BackboneKind::Cnn4,
+        pretrained: true,
+        freeze: Freeze::Blocks(2),
+        source: SourceTask {
+            dataset: DatasetSource::Bundled {
+                name: "mnist10k".into(),
+            },
+            classes: vec![0, 1, 2, 3, 4],
+            train_per_class: None,
+            epochs: 3,
+            lr: 0.05,
+        },
+        target: TargetTask {
+            dataset: DatasetSource::Bundled {
+                name: "fashion10k".into(),
+            },
+            classes: vec![5, 6, 7, 8, 9],
+            train_per_class: 20,
+            shift: Shift::Rotate { degrees: 45.0 },
+        },
+        schedule: Schedule {
+            kind: ScheduleKind::Cosine { warmup_epochs: 1.0 },
+            lr: 0.01,
+            layer_decay: 1.0,
+            gradual_unfreeze: false,
+        },
+        optimizer: Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 5e-4,
+        },
+        epochs: 4,
+        batch_size: 32,
+        image_size: 28,
+    }
+}
+
+fn scalar(db: &Db, sql: &str) -> Value {
+    db.connection().query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+fn fresh() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("thaw.db")).unwrap();
+    (dir, db)
+}
+
+fn epoch(db: &Db, trial: i64, e: i64, vals: &[(&str, f64)]) {
+    let v: Vec<(String, f64)> = vals.iter().map(|(k, x)| (k.to_string(), *x)).collect();
+    db.log_epoch(trial, e, &v).unwrap();
+}
+
+#[test]
+fn status_round_trips() {
+    for s in TrialStatus::ALL {
+        assert_eq!(s.as_str().parse::<TrialStatus>().unwrap(), s);
+        assert_eq!(s.to_string(), s.as_str());
+    }
+    assert!("done".parse::<TrialStatus>().is_err());
+}
+
+#[test]
+fn open_creates_schema_and_reopen_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/dir/thaw.db");
+    {
+        let db = Db::open(&path).unwrap();
+        assert_eq!(
+            scalar(&db, "PRAGMA user_version"),
+            Value::Integer(SCHEMA_VERSION)
+        );
+        assert_eq!(SCHEMA_VERSION, 1);
+        assert_eq!(
+            scalar(&db, "PRAGMA journal_mode"),
+            Value::Text("wal".into())
+        );
+        assert_eq!(scalar(&db, "PRAGMA foreign_keys"), Value::Integer(1));
+        db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
+    }
+    let db = Db::open(&path).unwrap();
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(1));
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM sweeps"),
+        Value::Integer(1)
+    );
+    let objects = scalar(
+        &db,
+        "SELECT count(*) FROM sqlite_master WHERE name IN
+         ('sweeps','trials','metrics','pretrained','trial_summary','trial_metrics')",
+    );
+    assert_eq!(objects, Value::Integer(6));
+}
+
+#[test]
+fn non_sqlite_file_is_rejected_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("grid.yaml");
+    std::fs::write(&path, "name: not a database\n".repeat(50)).unwrap();
+    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("not a thaw database (not SQLite)"), "{err}");
+    let err = format!("{:#}", query_readonly(&path, "SELECT 1").unwrap_err());
+    assert!(err.contains("not SQLite"), "{err}");
+    // The file is left alone.
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .starts_with("name: not"));
+}
+
+#[test]
+fn foreign_sqlite_database_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE users (id INTEGER)")
+        .unwrap();
+    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
+    assert!(err.contains("another program"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn newer_schema_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("thaw.db");
+    drop(Db::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
+    assert!(err.contains("newer thaw (schema 99 > 1)"), "{err}");
+    assert!(err.contains(&path.display().to_string()), "{err}");
+}
+
+#[test]
+fn unwritable_path_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // A regular file where a parent directory should be: cannot be created, even as root.
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let path = blocker.join("thaw.db");
+    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    let err = format!("{:#}", Db::open(dir.path()).err().expect("must fail"));
+    assert!(err.contains("is a directory"), "{err}");
+}
+
+#[test]
+fn upsert_sweep_keeps_id_and_updates_text() {
+    let (_d, db) = fresh();
+    let a = db.upsert_sweep("s", "first", "g.yaml", "v1").unwrap();
+    let b = db.upsert_sweep("s", "second", "g2.yaml", "v2").unwrap();
+    let c = db.upsert_sweep("t", "", "t.yaml", "t").unwrap();
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT spec_yaml || description || spec_path FROM sweeps WHERE name = 's'"
+        ),
+        Value::Text("v2secondg2.yaml".into())
+    );
+}
+
+#[test]
+fn register_twice_keeps_one_row_and_does_not_reset_completed() {
+    let (_d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let (s1, s2) = (spec(1), spec(2));
+    let trials = vec![("k1".to_string(), &s1), ("k2".to_string(), &s2)];
+    db.register_trials(sid, &trials).unwrap();
+    let t1 = db.start_trial(sid, "k1", "cpu").unwrap();
+    epoch(&db, t1, 1, &[("train_loss", 0.5)]);
+    db.finish_trial(t1, TrialStatus::Completed, None).unwrap();
+    // Second run: order changed.
+    let trials = vec![("k2".to_string(), &s2), ("k1".to_string(), &s1)];
+    db.register_trials(sid, &trials).unwrap();
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM trials"),
+        Value::Integer(2)
+    );
+    let st = db.trial_statuses(sid).unwrap();
+    assert_eq!(st.len(), 2);
+    assert_eq!(st["k1"], TrialStatus::Completed);
+    assert_eq!(st["k2"], TrialStatus::Pending);
+    assert_eq!(
+        scalar(&db, "SELECT position FROM trials WHERE key='k1'"),
+        Value::Integer(1)
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(1)
+    );
+    // Copied columns.
+    let row: (
+        String,
+        i64,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        f64,
+        String,
+        String,
+        i64,
+    ) = db
+        .connection()
+        .query_row(
+            "SELECT backbone, pretrained, freeze, frozen_blocks, source_dataset, target_dataset,
+                    shift, shift_magnitude, schedule, optimizer, seed FROM trials WHERE key = 'k2'",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            "cnn4".into(),
+            1,
+            "2".into(),
+            2,
+            "mnist10k".into(),
+            "fashion10k".into(),
+            "rotate 45".into(),
+            45.0,
+            s2.schedule.label(),
+            "sgd".into(),
+            2
+        )
+    );
+    let cfg: String = db
+        .connection()
+        .query_row("SELECT config_json FROM trials WHERE key='k2'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(cfg, s2.config_json());
+}
+
+#[test]
+fn start_trial_clears_old_metrics_and_unknown_key_fails() {
+    let (_d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let s1 = spec(1);
+    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    let t = db.start_trial(sid, "k1", "cuda:0").unwrap();
+    epoch(&db, t, 0, &[("source_acc", 0.9)]);
+    epoch(&db, t, 1, &[("train_loss", 1.0), ("val_loss", 1.1)]);
+    db.finish_trial(t, TrialStatus::Failed, Some("boom"))
+        .unwrap();
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(3)
+    );
+    let t2 = db.start_trial(sid, "k1", "cpu").unwrap();
+    assert_eq!(t, t2);
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(0)
+    );
+    assert_eq!(
+        scalar(&db, "SELECT status || device || coalesce(error, '-') || coalesce(finished_at, '-') FROM trials"),
+        Value::Text("runningcpu--".into())
+    );
+    assert!(db.start_trial(sid, "nope", "cpu").is_err());
+    assert!(db
+        .finish_trial(12345, TrialStatus::Completed, None)
+        .is_err());
+}
+
+#[test]
+fn summary_and_derived_metrics() {
+    let (_d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let s1 = spec(1);
+    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    let t = db.start_trial(sid, "k1", "cpu").unwrap();
+    // Epoch 0: before fine-tuning. Its val_loss is the lowest but must not count as best.
+    epoch(
+        &db,
+        t,
+        0,
+        &[("source_acc", 0.95), ("val_loss", 0.01), ("test_acc", 0.1)],
+    );
+    epoch(
+        &db,
+        t,
+        1,
+        &[
+            ("train_loss", 1.0),
+            ("train_acc", 0.5),
+            ("val_loss", 0.9),
+            ("val_acc", 0.55),
+            ("test_acc", 0.5),
+            ("source_acc", 0.9),
+            ("epoch_seconds", 2.0),
+        ],
+    );
+    epoch(
+        &db,
+        t,
+        2,
+        &[
+            ("train_loss", 0.5),
+            ("train_acc", 0.8),
+            ("val_loss", 0.6),
+            ("val_acc", 0.7),
+            ("test_acc", 0.72),
+            ("source_acc", 0.8),
+            ("epoch_seconds", 2.5),
+        ],
+    );
+    epoch(
+        &db,
+        t,
+        3,
+        &[
+            ("train_loss", 0.2),
+            ("train_acc", 0.95),
+            ("val_loss", 0.8),
+            ("val_acc", 0.68),
+            ("test_acc", 0.69),
+            ("source_acc", 0.75),
+            ("epoch_seconds", 3.0),
+        ],
+    );
+    db.finish_trial(t, TrialStatus::Completed, None).unwrap();
+    let (final_epoch, final_test, best_epoch, best_test, src0, src_final, secs, status): (
+        i64,
+        f64,
+        i64,
+        f64,
+        f64,
+        f64,
+        f64,
+        String,
+    ) = db
+        .connection()
+        .query_row(
+            "SELECT final_epoch, final_test_acc, best_epoch, best_test_acc, source_acc_pretrained,
+                    source_acc_final, train_seconds, status FROM trial_summary WHERE trial_id = ?1",
+            [t],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(final_epoch, 3);
+    assert_eq!(final_test, 0.69);
+    assert_eq!(best_epoch, 2);
+    assert_eq!(best_test, 0.72);
+    assert_eq!(src0, 0.95);
+    assert_eq!(src_final, 0.75);
+    assert_eq!(secs, 7.5);
+    assert_eq!(status, "completed");
+    let (forgetting, bwt, gap, late): (f64, f64, f64, f64) = db
+        .connection()
+        .query_row(
+            "SELECT forgetting, bwt, generalization_gap, late_overfit FROM trial_metrics WHERE trial_id = ?1",
+            [t],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert!((forgetting - 0.20).abs() < 1e-12);
+    assert!((bwt + 0.20).abs() < 1e-12);
+    assert!((gap - (0.95 - 0.68)).abs() < 1e-12);
+    assert!((late - (0.72 - 0.69)).abs() < 1e-12);
+}
+
+#[test]
+fn non_finite_values_are_stored_as_null_and_replaced_on_relog() {
+    let (_d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let s1 = spec(1);
+    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    let t = db.start_trial(sid, "k1", "cpu").unwrap();
+    epoch(
+        &db,
+        t,
+        1,
+        &[
+            ("train_loss", f64::NAN),
+            ("val_loss", f64::INFINITY),
+            ("val_acc", 0.3),
+        ],
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics WHERE value IS NULL"),
+        Value::Integer(2)
+    );
+    epoch(&db, t, 1, &[("val_acc", 0.4)]);
+    assert_eq!(
+        scalar(&db, "SELECT value FROM metrics WHERE name = 'val_acc'"),
+        Value::Real(0.4)
+    );
+    db.finish_trial(t, TrialStatus::Diverged, Some("loss is NaN"))
+        .unwrap();
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT best_epoch IS NULL AND final_epoch = 1 FROM trial_summary"
+        ),
+        Value::Integer(1)
+    );
+    assert_eq!(db.trial_statuses(sid).unwrap()["k1"], TrialStatus::Diverged);
+}
+
+#[test]
+fn pretrained_registry() {
+    let (dir, db) = fresh();
+    assert_eq!(db.pretrained_path("p1").unwrap(), None);
+    let ckpt = dir.path().join("p1.safetensors");
+    std::fs::write(&ckpt, b"x").unwrap();
+    db.record_pretrained("p1", "cnn4", "mnist10k", 3, &ckpt, 0.97, 12.5)
+        .unwrap();
+    assert_eq!(db.pretrained_path("p1").unwrap(), Some(ckpt.clone()));
+    db.record_pretrained("p1", "cnn4", "mnist10k", 3, &ckpt, 0.98, 12.0)
+        .unwrap();
+    assert_eq!(
+        scalar(&db, "SELECT source_test_acc FROM pretrained"),
+        Value::Real(0.98)
+    );
+    std::fs::remove_file(&ckpt).unwrap();
+    assert_eq!(db.pretrained_path("p1").unwrap(), None);
+}
+
+#[test]
+fn sweep_overview_counts() {
+    let (_d, db) = fresh();
+    let a = db.upsert_sweep("alpha", "", "a.yaml", "").unwrap();
+    db.upsert_sweep("empty", "", "e.yaml", "").unwrap();
+    let (s1, s2, s3) = (spec(1), spec(2), spec(3));
+    db.register_trials(
+        a,
+        &[("k1".into(), &s1), ("k2".into(), &s2), ("k3".into(), &s3)],
+    )
+    .unwrap();
+    let t = db.start_trial(a, "k1", "cpu").unwrap();
+    db.finish_trial(t, TrialStatus::Completed, None).unwrap();
+    db.start_trial(a, "k2", "cpu").unwrap();
+    let ov = db.sweep_overview().unwrap();
+    assert_eq!(ov.len(), 2);
+    assert_eq!(ov[0].name, "alpha");
+    assert_eq!(
+        (ov[0].total, ov[0].completed, ov[0].running, ov[0].pending),
+        (3, 1, 1, 1)
+    );
+    assert_eq!((ov[1].total, ov[1].pending), (0, 0));
+    let text = format_overview(&ov);
+    assert!(text.starts_with("sweep"), "{text}");
+    assert!(text.lines().nth(2).unwrap().starts_with("alpha"), "{text}");
+    assert_eq!(text.lines().count(), 4);
+    assert!(format_overview(&[]).contains("no sweeps"));
+}
+
+fn populated() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("thaw.db");
+    let db = Db::open(&path).unwrap();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let s1 = spec(1);
+    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    (dir, path)
+}
+
+fn assert_refused(path: &Path, sql: &str) {
+    let err = format!(
+        "{:#}",
+        query_readonly(path, sql)
+            .err()
+            .unwrap_or_else(|| panic!("{sql} ran"))
+    );
+    assert!(
+        err.contains("read-only") || err.contains("readonly") || err.contains("one SQL statement"),
+        "{sql}: {err}"
+    );
+}
+
+#[test]
+fn query_refuses_writes() {
+    let (_d, path) = populated();
+    assert_refused(&path, "INSERT INTO sweeps (name, spec_path, spec_yaml, created_at, updated_at) VALUES ('x','','','','')");
+    assert_refused(&path, "DROP TABLE metrics");
+    assert_refused(&path, "UPDATE trials SET status = 'pending'");
+    assert_refused(&path, "DELETE FROM trials");
+    assert_refused(&path, "PRAGMA user_version=5");
+    assert_refused(&path, "PRAGMA user_version = 5;");
+    assert_refused(&path, "PRAGMA journal_mode=DELETE");
+    assert_refused(&path, "SELECT 1; DELETE FROM trials");
+    assert_refused(&path, "CREATE TABLE x (a)");
+    assert_refused(&path, "VACUUM");
+    let db = Db::open(&path).unwrap();
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(1));
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM trials WHERE status='pending'"),
+        Value::Integer(1)
+    );
+    assert_eq!(
+        scalar(&db, "PRAGMA journal_mode"),
+        Value::Text("wal".into())
+    );
+}
+
+#[test]
+fn query_returns_rows() {
+    let (_d, path) = populated();
+    let r = query_readonly(&path, "SELECT key, seed, lr, device FROM trial_summary;").unwrap();
+    assert_eq!(r.columns, vec!["key", "seed", "lr", "device"]);
+    assert_eq!(
+        r.rows,
+        vec![vec![
+            Value::Text("k1".into()),
+            Value::Integer(1),
+            Value::Real(0.01),
+            Value::Null
+        ]]
+    );
+    let r = query_readonly(&path, "PRAGMA user_version").unwrap();
+    assert_eq!(r.rows, vec![vec![Value::Integer(1)]]);
+    assert!(query_readonly(&path, "  ").is_err());
+    let err = format!(
+        "{:#}",
+        query_readonly(&path, "SELECT nope FROM trials").unwrap_err()
+    );
+    assert!(err.contains("nope"), "{err}");
+}
+
+#[test]
+fn query_on_missing_database_says_run_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.db");
+    let err = format!("{:#}", query_readonly(&path, "SELECT 1").unwrap_err());
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("thaw run"), "{err}");
+    assert!(!path.exists());
+}
+
+fn small_result() -> QueryResult {
+    QueryResult {
+        columns: vec!["name".into(), "n".into(), "acc".into(), "note".into()],
+        rows: vec![
+            vec![
+                Value::Text("a,b".into()),
+                Value::Integer(3),
+                Value::Real(0.912345),
+                Value::Null,
+            ],
+            vec![
+                Value::Text("say \"hi\"".into()),
+                Value::Integer(-12),
+                Value::Real(1.5),
+                Value::Text("x".into()),
+            ],
+        ],
+    }
+}
+
+#[test]
+fn table_format() {
+    let t = format_result(&small_result(), OutputFormat::Table);
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(lines[0], "name        n     acc  note");
+    assert_eq!(lines[1], "--------  ---  ------  ----");
+    assert_eq!(lines[2], "a,b         3  0.9123");
+    assert_eq!(lines[3], "say \"hi\"  -12     1.5  x");
+    assert_eq!(lines[4], "(2 rows)");
+}
+
+#[test]
+fn csv_format() {
+    let c = format_result(&small_result(), OutputFormat::Csv);
+    assert_eq!(
+        c,
+        "name,n,acc,note\n\"a,b\",3,0.912345,\n\"say \"\"hi\"\"\",-12,1.5,x\n"
+    );
+}
+
+#[test]
+fn json_format() {
+    let j = format_result(&small_result(), OutputFormat::Json);
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!([
+            {"name": "a,b", "n": 3, "acc": 0.912345, "note": null},
+            {"name": "say \"hi\"", "n": -12, "acc": 1.5, "note": "x"}
+        ])
+    );
+    // Column order is kept.
+    assert!(j.find("\"name\"").unwrap() < j.find("\"acc\"").unwrap());
+    let empty = QueryResult {
+        columns: vec!["a".into()],
+        rows: vec![],
+    };
+    assert_eq!(format_result(&empty, OutputFormat::Json).trim(), "[]");
+}
+
+#[test]
+fn claim_trial_only_from_allowed_statuses() {
+    let (_d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let s1 = spec(1);
+    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    let from = [TrialStatus::Pending, TrialStatus::Interrupted];
+    let t = db
+        .claim_trial(sid, "k1", "cpu", &from)
+        .unwrap()
+        .expect("pending is claimable");
+    epoch(&db, t, 1, &[("train_loss", 1.0)]);
+    // A second runner finds it running and leaves it alone.
+    assert_eq!(db.claim_trial(sid, "k1", "cuda:0", &from).unwrap(), None);
+    assert_eq!(
+        scalar(&db, "SELECT device FROM trials"),
+        Value::Text("cpu".into())
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(1)
+    );
+    db.finish_trial(t, TrialStatus::Interrupted, None).unwrap();
+    assert_eq!(db.claim_trial(sid, "k1", "cuda:0", &from).unwrap(), Some(t));
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM metrics"),
+        Value::Integer(0)
+    );
+    assert!(db.claim_trial(sid, "nope", "cpu", &from).is_err());
+}
+
+#[test]
+fn two_runners_never_claim_the_same_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("thaw.db");
+    let db = Db::open(&path).unwrap();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    let specs: Vec<TrialSpec> = (0..20).map(spec).collect();
+    let trials: Vec<(String, &TrialSpec)> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (format!("k{i}"), s))
+        .collect();
+    db.register_trials(sid, &trials).unwrap();
+    let keys: Vec<String> = trials.iter().map(|(k, _)| k.clone()).collect();
+    let handles: Vec<_> = (0..2)
+        .map(|r| {
+            let (path, keys) = (path.clone(), keys.clone());
+            std::thread::spawn(move || {
+                let db = Db::open(&path).unwrap();
+                let mut mine = Vec::new();
+                for k in &keys {
+                    if let Some(t) = db
+                        .claim_trial(sid, k, &format!("runner{r}"), &[TrialStatus::Pending])
+                        .unwrap()
+                    {
+                        db.log_epoch(t, 1, &[("train_loss".into(), 1.0)]).unwrap();
+                        db.finish_trial(t, TrialStatus::Completed, None).unwrap();
+                        mine.push(k.clone());
+                    }
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    all.sort();
+    let mut expected = keys.clone();
+    expected.sort();
+    assert_eq!(all, expected);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM trials WHERE status = 'completed'"
+        ),
+        Value::Integer(20)
+    );
+}
