@@ -22,7 +22,10 @@ fn main() {
     }
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib_dir}");
     println!("cargo:rustc-env=THAW_LIBTORCH_LIB={lib_dir}");
-    println!("cargo:rustc-env=THAW_LIBTORCH_VERSION={}", libtorch_version(&lib_dir));
+    println!(
+        "cargo:rustc-env=THAW_LIBTORCH_VERSION={}",
+        libtorch_version(&lib_dir)
+    );
 }
 
 /// The libtorch version from a PyTorch install (`torch/version.py`) or a standalone libtorch

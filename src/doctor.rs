@@ -11,11 +11,19 @@ pub fn report() -> String {
         format!("libtorch lib    {}", env!("THAW_LIBTORCH_LIB")),
         format!(
             "CUDA            {}",
-            if cuda { "available" } else { "not available (training runs on the CPU)" }
+            if cuda {
+                "available"
+            } else {
+                "not available (training runs on the CPU)"
+            }
         ),
         format!(
             "cuDNN           {}",
-            if Cuda::cudnn_is_available() { "available" } else { "not available" }
+            if Cuda::cudnn_is_available() {
+                "available"
+            } else {
+                "not available"
+            }
         ),
         format!("CUDA devices    {}", Cuda::device_count()),
         format!("CPU threads     {}", tch::get_num_threads()),

@@ -179,7 +179,11 @@ fn trial_label(t: &TrialSpec) -> String {
     format!(
         "{} {} freeze={} n={} shift={} {} seed={}",
         t.backbone,
-        if t.pretrained { "pretrained" } else { "scratch" },
+        if t.pretrained {
+            "pretrained"
+        } else {
+            "scratch"
+        },
         t.freeze,
         t.target.train_per_class,
         t.target.shift,

@@ -134,7 +134,11 @@ fn train_epoch(
         opt.step();
         let n = idx.size()[0];
         loss += batch_loss.detach() * n as f64;
-        correct += logits.detach().argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
+        correct += logits
+            .detach()
+            .argmax(-1, false)
+            .eq_tensor(&y)
+            .sum(Kind::Int64);
         *step += 1;
     }
     EpochSums {
