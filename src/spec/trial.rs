@@ -321,6 +321,7 @@ impl TrialSpec {
 
     /// Number of frozen blocks of this trial's backbone.
     pub fn frozen_blocks(&self) -> usize {
-        self.freeze.frozen_blocks(self.backbone.block_names().len())
+        self.freeze
+            .frozen_blocks(self.backbone.block_names().len())
     }
 }
