@@ -395,3 +395,36 @@ impl<'de> Visitor<'de> for KeyMatch<'_> {
         self.hit("null")
     }
 }
+
+/// serde_yaml reports a duplicate key at the start of its mapping; find the second occurrence
+/// of the key in that mapping instead (a text scan: block keys at the mapping's indentation,
+/// or keys inside flow mappings).
+pub(crate) fn duplicate_key_location(
+    yaml: &str,
+    message: &str,
+    at: &serde_yaml::Location,
+) -> Option<(usize, usize)> {
+    let rest = message.strip_prefix("duplicate entry with key ")?;
+    let end = rest.find(" at line").unwrap_or(rest.len());
+    let k = rest[..end].trim_matches('"');
+    let pat = format!("{k}:");
+    let mut hits = Vec::new();
+    for (li, line) in yaml.lines().enumerate().skip(at.line().saturating_sub(1)) {
+        let mut from = 0;
+        while let Some(off) = line[from..].find(&pat) {
+            let pos = from + off;
+            from = pos + pat.len();
+            let after_ok = line[from..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == ' ' || c == '\t');
+            let before = line[..pos].trim_end_matches([' ', '\t']);
+            let block = before.trim_start_matches([' ', '-']).is_empty() && pos + 1 == at.column();
+            let flow = before.ends_with('{') || before.ends_with(',');
+            if after_ok && (block || flow) {
+                hits.push((li + 1, pos + 1));
+            }
+        }
+    }
+    hits.get(1).copied()
+}

@@ -52,7 +52,11 @@ pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
         Ok(v) => v,
         Err(e) => {
             match e.location() {
-                Some(l) => diag.err_at(l.line(), l.column(), format!("invalid YAML: {e}")),
+                Some(l) => {
+                    let (line, col) = error::duplicate_key_location(yaml, &e.to_string(), &l)
+                        .unwrap_or((l.line(), l.column()));
+                    diag.err_at(line, col, format!("invalid YAML: {e}"))
+                }
                 None => diag.err(&[], format!("invalid YAML: {e}")),
             }
             return Err(diag.into_error(path, yaml));

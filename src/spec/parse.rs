@@ -185,8 +185,8 @@ pub(crate) fn closest<'a>(word: &str, valid: &[&'a str]) -> Option<&'a str> {
 
 fn did_you_mean(word: &str, valid: &[&str]) -> String {
     match closest(word, valid) {
-        Some(s) => format!("did you mean `{s}`? "),
-        None => String::new(),
+        Some(s) => format!("; did you mean `{s}`? "),
+        None => ". ".to_string(),
     }
 }
 
@@ -293,7 +293,7 @@ impl Parser<'_> {
             let msg = match misplaced(&text) {
                 Some(m) => m,
                 None => format!(
-                    "unknown key; {}Valid keys: {}",
+                    "unknown key{}Valid keys: {}",
                     did_you_mean(&text, valid),
                     valid.join(", ")
                 ),
@@ -514,7 +514,7 @@ impl Parser<'_> {
                 self.diag.err(
                     path,
                     format!(
-                        "unknown backbone `{s}`; {}Backbones: {}",
+                        "unknown backbone `{s}`{}Backbones: {}",
                         did_you_mean(s, &names),
                         names.join(", ")
                     ),
@@ -573,7 +573,7 @@ impl Parser<'_> {
                     self.diag.err(
                         path,
                         format!(
-                            "unknown shift `{other}`; {}A shift is {FORMS}",
+                            "unknown shift `{other}`{}A shift is {FORMS}",
                             did_you_mean(other, &all)
                         ),
                     );
@@ -664,7 +664,7 @@ impl Parser<'_> {
                     self.diag.err(
                         &key(path, "kind"),
                         format!(
-                            "unknown schedule kind `{s}`; {}Kinds: {}",
+                            "unknown schedule kind `{s}`{}Kinds: {}",
                             did_you_mean(s, SCHEDULE_KINDS),
                             SCHEDULE_KINDS.join(", ")
                         ),
@@ -784,7 +784,7 @@ impl Parser<'_> {
             self.diag.err(
                 &p,
                 format!(
-                    "unknown optimizer `{kind}`; {}Optimizers: sgd, adamw",
+                    "unknown optimizer `{kind}`{}Optimizers: sgd, adamw",
                     did_you_mean(kind, OPTIMIZER_KINDS)
                 ),
             );
@@ -880,7 +880,7 @@ impl Parser<'_> {
                     self.diag.err(
                         path,
                         format!(
-                            "unknown dataset `{s}`; {}A dataset is {FORMS}",
+                            "unknown dataset `{s}`{}A dataset is {FORMS}",
                             did_you_mean(s, BUNDLED)
                         ),
                     );
@@ -899,7 +899,7 @@ impl Parser<'_> {
                         self.diag.err(
                             &key(path, "kind"),
                             format!(
-                                "unknown dataset kind `{other}`; {}Kinds: idx, csv, bundled",
+                                "unknown dataset kind `{other}`{}Kinds: idx, csv, bundled",
                                 did_you_mean(other, &kinds)
                             ),
                         );
@@ -1053,7 +1053,7 @@ impl Parser<'_> {
                 self.diag.err(
                     path,
                     format!(
-                        "unknown axis `{s}`; {}Axes: {}",
+                        "unknown axis `{s}`{}Axes: {}",
                         did_you_mean(s, &names),
                         names.join(", ")
                     ),
@@ -1202,7 +1202,7 @@ impl Parser<'_> {
                     self.diag.key_err(
                         &kp,
                         format!(
-                            "unknown axis; {}Axes: {}",
+                            "unknown axis{}Axes: {}",
                             did_you_mean(&text, &names),
                             names.join(", ")
                         ),
@@ -1455,7 +1455,7 @@ impl Parser<'_> {
                         p.diag.err(
                             ip,
                             format!(
-                                "unknown baseline `{s}`; {}Baselines: scratch",
+                                "unknown baseline `{s}`{}Baselines: scratch",
                                 did_you_mean(s, &["scratch"])
                             ),
                         );
@@ -1466,6 +1466,10 @@ impl Parser<'_> {
             }
         };
 
+        let zips = match m.get("zip") {
+            None | Some(Value::Null) => Some(Vec::new()),
+            Some(v) => self.zips(v, &key(root, "zip")),
+        };
         let (tds, tclasses, tpc, shift) = target?;
         let axes = Axes {
             backbone: backbone?,
@@ -1477,10 +1481,6 @@ impl Parser<'_> {
             epochs: epochs?,
             batch_size: batch_size?,
             seed: seeds?,
-        };
-        let zips = match m.get("zip") {
-            None | Some(Value::Null) => Some(Vec::new()),
-            Some(v) => self.zips(v, &key(root, "zip")),
         };
         let excludes_path = key(root, "exclude");
         let excludes = match m.get("exclude") {
