@@ -1,5 +1,86 @@
 //! The grid: YAML schema, validation, expansion into trials, trial keys.
+//!
+//! [`load_grid`] reads a grid file, checks every key, type and range (collecting all problems
+//! into one [`SpecError`] with `file:line:column: field: message` lines), then expands the axes
+//! into [`TrialSpec`]s. [`check_data`] then checks the trials against the real datasets.
 
+mod check;
+mod describe;
+mod error;
+mod expand;
+mod parse;
 pub mod trial;
 
+#[cfg(test)]
+mod tests;
+
+pub use check::check_data;
+pub use describe::describe_trials;
+pub use error::{Problem, SpecError};
 pub use trial::*;
+
+use std::path::{Path, PathBuf};
+
+/// A validated, expanded grid.
+#[derive(Clone, Debug)]
+pub struct Grid {
+    /// `[A-Za-z0-9_.-]+`, used as a folder name.
+    pub name: String,
+    pub description: String,
+    /// The grid file, as given.
+    pub spec_path: PathBuf,
+    /// The file's text.
+    pub spec_yaml: String,
+    /// Expanded, de-duplicated (by equal config) trials: the cartesian product in axis order
+    /// backbone, freeze, train_per_class, shift, schedule, optimizer, epochs, batch_size, seed
+    /// (seed innermost), then the scratch baselines (if any) in the same order.
+    pub trials: Vec<TrialSpec>,
+}
+
+/// Reads, parses, validates and expands a grid file.
+pub fn load_grid(path: &Path) -> Result<Grid, SpecError> {
+    let yaml = std::fs::read_to_string(path)
+        .map_err(|e| SpecError::whole_file(path, format!("cannot read the grid file: {e}")))?;
+    parse_grid(path, &yaml)
+}
+
+/// Parses, validates and expands a grid from its text; `path` names the file in messages and
+/// is the base for relative dataset paths.
+pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
+    let mut diag = error::Diag::default();
+    let root: serde_yaml::Value = match serde_yaml::from_str(yaml) {
+        Ok(v) => v,
+        Err(e) => {
+            match e.location() {
+                Some(l) => {
+                    let (line, col) = error::duplicate_key_location(yaml, &e.to_string(), &l)
+                        .unwrap_or((l.line(), l.column()));
+                    diag.err_at(line, col, format!("invalid YAML: {e}"))
+                }
+                None => diag.err(&[], format!("invalid YAML: {e}")),
+            }
+            return Err(diag.into_error(path, yaml));
+        }
+    };
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let parsed = parse::Parser {
+        diag: &mut diag,
+        base_dir,
+    }
+    .grid(&root);
+    let parsed = match parsed {
+        Some(p) if diag.is_empty() => p,
+        _ => return Err(diag.into_error(path, yaml)),
+    };
+    let trials = expand::expand(&parsed, &mut diag);
+    if !diag.is_empty() {
+        return Err(diag.into_error(path, yaml));
+    }
+    Ok(Grid {
+        name: parsed.name,
+        description: parsed.description,
+        spec_path: path.to_path_buf(),
+        spec_yaml: yaml.to_string(),
+        trials,
+    })
+}

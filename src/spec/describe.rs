@@ -1,0 +1,80 @@
+//! The `--dry-run` listing of a grid's trials.
+
+use super::trial::*;
+use super::Grid;
+
+impl Optimizer {
+    /// A short label such as `sgd m=0.9 wd=0.0005` or `adamw b=0.9/0.999 wd=0.01`.
+    pub fn label(&self) -> String {
+        match self {
+            Optimizer::Sgd {
+                momentum,
+                nesterov,
+                weight_decay,
+            } => {
+                let mut s = format!("sgd m={momentum}");
+                if *nesterov {
+                    s.push_str(" nesterov");
+                }
+                if *weight_decay != 0.0 {
+                    s.push_str(&format!(" wd={weight_decay}"));
+                }
+                s
+            }
+            Optimizer::Adamw {
+                beta1,
+                beta2,
+                weight_decay,
+            } => format!("adamw b={beta1}/{beta2} wd={weight_decay}"),
+        }
+    }
+}
+
+/// The `--dry-run` listing: one line per trial (index, backbone, pretrained/scratch, freeze,
+/// target size, shift, schedule, optimizer, seed, epochs), columns aligned.
+pub fn describe_trials(grid: &Grid) -> String {
+    let rows: Vec<Vec<String>> = grid
+        .trials
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            vec![
+                format!("#{i}"),
+                t.backbone.to_string(),
+                if t.pretrained {
+                    "pretrained"
+                } else {
+                    "scratch"
+                }
+                .to_string(),
+                format!("freeze={}", t.freeze),
+                format!("n={}/class", t.target.train_per_class),
+                format!("shift={}", t.target.shift),
+                t.schedule.label(),
+                t.optimizer.label(),
+                format!("seed={}", t.seed),
+                format!("epochs={}", t.epochs),
+            ]
+        })
+        .collect();
+    let cols = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c > 0 {
+                line.push_str("  ");
+            }
+            line.push_str(cell);
+            if c + 1 < r.len() {
+                line.push_str(&" ".repeat(widths[c] - cell.chars().count()));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}

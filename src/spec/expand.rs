@@ -1,0 +1,203 @@
+//! Expansion of parsed axes into trials: cartesian product, zip groups, exclusions, scratch
+//! baselines, and the checks that depend on a combination (freeze depth, warm-up length).
+
+use super::error::{key, Diag};
+use super::parse::{AxisId, Parsed};
+use super::trial::*;
+use std::collections::HashSet;
+
+/// Largest number of combinations a grid may expand to before exclusions.
+pub(crate) const MAX_COMBINATIONS: usize = 200_000;
+
+/// One unit of the product: a single axis, or a zip group iterated together.
+struct Unit {
+    axes: Vec<AxisId>,
+    len: usize,
+}
+
+pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
+    let axes = &p.axes;
+
+    // zip groups: equal lengths
+    let mut zip_ok = true;
+    for z in &p.zips {
+        let lens: Vec<(AxisId, usize)> = z.axes.iter().map(|a| (*a, axes.len(*a))).collect();
+        if lens.windows(2).any(|w| w[0].1 != w[1].1) {
+            let desc: Vec<String> = lens
+                .iter()
+                .map(|(a, n)| format!("{} has {n}", a.name()))
+                .collect();
+            diag.err(
+                &z.path,
+                format!(
+                    "zipped axes must have the same number of values, but {}; make the lists \
+                     equally long or remove the zip",
+                    desc.join(", ")
+                ),
+            );
+            zip_ok = false;
+        }
+    }
+    if !zip_ok {
+        return Vec::new();
+    }
+
+    // units in canonical axis order; a zip group sits at the position of its first axis
+    let mut units: Vec<Unit> = Vec::new();
+    for a in AxisId::ALL {
+        match p.zips.iter().find(|z| z.axes.contains(&a)) {
+            Some(z) => {
+                let first = z.axes.iter().copied().min_by_key(|x| x.index()).unwrap();
+                if first == a {
+                    let mut group = z.axes.clone();
+                    group.sort_by_key(|x| x.index());
+                    units.push(Unit {
+                        axes: group,
+                        len: axes.len(a),
+                    });
+                }
+            }
+            None => units.push(Unit {
+                axes: vec![a],
+                len: axes.len(a),
+            }),
+        }
+    }
+    let total = units
+        .iter()
+        .try_fold(1usize, |acc, u| acc.checked_mul(u.len))
+        .unwrap_or(usize::MAX);
+    if total > MAX_COMBINATIONS {
+        diag.err(
+            &[],
+            format!(
+                "the grid expands to {} combinations, more than the limit of {MAX_COMBINATIONS}; \
+                 shorten some axis lists, zip axes, or split the grid",
+                if total == usize::MAX {
+                    "too many".to_string()
+                } else {
+                    total.to_string()
+                }
+            ),
+        );
+        return Vec::new();
+    }
+
+    let mut trials: Vec<TrialSpec> = Vec::new();
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut counter = vec![0usize; units.len()];
+    let mut excluded_any = false;
+    'outer: loop {
+        let mut ix = [0usize; 9];
+        for (u, &c) in units.iter().zip(&counter) {
+            for a in &u.axes {
+                ix[a.index()] = c;
+            }
+        }
+        let excluded = p.excludes.iter().any(|rule| {
+            rule.conds
+                .iter()
+                .all(|(a, hits)| hits.contains(&ix[a.index()]))
+        });
+        if excluded {
+            excluded_any = true;
+        } else {
+            let t = build(p, &ix, diag);
+            if seen.insert(t.config_json()) {
+                trials.push(t);
+            }
+        }
+        // advance, last unit fastest
+        let mut u = units.len();
+        loop {
+            if u == 0 {
+                break 'outer;
+            }
+            u -= 1;
+            counter[u] += 1;
+            if counter[u] < units[u].len {
+                break;
+            }
+            counter[u] = 0;
+        }
+    }
+
+    if trials.is_empty() && diag.is_empty() {
+        let msg = if excluded_any {
+            "every combination is excluded, so the grid has no trials; loosen the exclude rules"
+        } else {
+            "the grid has no trials"
+        };
+        diag.err(&p.excludes_path, msg);
+    }
+
+    if p.scratch {
+        let pretrained: Vec<TrialSpec> = trials.clone();
+        for t in pretrained {
+            let mut s = t;
+            s.pretrained = false;
+            s.freeze = Freeze::Blocks(0);
+            if seen.insert(s.config_json()) {
+                trials.push(s);
+            }
+        }
+    }
+    trials
+}
+
+/// Builds the trial for one combination of axis indices, checking combination-level rules.
+fn build(p: &Parsed, ix: &[usize; 9], diag: &mut Diag) -> TrialSpec {
+    let a = &p.axes;
+    let backbone = &a.backbone[ix[AxisId::Backbone.index()]];
+    let freeze = &a.freeze[ix[AxisId::Freeze.index()]];
+    let schedule = &a.schedule[ix[AxisId::Schedule.index()]];
+    let epochs = &a.epochs[ix[AxisId::Epochs.index()]];
+
+    if let Freeze::Blocks(k) = freeze.value {
+        let blocks = backbone.value.block_names();
+        if k > blocks.len() {
+            diag.err(
+                &freeze.path,
+                format!(
+                    "cannot freeze {k} blocks: backbone `{}` has {} blocks ({}); use at most {} \
+                     or `all`",
+                    backbone.value,
+                    blocks.len(),
+                    blocks.join(", "),
+                    blocks.len()
+                ),
+            );
+        }
+    }
+    if let ScheduleKind::Cosine { warmup_epochs } = schedule.value.kind {
+        if warmup_epochs >= epochs.value as f64 {
+            diag.err(
+                &key(&schedule.path, "warmup_epochs"),
+                format!(
+                    "a warm-up of {warmup_epochs} epochs leaves no epochs to decay when training \
+                     for {} epochs; use a warm-up shorter than `epochs`",
+                    epochs.value
+                ),
+            );
+        }
+    }
+
+    TrialSpec {
+        seed: a.seed[ix[AxisId::Seed.index()]].value,
+        backbone: backbone.value,
+        pretrained: true,
+        freeze: freeze.value,
+        source: p.source.clone(),
+        target: TargetTask {
+            dataset: p.target_dataset.clone(),
+            classes: p.target_classes.clone(),
+            train_per_class: a.train_per_class[ix[AxisId::TrainPerClass.index()]].value,
+            shift: a.shift[ix[AxisId::Shift.index()]].value.clone(),
+        },
+        schedule: schedule.value.clone(),
+        optimizer: a.optimizer[ix[AxisId::Optimizer.index()]].value.clone(),
+        epochs: epochs.value,
+        batch_size: a.batch_size[ix[AxisId::BatchSize.index()]].value,
+        image_size: p.image_size,
+    }
+}

@@ -1,0 +1,690 @@
+use super::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const BASE: &str = "\
+name: t
+source:
+  dataset: mnist10k
+  classes: [0, 1, 2, 3, 4]
+target:
+  dataset: mnist10k
+  classes: [5, 6, 7, 8, 9]
+  train_per_class: 10
+backbone: cnn4
+schedule: {kind: constant, lr: 0.01}
+epochs: 2
+";
+
+fn grid(yaml: &str) -> Grid {
+    match parse_grid(Path::new("experiments/x.yaml"), yaml) {
+        Ok(g) => g,
+        Err(e) => panic!("unexpected error:\n{e}"),
+    }
+}
+
+fn err(yaml: &str) -> SpecError {
+    match parse_grid(Path::new("experiments/x.yaml"), yaml) {
+        Ok(g) => panic!("expected an error, got {} trials", g.trials.len()),
+        Err(e) => e,
+    }
+}
+
+/// BASE with extra top-level lines appended.
+fn with(extra: &str) -> String {
+    format!("{BASE}{extra}")
+}
+
+fn find<'a>(e: &'a SpecError, field: &str) -> &'a Problem {
+    e.problems
+        .iter()
+        .find(|p| p.field == field)
+        .unwrap_or_else(|| panic!("no problem at `{field}` in:\n{e}"))
+}
+
+#[test]
+fn minimal_grid_has_defaults() {
+    let g = grid(BASE);
+    assert_eq!(g.name, "t");
+    assert_eq!(g.trials.len(), 1);
+    let t = &g.trials[0];
+    assert_eq!(t.seed, 0);
+    assert!(t.pretrained);
+    assert_eq!(t.freeze, Freeze::Blocks(0));
+    assert_eq!(t.batch_size, 64);
+    assert_eq!(t.image_size, 28);
+    assert_eq!(t.target.shift, Shift::None);
+    assert_eq!(t.source.epochs, 3);
+    assert_eq!(t.source.lr, 0.05);
+    assert_eq!(t.source.train_per_class, None);
+    assert_eq!(
+        t.optimizer,
+        Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 0.0
+        }
+    );
+    assert_eq!(
+        t.source.dataset,
+        DatasetSource::Bundled {
+            name: "mnist10k".into()
+        }
+    );
+}
+
+#[test]
+fn full_example_parses() {
+    let yaml = "\
+name: digits-freeze-depth
+description: Which frozen depth is best?
+seeds: [0, 1]
+source:
+  dataset: mnist10k
+  classes: [0, 1, 2, 3, 4]
+  train_per_class: 300
+  epochs: 4
+  lr: 0.1
+target:
+  dataset: mnist10k
+  classes: [5, 6, 7, 8, 9]
+  train_per_class: [10, 100]
+  shift: [none, invert, {rotate: 45}, {noise: 0.2}, {invert: 0.5}, {blur: 1}, {contrast: 0.5}]
+backbone: [cnn4, resnet8]
+freeze: [0, 2, all]
+schedule:
+  - {kind: constant, lr: 0.01}
+  - {kind: cosine, lr: 0.01, warmup_epochs: 1}
+  - {kind: stlr, lr: 0.01, cut_frac: 0.2, ratio: 16}
+  - {kind: step, lr: 0.01, step_epochs: 3, gamma: 0.5, layer_decay: 2.6, gradual_unfreeze: true}
+optimizer:
+  - {kind: sgd, momentum: 0.9, weight_decay: 5.0e-4, nesterov: true}
+  - {kind: adamw}
+epochs: 10
+batch_size: [32, 64]
+image_size: 32
+";
+    let g = grid(yaml);
+    assert_eq!(g.description, "Which frozen depth is best?");
+    assert_eq!(g.trials.len(), 2 * 2 * 7 * 2 * 3 * 4 * 2 * 2);
+    let t = &g.trials[0];
+    assert_eq!(t.source.train_per_class, Some(300));
+    assert_eq!(t.source.epochs, 4);
+    assert_eq!(t.image_size, 32);
+    let shifts: Vec<Shift> = {
+        let mut v: Vec<Shift> = Vec::new();
+        for t in &g.trials {
+            if !v.contains(&t.target.shift) {
+                v.push(t.target.shift.clone());
+            }
+        }
+        v
+    };
+    assert_eq!(
+        shifts,
+        vec![
+            Shift::None,
+            Shift::Invert { amount: 1.0 },
+            Shift::Rotate { degrees: 45.0 },
+            Shift::Noise { sigma: 0.2 },
+            Shift::Invert { amount: 0.5 },
+            Shift::Blur { sigma: 1.0 },
+            Shift::Contrast { factor: 0.5 },
+        ]
+    );
+    let step = g
+        .trials
+        .iter()
+        .find(|t| matches!(t.schedule.kind, ScheduleKind::Step { .. }))
+        .unwrap();
+    assert_eq!(
+        step.schedule.kind,
+        ScheduleKind::Step {
+            step_epochs: 3,
+            gamma: 0.5
+        }
+    );
+    assert_eq!(step.schedule.layer_decay, 2.6);
+    assert!(step.schedule.gradual_unfreeze);
+    assert!(g.trials.iter().any(|t| t.optimizer
+        == Optimizer::Adamw {
+            beta1: 0.9,
+            beta2: 0.999,
+            weight_decay: 0.01
+        }));
+    assert!(g.trials.iter().any(|t| t.optimizer
+        == Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5.0e-4
+        }));
+}
+
+#[test]
+fn expansion_count_and_order() {
+    let yaml = BASE
+        .replace("epochs: 2\n", "")
+        .replace("backbone: cnn4\n", "")
+        + "seeds: [0, 1]\nfreeze: [0, all]\nbackbone: [cnn4, resnet8]\nepochs: [2, 3]\n";
+    let g = grid(&yaml);
+    assert_eq!(g.trials.len(), 2 * 2 * 2 * 2);
+    let tuple = |t: &TrialSpec| (t.backbone, t.freeze, t.epochs, t.seed);
+    let got: Vec<_> = g.trials.iter().map(tuple).collect();
+    use BackboneKind::*;
+    use Freeze::*;
+    assert_eq!(
+        got[..8],
+        [
+            (Cnn4, Blocks(0), 2, 0),
+            (Cnn4, Blocks(0), 2, 1),
+            (Cnn4, Blocks(0), 3, 0),
+            (Cnn4, Blocks(0), 3, 1),
+            (Cnn4, All, 2, 0),
+            (Cnn4, All, 2, 1),
+            (Cnn4, All, 3, 0),
+            (Cnn4, All, 3, 1),
+        ]
+    );
+    assert!(g.trials[8..].iter().all(|t| t.backbone == Resnet8));
+    // stable across parses
+    let g2 = grid(&yaml);
+    assert_eq!(g.trials, g2.trials);
+}
+
+#[test]
+fn duplicate_axis_values_are_deduplicated() {
+    let g = grid(&BASE.replace("train_per_class: 10", "train_per_class: [10, 20, 10]"));
+    let n: Vec<usize> = g.trials.iter().map(|t| t.target.train_per_class).collect();
+    assert_eq!(n, vec![10, 20]);
+}
+
+#[test]
+fn zip_iterates_axes_together() {
+    let yaml = BASE.replace("schedule: {kind: constant, lr: 0.01}\n", "")
+        + "freeze: [0, 2, all]\n\
+           schedule: [{kind: constant, lr: 0.01}, {kind: constant, lr: 0.02}, {kind: constant, lr: 0.03}]\n\
+           seeds: [0, 1]\n\
+           zip: [[schedule, freeze]]\n";
+    let g = grid(&yaml);
+    assert_eq!(g.trials.len(), 3 * 2);
+    let got: Vec<(Freeze, f64, u64)> = g
+        .trials
+        .iter()
+        .map(|t| (t.freeze, t.schedule.lr, t.seed))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Freeze::Blocks(0), 0.01, 0),
+            (Freeze::Blocks(0), 0.01, 1),
+            (Freeze::Blocks(2), 0.02, 0),
+            (Freeze::Blocks(2), 0.02, 1),
+            (Freeze::All, 0.03, 0),
+            (Freeze::All, 0.03, 1),
+        ]
+    );
+}
+
+#[test]
+fn zip_errors() {
+    let e = err(&with(
+        "freeze: [0, 2, all]\nseeds: [0, 1]\nzip: [[freeze, seed]]\n",
+    ));
+    let p = find(&e, "zip[0]");
+    assert!(
+        p.message.contains("freeze has 3") && p.message.contains("seed has 2"),
+        "{e}"
+    );
+
+    let e = err(&with("zip: [[freeze, sede]]\n"));
+    let p = find(&e, "zip[0][1]");
+    assert!(p.message.contains("did you mean `seed`"), "{e}");
+
+    let e = err(&with("zip: [[freeze, seed], [seed, batch_size]]\n"));
+    let p = find(&e, "zip[1][0]");
+    assert!(p.message.contains("already zipped in zip[0]"), "{e}");
+}
+
+#[test]
+fn exclude_drops_matching_combinations() {
+    let yaml = BASE.replace("train_per_class: 10", "train_per_class: [10, 100]")
+        + "freeze: [0, all]\nexclude:\n  - {freeze: all, train_per_class: 10}\n";
+    let g = grid(&yaml);
+    let got: Vec<(Freeze, usize)> = g
+        .trials
+        .iter()
+        .map(|t| (t.freeze, t.target.train_per_class))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Freeze::Blocks(0), 10),
+            (Freeze::Blocks(0), 100),
+            (Freeze::All, 100)
+        ]
+    );
+
+    // a list is "any of"; a schedule matches after defaults are filled in
+    let yaml = BASE.replace("train_per_class: 10", "train_per_class: [10, 100, 1000]")
+        + "exclude:\n  - {train_per_class: [10, 1000], schedule: {kind: constant, lr: 0.01, layer_decay: 1}}\n";
+    let g = grid(&yaml);
+    let n: Vec<usize> = g.trials.iter().map(|t| t.target.train_per_class).collect();
+    assert_eq!(n, vec![100]);
+}
+
+#[test]
+fn exclude_errors() {
+    let e = err(&with("exclude:\n  - {frieze: all}\n"));
+    let p = find(&e, "exclude[0].frieze");
+    assert!(p.message.contains("did you mean `freeze`"), "{e}");
+    assert_eq!((p.line, p.column), (Some(13), Some(6)), "{e}");
+
+    let e = err(&with("freeze: [0, 1]\nexclude:\n  - {freeze: 3}\n"));
+    let p = find(&e, "exclude[0].freeze");
+    assert!(
+        p.message.contains("not a value of the `freeze` axis"),
+        "{e}"
+    );
+
+    let e = err(&with("exclude:\n  - {freeze: 0}\n"));
+    assert!(
+        e.to_string().contains("every combination is excluded"),
+        "{e}"
+    );
+}
+
+#[test]
+fn scratch_baselines_are_deduplicated() {
+    let yaml = with("freeze: [0, 2, all]\nseeds: [0, 1]\nbaselines: [scratch]\n");
+    let g = grid(&yaml);
+    let pre: Vec<&TrialSpec> = g.trials.iter().filter(|t| t.pretrained).collect();
+    let scratch: Vec<&TrialSpec> = g.trials.iter().filter(|t| !t.pretrained).collect();
+    assert_eq!(pre.len(), 3 * 2);
+    // one scratch trial per seed, whatever the freeze axis
+    assert_eq!(scratch.len(), 2);
+    assert!(scratch.iter().all(|t| t.freeze == Freeze::Blocks(0)));
+    assert_eq!(
+        scratch.iter().map(|t| t.seed).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    // scratch trials come after the pretrained ones
+    assert!(g.trials[..6].iter().all(|t| t.pretrained));
+    // the dry-run listing shows them
+    let d = describe_trials(&g);
+    assert_eq!(d.lines().count(), 8);
+    assert!(d.lines().nth(7).unwrap().contains("scratch"), "{d}");
+    assert!(d.lines().next().unwrap().starts_with("#0"), "{d}");
+    assert!(
+        d.contains("freeze=all") && d.contains("n=10/class") && d.contains("seed=1"),
+        "{d}"
+    );
+}
+
+#[test]
+fn unknown_key_with_suggestion_and_location() {
+    let yaml = "\
+name: t
+source:
+  dataset: mnist10k
+  classes: [0, 1, 2, 3, 4]
+target:
+  dataset: mnist10k
+  classes: [5, 6, 7, 8, 9]
+  train_per_class: 10
+  shfit: [none]
+backbone: cnn4
+schedule: {kind: constant, lr: 0.01}
+epochs: 2
+";
+    let e = err(yaml);
+    assert_eq!(e.problems.len(), 1, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "experiments/x.yaml:9:3: target.shfit: unknown key; did you mean `shift`? \
+         Valid keys: dataset, classes, train_per_class, shift"
+    );
+}
+
+#[test]
+fn several_errors_are_all_reported_in_file_order() {
+    let yaml = "\
+name: t
+sedes: [0]
+source:
+  dataset: mnist10k
+  classes: [0, 1, 2, 3, 4]
+target:
+  dataset: mnist10k
+  classes: [5, 6, 7, 8, 9]
+  train_per_class: 10
+  shift: [none, {rotate: 45}, {noise: -1}]
+backbone: [cnn4, resnt8]
+schedule: {kind: cosine, lr: 0.01, cut_frac: 0.3}
+epochs: 2
+";
+    let e = err(yaml);
+    let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        vec![
+            "sedes",
+            "target.shift[2].noise",
+            "backbone[1]",
+            "schedule.cut_frac"
+        ],
+        "{e}"
+    );
+    assert!(find(&e, "sedes").message.contains("did you mean `seeds`"));
+    assert_eq!(find(&e, "sedes").line, Some(2));
+    let noise = find(&e, "target.shift[2].noise");
+    assert_eq!((noise.line, noise.column), (Some(10), Some(39)), "{e}");
+    assert!(noise.message.contains(">= 0"), "{e}");
+    let b = find(&e, "backbone[1]");
+    assert_eq!((b.line, b.column), (Some(11), Some(18)), "{e}");
+    assert!(b.message.contains("did you mean `resnet8`"), "{e}");
+    let c = find(&e, "schedule.cut_frac");
+    assert!(c.message.contains("belongs to `stlr`"), "{e}");
+    assert_eq!((c.line, c.column), (Some(12), Some(36)), "{e}");
+    assert!(
+        e.to_string().ends_with("4 problems in experiments/x.yaml"),
+        "{e}"
+    );
+}
+
+#[test]
+fn type_error_has_line_and_column() {
+    let yaml = BASE.replace("epochs: 2", "epochs: ten");
+    let e = err(&yaml);
+    let p = find(&e, "epochs");
+    assert_eq!((p.line, p.column), (Some(11), Some(9)), "{e}");
+    assert!(
+        p.message.contains("expected an integer") && p.message.contains("`ten`"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .starts_with("experiments/x.yaml:11:9: epochs: "),
+        "{e}"
+    );
+
+    let yaml = BASE.replace("train_per_class: 10", "train_per_class: [10, 2.5]");
+    let e = err(&yaml);
+    let p = find(&e, "target.train_per_class[1]");
+    assert_eq!((p.line, p.column), (Some(8), Some(25)), "{e}");
+
+    let e = err(&BASE.replace("lr: 0.01}", "lr: fast}"));
+    let p = find(&e, "schedule.lr");
+    assert_eq!((p.line, p.column), (Some(10), Some(32)), "{e}");
+}
+
+#[test]
+fn missing_keys_point_at_the_parent() {
+    let yaml = BASE.replace("  train_per_class: 10\n", "");
+    let e = err(&yaml);
+    let p = find(&e, "target.train_per_class");
+    assert!(p.message.contains("required"), "{e}");
+    assert_eq!(p.line, Some(6), "{e}");
+
+    let e = err(&BASE.replace("lr: 0.01", "lr: 0.01, kind: step"));
+    assert!(e.to_string().contains("duplicate"), "{e}");
+    assert_eq!(e.problems[0].line, Some(10), "{e}");
+    let e = err(&with("epochs: 3\n"));
+    assert!(
+        e.to_string().starts_with("experiments/x.yaml:12:1: "),
+        "{e}"
+    );
+
+    let e = err(&BASE.replace("{kind: constant, lr: 0.01}", "{kind: step, lr: 0.01}"));
+    assert!(
+        find(&e, "schedule.step_epochs")
+            .message
+            .contains("required"),
+        "{e}"
+    );
+}
+
+#[test]
+fn yaml_syntax_error_is_located() {
+    let e = err("name: t\nsource: [1, 2\n");
+    assert_eq!(e.problems.len(), 1);
+    assert!(e.problems[0].line.is_some(), "{e}");
+    assert!(e.to_string().contains("invalid YAML"), "{e}");
+}
+
+#[test]
+fn freeze_deeper_than_backbone_is_rejected() {
+    let yaml = BASE.replace("backbone: cnn4", "backbone: [cnn4, resnet8]") + "freeze: [0, 5]\n";
+    let e = err(&yaml);
+    let p = find(&e, "freeze[1]");
+    assert!(
+        p.message.contains("cannot freeze 5 blocks")
+            && p.message.contains("`cnn4` has 4 blocks")
+            && p.message.contains("`all`"),
+        "{e}"
+    );
+    assert_eq!(p.line, Some(12), "{e}");
+    // freezing exactly every block is fine
+    assert_eq!(grid(&with("freeze: 4\n")).trials[0].frozen_blocks(), 4);
+    // an excluded combination is not checked
+    let yaml = with("freeze: [0, 5]\nexclude: [{freeze: 5}]\n");
+    assert_eq!(grid(&yaml).trials.len(), 1);
+}
+
+#[test]
+fn value_range_checks() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("epochs: 2", "epochs: 0", "epochs"),
+        ("epochs: 2", "epochs: 2\nbatch_size: 0", "batch_size"),
+        ("epochs: 2", "epochs: 2\nimage_size: 4", "image_size"),
+        ("epochs: 2", "epochs: 2\nimage_size: 512", "image_size"),
+        ("epochs: 2", "epochs: 2\nseeds: [1, 2, 1]", "seeds[2]"),
+        ("epochs: 2", "epochs: []", "epochs"),
+        (
+            "classes: [5, 6, 7, 8, 9]",
+            "classes: [5, 6, 5]",
+            "target.classes[2]",
+        ),
+        ("classes: [5, 6, 7, 8, 9]", "classes: []", "target.classes"),
+        ("lr: 0.01}", "lr: 0}", "schedule.lr"),
+        (
+            "lr: 0.01}",
+            "lr: 0.01, layer_decay: 0.5}",
+            "schedule.layer_decay",
+        ),
+        ("name: t", "name: a/b", "name"),
+        (
+            "dataset: mnist10k\n  classes: [0",
+            "dataset: mnist\n  classes: [0",
+            "source.dataset",
+        ),
+        (
+            "{kind: constant, lr: 0.01}",
+            "{kind: cosine, lr: 0.01, warmup_epochs: 2}",
+            "schedule.warmup_epochs",
+        ),
+        (
+            "{kind: constant, lr: 0.01}",
+            "{kind: stlr, lr: 0.01, cut_frac: 1}",
+            "schedule.cut_frac",
+        ),
+        (
+            "epochs: 2",
+            "epochs: 2\noptimizer: {kind: sgd, momentum: 0, nesterov: true}",
+            "optimizer.nesterov",
+        ),
+        (
+            "epochs: 2",
+            "epochs: 2\noptimizer: {kind: sgd, beta1: 0.8}",
+            "optimizer.beta1",
+        ),
+        (
+            "train_per_class: 10",
+            "train_per_class: 10\n  shift: {contrast: 0}",
+            "target.shift.contrast",
+        ),
+        (
+            "train_per_class: 10",
+            "train_per_class: 10\n  shift: {invert: 2}",
+            "target.shift.invert",
+        ),
+        (
+            "train_per_class: 10",
+            "train_per_class: 10\n  shift: {rotate: 1, noise: 1}",
+            "target.shift",
+        ),
+    ];
+    for (from, to, field) in cases {
+        let yaml = BASE.replacen(from, to, 1);
+        assert_ne!(yaml, BASE, "{from}");
+        let e = err(&yaml);
+        let p = find(&e, field);
+        assert!(p.line.is_some(), "no line for {field}: {e}");
+    }
+    // the mnist suggestion
+    let e = err(&BASE.replacen("dataset: mnist10k", "dataset: mnist", 1));
+    assert!(
+        find(&e, "source.dataset")
+            .message
+            .contains("did you mean `mnist10k`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn dataset_paths_are_resolved_against_the_grid_dir() {
+    let yaml = BASE.replacen(
+        "dataset: mnist10k",
+        "dataset: {kind: idx, images: data/train-images.gz, labels: ./data/../data/train-labels.gz}",
+        1,
+    )
+    .replacen(
+        "  dataset: mnist10k\n  classes: [5",
+        "  dataset: {kind: csv, path: /abs/digits.csv, side: 8, max_value: 16}\n  classes: [5",
+        1,
+    );
+    let g =
+        parse_grid(Path::new("experiments/sub/x.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"));
+    let t = &g.trials[0];
+    assert_eq!(
+        t.source.dataset,
+        DatasetSource::Idx {
+            images: "experiments/sub/data/train-images.gz".into(),
+            labels: "experiments/sub/data/train-labels.gz".into(),
+        }
+    );
+    assert_eq!(
+        t.target.dataset,
+        DatasetSource::Csv {
+            path: "/abs/digits.csv".into(),
+            side: 8,
+            max_value: 16.0
+        }
+    );
+    // csv needs side and max_value
+    let yaml = BASE.replacen("dataset: mnist10k", "dataset: {kind: csv, path: d.csv}", 1);
+    let e = err(&yaml);
+    assert!(
+        find(&e, "source.dataset.side").message.contains("required"),
+        "{e}"
+    );
+    assert!(
+        find(&e, "source.dataset.max_value")
+            .message
+            .contains("required"),
+        "{e}"
+    );
+}
+
+#[test]
+fn trial_keys_are_stable_and_sensitive() {
+    let yaml = BASE.replace("train_per_class: 10", "train_per_class: [10, 20]");
+    let a = grid(&yaml);
+    let b = grid(&yaml);
+    assert_eq!(a.trials[0].key("fp"), b.trials[0].key("fp"));
+    assert_eq!(a.trials[1].key("fp"), b.trials[1].key("fp"));
+    assert_ne!(a.trials[0].key("fp"), a.trials[1].key("fp"));
+    // same trial written differently (defaults spelled out) has the same key
+    let c = grid(&BASE.replace(
+        "{kind: constant, lr: 0.01}",
+        "{kind: constant, lr: 0.01, layer_decay: 1, gradual_unfreeze: false}",
+    ));
+    assert_eq!(c.trials[0].key("fp"), a.trials[0].key("fp"));
+    let d = grid(&BASE.replace("lr: 0.01", "lr: 0.02"));
+    assert_ne!(d.trials[0].key("fp"), a.trials[0].key("fp"));
+}
+
+fn pools(ds: &DatasetSource) -> anyhow::Result<BTreeMap<u32, usize>> {
+    match ds {
+        DatasetSource::Bundled { name } if name == "mnist10k" => Ok((0..10)
+            .map(|l| (l, if l == 7 { 50 } else { 800 }))
+            .collect()),
+        _ => anyhow::bail!("no such file"),
+    }
+}
+
+#[test]
+fn check_data_accepts_valid_grid() {
+    let g = grid(&BASE.replace("train_per_class: 10", "train_per_class: [10, 50]"));
+    let mut calls = 0;
+    check_data(&g, &mut |d| {
+        calls += 1;
+        pools(d)
+    })
+    .unwrap();
+    assert_eq!(calls, 1, "one call per distinct dataset");
+}
+
+#[test]
+fn check_data_rejects_missing_classes_and_small_pools() {
+    let yaml = BASE
+        .replace("classes: [5, 6, 7, 8, 9]", "classes: [5, 6, 7, 8, 12]")
+        .replace("train_per_class: 10", "train_per_class: [10, 60]");
+    let g = grid(&yaml);
+    let e = check_data(&g, &mut pools).unwrap_err();
+    let p = find(&e, "target.classes[4]");
+    assert!(
+        p.message.contains("label 12") && p.message.contains("mnist10k"),
+        "{e}"
+    );
+    assert_eq!((p.line, p.column), (Some(7), Some(25)), "{e}");
+    let p = find(&e, "target.train_per_class[1]");
+    assert!(
+        p.message.contains("label 7 has only 50") && p.message.contains("at most 50"),
+        "{e}"
+    );
+    assert_eq!(p.line, Some(8), "{e}");
+    assert_eq!(e.problems.len(), 2, "{e}");
+
+    // source pool too small
+    let g = grid(&BASE.replace(
+        "classes: [0, 1, 2, 3, 4]",
+        "classes: [6, 7]\n  train_per_class: 100",
+    ));
+    let e = check_data(&g, &mut pools).unwrap_err();
+    assert!(
+        find(&e, "source.train_per_class")
+            .message
+            .contains("only 50"),
+        "{e}"
+    );
+
+    // unreadable dataset
+    let g = grid(&BASE.replacen("dataset: mnist10k", "dataset: fashion10k", 1));
+    let e = check_data(&g, &mut pools).unwrap_err();
+    assert!(
+        find(&e, "source.dataset").message.contains("no such file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn load_grid_reads_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.yaml");
+    std::fs::write(&path, BASE).unwrap();
+    let g = load_grid(&path).unwrap();
+    assert_eq!(g.spec_yaml, BASE);
+    assert_eq!(g.spec_path, path);
+    let e = load_grid(&dir.path().join("missing.yaml")).unwrap_err();
+    assert!(e.to_string().contains("cannot read the grid file"), "{e}");
+}
