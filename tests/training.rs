@@ -1,0 +1,184 @@
+//! Training invariants on real computations (CPU, tiny sizes): freezing, BatchNorm statistics,
+//! seeded repeatability.
+
+use std::path::Path;
+use tch::{Device, Tensor};
+use thaw::data::{self, TaskData};
+use thaw::model::Network;
+use thaw::spec::*;
+use thaw::train::{self, FitOutcome};
+
+fn task(seed: u64) -> TaskData {
+    let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
+    let src = DatasetSource::Bundled {
+        name: "mnist10k".into(),
+    };
+    let ds = data::load_dataset(&src, &data_dir).unwrap();
+    data::prepare_task(
+        &ds,
+        &[5, 6, 7],
+        Some(16),
+        seed,
+        &Shift::None,
+        12,
+        Device::Cpu,
+    )
+    .unwrap()
+}
+
+fn spec(backbone: BackboneKind, freeze: Freeze) -> TrialSpec {
+    let mnist = DatasetSource::Bundled {
+        name: "mnist10k".into(),
+    };
+    TrialSpec {
+        seed: 3,
+        backbone,
+        pretrained: false,
+        freeze,
+        source: SourceTask {
+            dataset: mnist.clone(),
+            classes: vec![0, 1, 2],
+            train_per_class: Some(10),
+            epochs: 1,
+            lr: 0.05,
+        },
+        target: TargetTask {
+            dataset: mnist,
+            classes: vec![5, 6, 7],
+            train_per_class: 16,
+            shift: Shift::None,
+        },
+        schedule: Schedule {
+            kind: ScheduleKind::Constant,
+            lr: 0.05,
+            layer_decay: 1.0,
+            gradual_unfreeze: false,
+        },
+        optimizer: Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 5e-4,
+        },
+        epochs: 2,
+        batch_size: 8,
+        image_size: 12,
+    }
+}
+
+/// Every variable of the network (parameters and BatchNorm statistics), copied.
+fn snapshot(net: &Network) -> Vec<(String, Tensor)> {
+    let mut vars: Vec<_> = net
+        .vs
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.detach().copy()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Vec<(usize, Vec<(String, f64)>)>) {
+    tch::manual_seed(spec.seed as i64);
+    let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+    let mut log = Vec::new();
+    let outcome = train::fine_tune(spec, &net, data, Some(&data.test), &mut |e, m| {
+        log.push((e, m.clone()));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(outcome, FitOutcome::Completed);
+    (net, log)
+}
+
+#[test]
+fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_moves() {
+    let data = task(3);
+    for backbone in BackboneKind::ALL {
+        let spec = spec(backbone, Freeze::Blocks(2));
+        tch::manual_seed(spec.seed as i64);
+        let net = Network::new(backbone, Device::Cpu, Some(3), Some(data.num_classes));
+        let before = snapshot(&net);
+        train::fine_tune(&spec, &net, &data, Some(&data.test), &mut |_, _| Ok(())).unwrap();
+        let after = snapshot(&net);
+        let frozen: Vec<String> = backbone.block_names()[..2]
+            .iter()
+            .map(|b| format!("backbone.{b}."))
+            .collect();
+        let mut moved_trainable = 0;
+        for ((name, b), (_, a)) in before.iter().zip(&after) {
+            let same = b.equal(a);
+            if frozen.iter().any(|p| name.starts_with(p)) {
+                assert!(same, "{backbone}: frozen variable {name} changed");
+            } else if name.starts_with("source_head") {
+                assert!(same, "{backbone}: the source head must not train: {name}");
+            } else {
+                assert!(!same, "{backbone}: trainable variable {name} did not move");
+                moved_trainable += 1;
+            }
+        }
+        assert!(moved_trainable > 4, "{backbone}: {moved_trainable} moved");
+        // The running statistics of frozen BatchNorm layers are among the variables checked.
+        assert!(before
+            .iter()
+            .any(|(n, _)| n.starts_with(&frozen[1]) && n.ends_with("running_mean")));
+    }
+}
+
+#[test]
+fn a_linear_probe_keeps_the_whole_backbone_and_source_accuracy_fixed() {
+    let data = task(1);
+    let spec = spec(BackboneKind::Cnn4, Freeze::All);
+    let (_, log) = fit(&spec, &data);
+    let source_acc = |epoch: usize| {
+        log[epoch]
+            .1
+            .iter()
+            .find(|(n, _)| n == "source_acc")
+            .map(|m| m.1)
+            .unwrap()
+    };
+    assert_eq!(source_acc(0), source_acc(2), "zero forgetting when frozen");
+}
+
+#[test]
+fn a_trial_with_a_fixed_seed_repeats_its_metrics_exactly() {
+    let data = task(5);
+    let spec = spec(BackboneKind::Resnet8, Freeze::Blocks(1));
+    let (_, first) = fit(&spec, &data);
+    let (_, second) = fit(&spec, &data);
+    let strip = |log: &[(usize, Vec<(String, f64)>)]| -> Vec<(usize, String, f64)> {
+        log.iter()
+            .flat_map(|(e, m)| {
+                m.iter()
+                    .filter(|(n, _)| n != "epoch_seconds")
+                    .map(move |(n, v)| (*e, n.clone(), *v))
+            })
+            .collect()
+    };
+    assert_eq!(strip(&first), strip(&second));
+    let train_loss: Vec<f64> = first
+        .iter()
+        .flat_map(|(_, m)| m.iter().filter(|(n, _)| n == "train_loss").map(|m| m.1))
+        .collect();
+    assert_eq!(train_loss.len(), 2);
+    assert!(train_loss.iter().all(|l| l.is_finite() && *l > 0.0));
+}
+
+#[test]
+fn a_huge_learning_rate_is_reported_as_divergence() {
+    let data = task(2);
+    let mut spec = spec(BackboneKind::Cnn4, Freeze::Blocks(0));
+    spec.schedule.lr = 1e12;
+    spec.optimizer = Optimizer::Sgd {
+        momentum: 0.9,
+        nesterov: false,
+        weight_decay: 0.0,
+    };
+    tch::manual_seed(0);
+    let net = Network::new(spec.backbone, Device::Cpu, None, Some(data.num_classes));
+    let outcome = train::fine_tune(&spec, &net, &data, None, &mut |_, _| Ok(())).unwrap();
+    assert!(
+        matches!(outcome, FitOutcome::Diverged { .. }),
+        "{outcome:?}"
+    );
+}
