@@ -68,8 +68,11 @@ pub struct TableCell {
     pub class: String,
 }
 
+/// A report section: builds its cell, or `None` when it does not apply to the sweep.
+pub type Section = fn(&Ctx) -> Result<Option<Cell>>;
+
 /// The built-in sections, in page order.
-pub const SECTIONS: &[fn(&Ctx) -> Result<Option<Cell>>] = &[
+pub const SECTIONS: &[Section] = &[
     intro,
     grid,
     overfitting,
@@ -489,6 +492,9 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
     }))
 }
 
+/// A row of the overfitting query: (train_per_class, epoch, train_acc, val_acc).
+type CurveRow = (i64, i64, Option<f64>, Option<f64>);
+
 /// [3] Overfitting: train vs validation accuracy per epoch, by target size; gap table.
 pub fn overfitting(ctx: &Ctx) -> Result<Option<Cell>> {
     let title = "Overfitting: train vs validation accuracy";
@@ -538,7 +544,7 @@ ORDER BY train_per_class;",
     for n in distinct(rows.iter().map(|r| r.0)) {
         let label = size_label(n);
         let color = ctx.color(&label);
-        let pick = |f: fn(&(i64, i64, Option<f64>, Option<f64>)) -> Option<f64>| -> Vec<Point> {
+        let pick = |f: fn(&CurveRow) -> Option<f64>| -> Vec<Point> {
             rows.iter()
                 .filter(|r| r.0 == n)
                 .filter_map(|r| {
@@ -681,7 +687,7 @@ ORDER BY {};",
             ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
         },
         series,
-        legend_title: "frozen blocks".to_string(),
+        legend_title: "model".to_string(),
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: false,
@@ -800,7 +806,7 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
         y_desc: "final test accuracy".to_string(),
         x_axis: XAxis::Categorical(shifts),
         series,
-        legend_title: "frozen blocks".to_string(),
+        legend_title: "model".to_string(),
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
@@ -841,7 +847,7 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
             ticks: sizes.iter().map(|&n| n as f64).collect(),
         },
         series,
-        legend_title: "frozen blocks".to_string(),
+        legend_title: "model".to_string(),
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,

@@ -12,6 +12,7 @@
 use anyhow::{anyhow, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 use std::ops::Range;
 use std::sync::OnceLock;
@@ -256,8 +257,8 @@ impl LineChart {
                 .y_labels(8)
                 .label_style((FAMILY, 14))
                 .axis_desc_style((FAMILY, 15))
-                .light_line_style(RGBColor(240, 240, 240))
-                .bold_line_style(RGBColor(225, 225, 225))
+                .light_line_style(TRANSPARENT)
+                .bold_line_style(RGBColor(228, 228, 228))
                 .draw()?;
 
             for (i, s) in self.series.iter().enumerate() {
@@ -320,8 +321,11 @@ impl LineChart {
                 }
                 legend_area.draw(&Text::new(
                     e.label.clone(),
-                    (50, y - 8),
-                    (FAMILY, legend_font).into_font().color(&BLACK),
+                    (50, y),
+                    (FAMILY, legend_font)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
                 ))?;
                 y += 22;
             }

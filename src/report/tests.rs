@@ -62,8 +62,11 @@ fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &TrialFixtur
             },
             t.train_per_class,
             t.shift,
-            if t.shift == "none" { "none" } else { "rotate" },
-            if t.shift == "none" { 0.0 } else { 45.0 },
+            t.shift.split(' ').next().unwrap(),
+            t.shift
+                .split(' ')
+                .nth(1)
+                .map_or(0.0, |m| m.parse::<f64>().unwrap()),
             t.seed,
             EPOCHS,
             position,
@@ -423,4 +426,64 @@ fn sweep_names_become_safe_directory_names() {
     assert_eq!(super::dir_name("x-1.2_y").unwrap(), "x-1.2_y");
     assert!(super::dir_name("..").is_err());
     assert!(super::dir_name("").is_err());
+}
+
+/// A larger sweep for looking at the charts by eye:
+/// `THAW_REPORT_DEMO=/tmp/demo cargo test --lib report::tests::large_demo -- --ignored`
+#[test]
+#[ignore]
+fn large_demo() {
+    let dir = PathBuf::from(std::env::var_os("THAW_REPORT_DEMO").expect("set THAW_REPORT_DEMO"));
+    let db = dir.join("large.sqlite");
+    let _ = std::fs::remove_file(&db);
+    let conn = create_db(&db);
+    let sid = insert_sweep(&conn, "large-demo", YAML);
+    let mut pos = 0;
+    let models = [
+        (true, "0"),
+        (true, "1"),
+        (true, "2"),
+        (true, "3"),
+        (true, "all"),
+        (false, "0"),
+    ];
+    for (pretrained, freeze) in models {
+        for n in [5, 10, 50, 250, 1000] {
+            for shift in [
+                "none",
+                "rotate 45",
+                "rotate 90",
+                "contrast 0.25",
+                "noise 0.3",
+                "invert 1",
+            ] {
+                for seed in [0, 1, 2] {
+                    insert_trial(
+                        &conn,
+                        sid,
+                        pos,
+                        &TrialFixture {
+                            status: "completed",
+                            pretrained,
+                            freeze,
+                            train_per_class: n,
+                            shift,
+                            seed,
+                            error: None,
+                        },
+                    );
+                    pos += 1;
+                }
+            }
+        }
+    }
+    drop(conn);
+    let t = std::time::Instant::now();
+    let path = render_sweep(&db, "large-demo", &dir).unwrap();
+    eprintln!(
+        "rendered {} trials in {:?}: {}",
+        pos,
+        t.elapsed(),
+        path.display()
+    );
 }
