@@ -1,0 +1,936 @@
+//! The report's cells: what each section queries, plots and says.
+//!
+//! Every section is one function `fn(&Ctx) -> Result<Option<Cell>>` listed in [`SECTIONS`];
+//! it returns `None` when its axis does not vary in the sweep. Adding a cell means writing
+//! one such function and adding it to the list. Every chart shows the SQL it was drawn
+//! from, and that query returns exactly the rows the chart plots (aggregation over seeds,
+//! where needed, is done here in Rust over those rows).
+
+use super::charts::{LegendEntry, LineChart, Point, Series, XAxis, PALETTE};
+use super::html::markdown_to_html;
+use anyhow::{Context, Result};
+use rusqlite::types::ValueRef;
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One notebook cell: its inputs (what produced it) and its outputs.
+#[derive(Clone, Debug, Serialize)]
+pub struct Cell {
+    pub title: String,
+    pub inputs: Vec<Input>,
+    pub outputs: Vec<Output>,
+}
+
+/// What produced a cell's output, shown verbatim in a `<pre>`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Input {
+    /// `markdown`, `yaml` or `sql`.
+    pub lang: &'static str,
+    pub text: String,
+}
+
+impl Input {
+    fn sql(text: String) -> Self {
+        Input { lang: "sql", text }
+    }
+}
+
+/// A cell output.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Output {
+    /// HTML produced by [`markdown_to_html`] (which escapes its input).
+    Html { html: String },
+    /// Plain text, escaped by the template.
+    Text { text: String },
+    /// A table; every string is escaped by the template.
+    Table(Table),
+    /// An SVG chart produced by plotters (which escapes its text), with a caption.
+    /// `rows` is the number of rows of the cell's SQL the chart was drawn from.
+    Chart {
+        svg: String,
+        caption: String,
+        rows: usize,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<TableCell>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TableCell {
+    pub text: String,
+    /// CSS class: `num` for numbers, `status status-<s>` for the status column, `error`.
+    pub class: String,
+}
+
+/// A report section: builds its cell, or `None` when it does not apply to the sweep.
+pub type Section = fn(&Ctx) -> Result<Option<Cell>>;
+
+/// The built-in sections, in page order.
+pub const SECTIONS: &[Section] = &[
+    intro,
+    grid,
+    overfitting,
+    forgetting,
+    domain_gap,
+    data_efficiency,
+    trial_table,
+];
+
+/// Builds every cell that applies to the sweep.
+pub fn build(ctx: &Ctx) -> Result<Vec<Cell>> {
+    let mut cells = Vec::new();
+    for section in SECTIONS {
+        if let Some(cell) = section(ctx)? {
+            cells.push(cell);
+        }
+    }
+    Ok(cells)
+}
+
+/// The sweep row.
+#[derive(Clone, Debug)]
+pub struct SweepInfo {
+    pub name: String,
+    pub description: String,
+    pub spec_path: String,
+    pub spec_yaml: String,
+}
+
+/// The grid axes of one trial (every status).
+#[derive(Clone, Debug)]
+pub struct TrialInfo {
+    pub status: String,
+    pub backbone: String,
+    pub pretrained: bool,
+    pub freeze: String,
+    pub train_per_class: i64,
+    pub shift: String,
+    pub schedule: String,
+    pub seed: i64,
+}
+
+/// What every section may read: the connection, the sweep, its trials, the page's colours.
+pub struct Ctx<'a> {
+    pub conn: &'a Connection,
+    pub sweep: SweepInfo,
+    /// All trials of the sweep, by position.
+    pub trials: Vec<TrialInfo>,
+    pub generated_at: String,
+    /// Series label -> colour, fixed for the whole page.
+    colors: BTreeMap<String, (u8, u8, u8)>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn load(conn: &'a Connection, sweep: &str, generated_at: String) -> Result<Self> {
+        let sweep_info = conn
+            .query_row(
+                "SELECT name, description, spec_path, spec_yaml FROM sweeps WHERE name = ?1",
+                params![sweep],
+                |r| {
+                    Ok(SweepInfo {
+                        name: r.get(0)?,
+                        description: r.get(1)?,
+                        spec_path: r.get(2)?,
+                        spec_yaml: r.get(3)?,
+                    })
+                },
+            )
+            .map_err(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => {
+                    anyhow::anyhow!("no sweep named \"{sweep}\" in the database")
+                }
+                e => anyhow::Error::new(e).context("reading the sweep"),
+            })?;
+        let mut stmt = conn.prepare(
+            "SELECT t.status, t.backbone, t.pretrained, t.freeze, t.train_per_class, t.shift,
+                    t.schedule, t.seed
+             FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+             WHERE s.name = ?1 ORDER BY t.position, t.id",
+        )?;
+        let trials = stmt
+            .query_map(params![sweep], |r| {
+                Ok(TrialInfo {
+                    status: r.get(0)?,
+                    backbone: r.get(1)?,
+                    pretrained: r.get::<_, i64>(2)? != 0,
+                    freeze: r.get(3)?,
+                    train_per_class: r.get(4)?,
+                    shift: r.get(5)?,
+                    schedule: r.get(6)?,
+                    seed: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .context("reading the sweep's trials")?;
+
+        // Colours: one per series label, assigned in a fixed order so that a value has the
+        // same colour in every chart of the page.
+        let mut colors = BTreeMap::new();
+        let mut freeze_values: Vec<&str> = distinct(trials.iter().map(|t| t.freeze.as_str()));
+        freeze_values.sort_by_key(|f| freeze_order(f));
+        let mut labels: Vec<String> = freeze_values.iter().map(|f| freeze_label(f)).collect();
+        labels.push(SCRATCH.to_string());
+        for (i, l) in labels.into_iter().enumerate() {
+            colors.insert(l, PALETTE[i % PALETTE.len()]);
+        }
+        let mut sizes = distinct(trials.iter().map(|t| t.train_per_class));
+        sizes.sort();
+        for (i, n) in sizes.into_iter().enumerate() {
+            colors.insert(size_label(n), PALETTE[i % PALETTE.len()]);
+        }
+        Ok(Ctx {
+            conn,
+            sweep: sweep_info,
+            trials,
+            generated_at,
+            colors,
+        })
+    }
+
+    fn color(&self, label: &str) -> (u8, u8, u8) {
+        self.colors.get(label).copied().unwrap_or(PALETTE[7])
+    }
+
+    /// The sweep name as an SQL string literal.
+    fn sweep_lit(&self) -> String {
+        sql_str(&self.sweep.name)
+    }
+
+    fn completed(&self) -> usize {
+        self.trials
+            .iter()
+            .filter(|t| t.status == "completed")
+            .count()
+    }
+
+    /// "12 of 20 trials completed, 1 running, 2 failed, 5 pending".
+    pub fn status_line(&self) -> String {
+        let total = self.trials.len();
+        if total == 0 {
+            return "No trials recorded yet.".to_string();
+        }
+        let mut s = format!(
+            "{} of {} trial{} completed",
+            self.completed(),
+            total,
+            if total == 1 { "" } else { "s" }
+        );
+        for status in ["running", "failed", "diverged", "interrupted", "pending"] {
+            let n = self.trials.iter().filter(|t| t.status == status).count();
+            if n > 0 {
+                s.push_str(&format!(", {n} {status}"));
+            }
+        }
+        s.push('.');
+        s
+    }
+
+    /// Axes with more than one value in the sweep, with their value counts.
+    fn varying_axes(&self) -> Vec<(&'static str, usize)> {
+        let t = &self.trials;
+        let axes = [
+            (
+                "backbone",
+                distinct(t.iter().map(|t| t.backbone.as_str())).len(),
+            ),
+            ("pretrained", distinct(t.iter().map(|t| t.pretrained)).len()),
+            (
+                "freeze",
+                distinct(t.iter().map(|t| t.freeze.as_str())).len(),
+            ),
+            (
+                "train_per_class",
+                distinct(t.iter().map(|t| t.train_per_class)).len(),
+            ),
+            ("shift", distinct(t.iter().map(|t| t.shift.as_str())).len()),
+            (
+                "schedule",
+                distinct(t.iter().map(|t| t.schedule.as_str())).len(),
+            ),
+            ("seed", distinct(t.iter().map(|t| t.seed)).len()),
+        ];
+        axes.into_iter().filter(|(_, n)| *n > 1).collect()
+    }
+
+    fn varies(&self, axis: &str) -> bool {
+        self.varying_axes().iter().any(|(a, _)| *a == axis)
+    }
+
+    /// Caption shared by the aggregated charts.
+    fn caption(&self, plotted: &[&str], error_bars: bool) -> String {
+        let mut s = format!(
+            "Completed trials only ({} of {}); failed, diverged and unfinished trials are listed \
+             in the trial table.",
+            self.completed(),
+            self.trials.len()
+        );
+        if error_bars {
+            s.push_str(
+                " Points: mean over trials; error bars: 95% confidence interval of the mean, \
+                 Student t with n\u{2212}1 degrees of freedom (none where n = 1).",
+            );
+        } else {
+            s.push_str(" Lines: mean over trials.");
+        }
+        let others: Vec<&str> = self
+            .varying_axes()
+            .into_iter()
+            .map(|(a, _)| a)
+            .filter(|a| *a != "seed" && !plotted.contains(a))
+            .collect();
+        if !others.is_empty() {
+            s.push_str(&format!(" Pooled over: {}.", others.join(", ")));
+        }
+        s
+    }
+}
+
+const SCRATCH: &str = "scratch";
+
+fn freeze_label(freeze: &str) -> String {
+    format!("freeze {freeze}")
+}
+
+fn size_label(n: i64) -> String {
+    format!("{n}/class")
+}
+
+/// Sort key of a freeze value: block counts numerically, then `all`.
+fn freeze_order(f: &str) -> (u8, i64, String) {
+    match f.parse::<i64>() {
+        Ok(n) => (0, n, String::new()),
+        Err(_) => (1, 0, f.to_string()),
+    }
+}
+
+/// SQL that orders by freeze the same way as [`freeze_order`].
+const FREEZE_ORDER_SQL: &str = "freeze = 'all', CAST(freeze AS INTEGER)";
+
+/// Distinct values in order of first appearance.
+fn distinct<T: PartialEq>(it: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out: Vec<T> = Vec::new();
+    for v in it {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// An SQL string literal.
+pub fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Mean of a sample with the half-width of its 95% confidence interval (Student t,
+/// n − 1 degrees of freedom). `half_width` is `None` for a single value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MeanCi {
+    pub mean: f64,
+    pub half_width: Option<f64>,
+    pub n: usize,
+}
+
+/// Two-sided 95% quantile of Student's t distribution, t(0.975, df).
+pub fn t975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+        2.052, 2.048, 2.045, 2.042,
+    ];
+    match df {
+        0 => f64::NAN,
+        1..=30 => TABLE[df - 1],
+        // 1.96 + 2.4/df matches the table at 40, 60 and 120 df to 3 decimals.
+        _ => 1.959964 + 2.4 / df as f64,
+    }
+}
+
+/// Mean and 95% CI over the finite values; `None` when there are none.
+pub fn mean_ci95(values: &[f64]) -> Option<MeanCi> {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = v.len();
+    if n == 0 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let half_width = (n > 1).then(|| {
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        t975(n - 1) * (var / n as f64).sqrt()
+    });
+    Some(MeanCi {
+        mean,
+        half_width,
+        n,
+    })
+}
+
+fn fmt_real(v: f64) -> String {
+    if !v.is_finite() {
+        v.to_string()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 1.5 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+/// Runs `sql` and renders every row as a table row.
+fn sql_table(conn: &Connection, sql: &str) -> Result<Table> {
+    let mut stmt = conn
+        .prepare(sql)
+        .with_context(|| format!("preparing {sql}"))?;
+    let headers: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let mut rows = Vec::new();
+    let mut q = stmt.query([])?;
+    while let Some(r) = q.next()? {
+        let mut row = Vec::with_capacity(headers.len());
+        for (i, h) in headers.iter().enumerate() {
+            let (text, num) = match r.get_ref(i)? {
+                ValueRef::Null => (String::new(), false),
+                ValueRef::Integer(n) => (n.to_string(), true),
+                ValueRef::Real(x) => (fmt_real(x), true),
+                ValueRef::Text(t) => (String::from_utf8_lossy(t).into_owned(), false),
+                ValueRef::Blob(b) => (format!("<{} bytes>", b.len()), false),
+            };
+            let class = match h.as_str() {
+                "status" => format!(
+                    "status status-{}",
+                    text.chars()
+                        .filter(|c| c.is_ascii_alphanumeric())
+                        .collect::<String>()
+                ),
+                "error" => "error".to_string(),
+                "key" => "key".to_string(),
+                _ if num => "num".to_string(),
+                _ => String::new(),
+            };
+            row.push(TableCell { text, class });
+        }
+        rows.push(row);
+    }
+    Ok(Table { headers, rows })
+}
+
+/// Epoch ticks: every epoch, thinned to at most about 12 ticks.
+fn epoch_ticks(epochs: &[i64]) -> Vec<f64> {
+    let mut e: Vec<i64> = distinct(epochs.iter().copied());
+    e.sort();
+    let step = e.len().div_ceil(12).max(1);
+    e.iter().step_by(step).map(|&x| x as f64).collect()
+}
+
+fn no_data(title: &str, inputs: Vec<Input>) -> Cell {
+    Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![Output::Text {
+            text: "No completed trials with these metrics yet.".to_string(),
+        }],
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------
+
+/// [1] Title, description, status counts, generation time.
+pub fn intro(ctx: &Ctx) -> Result<Option<Cell>> {
+    let mut md = format!("# {}\n\n", ctx.sweep.name);
+    if !ctx.sweep.description.trim().is_empty() {
+        md.push_str(ctx.sweep.description.trim());
+        md.push_str("\n\n");
+    }
+    md.push_str(&format!("**Status:** {}\n\n", ctx.status_line()));
+    md.push_str(&format!(
+        "Generated {} from the results database. Charts use completed trials only; \
+         every chart shows the SQL it was drawn from, runnable with `thaw query`.",
+        ctx.generated_at
+    ));
+    Ok(Some(Cell {
+        title: "Sweep".to_string(),
+        outputs: vec![Output::Html {
+            html: markdown_to_html(&md),
+        }],
+        inputs: vec![Input {
+            lang: "markdown",
+            text: md,
+        }],
+    }))
+}
+
+/// [2] The grid file and the number of trials it expands to.
+pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
+    let n = ctx.trials.len();
+    let mut md = format!(
+        "**{n} trial{}** from `{}`.",
+        if n == 1 { "" } else { "s" },
+        ctx.sweep.spec_path
+    );
+    let axes = ctx.varying_axes();
+    if !axes.is_empty() {
+        let list: Vec<String> = axes.iter().map(|(a, k)| format!("{a} ({k})")).collect();
+        md.push_str(&format!(" Axes that vary: {}.", list.join(", ")));
+    }
+    Ok(Some(Cell {
+        title: "Grid".to_string(),
+        inputs: vec![Input {
+            lang: "yaml",
+            text: ctx.sweep.spec_yaml.clone(),
+        }],
+        outputs: vec![Output::Html {
+            html: markdown_to_html(&md),
+        }],
+    }))
+}
+
+/// A row of the overfitting query: (train_per_class, epoch, train_acc, val_acc).
+type CurveRow = (i64, i64, Option<f64>, Option<f64>);
+
+/// [3] Overfitting: train vs validation accuracy per epoch, by target size; gap table.
+pub fn overfitting(ctx: &Ctx) -> Result<Option<Cell>> {
+    let title = "Overfitting: train vs validation accuracy";
+    let curve_sql = format!(
+        "SELECT t.train_per_class, m.epoch,
+       AVG(CASE WHEN m.name = 'train_acc' THEN m.value END) AS train_acc,
+       AVG(CASE WHEN m.name = 'val_acc' THEN m.value END) AS val_acc,
+       COUNT(DISTINCT t.id) AS trials
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.status = 'completed'
+  AND m.name IN ('train_acc', 'val_acc') AND m.epoch >= 1
+GROUP BY t.train_per_class, m.epoch
+ORDER BY t.train_per_class, m.epoch;",
+        ctx.sweep_lit()
+    );
+    let gap_sql = format!(
+        "SELECT train_per_class, COUNT(*) AS trials,
+       AVG(final_train_acc) AS final_train_acc,
+       AVG(final_val_acc) AS final_val_acc,
+       AVG(final_train_acc - final_val_acc) AS generalization_gap
+FROM trial_summary
+WHERE sweep = {} AND status = 'completed'
+  AND final_train_acc IS NOT NULL AND final_val_acc IS NOT NULL
+GROUP BY train_per_class
+ORDER BY train_per_class;",
+        ctx.sweep_lit()
+    );
+    let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(gap_sql.clone())];
+
+    let mut stmt = ctx.conn.prepare(&curve_sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<f64>>(2)?,
+                r.get::<_, Option<f64>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let mut series = Vec::new();
+    for n in distinct(rows.iter().map(|r| r.0)) {
+        let label = size_label(n);
+        let color = ctx.color(&label);
+        let pick = |f: fn(&CurveRow) -> Option<f64>| -> Vec<Point> {
+            rows.iter()
+                .filter(|r| r.0 == n)
+                .filter_map(|r| {
+                    f(r).map(|y| Point {
+                        x: r.1 as f64,
+                        y,
+                        err: None,
+                    })
+                })
+                .collect()
+        };
+        series.push(Series {
+            label: label.clone(),
+            color,
+            dashed: false,
+            points: pick(|r| r.2),
+        });
+        series.push(Series {
+            label,
+            color,
+            dashed: true,
+            points: pick(|r| r.3),
+        });
+    }
+    let grey = (0x44, 0x44, 0x44);
+    let chart = LineChart {
+        title: "Train (solid) vs validation (dashed) accuracy".to_string(),
+        x_desc: "epoch".to_string(),
+        y_desc: "accuracy".to_string(),
+        x_axis: XAxis::Linear {
+            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        },
+        series,
+        legend_title: "train per class".to_string(),
+        legend_extra: vec![
+            LegendEntry {
+                label: "train".to_string(),
+                color: grey,
+                dashed: false,
+            },
+            LegendEntry {
+                label: "validation".to_string(),
+                color: grey,
+                dashed: true,
+            },
+        ],
+        y_bounds: Some((0.0, 1.0)),
+        dodge: false,
+    };
+    let caption = ctx.caption(&["train_per_class"], false);
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![
+            Output::Chart {
+                svg: chart.to_svg()?,
+                caption,
+                rows: rows.len(),
+            },
+            Output::Text {
+                text: "Generalization gap = final train accuracy \u{2212} final validation \
+                       accuracy, mean over completed trials:"
+                    .to_string(),
+            },
+            Output::Table(sql_table(ctx.conn, &gap_sql)?),
+        ],
+    }))
+}
+
+/// [4] Forgetting: source-task accuracy over fine-tuning epochs, by frozen depth.
+pub fn forgetting(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.trials.iter().any(|t| t.pretrained) {
+        return Ok(None);
+    }
+    let title = "Forgetting: source-task accuracy during fine-tuning";
+    let curve_sql = format!(
+        "SELECT t.freeze, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+  AND m.name = 'source_acc' AND m.value IS NOT NULL
+GROUP BY t.freeze, m.epoch
+ORDER BY t.{}, m.epoch;",
+        ctx.sweep_lit(),
+        FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
+    );
+    let table_sql = format!(
+        "SELECT freeze, COUNT(*) AS trials,
+       AVG(source_acc_pretrained) AS source_acc_before,
+       AVG(source_acc_final) AS source_acc_after,
+       AVG(source_acc_pretrained - source_acc_final) AS forgetting
+FROM trial_summary
+WHERE sweep = {} AND status = 'completed' AND pretrained = 1
+  AND source_acc_pretrained IS NOT NULL AND source_acc_final IS NOT NULL
+GROUP BY freeze
+ORDER BY {};",
+        ctx.sweep_lit(),
+        FREEZE_ORDER_SQL
+    );
+    let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(table_sql.clone())];
+    let mut stmt = ctx.conn.prepare(&curve_sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let series: Vec<Series> = distinct(rows.iter().map(|r| r.0.as_str()))
+        .into_iter()
+        .map(|f| {
+            let label = freeze_label(f);
+            Series {
+                color: ctx.color(&label),
+                label,
+                dashed: false,
+                points: rows
+                    .iter()
+                    .filter(|r| r.0 == f)
+                    .map(|r| Point {
+                        x: r.1 as f64,
+                        y: r.2,
+                        err: None,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let chart = LineChart {
+        title: "Source accuracy (epoch 0 = before fine-tuning)".to_string(),
+        x_desc: "fine-tuning epoch".to_string(),
+        y_desc: "source-task accuracy".to_string(),
+        x_axis: XAxis::Linear {
+            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        },
+        series,
+        legend_title: "model".to_string(),
+        legend_extra: vec![],
+        y_bounds: Some((0.0, 1.0)),
+        dodge: false,
+    };
+    let caption = format!(
+        "{} Pretrained trials only. Forgetting = source accuracy before \u{2212} after \
+         fine-tuning (BWT = \u{2212}forgetting); a fully frozen backbone forgets nothing.",
+        ctx.caption(&["freeze", "pretrained"], false)
+    );
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![
+            Output::Chart {
+                svg: chart.to_svg()?,
+                caption,
+                rows: rows.len(),
+            },
+            Output::Table(sql_table(ctx.conn, &table_sql)?),
+        ],
+    }))
+}
+
+/// Final test accuracy per trial against one axis, with a series per freeze value
+/// (pretrained) plus `scratch`. Rows: (key, series, x value, seed, final_test_acc).
+fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
+    format!(
+        "SELECT ts.key,
+       CASE WHEN ts.pretrained = 1 THEN 'freeze ' || ts.freeze ELSE 'scratch' END AS series,
+       ts.{axis}, ts.seed, ts.final_test_acc
+FROM trial_summary ts
+JOIN trials t ON t.id = ts.trial_id
+WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.final_test_acc IS NOT NULL
+ORDER BY t.position;",
+        ctx.sweep_lit()
+    )
+}
+
+/// Rows of [`final_acc_sql`] as (series, x, accuracy); x read as text.
+fn final_acc_rows(ctx: &Ctx, sql: &str) -> Result<Vec<(String, String, f64)>> {
+    let mut stmt = ctx.conn.prepare(sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            let x = match r.get_ref(2)? {
+                ValueRef::Integer(n) => n.to_string(),
+                ValueRef::Real(x) => x.to_string(),
+                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                _ => String::new(),
+            };
+            Ok((r.get::<_, String>(1)?, x, r.get::<_, f64>(4)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Series in page order (freeze values, then scratch), each point the mean and CI of the
+/// rows sharing (series, x). `xpos` maps an x value to its plot position.
+fn aggregate_series(
+    ctx: &Ctx,
+    rows: &[(String, String, f64)],
+    xs: &[String],
+    xpos: impl Fn(usize, &str) -> f64,
+) -> Vec<Series> {
+    let mut labels = distinct(rows.iter().map(|r| r.0.as_str()));
+    labels.sort_by_key(|l| {
+        l.strip_prefix("freeze ")
+            .map(|f| (0, freeze_order(f)))
+            .unwrap_or((1, (0, 0, l.to_string())))
+    });
+    labels
+        .into_iter()
+        .map(|label| {
+            let points = xs
+                .iter()
+                .enumerate()
+                .filter_map(|(i, x)| {
+                    let v: Vec<f64> = rows
+                        .iter()
+                        .filter(|r| r.0 == label && &r.1 == x)
+                        .map(|r| r.2)
+                        .collect();
+                    mean_ci95(&v).map(|m| Point {
+                        x: xpos(i, x),
+                        y: m.mean,
+                        err: m.half_width,
+                    })
+                })
+                .collect();
+            Series {
+                label: label.to_string(),
+                color: ctx.color(label),
+                dashed: false,
+                points,
+            }
+        })
+        .collect()
+}
+
+/// [5] Domain gap: final target test accuracy against the shift, by frozen depth.
+pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.varies("shift") {
+        return Ok(None);
+    }
+    let title = "Domain gap: target accuracy vs shift";
+    let sql = final_acc_sql(ctx, "shift");
+    let rows = final_acc_rows(ctx, &sql)?;
+    let inputs = vec![Input::sql(sql)];
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let shifts: Vec<String> = distinct(ctx.trials.iter().map(|t| t.shift.clone()));
+    let series = aggregate_series(ctx, &rows, &shifts, |i, _| i as f64);
+    let chart = LineChart {
+        title: "Final target test accuracy by shift".to_string(),
+        x_desc: "shift of the target images".to_string(),
+        y_desc: "final test accuracy".to_string(),
+        x_axis: XAxis::Categorical(shifts),
+        series,
+        legend_title: "model".to_string(),
+        legend_extra: vec![],
+        y_bounds: Some((0.0, 1.0)),
+        dodge: true,
+    };
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption: ctx.caption(&["shift", "freeze", "pretrained"], true),
+            rows: rows.len(),
+        }],
+    }))
+}
+
+/// [6] Data efficiency: final test accuracy against target size (log axis), fine-tuned
+/// by frozen depth vs from scratch.
+pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.varies("train_per_class") {
+        return Ok(None);
+    }
+    let title = "Data efficiency: accuracy vs target training size";
+    let sql = final_acc_sql(ctx, "train_per_class");
+    let rows = final_acc_rows(ctx, &sql)?;
+    let inputs = vec![Input::sql(sql)];
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let mut sizes: Vec<i64> = distinct(ctx.trials.iter().map(|t| t.train_per_class));
+    sizes.sort();
+    let keys: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
+    let series = aggregate_series(ctx, &rows, &keys, |i, _| sizes[i] as f64);
+    let chart = LineChart {
+        title: "Final test accuracy by training examples per class".to_string(),
+        x_desc: "training examples per class (log scale)".to_string(),
+        y_desc: "final test accuracy".to_string(),
+        x_axis: XAxis::Log {
+            ticks: sizes.iter().map(|&n| n as f64).collect(),
+        },
+        series,
+        legend_title: "model".to_string(),
+        legend_extra: vec![],
+        y_bounds: Some((0.0, 1.0)),
+        dodge: true,
+    };
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption: ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
+            rows: rows.len(),
+        }],
+    }))
+}
+
+/// [7] Every trial with its parameters, final metrics and error.
+pub fn trial_table(ctx: &Ctx) -> Result<Option<Cell>> {
+    let sql = format!(
+        "SELECT ts.key, ts.status, ts.backbone, ts.pretrained, ts.freeze, ts.train_per_class,
+       ts.shift, ts.schedule, ts.seed, ts.final_test_acc, ts.best_val_acc, ts.best_epoch,
+       ts.source_acc_pretrained, ts.source_acc_final, ts.train_seconds, ts.error
+FROM trial_summary ts
+JOIN trials t ON t.id = ts.trial_id
+WHERE ts.sweep = {}
+ORDER BY t.position;",
+        ctx.sweep_lit()
+    );
+    let table = sql_table(ctx.conn, &sql)?;
+    Ok(Some(Cell {
+        title: "Trials".to_string(),
+        outputs: vec![
+            Output::Text {
+                text: ctx.status_line(),
+            },
+            Output::Table(table),
+        ],
+        inputs: vec![Input::sql(sql)],
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_ci_matches_hand_computation() {
+        // mean 2, sd 1, n 3: half-width = t(0.975, 2) * 1 / sqrt(3) = 4.303 / 1.732...
+        let m = mean_ci95(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(m.n, 3);
+        assert!((m.mean - 2.0).abs() < 1e-12);
+        assert!((m.half_width.unwrap() - 4.303 / 3f64.sqrt()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn mean_ci_single_and_empty() {
+        let m = mean_ci95(&[0.7]).unwrap();
+        assert_eq!(m.mean, 0.7);
+        assert_eq!(m.half_width, None);
+        assert_eq!(mean_ci95(&[]), None);
+        // Non-finite values are ignored.
+        let m = mean_ci95(&[0.5, f64::NAN, 0.5]).unwrap();
+        assert_eq!(m.n, 2);
+        assert_eq!(m.half_width, Some(0.0));
+    }
+
+    #[test]
+    fn t_quantiles() {
+        assert_eq!(t975(1), 12.706);
+        assert_eq!(t975(30), 2.042);
+        assert!((t975(60) - 2.000).abs() < 2e-3);
+        assert!((t975(120) - 1.980).abs() < 2e-3);
+        assert!((t975(100_000) - 1.96).abs() < 1e-3);
+    }
+
+    #[test]
+    fn sql_literals_are_quoted() {
+        assert_eq!(sql_str("it's"), "'it''s'");
+    }
+
+    #[test]
+    fn freeze_values_sort_numerically_then_all() {
+        let mut v = vec!["all", "10", "2", "0"];
+        v.sort_by_key(|f| freeze_order(f));
+        assert_eq!(v, ["0", "2", "10", "all"]);
+    }
+}

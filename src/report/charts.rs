@@ -1,0 +1,453 @@
+//! Line charts rendered by plotters into SVG strings.
+//!
+//! One chart type covers every report section: lines with markers, optional error bars,
+//! solid or dashed series, and an x axis that is linear, categorical or logarithmic. The
+//! legend is drawn in its own column to the right of the plot, so it never covers data.
+//!
+//! Text: the SVG names the viewer's `sans-serif` font; plotters needs glyph metrics to lay
+//! out labels, so a subset of DejaVu Sans (templates/fonts, Bitstream Vera licence) is
+//! registered with plotters' ab_glyph support for measuring only. Nothing is embedded in
+//! or loaded by the SVG.
+
+use anyhow::{anyhow, Result};
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::FontStyle;
+use std::ops::Range;
+use std::sync::OnceLock;
+
+const FONT: &[u8] = include_bytes!("../../templates/fonts/DejaVuSans-subset.ttf");
+const FAMILY: &str = "sans-serif";
+
+/// Width and height of every chart, in SVG pixels.
+const WIDTH: u32 = 820;
+const HEIGHT: u32 = 420;
+
+/// Tableau 10: distinguishable, colour-blind-aware series colours.
+pub const PALETTE: [(u8, u8, u8); 10] = [
+    (0x1f, 0x77, 0xb4),
+    (0xff, 0x7f, 0x0e),
+    (0x2c, 0xa0, 0x2c),
+    (0xd6, 0x27, 0x28),
+    (0x94, 0x67, 0xbd),
+    (0x8c, 0x56, 0x4b),
+    (0xe3, 0x77, 0xc2),
+    (0x7f, 0x7f, 0x7f),
+    (0xbc, 0xbd, 0x22),
+    (0x17, 0xbe, 0xcf),
+];
+
+fn register_font() -> Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    if *REGISTERED
+        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok())
+    {
+        Ok(())
+    } else {
+        Err(anyhow!("the embedded chart font could not be parsed"))
+    }
+}
+
+/// One plotted point: `err` is the half-width of its error bar, if any.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub err: Option<f64>,
+}
+
+/// A line of the chart.
+#[derive(Clone, Debug)]
+pub struct Series {
+    pub label: String,
+    pub color: (u8, u8, u8),
+    pub dashed: bool,
+    pub points: Vec<Point>,
+}
+
+/// A legend row: a sample line and its text.
+#[derive(Clone, Debug)]
+pub struct LegendEntry {
+    pub label: String,
+    pub color: (u8, u8, u8),
+    pub dashed: bool,
+}
+
+/// The x axis of a chart.
+#[derive(Clone, Debug)]
+pub enum XAxis {
+    /// Numeric, with ticks at the given values (integers are printed without decimals).
+    Linear { ticks: Vec<f64> },
+    /// Categories in the given order; point x values are indices into the list.
+    Categorical(Vec<String>),
+    /// Positive numbers on a log10 scale, ticks at the given values.
+    Log { ticks: Vec<f64> },
+}
+
+/// A line chart with optional error bars.
+#[derive(Clone, Debug)]
+pub struct LineChart {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub x_axis: XAxis,
+    pub series: Vec<Series>,
+    /// Title above the legend (e.g. "freeze").
+    pub legend_title: String,
+    /// Extra legend rows after the series (e.g. line styles).
+    pub legend_extra: Vec<LegendEntry>,
+    /// Clamp the y range to these bounds (e.g. 0..1 for accuracies).
+    pub y_bounds: Option<(f64, f64)>,
+    /// Offset series horizontally so that error bars at the same x do not overlap.
+    pub dodge: bool,
+}
+
+fn rgb(c: (u8, u8, u8)) -> RGBColor {
+    RGBColor(c.0, c.1, c.2)
+}
+
+fn fmt_tick(v: f64) -> String {
+    if v.fract().abs() < 1e-9 && v.abs() < 1e9 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Width in pixels of `text` at font size `size` (plotters units), from the embedded font.
+fn text_width(text: &str, size: f64) -> i32 {
+    let style: TextStyle = (FAMILY, size).into_font().into();
+    style
+        .font
+        .box_size(text)
+        .map(|(w, _)| w as i32)
+        .unwrap_or((text.chars().count() as f64 * size * 0.5) as i32)
+}
+
+impl LineChart {
+    /// Legend rows: one per series (first occurrence of a label), then the extra rows.
+    fn legend(&self) -> Vec<LegendEntry> {
+        let mut rows: Vec<LegendEntry> = Vec::new();
+        for s in &self.series {
+            if !rows.iter().any(|r| r.label == s.label) {
+                rows.push(LegendEntry {
+                    label: s.label.clone(),
+                    color: s.color,
+                    dashed: false,
+                });
+            }
+        }
+        rows.extend(self.legend_extra.iter().cloned());
+        rows
+    }
+
+    fn map_x(&self, x: f64) -> f64 {
+        match self.x_axis {
+            XAxis::Log { .. } => x.max(f64::MIN_POSITIVE).log10(),
+            _ => x,
+        }
+    }
+
+    /// Renders the chart as a standalone `<svg>` element.
+    pub fn to_svg(&self) -> Result<String> {
+        register_font()?;
+        let legend = self.legend();
+        let legend_font = 14.0;
+        let legend_w = legend
+            .iter()
+            .map(|e| text_width(&e.label, legend_font))
+            .chain(std::iter::once(text_width(&self.legend_title, legend_font)))
+            .max()
+            .unwrap_or(0)
+            + 64;
+
+        // x range and key points in plot coordinates.
+        let xs: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| self.map_x(p.x)))
+            .collect();
+        let (ticks, labels): (Vec<f64>, Vec<String>) = match &self.x_axis {
+            XAxis::Linear { ticks } => {
+                (ticks.clone(), ticks.iter().map(|&t| fmt_tick(t)).collect())
+            }
+            XAxis::Log { ticks } => (
+                ticks.iter().map(|&t| self.map_x(t)).collect(),
+                ticks.iter().map(|&t| fmt_tick(t)).collect(),
+            ),
+            XAxis::Categorical(cats) => ((0..cats.len()).map(|i| i as f64).collect(), cats.clone()),
+        };
+        let all_x = xs.iter().chain(ticks.iter()).copied();
+        let (mut x0, mut x1) = min_max(all_x).unwrap_or((0.0, 1.0));
+        match self.x_axis {
+            XAxis::Categorical(_) => {
+                x0 -= 0.5;
+                x1 += 0.5;
+            }
+            _ => {
+                let pad = if x1 > x0 { (x1 - x0) * 0.05 } else { 0.5 };
+                x0 -= pad;
+                x1 += pad;
+            }
+        }
+
+        // y range from points and error bars, clamped to the bounds.
+        let ys = self.series.iter().flat_map(|s| {
+            s.points.iter().flat_map(|p| {
+                let e = p.err.unwrap_or(0.0);
+                [p.y - e, p.y + e]
+            })
+        });
+        let (mut y0, mut y1) = min_max(ys).unwrap_or((0.0, 1.0));
+        let pad = if y1 > y0 { (y1 - y0) * 0.08 } else { 0.05 };
+        y0 -= pad;
+        y1 += pad;
+        if let Some((lo, hi)) = self.y_bounds {
+            y0 = y0.max(lo);
+            y1 = y1.min(hi);
+            if y1 <= y0 {
+                (y0, y1) = (lo, hi);
+            }
+        }
+
+        let n_series = self.series.len().max(1);
+        let dodge_step = if self.dodge && n_series > 1 {
+            match self.x_axis {
+                XAxis::Categorical(_) => 0.25 / n_series as f64,
+                _ => (x1 - x0) * 0.012,
+            }
+        } else {
+            0.0
+        };
+        let cap = (x1 - x0) * 0.006;
+
+        let mut buf = String::new();
+        {
+            let root = SVGBackend::with_string(&mut buf, (WIDTH, HEIGHT)).into_drawing_area();
+            root.fill(&WHITE)?;
+            let (plot, legend_area) = root.split_horizontally(WIDTH as i32 - legend_w);
+            let label_map: Vec<(f64, String)> = ticks.iter().copied().zip(labels).collect();
+            let fmt_x = |v: &f64| {
+                label_map
+                    .iter()
+                    .find(|(t, _)| (t - v).abs() < 1e-9)
+                    .map(|(_, l)| l.clone())
+                    .unwrap_or_default()
+            };
+            let mut chart = ChartBuilder::on(&plot)
+                .caption(&self.title, (FAMILY, 20))
+                .margin(12)
+                .x_label_area_size(48)
+                .y_label_area_size(64)
+                .build_cartesian_2d(
+                    TickedAxis {
+                        range: x0..x1,
+                        ticks: ticks.clone(),
+                    },
+                    y0..y1,
+                )?;
+            chart
+                .configure_mesh()
+                .x_desc(self.x_desc.as_str())
+                .y_desc(self.y_desc.as_str())
+                .x_label_formatter(&fmt_x)
+                .y_label_formatter(&|v: &f64| format!("{v:.2}"))
+                .y_labels(8)
+                .label_style((FAMILY, 14))
+                .axis_desc_style((FAMILY, 15))
+                .light_line_style(TRANSPARENT)
+                .bold_line_style(RGBColor(228, 228, 228))
+                .draw()?;
+
+            for (i, s) in self.series.iter().enumerate() {
+                let color = rgb(s.color);
+                let dx = dodge_step * (i as f64 - (n_series as f64 - 1.0) / 2.0);
+                let pts: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .map(|p| (self.map_x(p.x) + dx, p.y))
+                    .collect();
+                let style = color.stroke_width(2);
+                if s.dashed {
+                    chart.draw_series(DashedLineSeries::new(pts.clone(), 7, 5, style))?;
+                } else {
+                    chart.draw_series(LineSeries::new(pts.clone(), style))?;
+                }
+                chart.draw_series(pts.iter().map(|&p| {
+                    if s.dashed {
+                        Circle::new(p, 3, color.stroke_width(2))
+                    } else {
+                        Circle::new(p, 3, color.filled())
+                    }
+                }))?;
+                for (p, &(x, _)) in s.points.iter().zip(&pts) {
+                    if let Some(e) = p.err.filter(|e| e.is_finite() && *e > 0.0) {
+                        let lo = (p.y - e).max(y0);
+                        let hi = (p.y + e).min(y1);
+                        let st = color.stroke_width(1);
+                        chart.draw_series([
+                            PathElement::new(vec![(x, lo), (x, hi)], st),
+                            PathElement::new(vec![(x - cap, lo), (x + cap, lo)], st),
+                            PathElement::new(vec![(x - cap, hi), (x + cap, hi)], st),
+                        ])?;
+                    }
+                }
+            }
+
+            // Legend column.
+            let mut y = 48;
+            if !self.legend_title.is_empty() {
+                legend_area.draw(&Text::new(
+                    self.legend_title.clone(),
+                    (8, y - 10),
+                    (FAMILY, legend_font).into_font().style(FontStyle::Bold),
+                ))?;
+                y += 16;
+            }
+            for e in &legend {
+                let c = rgb(e.color);
+                if e.dashed {
+                    legend_area
+                        .draw(&PathElement::new(vec![(8, y), (16, y)], c.stroke_width(2)))?;
+                    legend_area
+                        .draw(&PathElement::new(vec![(22, y), (30, y)], c.stroke_width(2)))?;
+                    legend_area
+                        .draw(&PathElement::new(vec![(36, y), (42, y)], c.stroke_width(2)))?;
+                } else {
+                    legend_area
+                        .draw(&PathElement::new(vec![(8, y), (42, y)], c.stroke_width(2)))?;
+                }
+                legend_area.draw(&Text::new(
+                    e.label.clone(),
+                    (50, y),
+                    (FAMILY, legend_font)
+                        .into_font()
+                        .color(&BLACK)
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
+                ))?;
+                y += 22;
+            }
+            root.present()?;
+        }
+        Ok(buf)
+    }
+}
+
+/// A linear f64 axis whose tick marks are exactly the given values (epochs, category
+/// indices, log10 of target sizes).
+struct TickedAxis {
+    range: Range<f64>,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for TickedAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        let span = self.range.end - self.range.start;
+        let frac = if span > 0.0 {
+            (v - self.range.start) / span
+        } else {
+            0.5
+        };
+        limit.0 + (frac * (limit.1 - limit.0) as f64).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
+        self.ticks.clone()
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.range.clone()
+    }
+}
+
+fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_svg_with_labels_and_legend() {
+        let chart = LineChart {
+            title: "Accuracy <test>".into(),
+            x_desc: "shift".into(),
+            y_desc: "accuracy".into(),
+            x_axis: XAxis::Categorical(vec!["none".into(), "rotate 45".into()]),
+            series: vec![Series {
+                label: "freeze 0".into(),
+                color: PALETTE[0],
+                dashed: false,
+                points: vec![
+                    Point {
+                        x: 0.0,
+                        y: 0.9,
+                        err: Some(0.02),
+                    },
+                    Point {
+                        x: 1.0,
+                        y: 0.7,
+                        err: None,
+                    },
+                ],
+            }],
+            legend_title: "series".into(),
+            legend_extra: vec![],
+            y_bounds: Some((0.0, 1.0)),
+            dodge: true,
+        };
+        let svg = chart.to_svg().unwrap();
+        assert!(svg.starts_with("<svg"));
+        assert!(svg.contains("freeze 0"));
+        assert!(svg.contains("rotate 45"));
+        assert!(svg.contains("Accuracy &lt;test&gt;"));
+        assert!(!svg.contains("<test>"));
+    }
+
+    #[test]
+    fn log_axis_ticks_show_raw_values() {
+        let chart = LineChart {
+            title: "t".into(),
+            x_desc: "n".into(),
+            y_desc: "acc".into(),
+            x_axis: XAxis::Log {
+                ticks: vec![10.0, 100.0, 1000.0],
+            },
+            series: vec![Series {
+                label: "scratch".into(),
+                color: PALETTE[1],
+                dashed: true,
+                points: vec![
+                    Point {
+                        x: 10.0,
+                        y: 0.5,
+                        err: None,
+                    },
+                    Point {
+                        x: 1000.0,
+                        y: 0.8,
+                        err: None,
+                    },
+                ],
+            }],
+            legend_title: String::new(),
+            legend_extra: vec![],
+            y_bounds: None,
+            dodge: false,
+        };
+        let svg = chart.to_svg().unwrap();
+        assert!(svg.contains(">\n100\n<") || svg.contains(">100<"), "{svg}");
+        assert!(svg.contains("1000"));
+    }
+}

@@ -1,0 +1,160 @@
+//! The page template (minijinja, auto-escaping) and a small, escaping markdown renderer.
+//!
+//! Templates are embedded with `include_str!`, so the binary renders reports on its own.
+
+use super::cells::Cell;
+use anyhow::{Context, Result};
+use minijinja::{context, Environment};
+
+const REPORT_TEMPLATE: &str = include_str!("../../templates/report.html");
+
+/// What the page template needs besides the cells.
+pub struct Page<'a> {
+    pub sweep: &'a str,
+    pub status_line: &'a str,
+    pub generated_at: &'a str,
+    pub cells: &'a [Cell],
+}
+
+/// The template environment. Names ending in `.html` are auto-escaped.
+fn environment() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    env.add_template("report.html", REPORT_TEMPLATE)
+        .context("parsing templates/report.html")?;
+    Ok(env)
+}
+
+/// Renders the whole page.
+pub fn render_page(page: &Page) -> Result<String> {
+    let env = environment()?;
+    let tmpl = env.get_template("report.html")?;
+    tmpl.render(context! {
+        sweep => page.sweep,
+        status_line => page.status_line,
+        generated_at => page.generated_at,
+        cells => page.cells,
+    })
+    .context("rendering the report template")
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Markdown-ish text to HTML: `#`/`##`/`###` headings, `-`/`*` bullet lists, paragraphs,
+/// `code` and **bold**. Everything is escaped first, so the result is safe to embed.
+pub fn markdown_to_html(src: &str) -> String {
+    let mut out = String::new();
+    let text = src.replace("\r\n", "\n");
+    for block in text.split("\n\n") {
+        let block = block.trim_matches('\n');
+        if block.trim().is_empty() {
+            continue;
+        }
+        let lines: Vec<&str> = block.lines().collect();
+        if lines.len() == 1 {
+            let l = lines[0].trim_start();
+            if let Some((level, rest)) = heading(l) {
+                out.push_str(&format!("<h{level}>{}</h{level}>\n", inline(rest)));
+                continue;
+            }
+        }
+        if lines
+            .iter()
+            .all(|l| l.trim_start().starts_with("- ") || l.trim_start().starts_with("* "))
+        {
+            out.push_str("<ul>\n");
+            for l in lines {
+                out.push_str(&format!("<li>{}</li>\n", inline(&l.trim_start()[2..])));
+            }
+            out.push_str("</ul>\n");
+            continue;
+        }
+        let joined: Vec<String> = lines.iter().map(|l| inline(l.trim())).collect();
+        out.push_str(&format!("<p>{}</p>\n", joined.join("\n")));
+    }
+    out
+}
+
+fn heading(line: &str) -> Option<(usize, &str)> {
+    let hashes = line.chars().take_while(|&c| c == '#').count();
+    if (1..=3).contains(&hashes) && line[hashes..].starts_with(' ') {
+        Some((hashes, line[hashes..].trim()))
+    } else {
+        None
+    }
+}
+
+/// Escapes one line, then turns `code` and **bold** spans into tags.
+fn inline(s: &str) -> String {
+    let mut out = String::new();
+    // Code spans first: their content is not parsed further. Only paired backticks count.
+    let pairs = s.matches('`').count() / 2 * 2;
+    for (i, part) in s.split('`').enumerate() {
+        if i % 2 == 1 && i <= pairs {
+            out.push_str("<code>");
+            out.push_str(&escape(part));
+            out.push_str("</code>");
+        } else {
+            if i > pairs {
+                out.push('`');
+            }
+            out.push_str(&bold(&escape(part)));
+        }
+    }
+    out
+}
+
+fn bold(escaped: &str) -> String {
+    let parts: Vec<&str> = escaped.split("**").collect();
+    if parts.len() < 3 {
+        return escaped.to_string();
+    }
+    let mut out = String::new();
+    let pairs = (parts.len() - 1) / 2 * 2;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            if i <= pairs {
+                out.push_str(if i % 2 == 1 { "<strong>" } else { "</strong>" });
+            } else {
+                out.push_str("**");
+            }
+        }
+        out.push_str(p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_escapes_and_formats() {
+        let html = markdown_to_html("# Title <b>\n\nSome **bold** and `x<y`.\n\n- a\n- <i>b</i>");
+        assert!(html.contains("<h1>Title &lt;b&gt;</h1>"), "{html}");
+        assert!(html.contains("<strong>bold</strong>"));
+        assert!(html.contains("<code>x&lt;y</code>"));
+        assert!(html.contains("<li>&lt;i&gt;b&lt;/i&gt;</li>"));
+        assert!(!html.contains("<b>") && !html.contains("<i>"));
+    }
+
+    #[test]
+    fn unbalanced_markers_stay_literal() {
+        assert_eq!(inline("a `b"), "a `b");
+        assert_eq!(inline("a ** b"), "a ** b");
+        assert_eq!(inline("**a** **b"), "<strong>a</strong> **b");
+    }
+}
