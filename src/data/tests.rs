@@ -338,3 +338,49 @@ fn prepare_task_is_fast_enough() {
     assert!(secs < 30.0, "{secs}");
     eprintln!("prepare_task(mnist10k, rotate, 32x32): {secs:.3}s");
 }
+
+#[test]
+fn resize_matches_libtorch_bilinear() {
+    let ds = mnist();
+    for (inp, out) in [(28usize, 32usize), (28, 8), (28, 13)] {
+        let src = ds.image(17);
+        let mine = resize_image(src, inp, inp, out, out);
+        let t = Tensor::from_slice(src)
+            .to_kind(Kind::Float)
+            .reshape([1, 1, inp as i64, inp as i64])
+            .upsample_bilinear2d([out as i64, out as i64], false, None, None)
+            .round()
+            .clamp(0.0, 255.0)
+            .to_kind(Kind::Uint8)
+            .flatten(0, -1);
+        let theirs = Vec::<u8>::try_from(&t).unwrap();
+        let worst = mine
+            .iter()
+            .zip(&theirs)
+            .map(|(a, b)| (*a as i32 - *b as i32).abs())
+            .max()
+            .unwrap();
+        assert!(worst <= 1, "{inp}->{out}: max difference {worst}");
+    }
+    let digits = load_dataset(
+        &DatasetSource::Bundled {
+            name: "digits8x8".into(),
+        },
+        &data_dir(),
+    )
+    .unwrap();
+    let src = digits.image(3);
+    let mine = resize_image(src, 8, 8, 28, 28);
+    let t = Tensor::from_slice(src)
+        .to_kind(Kind::Float)
+        .reshape([1, 1, 8, 8])
+        .upsample_bilinear2d([28, 28], false, None, None)
+        .round()
+        .to_kind(Kind::Uint8)
+        .flatten(0, -1);
+    let theirs = Vec::<u8>::try_from(&t).unwrap();
+    assert!(mine
+        .iter()
+        .zip(&theirs)
+        .all(|(a, b)| (*a as i32 - *b as i32).abs() <= 1));
+}
