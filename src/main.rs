@@ -12,6 +12,7 @@ use thaw::exec::{self, RunOptions};
 use thaw::track::{self, OutputFormat};
 
 fn main() -> ExitCode {
+    exec::allocator::keep_freed_memory();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

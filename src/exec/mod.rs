@@ -2,6 +2,7 @@
 //! already completed, pretrain what is missing, train the rest, log every epoch, re-render the
 //! report after each trial.
 
+pub mod allocator;
 pub mod progress;
 
 use crate::data::{self, TaskData, TensorSet};
@@ -61,7 +62,7 @@ pub struct PlannedSweep {
 pub fn plan(grid_path: &Path, data_dir: &Path) -> Result<PlannedSweep> {
     let grid = spec::load_grid(grid_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     spec::check_data(&grid, &mut |src| {
-        Ok(data::train_pool_sizes(&data::load_dataset(src, data_dir)?))
+        Ok(data::train_pool_sizes(&*data::load_dataset(src, data_dir)?))
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let trials = grid

@@ -75,7 +75,7 @@ impl Network {
                 }
             };
             blocks.push(block);
-            block_params.push(vs.trainable_variables()[before..].to_vec());
+            block_params.push(vs.trainable_variables().split_off(before));
         }
         let head_group = blocks.len();
         let head = |name: &str, classes: usize| {

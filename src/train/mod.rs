@@ -25,6 +25,10 @@ pub enum FitOutcome {
     Diverged { epoch: usize },
 }
 
+/// Batch size of evaluation passes: small enough that activations stay out of mmap-sized
+/// allocations on the CPU (large ones cost a page-fault storm per batch).
+pub const EVAL_BATCH: usize = 128;
+
 /// Metrics of one epoch as `(name, value)` pairs, in the names the database documents.
 pub type EpochMetrics = Vec<(String, f64)>;
 
@@ -169,7 +173,7 @@ pub fn fine_tune(
         spec.epochs,
         steps_per_epoch(target.train.len, spec.batch_size),
     );
-    let eval_batch = 1024;
+    let eval_batch = EVAL_BATCH;
     let evaluate_all = |m: &mut EpochMetrics| {
         let (val_loss, val_acc) = evaluate(net, &target.val, Head::Target, eval_batch);
         let (_, test_acc) = evaluate(net, &target.test, Head::Target, eval_batch);

@@ -85,6 +85,6 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
             spec.source.lr
         );
     }
-    let (_, acc) = evaluate(&net, &source.test, Head::Source, 1024);
+    let (_, acc) = evaluate(&net, &source.test, Head::Source, super::EVAL_BATCH);
     Ok((net, acc))
 }
