@@ -2,11 +2,19 @@
 //! seeded repeatability.
 
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Tensor};
 use thaw::data::{self, TaskData};
 use thaw::model::Network;
 use thaw::spec::*;
-use thaw::train::{self, FitOutcome};
+use thaw::train::{self, EpochMetrics, FitOutcome};
+
+/// torch's random generator is global to the process: tests that seed it must not interleave.
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 fn task(seed: u64) -> TaskData {
     let data_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("data");
@@ -77,7 +85,10 @@ fn snapshot(net: &Network) -> Vec<(String, Tensor)> {
     vars
 }
 
-fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Vec<(usize, Vec<(String, f64)>)>) {
+/// The metrics a run reported, epoch by epoch.
+type Log = Vec<(usize, EpochMetrics)>;
+
+fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Log) {
     tch::manual_seed(spec.seed as i64);
     let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
     let mut log = Vec::new();
@@ -92,6 +103,7 @@ fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Vec<(usize, Vec<(String, 
 
 #[test]
 fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_moves() {
+    let _rng = serial();
     let data = task(3);
     for backbone in BackboneKind::ALL {
         let spec = spec(backbone, Freeze::Blocks(2));
@@ -126,6 +138,7 @@ fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_
 
 #[test]
 fn a_linear_probe_keeps_the_whole_backbone_and_source_accuracy_fixed() {
+    let _rng = serial();
     let data = task(1);
     let spec = spec(BackboneKind::Cnn4, Freeze::All);
     let (_, log) = fit(&spec, &data);
@@ -142,11 +155,12 @@ fn a_linear_probe_keeps_the_whole_backbone_and_source_accuracy_fixed() {
 
 #[test]
 fn a_trial_with_a_fixed_seed_repeats_its_metrics_exactly() {
+    let _rng = serial();
     let data = task(5);
     let spec = spec(BackboneKind::Resnet8, Freeze::Blocks(1));
     let (_, first) = fit(&spec, &data);
     let (_, second) = fit(&spec, &data);
-    let strip = |log: &[(usize, Vec<(String, f64)>)]| -> Vec<(usize, String, f64)> {
+    let strip = |log: &Log| -> Vec<(usize, String, f64)> {
         log.iter()
             .flat_map(|(e, m)| {
                 m.iter()
@@ -166,6 +180,7 @@ fn a_trial_with_a_fixed_seed_repeats_its_metrics_exactly() {
 
 #[test]
 fn a_huge_learning_rate_is_reported_as_divergence() {
+    let _rng = serial();
     let data = task(2);
     let mut spec = spec(BackboneKind::Cnn4, Freeze::Blocks(0));
     spec.schedule.lr = 1e12;

@@ -102,53 +102,70 @@ struct EpochSums {
     seen: usize,
 }
 
-/// One epoch over `set` in a seeded random order, training blocks `trainable_from..` and `head`.
-/// Sets every group's learning rate from `plan` at each step; `step` counts steps of the run.
-fn train_epoch(
-    net: &Network,
-    opt: &mut nn::Optimizer,
-    plan: &LrPlan,
-    set: &TensorSet,
-    head: Head,
-    trainable_from: usize,
+/// The optimizer state of a run: the network, its optimizer, the learning-rate plan and the
+/// number of steps taken so far.
+struct Trainer<'a> {
+    net: &'a Network,
+    opt: nn::Optimizer,
+    plan: LrPlan,
     batch_size: usize,
-    step: &mut usize,
-) -> EpochSums {
-    let device = set.images.device();
-    let n_blocks = net.n_blocks();
-    let perm = Tensor::randperm(set.len as i64, (Kind::Int64, device));
-    let mut loss = Tensor::zeros([], (Kind::Float, device));
-    let mut correct = Tensor::zeros([], (Kind::Int64, device));
-    for idx in perm.split(batch_size as i64, 0) {
-        opt.zero_grad();
-        for block in 0..n_blocks {
-            let lr = if block >= trainable_from {
-                plan.block_lr(block, n_blocks, *step)
-            } else {
-                0.0
-            };
-            opt.set_lr_group(block, lr);
+    step: usize,
+}
+
+impl Trainer<'_> {
+    /// One epoch over `set` in a seeded random order, training blocks `trainable_from..` and
+    /// `head`, setting every group's learning rate from the plan at each step.
+    fn epoch(&mut self, set: &TensorSet, head: Head, trainable_from: usize) -> EpochSums {
+        let net = self.net;
+        let device = set.images.device();
+        let n_blocks = net.n_blocks();
+        let perm = Tensor::randperm(set.len as i64, (Kind::Int64, device));
+        let mut loss = Tensor::zeros([], (Kind::Float, device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, device));
+        for idx in perm.split(self.batch_size as i64, 0) {
+            self.opt.zero_grad();
+            for (block, lr) in self
+                .block_lrs(n_blocks, trainable_from, self.step)
+                .into_iter()
+                .enumerate()
+            {
+                self.opt.set_lr_group(block, lr);
+            }
+            self.opt
+                .set_lr_group(n_blocks, self.plan.head_lr(self.step));
+            let x = normalise(&set.images.index_select(0, &idx));
+            let y = set.labels.index_select(0, &idx);
+            let logits = net.logits(&net.features(&x, trainable_from, true), head);
+            let batch_loss = logits.cross_entropy_for_logits(&y);
+            batch_loss.backward();
+            self.opt.step();
+            let n = idx.size()[0];
+            loss += batch_loss.detach() * n as f64;
+            correct += logits
+                .detach()
+                .argmax(-1, false)
+                .eq_tensor(&y)
+                .sum(Kind::Int64);
+            self.step += 1;
         }
-        opt.set_lr_group(n_blocks, plan.head_lr(*step));
-        let x = normalise(&set.images.index_select(0, &idx));
-        let y = set.labels.index_select(0, &idx);
-        let logits = net.logits(&net.features(&x, trainable_from, true), head);
-        let batch_loss = logits.cross_entropy_for_logits(&y);
-        batch_loss.backward();
-        opt.step();
-        let n = idx.size()[0];
-        loss += batch_loss.detach() * n as f64;
-        correct += logits
-            .detach()
-            .argmax(-1, false)
-            .eq_tensor(&y)
-            .sum(Kind::Int64);
-        *step += 1;
+        EpochSums {
+            loss,
+            correct,
+            seen: set.len,
+        }
     }
-    EpochSums {
-        loss,
-        correct,
-        seen: set.len,
+
+    /// Learning rate of every block at step `step`; 0 for frozen blocks.
+    fn block_lrs(&self, n_blocks: usize, trainable_from: usize, step: usize) -> Vec<f64> {
+        (0..n_blocks)
+            .map(|block| {
+                if block >= trainable_from {
+                    self.plan.block_lr(block, n_blocks, step)
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 }
 
@@ -191,23 +208,18 @@ pub fn fine_tune(
     on_epoch(0, &before)?;
 
     net.set_trainable_from(frozen);
-    let mut opt = build_optimizer(net, &spec.optimizer, spec.schedule.lr)?;
-    let mut step = 0;
+    let mut trainer = Trainer {
+        net,
+        opt: build_optimizer(net, &spec.optimizer, spec.schedule.lr)?,
+        plan,
+        batch_size: spec.batch_size,
+        step: 0,
+    };
     for epoch in 1..=spec.epochs {
         let started = Instant::now();
-        let from = plan.trainable_from(epoch - 1, frozen, n_blocks);
+        let from = trainer.plan.trainable_from(epoch - 1, frozen, n_blocks);
         net.set_trainable_from(from);
-        let sums = train_epoch(
-            net,
-            &mut opt,
-            &plan,
-            &target.train,
-            Head::Target,
-            from,
-            spec.batch_size,
-            &mut step,
-        );
-        let last_step = step.saturating_sub(1);
+        let sums = trainer.epoch(&target.train, Head::Target, from);
         let train_loss = f64::try_from(&sums.loss)? / sums.seen as f64;
         let train_acc = i64::try_from(&sums.correct)? as f64 / sums.seen as f64;
         let mut m: EpochMetrics = vec![
@@ -220,15 +232,14 @@ pub fn fine_tune(
             return Ok(FitOutcome::Diverged { epoch });
         }
         evaluate_all(&mut m);
-        for (block, name) in spec.backbone.block_names().iter().enumerate() {
-            let lr = if block >= from {
-                plan.block_lr(block, n_blocks, last_step)
-            } else {
-                0.0
-            };
+        // The rates of the epoch's last step.
+        let last_step = trainer.step.saturating_sub(1);
+        let lrs = trainer.block_lrs(n_blocks, from, last_step);
+        let head_lr = trainer.plan.head_lr(last_step);
+        for (name, lr) in spec.backbone.block_names().iter().zip(lrs) {
             m.push((format!("lr/{name}"), lr));
         }
-        m.push(("lr/head".into(), plan.head_lr(last_step)));
+        m.push(("lr/head".into(), head_lr));
         m.push(("epoch_seconds".into(), started.elapsed().as_secs_f64()));
         on_epoch(epoch, &m)?;
     }

@@ -3,7 +3,7 @@
 //! and every later run that needs it.
 
 use super::schedule::LrPlan;
-use super::{build_optimizer, evaluate, steps_per_epoch, train_epoch};
+use super::{build_optimizer, evaluate, steps_per_epoch, Trainer};
 use crate::data::TaskData;
 use crate::model::{Head, Network};
 use crate::spec::{Optimizer, Schedule, ScheduleKind, TrialSpec, CODE_VERSION};
@@ -64,19 +64,15 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
         spec.source.epochs,
         steps_per_epoch(source.train.len, spec.batch_size),
     );
-    let mut opt = build_optimizer(&net, &PRETRAIN_OPTIMIZER, schedule.lr)?;
-    let mut step = 0;
+    let mut trainer = Trainer {
+        net: &net,
+        opt: build_optimizer(&net, &PRETRAIN_OPTIMIZER, schedule.lr)?,
+        plan,
+        batch_size: spec.batch_size,
+        step: 0,
+    };
     for epoch in 1..=spec.source.epochs {
-        let sums = train_epoch(
-            &net,
-            &mut opt,
-            &plan,
-            &source.train,
-            Head::Source,
-            0,
-            spec.batch_size,
-            &mut step,
-        );
+        let sums = trainer.epoch(&source.train, Head::Source, 0);
         let loss = f64::try_from(&sums.loss)? / sums.seen as f64;
         anyhow::ensure!(
             loss.is_finite(),
@@ -85,6 +81,7 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
             spec.source.lr
         );
     }
+    drop(trainer);
     let (_, acc) = evaluate(&net, &source.test, Head::Source, super::EVAL_BATCH);
     Ok((net, acc))
 }

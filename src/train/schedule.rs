@@ -121,9 +121,11 @@ mod tests {
             stlr_multiplier(550, 1000, 0.1, 32.0),
             (1.0 + 0.5 * 31.0) / 32.0
         ));
-        // The last step approaches lr_max / ratio.
-        let last = stlr_multiplier(999, 1000, 0.1, 32.0);
-        assert!(last > 1.0 / 32.0 && last < 1.0 / 32.0 + 0.001);
+        // The last step: p = 1 - 899/900, just above lr_max / ratio.
+        assert!(close(
+            stlr_multiplier(999, 1000, 0.1, 32.0),
+            (1.0 + 31.0 / 900.0) / 32.0
+        ));
     }
 
     #[test]
