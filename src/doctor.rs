@@ -8,7 +8,10 @@ pub fn report() -> String {
     let mut lines = vec![
         format!("thaw            {}", env!("CARGO_PKG_VERSION")),
         format!("libtorch        {}", env!("THAW_LIBTORCH_VERSION")),
-        format!("libtorch lib    {}", env!("THAW_LIBTORCH_LIB")),
+        format!(
+            "libtorch lib    {} (at build time; LD_LIBRARY_PATH can point elsewhere)",
+            env!("THAW_LIBTORCH_LIB")
+        ),
         format!(
             "CUDA            {}",
             if cuda {
