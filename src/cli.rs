@@ -42,9 +42,21 @@ pub enum Command {
         /// Folder holding the bundled datasets.
         #[arg(long, env = "THAW_DATA", default_value = "data")]
         data_dir: PathBuf,
-        /// Folder for pretrained checkpoints (default: `.thaw-cache` beside the database).
+        /// Folder for pretrained and epoch checkpoints (default: `.thaw-cache` beside the database).
         #[arg(long, env = "THAW_CACHE")]
         cache_dir: Option<PathBuf>,
+        /// Also rerun failed and diverged trials.
+        #[arg(long)]
+        retry_failed: bool,
+        /// Keep the epoch checkpoints of finished trials (they are pruned by default).
+        #[arg(long)]
+        keep_checkpoints: bool,
+        /// Seconds without a heartbeat after which another runner's trial is taken over.
+        #[arg(long, default_value_t = 60)]
+        stale_after: u64,
+        /// Refuse grids that expand to more trials than this.
+        #[arg(long, default_value_t = 5000)]
+        max_trials: usize,
         #[command(flatten)]
         db: DbArgs,
         #[command(flatten)]

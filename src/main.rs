@@ -51,10 +51,14 @@ fn run(cli: Cli) -> Result<()> {
             device,
             data_dir,
             cache_dir,
+            retry_failed,
+            keep_checkpoints,
+            stale_after,
+            max_trials,
             db,
             reports,
         } => {
-            let planned = exec::plan(&grid, &data_dir)?;
+            let planned = exec::plan(&grid, &data_dir, max_trials)?;
             if dry_run {
                 println!("{}", thaw::spec::describe_trials(&planned.grid));
                 for (i, (key, _)) in planned.trials.iter().enumerate() {
@@ -79,21 +83,39 @@ fn run(cli: Cli) -> Result<()> {
                 cache_dir,
                 reports_dir: reports.reports_dir,
                 device: parse_device(&device)?,
+                retry_failed,
+                keep_checkpoints,
+                stale_after: std::time::Duration::from_secs(stale_after),
             };
+            exec::interrupt::install()?;
             let summary = exec::run(&planned, &opts)?;
             println!(
-                "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged",
+                "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
                 summary.sweep,
                 summary.total,
                 summary.skipped,
                 summary.completed,
                 summary.failed,
-                summary.diverged
+                summary.diverged,
+                summary.interrupted
             );
             if let Some(report) = summary.report {
                 println!("report: {}", report.display());
             }
             println!("database: {}", opts.db_path.display());
+            if summary.left_to_others > 0 {
+                println!(
+                    "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",
+                    summary.left_to_others
+                );
+            }
+            if summary.stopped_by_user {
+                eprintln!(
+                    "stopped by Ctrl-C after recording the current epoch; run `thaw run {}` again to resume",
+                    grid.display()
+                );
+                std::process::exit(130);
+            }
             Ok(())
         }
         Command::Report { sweep, db, reports } => {

@@ -7,7 +7,7 @@ use tch::{Device, Tensor};
 use thaw::data::{self, TaskData};
 use thaw::model::Network;
 use thaw::spec::*;
-use thaw::train::{self, EpochMetrics, FitOutcome};
+use thaw::train::{self, EpochControl, EpochMetrics, FitOutcome};
 
 /// torch's random generator is global to the process: tests that seed it must not interleave.
 static TORCH_RNG: Mutex<()> = Mutex::new(());
@@ -92,9 +92,9 @@ fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Log) {
     tch::manual_seed(spec.seed as i64);
     let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
     let mut log = Vec::new();
-    let outcome = train::fine_tune(spec, &net, data, Some(&data.test), &mut |e, m| {
+    let outcome = train::fine_tune(spec, &net, data, Some(&data.test), None, &mut |e, m| {
         log.push((e, m.clone()));
-        Ok(())
+        Ok(EpochControl::Continue)
     })
     .unwrap();
     assert_eq!(outcome, FitOutcome::Completed);
@@ -110,7 +110,10 @@ fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_
         tch::manual_seed(spec.seed as i64);
         let net = Network::new(backbone, Device::Cpu, Some(3), Some(data.num_classes));
         let before = snapshot(&net);
-        train::fine_tune(&spec, &net, &data, Some(&data.test), &mut |_, _| Ok(())).unwrap();
+        train::fine_tune(&spec, &net, &data, Some(&data.test), None, &mut |_, _| {
+            Ok(EpochControl::Continue)
+        })
+        .unwrap();
         let after = snapshot(&net);
         let frozen: Vec<String> = backbone.block_names()[..2]
             .iter()
@@ -191,9 +194,89 @@ fn a_huge_learning_rate_is_reported_as_divergence() {
     };
     tch::manual_seed(0);
     let net = Network::new(spec.backbone, Device::Cpu, None, Some(data.num_classes));
-    let outcome = train::fine_tune(&spec, &net, &data, None, &mut |_, _| Ok(())).unwrap();
+    let outcome = train::fine_tune(&spec, &net, &data, None, None, &mut |_, _| {
+        Ok(EpochControl::Continue)
+    })
+    .unwrap();
     assert!(
         matches!(outcome, FitOutcome::Diverged { .. }),
         "{outcome:?}"
     );
+}
+
+#[test]
+fn a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_to_the_same_metrics() {
+    let _rng = serial();
+    let data = task(4);
+    for optimizer in [
+        Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: true,
+            weight_decay: 5e-4,
+        },
+        Optimizer::Adamw {
+            beta1: 0.9,
+            beta2: 0.999,
+            weight_decay: 0.01,
+        },
+    ] {
+        let mut spec = spec(BackboneKind::Resnet8, Freeze::Blocks(1));
+        spec.epochs = 3;
+        spec.optimizer = optimizer;
+        spec.schedule.kind = ScheduleKind::Cosine { warmup_epochs: 1.0 };
+        let (_, whole) = fit(&spec, &data);
+
+        let dir = tempfile::tempdir().unwrap();
+        let ckpt = dir.path().join("trial.safetensors");
+        let mut log: Log = Vec::new();
+        tch::manual_seed(spec.seed as i64);
+        let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+        let first = train::fine_tune(
+            &spec,
+            &net,
+            &data,
+            Some(&data.test),
+            Some(&ckpt),
+            &mut |e, m| {
+                log.push((e, m.clone()));
+                Ok(if e == 1 {
+                    EpochControl::Stop
+                } else {
+                    EpochControl::Continue
+                })
+            },
+        )
+        .unwrap();
+        assert_eq!(first, FitOutcome::Interrupted { epoch: 1 });
+        drop(net);
+
+        // A fresh process would build the network from another state: the checkpoint wins.
+        tch::manual_seed(999);
+        let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+        let second = train::fine_tune(
+            &spec,
+            &net,
+            &data,
+            Some(&data.test),
+            Some(&ckpt),
+            &mut |e, m| {
+                log.push((e, m.clone()));
+                Ok(EpochControl::Continue)
+            },
+        )
+        .unwrap();
+        assert_eq!(second, FitOutcome::Completed);
+        let epochs: Vec<usize> = log.iter().map(|(e, _)| *e).collect();
+        assert_eq!(epochs, vec![0, 1, 2, 3], "no epoch reported twice");
+        let strip = |log: &Log| -> Vec<(usize, String, f64)> {
+            log.iter()
+                .flat_map(|(e, m)| {
+                    m.iter()
+                        .filter(|(n, _)| n != "epoch_seconds")
+                        .map(move |(n, v)| (*e, n.clone(), *v))
+                })
+                .collect()
+        };
+        assert_eq!(strip(&log), strip(&whole));
+    }
 }

@@ -3,19 +3,21 @@
 //! report after each trial.
 
 pub mod allocator;
+pub mod interrupt;
 pub mod progress;
+pub mod runner;
 
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::Network;
 use crate::spec::{self, Grid, Shift, TrialSpec};
-use crate::track::{Db, TrialStatus};
-use crate::train::{self, pretrain, FitOutcome};
-use anyhow::{Context, Result};
+use crate::track::{ClaimRules, Db, TrialStatus};
+use crate::train::{self, checkpoint, pretrain, EpochControl, FitOutcome};
+use anyhow::{bail, Context, Result};
 use progress::Progress;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tch::Device;
 
 /// Where a run reads and writes, and on what it trains.
@@ -31,6 +33,12 @@ pub struct RunOptions {
     pub reports_dir: PathBuf,
     /// Device trials train on.
     pub device: Device,
+    /// Also rerun failed and diverged trials.
+    pub retry_failed: bool,
+    /// Keep the epoch checkpoints of finished trials.
+    pub keep_checkpoints: bool,
+    /// A running trial whose heartbeat is older than this is taken over.
+    pub stale_after: Duration,
 }
 
 /// What a run did.
@@ -46,6 +54,12 @@ pub struct RunSummary {
     pub completed: usize,
     pub failed: usize,
     pub diverged: usize,
+    /// Trials stopped by Ctrl-C, checkpointed for a resume.
+    pub interrupted: usize,
+    /// Trials another runner holds (or failed ones not retried).
+    pub left_to_others: usize,
+    /// Whether the user pressed Ctrl-C.
+    pub stopped_by_user: bool,
     /// The rendered report.
     pub report: Option<PathBuf>,
 }
@@ -57,10 +71,18 @@ pub struct PlannedSweep {
     pub trials: Vec<(String, TrialSpec)>,
 }
 
-/// Loads a grid, checks it against the datasets and computes every trial's key. Nothing is
-/// written anywhere.
-pub fn plan(grid_path: &Path, data_dir: &Path) -> Result<PlannedSweep> {
+/// Loads a grid, checks it against the datasets and computes every trial's key; refuses a grid
+/// of more than `max_trials` trials (a mistake, most likely). Nothing is written anywhere.
+pub fn plan(grid_path: &Path, data_dir: &Path, max_trials: usize) -> Result<PlannedSweep> {
     let grid = spec::load_grid(grid_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if grid.trials.len() > max_trials {
+        bail!(
+            "{}: the grid expands to {} trials, more than the limit of {max_trials}; check the axes (or `exclude:`), or raise the limit with --max-trials {}",
+            grid_path.display(),
+            grid.trials.len(),
+            grid.trials.len()
+        );
+    }
     spec::check_data(&grid, &mut |src| {
         Ok(data::train_pool_sizes(&*data::load_dataset(src, data_dir)?))
     })
@@ -90,7 +112,8 @@ pub fn device_name(device: Device) -> String {
     }
 }
 
-/// Runs every trial of the planned sweep that is not completed yet.
+/// Runs every trial of the planned sweep that this runner may claim: pending and interrupted
+/// ones, running ones whose runner died, and with `retry_failed` failed and diverged ones.
 pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let grid = &planned.grid;
     let db = Db::open(&opts.db_path)?;
@@ -104,6 +127,13 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         planned.trials.iter().map(|(k, t)| (k.clone(), t)).collect();
     db.register_trials(sweep_id, &keyed)?;
     let statuses = db.trial_statuses(sweep_id)?;
+    let runner = runner::runner_id();
+    let rules = ClaimRules {
+        runner: &runner,
+        retry_failed: opts.retry_failed,
+        stale_after: opts.stale_after,
+        runner_is_dead: &runner::is_dead,
+    };
     let todo: Vec<&(String, TrialSpec)> = planned
         .trials
         .iter()
@@ -116,7 +146,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         ..Default::default()
     };
 
-    let mut runner = TrialRunner::new(opts, &db);
+    let mut trainer = TrialRunner::new(opts, &db);
     let mut progress = Progress::new(todo.len());
     if summary.skipped > 0 {
         progress.println(&format!(
@@ -127,52 +157,99 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         ));
     }
     for (key, trial) in todo {
+        if interrupt::requested() {
+            break;
+        }
         let label = trial_label(trial);
+        let Some(claim) = db.claim(sweep_id, key, &device_name(opts.device), &rules)? else {
+            summary.left_to_others += 1;
+            progress.finish_trial(&format!(
+                "skipped (held by another runner or not to retry): {label}"
+            ));
+            continue;
+        };
+        let checkpoint = opts
+            .cache_dir
+            .join("trials")
+            .join(format!("{key}.safetensors"));
+        let resume = match claim.previous {
+            TrialStatus::Running | TrialStatus::Interrupted => {
+                checkpoint::saved_position(&checkpoint)
+            }
+            _ => None,
+        };
+        if resume.is_none() {
+            remove_checkpoint(&checkpoint)?;
+        }
+        db.truncate_metrics(claim.trial_id, resume.map(|p| p.epoch as i64))?;
+        if let Some(at) = resume {
+            progress.println(&format!("resuming {key} after epoch {}", at.epoch));
+        }
         progress.start_trial(&label, trial.epochs);
-        let trial_id = db.start_trial(sweep_id, key, &device_name(opts.device))?;
+        let heartbeat = runner::Heartbeat::start(&opts.db_path, claim.trial_id, &runner);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            runner.run_trial(trial, trial_id, &mut progress)
+            trainer.run_trial(trial, claim.trial_id, &checkpoint, &mut progress)
         }))
         .unwrap_or_else(|panic| Err(anyhow::anyhow!("{}", panic_text(&panic))));
-        let word = match outcome {
+        drop(heartbeat);
+        let (status, error, word) = match &outcome {
             Ok(FitOutcome::Completed) => {
-                db.finish_trial(trial_id, TrialStatus::Completed, None)?;
                 summary.completed += 1;
-                "completed".to_string()
+                (TrialStatus::Completed, None, "completed".to_string())
             }
             Ok(FitOutcome::Diverged { epoch }) => {
+                summary.diverged += 1;
                 let msg = format!(
                     "training loss became NaN or infinite in epoch {epoch}; try a lower learning rate (schedule.lr = {})",
                     trial.schedule.lr
                 );
-                db.finish_trial(trial_id, TrialStatus::Diverged, Some(&msg))?;
-                summary.diverged += 1;
-                format!("diverged in epoch {epoch}")
+                (
+                    TrialStatus::Diverged,
+                    Some(msg),
+                    format!("diverged in epoch {epoch}"),
+                )
+            }
+            Ok(FitOutcome::Interrupted { epoch }) => {
+                summary.interrupted += 1;
+                (
+                    TrialStatus::Interrupted,
+                    None,
+                    format!("interrupted after epoch {epoch}"),
+                )
             }
             Err(err) => {
-                let msg = format!("{err:#}");
-                db.finish_trial(trial_id, TrialStatus::Failed, Some(&msg))?;
                 summary.failed += 1;
+                let msg = format!("{err:#}");
                 progress.println(&format!("trial {key} failed: {msg}"));
-                "failed".to_string()
+                (TrialStatus::Failed, Some(msg), "failed".to_string())
             }
         };
+        db.finish_trial(claim.trial_id, status, error.as_deref())?;
+        if status != TrialStatus::Interrupted && !opts.keep_checkpoints {
+            remove_checkpoint(&checkpoint)?;
+        }
         progress.finish_trial(&format!("{word}: {label}"));
-        summary.report = Some(crate::report::render_sweep(
-            &opts.db_path,
-            &grid.name,
-            &opts.reports_dir,
-        )?);
+        summary.report = Some(render(opts, &grid.name)?);
     }
     progress.finish();
+    summary.stopped_by_user = interrupt::requested();
     if summary.report.is_none() {
-        summary.report = Some(crate::report::render_sweep(
-            &opts.db_path,
-            &grid.name,
-            &opts.reports_dir,
-        )?);
+        summary.report = Some(render(opts, &grid.name)?);
     }
     Ok(summary)
+}
+
+fn render(opts: &RunOptions, sweep: &str) -> Result<PathBuf> {
+    crate::report::render_sweep(&opts.db_path, sweep, &opts.reports_dir)
+}
+
+fn remove_checkpoint(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove checkpoint {}", path.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// One line describing a trial for progress output.
@@ -295,11 +372,12 @@ impl<'a> TrialRunner<'a> {
         &mut self,
         trial: &TrialSpec,
         trial_id: i64,
+        checkpoint: &Path,
         progress: &mut Progress,
     ) -> Result<FitOutcome> {
         let device = self.opts.device;
         let db = self.db;
-        let checkpoint = if trial.pretrained {
+        let pretrained = if trial.pretrained {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
             None
@@ -315,7 +393,7 @@ impl<'a> TrialRunner<'a> {
             device,
         )?;
         tch::manual_seed(trial.seed as i64);
-        let net = match &checkpoint {
+        let net = match &pretrained {
             Some(path) => {
                 let mut net = Network::new(
                     trial.backbone,
@@ -334,14 +412,26 @@ impl<'a> TrialRunner<'a> {
             None
         };
         let epochs = trial.epochs;
-        train::fine_tune(trial, &net, &target, source_test, &mut |epoch, metrics| {
+        let on_epoch = &mut |epoch: usize, metrics: &train::EpochMetrics| {
             db.log_epoch(trial_id, epoch as i64, metrics)
                 .context("cannot record the epoch's metrics")?;
             let val_acc = metrics.iter().find(|(n, _)| n == "val_acc").map(|m| m.1);
             if epoch > 0 {
                 progress.epoch(epoch, epochs, val_acc);
             }
-            Ok(())
-        })
+            Ok(if interrupt::requested() {
+                EpochControl::Stop
+            } else {
+                EpochControl::Continue
+            })
+        };
+        train::fine_tune(
+            trial,
+            &net,
+            &target,
+            source_test,
+            Some(checkpoint),
+            on_epoch,
+        )
     }
 }

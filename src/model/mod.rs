@@ -197,6 +197,24 @@ impl Network {
         Ok(())
     }
 
+    /// Optimizer parameter groups: one per block, then the parameters of `head`.
+    pub fn param_groups(&self, head: Head) -> Vec<Vec<Tensor>> {
+        let h = match head {
+            Head::Source => &self.source_head,
+            Head::Target => &self.target_head,
+        };
+        let head_params = h
+            .iter()
+            .flat_map(|l| std::iter::once(&l.ws).chain(l.bs.as_ref()))
+            .map(Tensor::shallow_clone)
+            .collect();
+        self.block_params
+            .iter()
+            .map(|b| b.iter().map(Tensor::shallow_clone).collect())
+            .chain(std::iter::once(head_params))
+            .collect()
+    }
+
     /// Trainable parameters of block `i` (for tests and drift measurements).
     pub fn block_params(&self, i: usize) -> &[Tensor] {
         &self.block_params[i]

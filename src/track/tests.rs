@@ -8,6 +8,25 @@ use crate::spec::{
 use rusqlite::types::Value;
 use std::path::Path;
 
+/// Claim rules of a lone runner that takes any unfinished trial.
+fn rules(runner: &str) -> ClaimRules<'_> {
+    ClaimRules {
+        runner,
+        retry_failed: true,
+        stale_after: std::time::Duration::from_secs(60),
+        runner_is_dead: &|_| true,
+    }
+}
+
+/// Starts a trial afresh, as a runner does for a pending trial: claim, drop old metrics.
+fn start(db: &Db, sweep_id: i64, key: &str, device: &str) -> anyhow::Result<i64> {
+    let claimed = db
+        .claim(sweep_id, key, device, &rules("test"))?
+        .expect("claimable");
+    db.truncate_metrics(claimed.trial_id, None)?;
+    Ok(claimed.trial_id)
+}
+
 fn spec(seed: u64) -> TrialSpec {
     TrialSpec {
         seed,
@@ -82,7 +101,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
             scalar(&db, "PRAGMA user_version"),
             Value::Integer(SCHEMA_VERSION)
         );
-        assert_eq!(SCHEMA_VERSION, 1);
+        assert_eq!(SCHEMA_VERSION, 2);
         assert_eq!(
             scalar(&db, "PRAGMA journal_mode"),
             Value::Text("wal".into())
@@ -91,7 +110,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
         db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(1));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(2));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM sweeps"),
         Value::Integer(1)
@@ -143,7 +162,7 @@ fn newer_schema_is_rejected() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
-    assert!(err.contains("newer thaw (schema 99 > 1)"), "{err}");
+    assert!(err.contains("newer thaw (schema 99 > 2)"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }
 
@@ -184,7 +203,7 @@ fn register_twice_keeps_one_row_and_does_not_reset_completed() {
     let (s1, s2) = (spec(1), spec(2));
     let trials = vec![("k1".to_string(), &s1), ("k2".to_string(), &s2)];
     db.register_trials(sid, &trials).unwrap();
-    let t1 = db.start_trial(sid, "k1", "cpu").unwrap();
+    let t1 = start(&db, sid, "k1", "cpu").unwrap();
     epoch(&db, t1, 1, &[("train_loss", 0.5)]);
     db.finish_trial(t1, TrialStatus::Completed, None).unwrap();
     // Second run: order changed.
@@ -273,7 +292,7 @@ fn start_trial_clears_old_metrics_and_unknown_key_fails() {
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
     db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
-    let t = db.start_trial(sid, "k1", "cuda:0").unwrap();
+    let t = start(&db, sid, "k1", "cuda:0").unwrap();
     epoch(&db, t, 0, &[("source_acc", 0.9)]);
     epoch(&db, t, 1, &[("train_loss", 1.0), ("val_loss", 1.1)]);
     db.finish_trial(t, TrialStatus::Failed, Some("boom"))
@@ -282,7 +301,7 @@ fn start_trial_clears_old_metrics_and_unknown_key_fails() {
         scalar(&db, "SELECT count(*) FROM metrics"),
         Value::Integer(3)
     );
-    let t2 = db.start_trial(sid, "k1", "cpu").unwrap();
+    let t2 = start(&db, sid, "k1", "cpu").unwrap();
     assert_eq!(t, t2);
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM metrics"),
@@ -292,7 +311,7 @@ fn start_trial_clears_old_metrics_and_unknown_key_fails() {
         scalar(&db, "SELECT status || device || coalesce(error, '-') || coalesce(finished_at, '-') FROM trials"),
         Value::Text("runningcpu--".into())
     );
-    assert!(db.start_trial(sid, "nope", "cpu").is_err());
+    assert!(start(&db, sid, "nope", "cpu").is_err());
     assert!(db
         .finish_trial(12345, TrialStatus::Completed, None)
         .is_err());
@@ -304,7 +323,7 @@ fn summary_and_derived_metrics() {
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
     db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
-    let t = db.start_trial(sid, "k1", "cpu").unwrap();
+    let t = start(&db, sid, "k1", "cpu").unwrap();
     // Epoch 0: before fine-tuning. Its val_loss is the lowest but must not count as best.
     epoch(
         &db,
@@ -412,7 +431,7 @@ fn non_finite_values_are_stored_as_null_and_replaced_on_relog() {
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
     db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
-    let t = db.start_trial(sid, "k1", "cpu").unwrap();
+    let t = start(&db, sid, "k1", "cpu").unwrap();
     epoch(
         &db,
         t,
@@ -474,9 +493,9 @@ fn sweep_overview_counts() {
         &[("k1".into(), &s1), ("k2".into(), &s2), ("k3".into(), &s3)],
     )
     .unwrap();
-    let t = db.start_trial(a, "k1", "cpu").unwrap();
+    let t = start(&db, a, "k1", "cpu").unwrap();
     db.finish_trial(t, TrialStatus::Completed, None).unwrap();
-    db.start_trial(a, "k2", "cpu").unwrap();
+    start(&db, a, "k2", "cpu").unwrap();
     let ov = db.sweep_overview().unwrap();
     assert_eq!(ov.len(), 2);
     assert_eq!(ov[0].name, "alpha");
@@ -529,7 +548,7 @@ fn query_refuses_writes() {
     assert_refused(&path, "CREATE TABLE x (a)");
     assert_refused(&path, "VACUUM");
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(1));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(2));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM trials WHERE status='pending'"),
         Value::Integer(1)
@@ -555,7 +574,7 @@ fn query_returns_rows() {
         ]]
     );
     let r = query_readonly(&path, "PRAGMA user_version").unwrap();
-    assert_eq!(r.rows, vec![vec![Value::Integer(1)]]);
+    assert_eq!(r.rows, vec![vec![Value::Integer(2)]]);
     assert!(query_readonly(&path, "  ").is_err());
     let err = format!(
         "{:#}",
@@ -635,34 +654,67 @@ fn json_format() {
 }
 
 #[test]
-fn claim_trial_only_from_allowed_statuses() {
+fn claims_follow_status_liveness_and_retry_rules() {
     let (_d, db) = fresh();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
     db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
-    let from = [TrialStatus::Pending, TrialStatus::Interrupted];
+    let alive = ClaimRules {
+        runner: "b",
+        retry_failed: false,
+        stale_after: std::time::Duration::from_secs(60),
+        runner_is_dead: &|_| false,
+    };
     let t = db
-        .claim_trial(sid, "k1", "cpu", &from)
+        .claim(sid, "k1", "cpu", &alive)
         .unwrap()
         .expect("pending is claimable");
-    epoch(&db, t, 1, &[("train_loss", 1.0)]);
-    // A second runner finds it running and leaves it alone.
-    assert_eq!(db.claim_trial(sid, "k1", "cuda:0", &from).unwrap(), None);
-    assert_eq!(
-        scalar(&db, "SELECT device FROM trials"),
-        Value::Text("cpu".into())
-    );
+    assert_eq!(t.previous, TrialStatus::Pending);
+    epoch(&db, t.trial_id, 1, &[("train_loss", 1.0)]);
+    // Another runner finds it running with a fresh heartbeat of a live runner: left alone.
+    assert_eq!(db.claim(sid, "k1", "cuda:0", &alive).unwrap(), None);
+    // A dead runner's trial is taken over, its metrics kept for the resume.
+    let dead = ClaimRules {
+        runner_is_dead: &|r| r == "b",
+        runner: "c",
+        ..alive
+    };
+    let again = db.claim(sid, "k1", "cuda:0", &dead).unwrap().unwrap();
+    assert_eq!(again.previous, TrialStatus::Running);
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM metrics"),
         Value::Integer(1)
     );
-    db.finish_trial(t, TrialStatus::Interrupted, None).unwrap();
-    assert_eq!(db.claim_trial(sid, "k1", "cuda:0", &from).unwrap(), Some(t));
+    assert_eq!(
+        scalar(&db, "SELECT attempts || runner || device FROM trials"),
+        Value::Text("2ccuda:0".into())
+    );
+    // A stale heartbeat is taken over too.
+    db.connection()
+        .execute(
+            "UPDATE trials SET heartbeat_at = '2020-01-01T00:00:00Z'",
+            [],
+        )
+        .unwrap();
+    assert!(db.claim(sid, "k1", "cpu", &alive).unwrap().is_some());
+    db.truncate_metrics(t.trial_id, Some(0)).unwrap();
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM metrics"),
         Value::Integer(0)
     );
-    assert!(db.claim_trial(sid, "nope", "cpu", &from).is_err());
+    // Failed trials are rerun only with retry_failed; completed ones never.
+    db.finish_trial(t.trial_id, TrialStatus::Failed, Some("boom"))
+        .unwrap();
+    assert_eq!(db.claim(sid, "k1", "cpu", &alive).unwrap(), None);
+    let retry = ClaimRules {
+        retry_failed: true,
+        ..alive
+    };
+    assert!(db.claim(sid, "k1", "cpu", &retry).unwrap().is_some());
+    db.finish_trial(t.trial_id, TrialStatus::Completed, None)
+        .unwrap();
+    assert_eq!(db.claim(sid, "k1", "cpu", &retry).unwrap(), None);
+    assert!(db.claim(sid, "nope", "cpu", &retry).is_err());
 }
 
 #[test]
@@ -686,9 +738,15 @@ fn two_runners_never_claim_the_same_trial() {
                 let db = Db::open(&path).unwrap();
                 let mut mine = Vec::new();
                 for k in &keys {
-                    if let Some(t) = db
-                        .claim_trial(sid, k, &format!("runner{r}"), &[TrialStatus::Pending])
-                        .unwrap()
+                    let runner = format!("runner{r}");
+                    let rules = ClaimRules {
+                        runner: &runner,
+                        retry_failed: false,
+                        stale_after: std::time::Duration::from_secs(60),
+                        runner_is_dead: &|_| false,
+                    };
+                    if let Some(Claimed { trial_id: t, .. }) =
+                        db.claim(sid, k, "cpu", &rules).unwrap()
                     {
                         db.log_epoch(t, 1, &[("train_loss".into(), 1.0)]).unwrap();
                         db.finish_trial(t, TrialStatus::Completed, None).unwrap();
@@ -713,5 +771,32 @@ fn two_runners_never_claim_the_same_trial() {
             "SELECT count(*) FROM trials WHERE status = 'completed'"
         ),
         Value::Integer(20)
+    );
+}
+
+#[test]
+fn a_version_1_database_is_migrated_in_place_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("schema_v1.sql")).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO sweeps (name, spec_path, spec_yaml, created_at, updated_at)
+             VALUES ('old', 'g.yaml', 'name: old', 'x', 'x')",
+            [],
+        )
+        .unwrap();
+    }
+    let db = Db::open(&path).unwrap();
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(2));
+    assert_eq!(
+        scalar(&db, "SELECT name FROM sweeps"),
+        Value::Text("old".into())
+    );
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM pragma_table_info('trials') WHERE name IN ('runner', 'heartbeat_at', 'attempts', 'resumed_from_epoch')"),
+        Value::Integer(4)
     );
 }

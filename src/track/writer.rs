@@ -56,6 +56,52 @@ impl SweepOverview {
     }
 }
 
+/// Which trials a runner may take, and how it tells a dead runner from a live one.
+pub struct ClaimRules<'a> {
+    /// The claiming runner's id (`host:pid:nonce`).
+    pub runner: &'a str,
+    /// Also take failed and diverged trials (`thaw run --retry-failed`).
+    pub retry_failed: bool,
+    /// A running trial whose heartbeat is older than this belongs to a dead runner.
+    pub stale_after: std::time::Duration,
+    /// Whether a runner id names a process known to be gone (same host, no such pid).
+    pub runner_is_dead: &'a dyn Fn(&str) -> bool,
+}
+
+impl ClaimRules<'_> {
+    /// Whether a trial in `status`, held by `runner` with heartbeat `heartbeat`, may be taken.
+    pub fn allows(
+        &self,
+        status: TrialStatus,
+        runner: Option<&str>,
+        heartbeat: Option<&str>,
+    ) -> bool {
+        match status {
+            TrialStatus::Pending | TrialStatus::Interrupted => true,
+            TrialStatus::Failed | TrialStatus::Diverged => self.retry_failed,
+            TrialStatus::Completed => false,
+            TrialStatus::Running => {
+                let dead = runner.is_some_and(|r| (self.runner_is_dead)(r));
+                let stale = heartbeat
+                    .and_then(|h| chrono::DateTime::parse_from_rfc3339(h).ok())
+                    .is_none_or(|h| {
+                        let age = chrono::Utc::now().signed_duration_since(h);
+                        age.to_std().is_ok_and(|a| a > self.stale_after)
+                    });
+                dead || stale
+            }
+        }
+    }
+}
+
+/// A trial a runner now holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claimed {
+    pub trial_id: i64,
+    /// Its status before the claim (interrupted or running: resume from a checkpoint).
+    pub previous: TrialStatus,
+}
+
 /// A read-write connection to a thaw database.
 pub struct Db {
     conn: Connection,
@@ -250,72 +296,77 @@ impl Db {
         Ok(out)
     }
 
-    /// Marks the trial `key` of the sweep running (started_at = now, device, no finish time,
-    /// no error), deletes the metrics of any earlier attempt, and returns the trial id.
-    pub fn start_trial(&self, sweep_id: i64, key: &str, device: &str) -> Result<i64> {
-        let tx = self.write_tx()?;
-        let Some(id) = Self::start_in(&tx, sweep_id, key, device)? else {
-            bail!(
-                "trial {key} of sweep {sweep_id} is not registered in {}",
-                self.path.display()
-            );
-        };
-        tx.commit()?;
-        Ok(id)
-    }
-
-    /// Like [`Db::start_trial`], but only if the trial's status is one of `from`, checked and
+    /// Claims the trial `key` of the sweep for `runner` if `rules` allow it, checked and
     /// changed under one write lock: of several runners claiming the same trial, exactly one
-    /// gets `Some(id)`; the others get `None`. Fails if the key is not registered.
-    pub fn claim_trial(
+    /// gets it. The claimed trial is `running` with a fresh heartbeat; its metrics are kept
+    /// (see [`Db::truncate_metrics`]). Fails if the key is not registered.
+    pub fn claim(
         &self,
         sweep_id: i64,
         key: &str,
         device: &str,
-        from: &[TrialStatus],
-    ) -> Result<Option<i64>> {
+        rules: &ClaimRules<'_>,
+    ) -> Result<Option<Claimed>> {
         let tx = self.write_tx()?;
-        let status: Option<String> = tx
+        let row: Option<(i64, String, Option<String>, Option<String>)> = tx
             .query_row(
-                "SELECT status FROM trials WHERE sweep_id = ?1 AND key = ?2",
+                "SELECT id, status, runner, heartbeat_at FROM trials WHERE sweep_id = ?1 AND key = ?2",
                 params![sweep_id, key],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some(status) = status else {
+        let Some((id, status, runner, heartbeat)) = row else {
             bail!(
                 "trial {key} of sweep {sweep_id} is not registered in {}",
                 self.path.display()
             );
         };
         let status: TrialStatus = status.parse()?;
-        if !from.contains(&status) {
+        if !rules.allows(status, runner.as_deref(), heartbeat.as_deref()) {
             return Ok(None);
         }
-        let id = Self::start_in(&tx, sweep_id, key, device)?.expect("the row was just read");
+        let now = now_rfc3339();
+        let fresh_start = matches!(
+            status,
+            TrialStatus::Pending | TrialStatus::Failed | TrialStatus::Diverged
+        );
+        tx.execute(
+            "UPDATE trials SET status = 'running', runner = ?2, heartbeat_at = ?3,
+                 started_at = CASE WHEN ?4 OR started_at IS NULL THEN ?3 ELSE started_at END,
+                 finished_at = NULL, device = ?5, error = NULL, attempts = attempts + 1
+             WHERE id = ?1",
+            params![id, rules.runner, now, fresh_start, device],
+        )?;
         tx.commit()?;
-        Ok(Some(id))
+        Ok(Some(Claimed {
+            trial_id: id,
+            previous: status,
+        }))
     }
 
-    fn start_in(
-        tx: &Transaction<'_>,
-        sweep_id: i64,
-        key: &str,
-        device: &str,
-    ) -> Result<Option<i64>> {
-        let id: Option<i64> = tx
-            .query_row(
-                "UPDATE trials SET status = 'running', started_at = ?3, finished_at = NULL,
-                     device = ?4, error = NULL
-                 WHERE sweep_id = ?1 AND key = ?2 RETURNING id",
-                params![sweep_id, key, now_rfc3339(), device],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(id) = id {
-            tx.execute("DELETE FROM metrics WHERE trial_id = ?1", [id])?;
-        }
-        Ok(id)
+    /// Deletes the trial's metrics after epoch `keep_through` (all of them for `None`) and
+    /// records the resume point.
+    pub fn truncate_metrics(&self, trial_id: i64, keep_through: Option<i64>) -> Result<()> {
+        let tx = self.write_tx()?;
+        tx.execute(
+            "DELETE FROM metrics WHERE trial_id = ?1 AND epoch > ?2",
+            params![trial_id, keep_through.unwrap_or(-1)],
+        )?;
+        tx.execute(
+            "UPDATE trials SET resumed_from_epoch = ?2 WHERE id = ?1",
+            params![trial_id, keep_through],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Refreshes the heartbeat of a trial `runner` holds.
+    pub fn heartbeat(&self, trial_id: i64, runner: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE trials SET heartbeat_at = ?3 WHERE id = ?1 AND runner = ?2 AND status = 'running'",
+            params![trial_id, runner, now_rfc3339()],
+        )?;
+        Ok(())
     }
 
     /// Writes one epoch's metrics in one transaction, replacing values already logged for that
@@ -349,7 +400,8 @@ impl Db {
         error: Option<&str>,
     ) -> Result<()> {
         let n = self.conn.execute(
-            "UPDATE trials SET status = ?2, finished_at = ?3, error = ?4 WHERE id = ?1",
+            "UPDATE trials SET status = ?2, finished_at = ?3, error = ?4, heartbeat_at = NULL
+             WHERE id = ?1",
             params![trial_id, status.as_str(), now_rfc3339(), error],
         )?;
         if n == 0 {

@@ -4,6 +4,8 @@
 //! The step loop never reads a value back to the host: losses and correct counts accumulate on
 //! the device and are read once per epoch.
 
+pub mod checkpoint;
+pub mod optim;
 pub mod pretrain;
 pub mod schedule;
 
@@ -11,9 +13,10 @@ use crate::data::{TaskData, TensorSet};
 use crate::model::{Head, Network};
 use crate::spec::{Optimizer, TrialSpec};
 use anyhow::Result;
+use optim::Optim;
 use schedule::LrPlan;
+use std::path::Path;
 use std::time::Instant;
-use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 /// How a fine-tuning run ended.
@@ -23,6 +26,16 @@ pub enum FitOutcome {
     Completed,
     /// The training loss became NaN or infinite in this epoch (1-based).
     Diverged { epoch: usize },
+    /// Stopped on request after this epoch, checkpointed for a later resume.
+    Interrupted { epoch: usize },
+}
+
+/// What the caller wants after an epoch was reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EpochControl {
+    Continue,
+    /// Stop after checkpointing this epoch (Ctrl-C).
+    Stop,
 }
 
 /// Batch size of evaluation passes: small enough that activations stay out of mmap-sized
@@ -32,35 +45,19 @@ pub const EVAL_BATCH: usize = 128;
 /// Metrics of one epoch as `(name, value)` pairs, in the names the database documents.
 pub type EpochMetrics = Vec<(String, f64)>;
 
-/// Builds the optimizer over every variable of `net`, one parameter group per block plus one
-/// for the heads (see [`Network`]).
-pub fn build_optimizer(net: &Network, optimizer: &Optimizer, lr: f64) -> Result<nn::Optimizer> {
-    let opt = match *optimizer {
-        Optimizer::Sgd {
-            momentum,
-            nesterov,
-            weight_decay,
-        } => nn::Sgd {
-            momentum,
-            dampening: 0.0,
-            wd: weight_decay,
-            nesterov,
-        }
-        .build(&net.vs, lr)?,
-        Optimizer::Adamw {
-            beta1,
-            beta2,
-            weight_decay,
-        } => nn::AdamW {
-            beta1,
-            beta2,
-            wd: weight_decay,
-            eps: 1e-8,
-            amsgrad: false,
-        }
-        .build(&net.vs, lr)?,
-    };
-    Ok(opt)
+/// Builds the optimizer for training `head`: one parameter group per block, then the head.
+pub fn build_optimizer(net: &Network, optimizer: &Optimizer, head: Head) -> Optim {
+    Optim::new(optimizer, net.param_groups(head))
+}
+
+/// Seeds torch's generator for epoch `epoch` of a run seeded `seed`, so that the data order of
+/// every epoch depends only on (seed, epoch) and a resumed run repeats an uninterrupted one.
+pub fn seed_epoch(seed: u64, epoch: usize) {
+    let mixed = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(epoch as u64)
+        .rotate_left(17);
+    tch::manual_seed((mixed >> 1) as i64);
 }
 
 /// Images as the network sees them: u8 pixels mapped to [-1, 1].
@@ -106,7 +103,7 @@ struct EpochSums {
 /// number of steps taken so far.
 struct Trainer<'a> {
     net: &'a Network,
-    opt: nn::Optimizer,
+    opt: Optim,
     plan: LrPlan,
     batch_size: usize,
     step: usize,
@@ -129,10 +126,9 @@ impl Trainer<'_> {
                 .into_iter()
                 .enumerate()
             {
-                self.opt.set_lr_group(block, lr);
+                self.opt.set_lr(block, lr);
             }
-            self.opt
-                .set_lr_group(n_blocks, self.plan.head_lr(self.step));
+            self.opt.set_lr(n_blocks, self.plan.head_lr(self.step));
             let x = normalise(&set.images.index_select(0, &idx));
             let y = set.labels.index_select(0, &idx);
             let logits = net.logits(&net.features(&x, trainable_from, true), head);
@@ -176,12 +172,16 @@ pub fn steps_per_epoch(len: usize, batch_size: usize) -> usize {
 
 /// Fine-tunes `net` on the target task as `spec` says, calling `on_epoch` with the metrics of
 /// epoch 0 (the model before fine-tuning) and of every epoch after it.
+///
+/// With `checkpoint`, the run resumes from that file when it holds a saved position (epochs
+/// already reported are not reported again) and saves it after every reported epoch.
 pub fn fine_tune(
     spec: &TrialSpec,
     net: &Network,
     target: &TaskData,
     source_test: Option<&TensorSet>,
-    on_epoch: &mut dyn FnMut(usize, &EpochMetrics) -> Result<()>,
+    checkpoint: Option<&Path>,
+    on_epoch: &mut dyn FnMut(usize, &EpochMetrics) -> Result<EpochControl>,
 ) -> Result<FitOutcome> {
     let n_blocks = net.n_blocks();
     let frozen = spec.frozen_blocks();
@@ -190,33 +190,45 @@ pub fn fine_tune(
         spec.epochs,
         steps_per_epoch(target.train.len, spec.batch_size),
     );
-    let eval_batch = EVAL_BATCH;
     let evaluate_all = |m: &mut EpochMetrics| {
-        let (val_loss, val_acc) = evaluate(net, &target.val, Head::Target, eval_batch);
-        let (_, test_acc) = evaluate(net, &target.test, Head::Target, eval_batch);
+        let (val_loss, val_acc) = evaluate(net, &target.val, Head::Target, EVAL_BATCH);
+        let (_, test_acc) = evaluate(net, &target.test, Head::Target, EVAL_BATCH);
         m.push(("val_loss".into(), val_loss));
         m.push(("val_acc".into(), val_acc));
         m.push(("test_acc".into(), test_acc));
         if let (Some(src), true) = (source_test, net.has_source_head()) {
-            let (_, source_acc) = evaluate(net, src, Head::Source, eval_batch);
+            let (_, source_acc) = evaluate(net, src, Head::Source, EVAL_BATCH);
             m.push(("source_acc".into(), source_acc));
         }
     };
-
-    let mut before = EpochMetrics::new();
-    evaluate_all(&mut before);
-    on_epoch(0, &before)?;
-
-    net.set_trainable_from(frozen);
     let mut trainer = Trainer {
         net,
-        opt: build_optimizer(net, &spec.optimizer, spec.schedule.lr)?,
+        opt: build_optimizer(net, &spec.optimizer, Head::Target),
         plan,
         batch_size: spec.batch_size,
         step: 0,
     };
-    for epoch in 1..=spec.epochs {
+    let resumed = match checkpoint.filter(|p| p.exists()) {
+        Some(path) => Some(checkpoint::load(path, net, &mut trainer.opt)?),
+        None => None,
+    };
+    let first_epoch = match resumed {
+        Some(at) => {
+            trainer.step = at.step;
+            at.epoch + 1
+        }
+        None => {
+            let mut before = EpochMetrics::new();
+            evaluate_all(&mut before);
+            if on_epoch(0, &before)? == EpochControl::Stop {
+                return Ok(FitOutcome::Interrupted { epoch: 0 });
+            }
+            1
+        }
+    };
+    for epoch in first_epoch..=spec.epochs {
         let started = Instant::now();
+        seed_epoch(spec.seed, epoch);
         let from = trainer.plan.trainable_from(epoch - 1, frozen, n_blocks);
         net.set_trainable_from(from);
         let sums = trainer.epoch(&target.train, Head::Target, from);
@@ -241,7 +253,17 @@ pub fn fine_tune(
         }
         m.push(("lr/head".into(), head_lr));
         m.push(("epoch_seconds".into(), started.elapsed().as_secs_f64()));
-        on_epoch(epoch, &m)?;
+        let control = on_epoch(epoch, &m)?;
+        if let Some(path) = checkpoint {
+            let at = checkpoint::Position {
+                epoch,
+                step: trainer.step,
+            };
+            checkpoint::save(path, net, &trainer.opt, at)?;
+        }
+        if control == EpochControl::Stop && epoch < spec.epochs {
+            return Ok(FitOutcome::Interrupted { epoch });
+        }
     }
     Ok(FitOutcome::Completed)
 }

@@ -66,12 +66,13 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
     );
     let mut trainer = Trainer {
         net: &net,
-        opt: build_optimizer(&net, &PRETRAIN_OPTIMIZER, schedule.lr)?,
+        opt: build_optimizer(&net, &PRETRAIN_OPTIMIZER, Head::Source),
         plan,
         batch_size: spec.batch_size,
         step: 0,
     };
     for epoch in 1..=spec.source.epochs {
+        super::seed_epoch(spec.seed, epoch);
         let sums = trainer.epoch(&source.train, Head::Source, 0);
         let loss = f64::try_from(&sums.loss)? / sums.seen as f64;
         anyhow::ensure!(
