@@ -36,7 +36,7 @@ pub fn save(path: &Path, net: &Network, optim: &Optim, at: Position) -> Result<(
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the checkpoint folder {}", dir.display()))?;
     }
-    let tmp = path.with_extension("partial");
+    let tmp = path.with_extension(format!("{}.partial", std::process::id()));
     Tensor::write_safetensors(&tensors, &tmp)
         .with_context(|| format!("cannot write checkpoint {}", tmp.display()))?;
     std::fs::rename(&tmp, path)
