@@ -363,9 +363,13 @@ fn frechet_distance_matches_closed_form_for_diagonal_gaussians() {
     let axes = |mu: &[f64], c: &[f64]| {
         let d = mu.len();
         let mut v = Vec::new();
-        for k in 0..d {
+        for (k, &ck) in c.iter().enumerate() {
             for sign in [1.0, -1.0] {
-                v.extend((0..d).map(|j| mu[j] + if j == k { sign * c[k] } else { 0.0 }));
+                v.extend(
+                    mu.iter()
+                        .enumerate()
+                        .map(|(j, m)| m + if j == k { sign * ck } else { 0.0 }),
+                );
             }
         }
         Tensor::from_slice(&v).view([2 * d as i64, d as i64])
@@ -414,6 +418,48 @@ fn domain_metrics_accept_feature_maps_and_f32() {
     close(mmd2_unbiased_rbf(&s4, &t4), mmd2_unbiased_rbf(&s, &t), 1e-6);
     close(frechet_distance(&s4, &t4), frechet_distance(&s, &t), 1e-5);
     assert_eq!(s4.device(), Device::Cpu);
+}
+
+#[test]
+fn metrics_agree_between_cpu_and_cuda() {
+    if !tch::Cuda::is_available() {
+        return;
+    }
+    let gpu = Device::Cuda(0);
+    let f32s = |t: &Tensor| t.to_kind(Kind::Float);
+    let (s, t) = (
+        f32s(&gaussian(300, 16, 20)),
+        f32s(&(gaussian(250, 16, 21) + 0.4)),
+    );
+    let (sg, tg) = (s.to_device(gpu), t.to_device(gpu));
+    close(
+        mmd2_unbiased_rbf(&sg, &tg),
+        mmd2_unbiased_rbf(&s, &t),
+        1e-10,
+    );
+    close(frechet_distance(&sg, &tg), frechet_distance(&s, &t), 1e-8);
+    close(
+        proxy_a_distance(&sg, &tg, 3),
+        proxy_a_distance(&s, &t, 3),
+        0.02,
+    );
+    let (x, y) = (s.narrow(0, 0, 100), f32s(&gaussian(100, 40, 22)));
+    let (xg, yg) = (x.to_device(gpu), y.to_device(gpu));
+    close(linear_cka(&xg, &yg), linear_cka(&x, &y), 1e-10);
+    close(linear_cka(&xg, &xg), 1.0, 1e-12);
+    close(
+        weight_distance(&[xg.shallow_clone()], &[x.zeros_like()]),
+        weight_distance(&[x.shallow_clone()], &[x.zeros_like()]),
+        1e-9,
+    );
+    let (logits, y) = overconfident();
+    let (lg, yg) = (logits.to_device(gpu), y.to_device(gpu));
+    close(fit_temperature(&lg, &yg), fit_temperature(&logits, &y), 0.0);
+    close(
+        ece_after_temperature(&lg, &yg, 2.0, ECE_BINS),
+        ece_after_temperature(&logits, &y, 2.0, ECE_BINS),
+        1e-12,
+    );
 }
 
 // ---- aggregate ----
