@@ -64,8 +64,8 @@ pub fn nll(logits: &Tensor, labels: &Tensor, temperature: f64) -> f64 {
 ///
 /// Deterministic: a golden-section search over log T in [−3, 3] (the NLL is convex in 1/T, hence
 /// unimodal in log T), polished by Newton steps on 1/T with analytic derivatives, kept only while
-/// they shrink the gradient. The result lies in [e^−3, e^3]; it sits on a bound when the optimum lies
-/// beyond it (e.g. T → 0 for a perfectly separated validation set).
+/// they shrink the gradient. The result lies in [e^−3, e^3]; it sits on a bound when the optimum
+/// lies beyond it (e.g. T → 0 for a perfectly separated validation set).
 ///
 /// # Panics
 /// As [`nll`].
