@@ -17,8 +17,8 @@ const PAD_L2: f64 = 1e-3;
 /// σ is the median heuristic: the median of the Euclidean distances ‖z_i − z_j‖ over all pairs
 /// i < j of the pooled sample z = S ∪ T (the mean of the two middle values when the number of
 /// pairs is even). If that median is 0 the kernel is its σ → 0 limit, k(x, y) = [x = y].
-/// MMD²_u = Σ_{i≠j} k(s_i, s_j)/(n(n−1)) + Σ_{i≠j} k(t_i, t_j)/(m(m−1)) − 2 Σ_{i,j} k(s_i, t_j)/(nm)
-/// (Gretton et al. 2012, eq. 3): diagonal terms are excluded, so the value is unbiased and can be
+/// MMD²_u = Σ_{i≠j} k(s_i, s_j)/(n(n−1)) + Σ_{i≠j} k(t_i, t_j)/(m(m−1))
+/// − 2 Σ_{i,j} k(s_i, t_j)/(nm) (Gretton et al. 2012, eq. 3): diagonal terms are excluded, so the value is unbiased and can be
 /// slightly negative when both samples come from one distribution. Memory is O((n + m)²).
 ///
 /// # Panics
