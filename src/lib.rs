@@ -6,6 +6,7 @@
 pub mod data;
 pub mod doctor;
 pub mod exec;
+pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod spec;

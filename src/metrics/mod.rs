@@ -1,0 +1,67 @@
+//! The evaluation metrics of DESIGN.md §6, as exact functions over tensors and numbers.
+//!
+//! Tensor inputs may be f32 (or any float kind) on the CPU or CUDA; everything is computed in f64,
+//! on the input's device for the matrix work and on the CPU for the scalar loops, and returned as
+//! `f64`. Results are deterministic on the CPU. Shape mismatches and too-small samples are caller
+//! bugs and panic (each function lists its preconditions); mathematically undefined values (e.g.
+//! CKA of a constant representation) come back as NaN.
+//!
+//! - [`calibration`]: ECE with equal-width confidence bins (Guo et al. 2017), temperature scaling.
+//! - [`cka`]: linear CKA (Kornblith et al. 2019), L2 distance between parameter sets.
+//! - [`domain`]: unbiased MMD² at the median bandwidth, proxy A-distance, Fréchet distance.
+//! - [`aggregate`]: mean with a Student-t 95% interval, log-odds mean of accuracies.
+//! - [`transfer`]: forgetting, backward transfer, transfer gain.
+
+pub mod aggregate;
+pub mod calibration;
+pub mod cka;
+pub mod domain;
+pub mod transfer;
+
+pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
+pub use calibration::{ece, ece_after_temperature, fit_temperature, nll, ECE_BINS};
+pub use cka::{linear_cka, weight_distance};
+pub use domain::{frechet_distance, mmd2_unbiased_rbf, proxy_a_distance};
+pub use transfer::{bwt, forgetting, transfer_gain};
+
+use tch::{Device, Kind, Tensor};
+
+/// `t` as an f64 matrix `[rows, features]` on its own device: trailing dimensions are flattened.
+fn matrix_f64(t: &Tensor, what: &str) -> Tensor {
+    assert!(
+        t.dim() >= 2,
+        "{what}: expected [N, D...], got shape {:?}",
+        t.size()
+    );
+    t.detach().to_kind(Kind::Double).flatten(1, -1)
+}
+
+/// All elements of `t`, row-major, as f64 on the CPU.
+fn to_vec_f64(t: &Tensor) -> Vec<f64> {
+    let flat = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Double)
+        .contiguous()
+        .view([-1]);
+    Vec::<f64>::try_from(&flat).expect("f64 tensor converts to Vec<f64>")
+}
+
+/// All elements of an integer tensor, as i64 on the CPU.
+fn to_vec_i64(t: &Tensor) -> Vec<i64> {
+    let flat = t
+        .detach()
+        .to_device(Device::Cpu)
+        .to_kind(Kind::Int64)
+        .contiguous()
+        .view([-1]);
+    Vec::<i64>::try_from(&flat).expect("i64 tensor converts to Vec<i64>")
+}
+
+/// A 0-dimensional (or one-element) tensor as f64.
+fn scalar(t: &Tensor) -> f64 {
+    f64::try_from(t).expect("one-element tensor converts to f64")
+}
+
+#[cfg(test)]
+mod tests;
