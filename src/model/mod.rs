@@ -166,7 +166,8 @@ impl Network {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the folder {}", dir.display()))?;
         }
-        let tmp = path.with_extension(format!("{}.partial", std::process::id()));
+        // The extension tells VarStore::save to write safetensors.
+        let tmp = path.with_extension(format!("{}.partial.safetensors", std::process::id()));
         self.vs
             .save(&tmp)
             .with_context(|| format!("cannot write checkpoint {}", tmp.display()))?;

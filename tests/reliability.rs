@@ -1,0 +1,206 @@
+//! Never lose a run: the real binary killed at random points, two runners on one database,
+//! Ctrl-C. Every check compares against an uninterrupted run of the same grid (CPU, exact).
+
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+const GRID: &str = r#"
+name: crashy
+seeds: [0, 1]
+source:
+  dataset: mnist10k
+  classes: [0, 1, 2]
+  train_per_class: 40
+  epochs: 1
+target:
+  dataset: mnist10k
+  classes: [5, 6, 7]
+  train_per_class: [8, 24]
+backbone: cnn4
+freeze: [0, 2]
+baselines: [scratch]
+schedule: {kind: cosine, lr: 0.02, warmup_epochs: 1}
+optimizer: {kind: adamw, weight_decay: 0.01}
+epochs: 4
+batch_size: 8
+image_size: 12
+"#;
+/// Trials in GRID: 2 freeze × 2 sizes × 2 seeds + 2 sizes × 2 seeds scratch.
+const TRIALS: i64 = 12;
+
+fn thaw_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_thaw"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("THAW_DB", dir.join("thaw.sqlite"))
+        .env("THAW_REPORTS", dir.join("reports"))
+        .env(
+            "THAW_DATA",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
+        )
+        .env_remove("THAW_CACHE");
+    cmd
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("crashy.yaml");
+    std::fs::write(&grid, GRID).unwrap();
+    (dir, grid)
+}
+
+fn run_to_end(dir: &Path, grid: &Path) -> Output {
+    let out = thaw_cmd(dir, &["run", grid.to_str().unwrap(), "--device", "cpu"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn spawn(dir: &Path, grid: &Path) -> Child {
+    thaw_cmd(dir, &["run", grid.to_str().unwrap(), "--device", "cpu"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Every completed trial's metrics by trial key, epoch and name (timings left out).
+fn metrics(dir: &Path) -> BTreeMap<(String, i64, String), Option<f64>> {
+    let conn = Connection::open(dir.join("thaw.sqlite")).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.key, m.epoch, m.name, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id
+             WHERE m.name != 'epoch_seconds'",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+fn scalar(dir: &Path, sql: &str) -> String {
+    let conn = Connection::open(dir.join("thaw.sqlite")).unwrap();
+    conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
+        .map(|v| format!("{v:?}"))
+        .unwrap()
+}
+
+/// A small seeded generator for kill times (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uninterrupted_one() {
+    let (reference, grid) = setup();
+    run_to_end(reference.path(), &grid);
+    let expected = metrics(reference.path());
+    // Epoch 0: val_loss, val_acc, test_acc; epochs 1-4: train_loss, train_acc, the three
+    // evaluations, four block rates and the head rate; pretrained trials add source_acc to each.
+    assert_eq!(expected.len(), 4 * (3 + 4 * 10) + 8 * (4 + 4 * 11));
+
+    let (dir, grid) = setup();
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut kills = 0;
+    while kills < 20 {
+        let mut child = spawn(dir.path(), &grid);
+        std::thread::sleep(Duration::from_millis(80 + rng.below(700)));
+        if child.try_wait().unwrap().is_some() {
+            break; // the sweep finished before this kill
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+    }
+    assert!(
+        kills >= 20,
+        "only {kills} kills landed before the sweep finished"
+    );
+    run_to_end(dir.path(), &grid);
+
+    assert_eq!(scalar(dir.path(), "PRAGMA integrity_check"), "Text(\"ok\")");
+    assert_eq!(
+        scalar(
+            dir.path(),
+            "SELECT COUNT(*) FROM trials WHERE status = 'completed'"
+        ),
+        format!("Integer({TRIALS})")
+    );
+    assert_eq!(metrics(dir.path()), expected);
+    // Pruned: no epoch checkpoint of a completed trial is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path().join(".thaw-cache/trials"))
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn two_runners_on_one_database_share_the_grid_and_run_every_trial_once() {
+    let (reference, grid) = setup();
+    run_to_end(reference.path(), &grid);
+    let (dir, _) = setup();
+    let a = spawn(dir.path(), &grid);
+    let b = spawn(dir.path(), &grid);
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        scalar(
+            dir.path(),
+            "SELECT COUNT(*) FROM trials WHERE status = 'completed' AND attempts = 1"
+        ),
+        format!("Integer({TRIALS})")
+    );
+    assert_eq!(
+        scalar(dir.path(), "SELECT COUNT(DISTINCT runner) > 1 FROM trials"),
+        "Integer(1)",
+        "both runners took trials"
+    );
+    assert_eq!(metrics(dir.path()), metrics(reference.path()));
+}
+
+#[test]
+fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
+    let (reference, grid) = setup();
+    run_to_end(reference.path(), &grid);
+    let (dir, _) = setup();
+    let child = spawn(dir.path(), &grid);
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: sends SIGINT to the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("again to resume"), "{stderr}");
+    assert_eq!(
+        scalar(
+            dir.path(),
+            "SELECT COUNT(*) FROM trials WHERE status = 'running'"
+        ),
+        "Integer(0)"
+    );
+    assert!(dir.path().join("reports/crashy/index.html").exists());
+    let again = run_to_end(dir.path(), &grid);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 failed"));
+    assert_eq!(metrics(dir.path()), metrics(reference.path()));
+}
