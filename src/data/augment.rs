@@ -63,7 +63,8 @@ pub fn augment(batch: &Tensor, aug: &Augment, seed: u64, step: u64) -> Tensor {
                 1.0
             };
             let a = if aug.rotate != 0.0 {
-                rng.gen_range(-aug.rotate.abs()..=aug.rotate.abs()).to_radians()
+                rng.gen_range(-aug.rotate.abs()..=aug.rotate.abs())
+                    .to_radians()
             } else {
                 0.0
             };
@@ -158,7 +159,7 @@ mod tests {
                     (-2i64..=2).any(|dx| {
                         [false, true].iter().any(|&fl| {
                             let src = if fl { xi.flip([1]) } else { xi.shallow_clone() };
-                            let mut want = Tensor::zeros([6, 6], (Kind::Float, tch::Device::Cpu));
+                            let want = Tensor::zeros([6, 6], (Kind::Float, tch::Device::Cpu));
                             for r in 0..6i64 {
                                 for c in 0..6i64 {
                                     let (sr, sc) = (r + dy, c + dx);
@@ -172,7 +173,10 @@ mod tests {
                         })
                     })
                 });
-                assert!(found, "step {step} image {i} is not a shifted/mirrored copy");
+                assert!(
+                    found,
+                    "step {step} image {i} is not a shifted/mirrored copy"
+                );
                 if (&yi - &xi).abs().max().double_value(&[]) > 0.5 {
                     saw_change = true;
                 }

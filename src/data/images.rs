@@ -193,7 +193,10 @@ pub(crate) fn list_folder(root: &Path) -> Result<Listing> {
             None => (None, (parts.len() >= 2).then(|| parts[0].clone())),
             Some(_) => {
                 let s = split_of(&parts[0]);
-                (s, (parts.len() >= 3 && s.is_some()).then(|| parts[1].clone()))
+                (
+                    s,
+                    (parts.len() >= 3 && s.is_some()).then(|| parts[1].clone()),
+                )
             }
         };
         match (class, is_image(e.path())) {
@@ -399,9 +402,9 @@ fn stat(p: &Path) -> Result<(u64, i128)> {
     let mtime = m
         .modified()
         .ok()
-        .and_then(|t| match t.duration_since(UNIX_EPOCH) {
-            Ok(d) => Some(d.as_nanos() as i128),
-            Err(e) => Some(-(e.duration().as_nanos() as i128)),
+        .map(|t| match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_nanos() as i128,
+            Err(e) => -(e.duration().as_nanos() as i128),
         })
         .unwrap_or(0);
     Ok((m.len(), mtime))
@@ -702,8 +705,6 @@ pub(crate) fn handle_bad(
             "{list}\nfix or remove these files, or set `on_bad_file: skip` on the dataset to \
              leave them out"
         ),
-        OnBadFile::Skip => Ok(Some(format!(
-            "{list}\nleft out (on_bad_file: skip)"
-        ))),
+        OnBadFile::Skip => Ok(Some(format!("{list}\nleft out (on_bad_file: skip)"))),
     }
 }

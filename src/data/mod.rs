@@ -114,8 +114,8 @@ impl Resolved {
             Resolved::Images { src, path } => {
                 // Augmentation does not change the loaded data.
                 let mut src = src.clone();
-                if let DatasetSource::Folder { images, .. } | DatasetSource::CsvList { images, .. } =
-                    &mut src
+                if let DatasetSource::Folder { images, .. }
+                | DatasetSource::CsvList { images, .. } = &mut src
                 {
                     images.augment = None;
                 }
@@ -492,3 +492,5 @@ pub fn prepare_task(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod tests_images;

@@ -116,9 +116,8 @@ pub(crate) fn class_split_of(ds: &Dataset, class: u32, idx: Vec<usize>) -> Resul
     };
     let has = |s: SplitName| fixed.contains(&s);
     let (has_val, has_test) = (has(SplitName::Val), has(SplitName::Test));
-    let of = |s: SplitName| -> Vec<usize> {
-        idx.iter().copied().filter(|&i| fixed[i] == s).collect()
-    };
+    let of =
+        |s: SplitName| -> Vec<usize> { idx.iter().copied().filter(|&i| fixed[i] == s).collect() };
     let (mut train, val, test) = (
         of(SplitName::Train),
         of(SplitName::Val),

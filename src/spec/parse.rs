@@ -890,7 +890,12 @@ impl Parser<'_> {
                 }
             }
             Value::Mapping(m) => {
-                let kv = self.required(m, path, "kind", "`kind: folder`, `kind: csv` or `kind: idx`")?;
+                let kv = self.required(
+                    m,
+                    path,
+                    "kind",
+                    "`kind: folder`, `kind: csv` or `kind: idx`",
+                )?;
                 let kind = self.string(kv, &key(path, "kind"), "a dataset kind")?;
                 let kinds = ["bundled", "idx", "csv", "folder"];
                 let valid: &[&str] = match kind {
