@@ -33,14 +33,13 @@ fn main() -> Result<()> {
         let dir = out.join(name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("{}: cannot create", dir.display()))?;
-        let picks = (0..ds.count).filter(|&i| ds.labels[i] == label).take(PER_CLASS);
+        let picks = (0..ds.count)
+            .filter(|&i| ds.labels[i] == label)
+            .take(PER_CLASS);
         for (k, i) in picks.enumerate() {
-            let img = image::GrayImage::from_raw(
-                ds.width as u32,
-                ds.height as u32,
-                ds.image(i).to_vec(),
-            )
-            .context("image buffer size")?;
+            let img =
+                image::GrayImage::from_raw(ds.width as u32, ds.height as u32, ds.image(i).to_vec())
+                    .context("image buffer size")?;
             let p = dir.join(format!("{name}-{k:03}.png"));
             img.save(&p)
                 .with_context(|| format!("{}: cannot write", p.display()))?;

@@ -3,7 +3,7 @@
 //!
 //! Decoding: PNG, JPEG, BMP, TIFF and WebP (chosen by content, not by extension); converted to
 //! 8-bit grayscale with `image`'s luma weights (Rec. 709: 0.2126 R + 0.7152 G + 0.0722 B; alpha
-//! is ignored; 16-bit samples are scaled to 8 bits) and resized, stretching to a square, to
+//! is ignored; 16-bit samples are scaled to 8 bits; an EXIF orientation is applied) and resized, stretching to a square, to
 //! `decode_size x decode_size` with the Triangle filter (bilinear; when shrinking, its support
 //! widens so that it averages the covered area). thaw's backbones take one channel today.
 //!
@@ -413,12 +413,19 @@ fn stat(p: &Path) -> Result<(u64, i128)> {
 /// Decodes one file to `side * side` grayscale bytes.
 pub(crate) fn decode_file(path: &Path, side: usize) -> std::result::Result<Vec<u8>, String> {
     DECODES.fetch_add(1, Ordering::Relaxed);
-    let img = image::ImageReader::open(path)
+    use image::ImageDecoder;
+    let mut decoder = image::ImageReader::open(path)
         .map_err(|e| e.to_string())?
         .with_guessed_format()
         .map_err(|e| e.to_string())?
-        .decode()
+        .into_decoder()
         .map_err(|e| e.to_string())?;
+    // Camera JPEGs often store the rotation in EXIF; apply it as viewers do.
+    let orientation = decoder.orientation().ok();
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(|e| e.to_string())?;
+    if let Some(o) = orientation {
+        img.apply_orientation(o);
+    }
     let gray = img.to_luma8();
     let out = if gray.width() as usize == side && gray.height() as usize == side {
         gray
@@ -585,10 +592,11 @@ pub(crate) fn decode_all(
     cache_dir: Option<&Path>,
 ) -> Result<Decoded> {
     let cpath = cache_dir.map(|d| cache_file(d, listing, kind, side));
-    let cached = cpath
+    let mut cached = cpath
         .as_ref()
         .map(|p| read_cache(p, side))
         .unwrap_or_default();
+    let cached_len = cached.len();
     let n = listing.entries.len();
     let mut results: Vec<Option<CacheEntry>> = vec![None; n];
     let mut todo: Vec<(usize, u64, i128)> = Vec::new();
@@ -601,9 +609,9 @@ pub(crate) fn decode_all(
                 listing.root.display()
             )
         })?;
-        match cached.get(&e.rel) {
+        match cached.remove(&e.rel) {
             Some(c) if c.size == size && c.mtime == mtime => {
-                results[i] = Some(c.clone());
+                results[i] = Some(c);
                 stats.reused += 1;
             }
             _ => todo.push((i, size, mtime)),
@@ -649,7 +657,7 @@ pub(crate) fn decode_all(
     let results: Vec<CacheEntry> = results.into_iter().map(Option::unwrap).collect();
     // Rewrite the cache when anything was decoded or a cached file is gone.
     if let Some(p) = &cpath {
-        if stats.decoded > 0 || cached.len() != n {
+        if stats.decoded > 0 || cached_len != n {
             let entries: Vec<(&str, &CacheEntry)> = listing
                 .entries
                 .iter()

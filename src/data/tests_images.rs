@@ -467,3 +467,39 @@ fn load_dataset_reads_folders_and_class_names_lists_them() {
     );
     assert!(e.contains("nope") && e.contains("not found"), "{e}");
 }
+
+#[test]
+fn bmp_tiff_webp_and_16_bit_png_decode() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("only");
+    std::fs::create_dir_all(&c).unwrap();
+    let img = image::RgbImage::from_pixel(10, 10, image::Rgb([90, 90, 90]));
+    img.save(c.join("a.bmp")).unwrap();
+    img.save(c.join("b.tiff")).unwrap();
+    let f = std::fs::File::create(c.join("c.webp")).unwrap();
+    image::codecs::webp::WebPEncoder::new_lossless(f)
+        .encode(img.as_raw(), 10, 10, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    // 16-bit grey 90 * 257 is 8-bit 90.
+    let deep =
+        image::ImageBuffer::<image::Luma<u16>, _>::from_pixel(10, 10, image::Luma([90 * 257]));
+    deep.save(c.join("d.png")).unwrap();
+    // RGB pixel with Rec. 709 luma: 0.2126 * 255 = 54.2.
+    image::RgbImage::from_pixel(10, 10, image::Rgb([255, 0, 0]))
+        .save(c.join("e.png"))
+        .unwrap();
+    let (ds, _) = read(&folder(dir.path(), 10, OnBadFile::Error), None);
+    assert_eq!(ds.count, 5);
+    for i in 0..4 {
+        assert!(
+            ds.image(i).iter().all(|&p| p == 90),
+            "{}",
+            ds.files.as_ref().unwrap()[i]
+        );
+    }
+    assert!(
+        ds.image(4).iter().all(|&p| p == 54),
+        "{:?}",
+        &ds.image(4)[..3]
+    );
+}
