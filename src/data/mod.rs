@@ -1,20 +1,27 @@
-//! Datasets: IDX/CSV readers, per-class splits and sampling, resizing and domain shifts.
+//! Datasets: IDX/CSV readers, image folders and CSV lists of image files, per-class splits and
+//! sampling, resizing, domain shifts and training-time augmentation.
 //!
-//! [`load_dataset`] reads a [`DatasetSource`] once per process (cached by the resolved source),
-//! [`split_task`] gives fixed validation/test splits and seeded training samples, and
-//! [`prepare_task`] turns a task into u8 tensors on the trial's device, resized and shifted.
+//! [`load_dataset`] reads a [`DatasetSource`] once per process (cached by the resolved source;
+//! [`load_dataset_cached`] also keeps decoded image files in an on-disk cache), [`split_task`]
+//! gives fixed validation/test splits and seeded training samples ([`split_manifest`] lists their
+//! files), [`prepare_task`] turns a task into u8 tensors on the trial's device, resized and
+//! shifted, and [`augment`] randomly transforms a training batch on its device.
 
+mod augment;
 mod csv;
 mod idx;
+mod images;
 mod resize;
 mod shift;
 mod split;
 
+pub use augment::augment;
+pub use images::{decode_count, LoadStats, IMAGE_EXTENSIONS};
 pub use resize::resize_image;
 pub use shift::shift_image;
-pub use split::{split_task, train_pool_sizes, TaskSplit};
+pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSplit};
 
-use crate::spec::trial::{DatasetSource, Shift};
+use crate::spec::trial::{DatasetSource, OnBadFile, Shift};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,11 +41,34 @@ pub struct Dataset {
     /// `count * height * width` bytes, row-major.
     pub pixels: Vec<u8>,
     pub labels: Vec<u32>,
-    /// blake3 hex of the source file bytes (images then labels for IDX pairs).
+    /// blake3 hex of the source file bytes (images then labels for IDX pairs); for image-file
+    /// datasets, of the relative paths, labels, fixed splits, class names and decoded pixels.
     pub fingerprint: String,
+    /// Names of labels `0..k` (image-file datasets: the class folder names or CSV label texts,
+    /// sorted); `None` for datasets whose labels are bare numbers.
+    pub class_names: Option<Vec<String>>,
+    /// The file of every example, relative to the dataset root (image-file datasets only).
+    pub files: Option<Vec<String>>,
+    /// The split of every example when the data fixes it (`train/ val/ test/` folders, a CSV
+    /// split column); `None` = thaw draws the split.
+    pub fixed_split: Option<Vec<SplitName>>,
+    /// Warnings raised while loading (files skipped or ignored), also printed to stderr.
+    pub warnings: Vec<String>,
 }
 
 impl Dataset {
+    /// `3` or, where the dataset names its classes, `3 (dog)`.
+    pub fn class_display(&self, label: u32) -> String {
+        match self
+            .class_names
+            .as_ref()
+            .and_then(|n| n.get(label as usize))
+        {
+            Some(name) if *name != label.to_string() => format!("{label} ({name})"),
+            _ => label.to_string(),
+        }
+    }
+
     /// The pixels of image `i`.
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.height * self.width;
@@ -58,6 +88,12 @@ enum Resolved {
         side: usize,
         max_value: f64,
     },
+    /// An image folder or CSV list, with the source's options.
+    Images {
+        src: DatasetSource,
+        /// The folder or the CSV file.
+        path: PathBuf,
+    },
 }
 
 impl Resolved {
@@ -75,6 +111,20 @@ impl Resolved {
                 side,
                 max_value,
             } => format!("csv\0{}\0{side}\0{max_value}", abs(path)),
+            Resolved::Images { src, path } => {
+                // Augmentation does not change the loaded data.
+                let mut src = src.clone();
+                if let DatasetSource::Folder { images, .. }
+                | DatasetSource::CsvList { images, .. } = &mut src
+                {
+                    images.augment = None;
+                }
+                format!(
+                    "images\0{}\0{}",
+                    abs(path),
+                    serde_json::to_string(&src).unwrap_or_default()
+                )
+            }
         }
     }
 
@@ -82,6 +132,7 @@ impl Resolved {
         match self {
             Resolved::Idx { images, labels } => vec![images, labels],
             Resolved::Csv { path, .. } => vec![path],
+            Resolved::Images { .. } => vec![],
         }
     }
 }
@@ -121,10 +172,146 @@ fn resolve(src: &DatasetSource, data_dir: &Path) -> Result<Resolved> {
             side: *side,
             max_value: *max_value,
         },
+        DatasetSource::Folder { path, .. } => {
+            if !path.is_dir() {
+                bail!(
+                    "{}: dataset folder not found (a folder dataset is a folder holding one \
+                     sub-folder of images per class)",
+                    path.display()
+                );
+            }
+            Resolved::Images {
+                src: src.clone(),
+                path: path.clone(),
+            }
+        }
+        DatasetSource::CsvList { path, .. } => {
+            if !path.is_file() {
+                bail!("{}: CSV list not found", path.display());
+            }
+            Resolved::Images {
+                src: src.clone(),
+                path: path.clone(),
+            }
+        }
     })
 }
 
-fn read(src: &DatasetSource, resolved: &Resolved) -> Result<Dataset> {
+/// Class names of an image-file dataset (folder names or CSV label texts, sorted: the name at
+/// position `i` is label `i`), found without decoding any image. `None` for other datasets.
+pub fn class_names(src: &DatasetSource) -> Result<Option<Vec<String>>> {
+    match src {
+        DatasetSource::Folder { .. } | DatasetSource::CsvList { .. } => {
+            Ok(Some(images::list(src)?.class_names))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Reads an image-file dataset, decoding through the cache under `cache_dir` (if any).
+pub(crate) fn read_images(
+    src: &DatasetSource,
+    cache_dir: Option<&Path>,
+) -> Result<(Dataset, LoadStats)> {
+    let opts = src
+        .image_options()
+        .context("not an image-file dataset")?
+        .clone();
+    let side = opts.decode_side();
+    if !(1..=4096).contains(&side) {
+        bail!("decode_size must be between 1 and 4096, got {side}");
+    }
+    let listing = images::list(src)?;
+    let kind = match src {
+        DatasetSource::Folder { .. } => "folder",
+        _ => "csv_list",
+    };
+    let decoded = images::decode_all(&listing, kind, side, cache_dir)?;
+    let mut warnings = Vec::new();
+    if !listing.ignored.is_empty() {
+        const SHOWN: usize = 20;
+        let mut w = format!(
+            "{}: {} file{} ignored (not an image file inside a class folder; images are {}): {}",
+            listing.root.display(),
+            listing.ignored.len(),
+            if listing.ignored.len() == 1 { "" } else { "s" },
+            IMAGE_EXTENSIONS.join(", "),
+            listing
+                .ignored
+                .iter()
+                .take(SHOWN)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if listing.ignored.len() > SHOWN {
+            w.push_str(&format!(" and {} more", listing.ignored.len() - SHOWN));
+        }
+        warnings.push(w);
+    }
+    let on_bad: OnBadFile = opts.on_bad_file;
+    if let Some(w) = images::handle_bad(&listing.root, &decoded.bad, on_bad)? {
+        warnings.push(w);
+    }
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    let npix = side * side;
+    let kept = decoded.pixels.iter().filter(|p| p.is_some()).count();
+    if kept == 0 {
+        bail!("{}: no image could be decoded", listing.root.display());
+    }
+    let mut pixels = Vec::with_capacity(kept * npix);
+    let mut labels = Vec::with_capacity(kept);
+    let mut files = Vec::with_capacity(kept);
+    let mut splits = Vec::with_capacity(kept);
+    let mut h = blake3::Hasher::new();
+    h.update(b"thaw-images-v1\0");
+    h.update(&(side as u64).to_le_bytes());
+    for name in &listing.class_names {
+        h.update(&(name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+    }
+    for (e, px) in listing.entries.iter().zip(decoded.pixels) {
+        let Some(px) = px else { continue };
+        h.update(&(e.rel.len() as u64).to_le_bytes());
+        h.update(e.rel.as_bytes());
+        h.update(&e.label.to_le_bytes());
+        h.update(&[e.split.map_or(0, |s| s as u8 + 1)]);
+        h.update(&px);
+        pixels.extend_from_slice(&px);
+        labels.push(e.label);
+        files.push(e.rel.clone());
+        splits.push(e.split);
+    }
+    let fixed_split = if splits.iter().all(Option::is_some) {
+        Some(splits.into_iter().map(Option::unwrap).collect())
+    } else if splits.iter().all(Option::is_none) {
+        None
+    } else {
+        bail!(
+            "{}: some images have a split and some do not; give every row a split (train, val \
+             or test) or none",
+            listing.root.display()
+        );
+    };
+    let ds = Dataset {
+        label: src.label(),
+        count: labels.len(),
+        height: side,
+        width: side,
+        pixels,
+        labels,
+        fingerprint: h.finalize().to_hex().to_string(),
+        class_names: Some(listing.class_names),
+        files: Some(files),
+        fixed_split,
+        warnings,
+    };
+    Ok((ds, decoded.stats))
+}
+
+fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> Result<Dataset> {
     let label = src.label();
     match resolved {
         Resolved::Idx { images, labels } => {
@@ -137,6 +324,10 @@ fn read(src: &DatasetSource, resolved: &Resolved) -> Result<Dataset> {
                 pixels: p.images.pixels,
                 labels: p.labels,
                 fingerprint: p.fingerprint,
+                class_names: None,
+                files: None,
+                fixed_split: None,
+                warnings: Vec::new(),
             })
         }
         Resolved::Csv {
@@ -153,8 +344,13 @@ fn read(src: &DatasetSource, resolved: &Resolved) -> Result<Dataset> {
                 pixels: c.pixels,
                 labels: c.labels,
                 fingerprint: c.fingerprint,
+                class_names: None,
+                files: None,
+                fixed_split: None,
+                warnings: Vec::new(),
             })
         }
+        Resolved::Images { src, .. } => Ok(read_images(src, cache_dir)?.0),
     }
 }
 
@@ -164,8 +360,21 @@ fn cache() -> &'static Mutex<HashMap<String, Arc<Dataset>>> {
 }
 
 /// Loads (and caches per process, keyed by the resolved source) a dataset. Bundled names
-/// resolve to files under `data_dir`.
+/// resolve to files under `data_dir`. Image files are decoded without an on-disk cache; see
+/// [`load_dataset_cached`].
 pub fn load_dataset(src: &DatasetSource, data_dir: &Path) -> Result<Arc<Dataset>> {
+    load_dataset_cached(src, data_dir, None)
+}
+
+/// [`load_dataset`], keeping decoded image files (folder and CSV-list datasets) in an on-disk
+/// cache under `cache_dir`: one file per dataset and decode size, one entry per image keyed by
+/// its path, size and modification time, so only new or changed files are decoded. Within a
+/// process a dataset is read once; files changed while the process runs are not seen.
+pub fn load_dataset_cached(
+    src: &DatasetSource,
+    data_dir: &Path,
+    cache_dir: Option<&Path>,
+) -> Result<Arc<Dataset>> {
     let resolved = resolve(src, data_dir)?;
     for f in resolved.files() {
         if !f.is_file() {
@@ -186,8 +395,10 @@ pub fn load_dataset(src: &DatasetSource, data_dir: &Path) -> Result<Arc<Dataset>
     if let Some(ds) = map.get(&key) {
         return Ok(ds.clone());
     }
-    let ds =
-        Arc::new(read(src, &resolved).with_context(|| format!("loading dataset {}", src.label()))?);
+    let ds = Arc::new(
+        read(src, &resolved, cache_dir)
+            .with_context(|| format!("loading dataset {}", src.label()))?,
+    );
     map.insert(key, ds.clone());
     Ok(ds)
 }
@@ -281,3 +492,5 @@ pub fn prepare_task(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod tests_images;

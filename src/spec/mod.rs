@@ -13,6 +13,8 @@ pub mod trial;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_images;
 
 pub use check::check_data;
 pub use describe::describe_trials;

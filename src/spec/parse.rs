@@ -870,8 +870,10 @@ impl Parser<'_> {
 
     fn dataset(&mut self, v: &Value, path: &[Seg]) -> Option<DatasetSource> {
         const FORMS: &str = "a bundled name (mnist10k, fashion10k, digits8x8), \
-                             {kind: idx, images: PATH, labels: PATH} or \
-                             {kind: csv, path: PATH, side: 8, max_value: 16}";
+                             {kind: idx, images: PATH, labels: PATH}, \
+                             {kind: csv, path: PATH, side: 8, max_value: 16} (pixel CSV), \
+                             {kind: folder, path: DIR} (one sub-folder per class) or \
+                             {kind: csv, path: FILE} (a list of image paths and labels)";
         match v {
             Value::String(s) => {
                 if BUNDLED.contains(&s.as_str()) {
@@ -888,18 +890,35 @@ impl Parser<'_> {
                 }
             }
             Value::Mapping(m) => {
-                let kv = self.required(m, path, "kind", "`kind: idx` or `kind: csv`")?;
+                let kv = self.required(
+                    m,
+                    path,
+                    "kind",
+                    "`kind: folder`, `kind: csv` or `kind: idx`",
+                )?;
                 let kind = self.string(kv, &key(path, "kind"), "a dataset kind")?;
-                let kinds = ["bundled", "idx", "csv"];
+                let kinds = ["bundled", "idx", "csv", "folder"];
                 let valid: &[&str] = match kind {
                     "bundled" => &["kind", "name"],
                     "idx" => &["kind", "images", "labels"],
-                    "csv" => &["kind", "path", "side", "max_value"],
+                    "csv" => &[
+                        "kind",
+                        "path",
+                        "side",
+                        "max_value",
+                        "image_column",
+                        "label_column",
+                        "split_column",
+                        "decode_size",
+                        "on_bad_file",
+                        "augment",
+                    ],
+                    "folder" => &["kind", "path", "decode_size", "on_bad_file", "augment"],
                     other => {
                         self.diag.err(
                             &key(path, "kind"),
                             format!(
-                                "unknown dataset kind `{other}`{}Kinds: idx, csv, bundled",
+                                "unknown dataset kind `{other}`{}Kinds: folder, csv, idx, bundled",
                                 did_you_mean(other, &kinds)
                             ),
                         );
@@ -920,7 +939,64 @@ impl Parser<'_> {
                             labels: labels?,
                         })
                     }
+                    "folder" => {
+                        let p = self.path_field(m, path, "path");
+                        let images = self.image_options(m, path);
+                        Some(DatasetSource::Folder {
+                            path: p?,
+                            images: images?,
+                        })
+                    }
+                    _ if !m.contains_key("side") && !m.contains_key("max_value") => {
+                        let p = self.path_field(m, path, "path");
+                        let mut column = |k: &str, default: &str| -> Option<String> {
+                            match m.get(k) {
+                                None => Some(default.to_string()),
+                                Some(v) => {
+                                    let s = self.string(v, &key(path, k), "a column name")?;
+                                    if s.is_empty() {
+                                        self.diag.err(&key(path, k), "empty column name");
+                                        return None;
+                                    }
+                                    Some(s.to_string())
+                                }
+                            }
+                        };
+                        let image_column = column("image_column", "path");
+                        let label_column = column("label_column", "label");
+                        let split_column = match m.get("split_column") {
+                            None => Some(None),
+                            Some(_) => column("split_column", "split").map(Some),
+                        };
+                        let images = self.image_options(m, path);
+                        Some(DatasetSource::CsvList {
+                            path: p?,
+                            image_column: image_column?,
+                            label_column: label_column?,
+                            split_column: split_column?,
+                            images: images?,
+                        })
+                    }
                     _ => {
+                        for k in [
+                            "image_column",
+                            "label_column",
+                            "split_column",
+                            "decode_size",
+                            "on_bad_file",
+                            "augment",
+                        ] {
+                            if m.contains_key(k) {
+                                self.diag.key_err(
+                                    &key(path, k),
+                                    format!(
+                                        "`{k}` belongs to a CSV list of image files, but `side`/\
+                                         `max_value` make this a pixel CSV; remove `{k}`, or \
+                                         remove `side` and `max_value`"
+                                    ),
+                                );
+                            }
+                        }
                         let p = self.path_field(m, path, "path");
                         let side = self
                             .required(m, path, "side", "`side:` (image side length, e.g. 8)")
@@ -955,13 +1031,133 @@ impl Parser<'_> {
         }
     }
 
-    fn classes(&mut self, m: &Mapping, path: &[Seg]) -> Option<Vec<u32>> {
+    /// `decode_size`, `on_bad_file` and `augment` of an image-file dataset mapping.
+    fn image_options(&mut self, m: &Mapping, path: &[Seg]) -> Option<ImageOptions> {
+        let decode_size = match m.get("decode_size") {
+            None => Some(None),
+            Some(v) => {
+                let p = key(path, "decode_size");
+                self.usize(v, &p, 4, "side length images are decoded to")
+                    .and_then(|s| {
+                        if s > 1024 {
+                            self.diag
+                                .err(&p, format!("must be between 4 and 1024, got {s}"));
+                            None
+                        } else {
+                            Some(Some(s))
+                        }
+                    })
+            }
+        };
+        let on_bad_file = match m.get("on_bad_file") {
+            None => Some(OnBadFile::Error),
+            Some(v) => {
+                let p = key(path, "on_bad_file");
+                match self.string(v, &p, "`error` or `skip`") {
+                    Some("error") => Some(OnBadFile::Error),
+                    Some("skip") => Some(OnBadFile::Skip),
+                    Some(other) => {
+                        self.diag.err(
+                            &p,
+                            format!(
+                                "unknown choice `{other}`{}Choices: error (fail, listing every \
+                                 file that cannot be decoded), skip (leave them out, with a \
+                                 warning listing them)",
+                                did_you_mean(other, &["error", "skip"])
+                            ),
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        let augment = match m.get("augment") {
+            None | Some(Value::Null) => Some(None),
+            Some(v) => self.augment(v, &key(path, "augment")).map(Some),
+        };
+        Some(ImageOptions {
+            decode_size: decode_size?,
+            on_bad_file: on_bad_file?,
+            augment: augment?,
+        })
+    }
+
+    fn augment(&mut self, v: &Value, path: &[Seg]) -> Option<Augment> {
+        const KEYS: &[&str] = &["crop_padding", "hflip", "rotate", "brightness", "contrast"];
+        let m = self.mapping(
+            v,
+            path,
+            "{crop_padding: 2, hflip: true, rotate: 10, brightness: 0.1, contrast: 0.1}",
+        )?;
+        self.check_keys(m, path, KEYS, &|_| None);
+        let crop_padding = match m.get("crop_padding") {
+            None => Some(0),
+            Some(v) => {
+                let p = key(path, "crop_padding");
+                self.usize(v, &p, 0, "pixels of padding").and_then(|n| {
+                    if n > 64 {
+                        self.diag
+                            .err(&p, format!("must be between 0 and 64 pixels, got {n}"));
+                        None
+                    } else {
+                        Some(n)
+                    }
+                })
+            }
+        };
+        let hflip = match m.get("hflip") {
+            None => Some(false),
+            Some(v) => self.boolean(v, &key(path, "hflip")),
+        };
+        let rotate = self.opt_float(
+            m,
+            path,
+            "rotate",
+            0.0,
+            |x| (0.0..=180.0).contains(&x),
+            "between 0 and 180 degrees",
+        );
+        let brightness = self.opt_float(
+            m,
+            path,
+            "brightness",
+            0.0,
+            |x| (0.0..=1.0).contains(&x),
+            "between 0 and 1 (a fraction of the pixel range)",
+        );
+        let contrast = self.opt_float(
+            m,
+            path,
+            "contrast",
+            0.0,
+            |x| (0.0..=1.0).contains(&x),
+            "between 0 and 1",
+        );
+        Some(Augment {
+            crop_padding: crop_padding?,
+            hflip: hflip?,
+            rotate: rotate?,
+            brightness: brightness?,
+            contrast: contrast?,
+        })
+    }
+
+    /// The `classes:` list: dataset labels, or, for folder and CSV-list datasets, class names
+    /// (`dataset` is `None` when the dataset itself was invalid).
+    fn classes(
+        &mut self,
+        m: &Mapping,
+        path: &[Seg],
+        dataset: Option<&DatasetSource>,
+    ) -> Option<Vec<u32>> {
         let v = self.required(
             m,
             path,
             "classes",
             "`classes: [0, 1, 2]` (dataset labels to use)",
         )?;
+        let mut names: Option<Result<Vec<String>, String>> = None;
         let p = key(path, "classes");
         let Value::Sequence(items) = v else {
             self.diag.err(
@@ -984,7 +1180,62 @@ impl Parser<'_> {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let ip = idx(&p, i);
-            match self.uint(item, &ip, 0, "a dataset label") {
+            if let Value::String(name) = item {
+                let Some(ds) = dataset else {
+                    ok = false;
+                    continue;
+                };
+                if ds.image_options().is_none() {
+                    self.diag.err(
+                        &ip,
+                        format!(
+                            "class names need a folder or CSV-list dataset; `{}` has numbered \
+                             labels, so give the label number",
+                            ds.label()
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+                let known = names.get_or_insert_with(|| {
+                    crate::data::class_names(ds)
+                        .map(Option::unwrap_or_default)
+                        .map_err(|e| format!("{e:#}"))
+                });
+                match known {
+                    Err(e) => {
+                        self.diag
+                            .err(&ip, format!("cannot list the dataset's classes: {e}"));
+                        ok = false;
+                    }
+                    Ok(list) => match list.iter().position(|n| n == name) {
+                        Some(c) if out.contains(&(c as u32)) => {
+                            self.diag.err(
+                                &ip,
+                                format!("class `{name}` is listed twice; remove the duplicate"),
+                            );
+                            ok = false;
+                        }
+                        Some(c) => out.push(c as u32),
+                        None => {
+                            let valid: Vec<&str> = list.iter().map(String::as_str).collect();
+                            self.diag.err(
+                                &ip,
+                                format!(
+                                    "no class `{name}` in dataset `{}`{}Classes (label 0 \
+                                     first): {}",
+                                    ds.label(),
+                                    did_you_mean(name, &valid),
+                                    valid.join(", ")
+                                ),
+                            );
+                            ok = false;
+                        }
+                    },
+                }
+                continue;
+            }
+            match self.uint(item, &ip, 0, "a dataset label or class name") {
                 Some(u) => match u32::try_from(u) {
                     Ok(c) if out.contains(&c) => {
                         self.diag.err(
@@ -1016,7 +1267,7 @@ impl Parser<'_> {
         let dataset = self
             .required(m, path, "dataset", "`dataset: mnist10k`")
             .and_then(|d| self.dataset(d, &key(path, "dataset")));
-        let classes = self.classes(m, path);
+        let classes = self.classes(m, path, dataset.as_ref());
         let train_per_class = match m.get("train_per_class") {
             None => Some(None),
             Some(Value::Sequence(_)) => {
@@ -1365,7 +1616,7 @@ impl Parser<'_> {
                 let ds = self
                     .required(tm, &tp, "dataset", "`dataset: mnist10k`")
                     .and_then(|d| self.dataset(d, &key(&tp, "dataset")));
-                let classes = self.classes(tm, &tp);
+                let classes = self.classes(tm, &tp, ds.as_ref());
                 let tpc = self.axis_req(
                     tm,
                     &tp,
@@ -1487,15 +1738,26 @@ impl Parser<'_> {
             None | Some(Value::Null) => Some(Vec::new()),
             Some(v) => self.excludes(v, &excludes_path, &axes),
         };
+        // Image files are decoded straight to the grid's image size unless the dataset says
+        // otherwise (one resize, with the antialiasing filter).
+        let image_size = image_size?;
+        let mut source = source?;
+        let mut tds = tds?;
+        for d in [&mut source.dataset, &mut tds] {
+            if let DatasetSource::Folder { images, .. } | DatasetSource::CsvList { images, .. } = d
+            {
+                images.decode_size.get_or_insert(image_size);
+            }
+        }
         Some(Parsed {
             name: name?,
             description: description?,
-            source: source?,
-            target_dataset: tds?,
+            source,
+            target_dataset: tds,
             target_classes: tclasses?,
             axes,
             scratch: scratch?,
-            image_size: image_size?,
+            image_size,
             zips: zips?,
             excludes: excludes?,
             excludes_path,

@@ -580,19 +580,34 @@ fn dataset_paths_are_resolved_against_the_grid_dir() {
             max_value: 16.0
         }
     );
-    // csv needs side and max_value
-    let yaml = BASE.replacen("dataset: mnist10k", "dataset: {kind: csv, path: d.csv}", 1);
+    // A pixel csv (with side or max_value) needs both; without either it is a list of images.
+    let yaml = BASE.replacen(
+        "dataset: mnist10k",
+        "dataset: {kind: csv, path: d.csv, max_value: 16}",
+        1,
+    );
     let e = err(&yaml);
     assert!(
         find(&e, "source.dataset.side").message.contains("required"),
         "{e}"
     );
+    let yaml = BASE.replacen(
+        "dataset: mnist10k",
+        "dataset: {kind: csv, path: d.csv, side: 8}",
+        1,
+    );
+    let e = err(&yaml);
     assert!(
         find(&e, "source.dataset.max_value")
             .message
             .contains("required"),
         "{e}"
     );
+    let yaml = BASE.replacen("dataset: mnist10k", "dataset: {kind: csv, path: d.csv}", 1);
+    assert!(matches!(
+        grid(&yaml).trials[0].source.dataset,
+        DatasetSource::CsvList { .. }
+    ));
 }
 
 #[test]

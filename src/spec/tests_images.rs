@@ -1,0 +1,194 @@
+//! Grid parsing of image-file datasets (folder, CSV list) and augmentation.
+
+use super::*;
+use std::path::Path;
+
+fn grid_at(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
+    parse_grid(path, yaml)
+}
+
+fn yaml(source_ds: &str, source_classes: &str, extra: &str) -> String {
+    format!(
+        "\
+name: t
+source:
+  dataset: {source_ds}
+  classes: {source_classes}
+target:
+  dataset: mnist10k
+  classes: [5, 6]
+  train_per_class: 10
+backbone: cnn4
+schedule: {{kind: constant, lr: 0.01}}
+epochs: 2
+{extra}"
+    )
+}
+
+#[test]
+fn folder_dataset_parses_with_defaults_and_relative_path() {
+    let g = grid_at(
+        Path::new("experiments/x.yaml"),
+        &yaml(
+            "{kind: folder, path: ../data/imgs}",
+            "[0, 1]",
+            "image_size: 32\n",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        g.trials[0].source.dataset,
+        DatasetSource::Folder {
+            path: "data/imgs".into(),
+            images: ImageOptions {
+                // Defaults to the grid's image_size.
+                decode_size: Some(32),
+                on_bad_file: OnBadFile::Error,
+                augment: None,
+            },
+        }
+    );
+}
+
+#[test]
+fn csv_list_and_options_parse() {
+    let g = grid_at(
+        Path::new("exp/x.yaml"),
+        &yaml(
+            "{kind: csv, path: l.csv, image_column: file, label_column: y, split_column: part, \
+             decode_size: 48, on_bad_file: skip, augment: {crop_padding: 2, hflip: true, \
+             rotate: 10, brightness: 0.1, contrast: 0.2}}",
+            "[0, 1]",
+            "",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ds = &g.trials[0].source.dataset;
+    assert_eq!(
+        ds,
+        &DatasetSource::CsvList {
+            path: "exp/l.csv".into(),
+            image_column: "file".into(),
+            label_column: "y".into(),
+            split_column: Some("part".into()),
+            images: ImageOptions {
+                decode_size: Some(48),
+                on_bad_file: OnBadFile::Skip,
+                augment: Some(Augment {
+                    crop_padding: 2,
+                    hflip: true,
+                    rotate: 10.0,
+                    brightness: 0.1,
+                    contrast: 0.2,
+                }),
+            },
+        }
+    );
+    assert!(ds.augment().is_some());
+    // Serialises (trial config) and reads back.
+    let json = serde_json::to_string(ds).unwrap();
+    assert_eq!(&serde_json::from_str::<DatasetSource>(&json).unwrap(), ds);
+    // Defaults: path/label columns, no split column.
+    let g = grid_at(
+        Path::new("x.yaml"),
+        &yaml("{kind: csv, path: l.csv}", "[0, 1]", ""),
+    )
+    .unwrap();
+    match &g.trials[0].source.dataset {
+        DatasetSource::CsvList {
+            image_column,
+            label_column,
+            split_column,
+            ..
+        } => assert_eq!(
+            (image_column.as_str(), label_column.as_str(), split_column),
+            ("path", "label", &None)
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn image_dataset_errors_name_the_field() {
+    let e = grid_at(
+        Path::new("x.yaml"),
+        &yaml(
+            "{kind: csv, path: d.csv, side: 8, max_value: 16, image_column: f}",
+            "[0, 1]",
+            "",
+        ),
+    )
+    .err()
+    .unwrap();
+    let p = e
+        .problems
+        .iter()
+        .find(|p| p.field == "source.dataset.image_column")
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(p.message.contains("pixel CSV"), "{}", p.message);
+
+    let e = grid_at(
+        Path::new("x.yaml"),
+        &yaml(
+            "{kind: folder, path: d, on_bad_file: ignore, augment: {hflip: 1, rotat: 5}}",
+            "[0, 1]",
+            "",
+        ),
+    )
+    .err()
+    .unwrap();
+    let text = e.to_string();
+    for field in [
+        "source.dataset.on_bad_file",
+        "source.dataset.augment.hflip",
+        "source.dataset.augment.rotat",
+    ] {
+        assert!(
+            e.problems.iter().any(|p| p.field == field),
+            "{field}:\n{text}"
+        );
+    }
+    assert!(text.contains("did you mean `rotate`"), "{text}");
+    let e = grid_at(
+        Path::new("x.yaml"),
+        &yaml("{kind: folders, path: d}", "[0, 1]", ""),
+    )
+    .err()
+    .unwrap();
+    assert!(e.to_string().contains("did you mean `folder`"), "{e}");
+}
+
+#[test]
+fn class_names_resolve_for_folder_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::data::tests_images::write_classes(&dir.path().join("imgs"), &["dog", "cat", "eel"], 2);
+    let gp = dir.path().join("g.yaml");
+    let g = grid_at(&gp, &yaml("{kind: folder, path: imgs}", "[eel, cat]", ""))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Sorted names: cat=0, dog=1, eel=2.
+    assert_eq!(g.trials[0].source.classes, vec![2, 0]);
+    let g = grid_at(&gp, &yaml("{kind: folder, path: imgs}", "[1, cat]", "")).unwrap();
+    assert_eq!(g.trials[0].source.classes, vec![1, 0]);
+
+    let e = grid_at(&gp, &yaml("{kind: folder, path: imgs}", "[cta, dog]", ""))
+        .err()
+        .unwrap();
+    let p = e
+        .problems
+        .iter()
+        .find(|p| p.field == "source.classes[0]")
+        .unwrap_or_else(|| panic!("{e}"));
+    assert!(
+        p.message.contains("did you mean `cat`") && p.message.contains("cat, dog, eel"),
+        "{}",
+        p.message
+    );
+    let e = grid_at(&gp, &yaml("{kind: folder, path: imgs}", "[dog, 1]", ""))
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("listed twice"), "{e}");
+    let e = grid_at(&gp, &yaml("mnist10k", "[zero, one]", ""))
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("class names need a folder"), "{e}");
+}
