@@ -90,9 +90,7 @@ fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
             continue;
         }
         let msg = if is_markdown && QUERY_KEYS.contains(&text) {
-            format!(
-                "a markdown cell has only `markdown:`; put `{text}` in a separate query cell"
-            )
+            format!("a markdown cell has only `markdown:`; put `{text}` in a separate query cell")
         } else {
             format!(
                 "unknown key{}Valid keys: {}",
@@ -135,10 +133,9 @@ fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
     }
     let chart = text_field(diag, "chart");
     match chart.as_deref() {
-        None if !m.contains_key("chart") => diag.err(
-            path,
-            "missing `chart:`; one of line, bar, heatmap, table",
-        ),
+        None if !m.contains_key("chart") => {
+            diag.err(path, "missing `chart:`; one of line, bar, heatmap, table")
+        }
         None => {}
         Some(c) if !CHART_KINDS.contains(&c) => diag.err(
             &key(path, "chart"),
@@ -215,7 +212,10 @@ epochs: 2
             .find(|p| p.field == "report[1].chart")
             .unwrap_or_else(|| panic!("{text}"));
         assert!(chart.message.contains("unknown chart kind `pie`"), "{text}");
-        assert!(chart.message.contains("line, bar, heatmap, table"), "{text}");
+        assert!(
+            chart.message.contains("line, bar, heatmap, table"),
+            "{text}"
+        );
         assert_eq!(chart.line, Some(16), "{text}");
         let serie = e
             .problems
@@ -241,7 +241,10 @@ epochs: 2
     #[test]
     fn report_must_be_a_list_of_mappings() {
         let e = parse("report: hello\n").unwrap_err();
-        assert!(e.problems[0].message.contains("expected a list of cells"), "{e}");
+        assert!(
+            e.problems[0].message.contains("expected a list of cells"),
+            "{e}"
+        );
         let e = parse("report:\n  - just text\n").unwrap_err();
         assert_eq!(e.problems[0].field, "report[0]", "{e}");
         let e = parse("report:\n  - markdown: x\n    sql: SELECT 1\n").unwrap_err();
