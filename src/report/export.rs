@@ -65,6 +65,9 @@ pub fn export_sweep(db_path: &Path, sweep: &str, format: ExportFormat, out: &Pat
             }
             e => anyhow::Error::new(e).context("reading the sweep"),
         })?;
+    // One consistent snapshot, with the fast copy of trial_summary.
+    conn.execute_batch("BEGIN DEFERRED")?;
+    super::summary::materialize(&conn)?;
     let text = match format {
         ExportFormat::Csv => summary_csv(&conn, sweep)?,
         ExportFormat::Json => {
@@ -76,6 +79,7 @@ pub fn export_sweep(db_path: &Path, sweep: &str, format: ExportFormat, out: &Pat
             serde_json::to_string_pretty(&notebook(&db, sweep, &description))? + "\n"
         }
     };
+    conn.execute_batch("COMMIT")?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }

@@ -18,6 +18,7 @@ pub mod cells;
 pub mod charts;
 pub mod export;
 pub mod html;
+mod summary;
 mod trial;
 pub mod user;
 
@@ -64,6 +65,7 @@ pub fn render_sweep_with(
     let trials_dir = dir.join("trials");
 
     conn.execute_batch("BEGIN DEFERRED")?;
+    summary::materialize(&conn)?;
     let ctx = cells::Ctx::load(&conn, sweep, generated_at.clone())?;
     let cells = cells::build(&ctx)?;
     let status_line = ctx.status_line();

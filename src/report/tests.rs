@@ -189,7 +189,7 @@ const USER_CELLS: usize = 7;
 /// × seed {0 (constant lr=0.01), 1 (cosine lr=0.1)} completed (24), plus one failed, one
 /// running, one pending trial.
 /// Sweep `flat`: shift does not vary.
-fn fixture(dir: &Path) -> PathBuf {
+pub(super) fn fixture(dir: &Path) -> PathBuf {
     let db = dir.join("thaw.sqlite");
     let conn = create_db(&db);
     let sid = insert_sweep(&conn, "digits-test", YAML);
