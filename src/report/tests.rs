@@ -351,6 +351,8 @@ fn renders_a_self_contained_notebook() {
     assert_eq!(html.matches("<svg").count(), charts);
     assert!(!html.contains("No completed trials with these metrics yet."));
 
+    // Overview: summed training time (24 completed × 3 epochs + failed and running × 1 epoch, 2 s each).
+    assert!(html.contains("<li>training time, summed over trials: 2 min 28 s</li>"));
     // Status counts, readable mid-sweep.
     assert!(html.contains("24 of 27 trials completed, 1 running, 1 failed, 1 pending."));
 
