@@ -6,7 +6,7 @@
 //! from, and that query returns exactly the rows the chart plots (aggregation over seeds,
 //! where needed, is done here in Rust over those rows).
 
-use super::charts::{LegendEntry, LineChart, Point, Series, XAxis, PALETTE};
+use super::charts::{Heatmap, LegendEntry, LineChart, Point, Series, XAxis, PALETTE};
 use super::html::markdown_to_html;
 use anyhow::{Context, Result};
 use rusqlite::types::ValueRef;
@@ -31,7 +31,7 @@ pub struct Input {
 }
 
 impl Input {
-    fn sql(text: String) -> Self {
+    pub(crate) fn sql(text: String) -> Self {
         Input { lang: "sql", text }
     }
 }
@@ -53,12 +53,19 @@ pub enum Output {
         caption: String,
         rows: usize,
     },
+    /// A cell that could not be produced (a failing user query), shown instead of failing
+    /// the whole report.
+    Error { message: String },
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Table {
     pub headers: Vec<String>,
     pub rows: Vec<Vec<TableCell>>,
+    /// Column headers sort the rows when clicked (a few lines of inline script).
+    pub sortable: bool,
+    /// Shown under the table (e.g. "first 1000 of 5000 rows").
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -66,6 +73,8 @@ pub struct TableCell {
     pub text: String,
     /// CSS class: `num` for numbers, `status status-<s>` for the status column, `error`.
     pub class: String,
+    /// Makes the cell a link (relative URL).
+    pub href: Option<String>,
 }
 
 /// A report section: builds its cell, or `None` when it does not apply to the sweep.
@@ -77,12 +86,17 @@ pub const SECTIONS: &[Section] = &[
     grid,
     overfitting,
     forgetting,
+    forgetting_by_schedule,
+    forgetting_vs_lr,
     domain_gap,
     data_efficiency,
+    schedules,
+    heatmap,
     trial_table,
 ];
 
-/// Builds every cell that applies to the sweep.
+/// Builds every built-in cell that applies to the sweep, then the grid's own `report:`
+/// cells.
 pub fn build(ctx: &Ctx) -> Result<Vec<Cell>> {
     let mut cells = Vec::new();
     for section in SECTIONS {
@@ -90,6 +104,7 @@ pub fn build(ctx: &Ctx) -> Result<Vec<Cell>> {
             cells.push(cell);
         }
     }
+    cells.extend(super::user::cells(ctx));
     Ok(cells)
 }
 
@@ -112,6 +127,7 @@ pub struct TrialInfo {
     pub train_per_class: i64,
     pub shift: String,
     pub schedule: String,
+    pub lr: f64,
     pub seed: i64,
 }
 
@@ -149,7 +165,7 @@ impl<'a> Ctx<'a> {
             })?;
         let mut stmt = conn.prepare(
             "SELECT t.status, t.backbone, t.pretrained, t.freeze, t.train_per_class, t.shift,
-                    t.schedule, t.seed
+                    t.schedule, t.seed, t.lr
              FROM trials t JOIN sweeps s ON s.id = t.sweep_id
              WHERE s.name = ?1 ORDER BY t.position, t.id",
         )?;
@@ -164,6 +180,7 @@ impl<'a> Ctx<'a> {
                     shift: r.get(5)?,
                     schedule: r.get(6)?,
                     seed: r.get(7)?,
+                    lr: r.get(8)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -184,6 +201,12 @@ impl<'a> Ctx<'a> {
         for (i, n) in sizes.into_iter().enumerate() {
             colors.insert(size_label(n), PALETTE[i % PALETTE.len()]);
         }
+        for (i, sch) in distinct(trials.iter().map(|t| t.schedule.as_str()))
+            .into_iter()
+            .enumerate()
+        {
+            colors.insert(schedule_label(sch), PALETTE[i % PALETTE.len()]);
+        }
         Ok(Ctx {
             conn,
             sweep: sweep_info,
@@ -193,12 +216,17 @@ impl<'a> Ctx<'a> {
         })
     }
 
+    /// The page-wide colour of a series label, if the page assigns one.
+    pub(crate) fn known_color(&self, label: &str) -> Option<(u8, u8, u8)> {
+        self.colors.get(label).copied()
+    }
+
     fn color(&self, label: &str) -> (u8, u8, u8) {
         self.colors.get(label).copied().unwrap_or(PALETTE[7])
     }
 
     /// The sweep name as an SQL string literal.
-    fn sweep_lit(&self) -> String {
+    pub(crate) fn sweep_lit(&self) -> String {
         sql_str(&self.sweep.name)
     }
 
@@ -253,12 +281,13 @@ impl<'a> Ctx<'a> {
                 "schedule",
                 distinct(t.iter().map(|t| t.schedule.as_str())).len(),
             ),
+            ("lr", distinct(t.iter().map(|t| t.lr)).len()),
             ("seed", distinct(t.iter().map(|t| t.seed)).len()),
         ];
         axes.into_iter().filter(|(_, n)| *n > 1).collect()
     }
 
-    fn varies(&self, axis: &str) -> bool {
+    pub(crate) fn varies(&self, axis: &str) -> bool {
         self.varying_axes().iter().any(|(a, _)| *a == axis)
     }
 
@@ -297,6 +326,10 @@ fn freeze_label(freeze: &str) -> String {
     format!("freeze {freeze}")
 }
 
+fn schedule_label(s: &str) -> String {
+    format!("schedule {s}")
+}
+
 fn size_label(n: i64) -> String {
     format!("{n}/class")
 }
@@ -313,7 +346,7 @@ fn freeze_order(f: &str) -> (u8, i64, String) {
 const FREEZE_ORDER_SQL: &str = "freeze = 'all', CAST(freeze AS INTEGER)";
 
 /// Distinct values in order of first appearance.
-fn distinct<T: PartialEq>(it: impl Iterator<Item = T>) -> Vec<T> {
+pub(crate) fn distinct<T: PartialEq>(it: impl Iterator<Item = T>) -> Vec<T> {
     let mut out: Vec<T> = Vec::new();
     for v in it {
         if !out.contains(&v) {
@@ -371,7 +404,7 @@ pub fn mean_ci95(values: &[f64]) -> Option<MeanCi> {
     })
 }
 
-fn fmt_real(v: f64) -> String {
+pub(crate) fn fmt_real(v: f64) -> String {
     if !v.is_finite() {
         v.to_string()
     } else if v.abs() >= 100.0 {
@@ -384,14 +417,24 @@ fn fmt_real(v: f64) -> String {
 }
 
 /// Runs `sql` and renders every row as a table row.
-fn sql_table(conn: &Connection, sql: &str) -> Result<Table> {
+pub(crate) fn sql_table(conn: &Connection, sql: &str) -> Result<Table> {
+    sql_table_limit(conn, sql, usize::MAX)
+}
+
+/// [`sql_table`] showing at most `limit` rows (the note says how many there were).
+pub(crate) fn sql_table_limit(conn: &Connection, sql: &str, limit: usize) -> Result<Table> {
     let mut stmt = conn
         .prepare(sql)
         .with_context(|| format!("preparing {sql}"))?;
     let headers: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
     let mut rows = Vec::new();
+    let mut total = 0usize;
     let mut q = stmt.query([])?;
     while let Some(r) = q.next()? {
+        total += 1;
+        if rows.len() >= limit {
+            continue;
+        }
         let mut row = Vec::with_capacity(headers.len());
         for (i, h) in headers.iter().enumerate() {
             let (text, num) = match r.get_ref(i)? {
@@ -413,15 +456,25 @@ fn sql_table(conn: &Connection, sql: &str) -> Result<Table> {
                 _ if num => "num".to_string(),
                 _ => String::new(),
             };
-            row.push(TableCell { text, class });
+            row.push(TableCell {
+                text,
+                class,
+                href: None,
+            });
         }
         rows.push(row);
     }
-    Ok(Table { headers, rows })
+    let note = (total > rows.len()).then(|| format!("First {} of {total} rows.", rows.len()));
+    Ok(Table {
+        headers,
+        rows,
+        sortable: total > 1,
+        note,
+    })
 }
 
 /// Epoch ticks: every epoch, thinned to at most about 12 ticks.
-fn epoch_ticks(epochs: &[i64]) -> Vec<f64> {
+pub(crate) fn epoch_ticks(epochs: &[i64]) -> Vec<f64> {
     let mut e: Vec<i64> = distinct(epochs.iter().copied());
     e.sort();
     let step = e.len().div_ceil(12).max(1);
@@ -480,6 +533,48 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
         let list: Vec<String> = axes.iter().map(|(a, k)| format!("{a} ({k})")).collect();
         md.push_str(&format!(" Axes that vary: {}.", list.join(", ")));
     }
+    // Devices, wall time and summed training time.
+    let (devices, start, end, train): (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<f64>,
+    ) = ctx.conn.query_row(
+        "SELECT GROUP_CONCAT(DISTINCT t.device), MIN(t.started_at), MAX(t.finished_at),
+                    (SELECT SUM(m.value) FROM metrics m JOIN trials t2 ON t2.id = m.trial_id
+                     WHERE t2.sweep_id = s.id AND m.name = 'epoch_seconds')
+             FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id
+             WHERE s.name = ?1",
+        params![ctx.sweep.name],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
+    let mut facts = Vec::new();
+    if let Some(d) = devices.filter(|d| !d.is_empty()) {
+        facts.push(format!("- device: {}", d.replace(',', ", ")));
+    }
+    if let (Some(a), Some(b)) = (&start, &end) {
+        let span = chrono::DateTime::parse_from_rfc3339(b)
+            .ok()
+            .zip(chrono::DateTime::parse_from_rfc3339(a).ok())
+            .map(|(b, a)| (b - a).num_seconds());
+        facts.push(match span {
+            Some(sec) if sec >= 0 => format!(
+                "- wall time: {} (first start {a}, last finish {b})",
+                fmt_duration(sec as f64)
+            ),
+            _ => format!("- first start {a}, last finish {b}"),
+        });
+    }
+    if let Some(t) = train.filter(|t| *t > 0.0) {
+        facts.push(format!(
+            "- training time, summed over trials: {}",
+            fmt_duration(t)
+        ));
+    }
+    if !facts.is_empty() {
+        md.push_str("\n\n");
+        md.push_str(&facts.join("\n"));
+    }
     Ok(Some(Cell {
         title: "Grid".to_string(),
         inputs: vec![Input {
@@ -490,6 +585,18 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
             html: markdown_to_html(&md),
         }],
     }))
+}
+
+/// "2 h 05 min", "3 min 20 s", "12.5 s".
+fn fmt_duration(sec: f64) -> String {
+    let s = sec.round() as i64;
+    if s >= 3600 {
+        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{} min {:02} s", s / 60, s % 60)
+    } else {
+        format!("{sec:.1} s")
+    }
 }
 
 /// A row of the overfitting query: (train_per_class, epoch, train_acc, val_acc).
@@ -593,6 +700,7 @@ ORDER BY train_per_class;",
         ],
         y_bounds: Some((0.0, 1.0)),
         dodge: false,
+        bars: false,
     };
     let caption = ctx.caption(&["train_per_class"], false);
     Ok(Some(Cell {
@@ -691,6 +799,7 @@ ORDER BY {};",
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: false,
+        bars: false,
     };
     let caption = format!(
         "{} Pretrained trials only. Forgetting = source accuracy before \u{2212} after \
@@ -714,13 +823,18 @@ ORDER BY {};",
 /// Final test accuracy per trial against one axis, with a series per freeze value
 /// (pretrained) plus `scratch`. Rows: (key, series, x value, seed, final_test_acc).
 fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
+    per_trial_sql(ctx, axis, "ts.final_test_acc", "final_test_acc")
+}
+
+/// One row per completed trial: (key, series, axis value, seed, value AS name).
+fn per_trial_sql(ctx: &Ctx, axis: &str, value: &str, name: &str) -> String {
     format!(
         "SELECT ts.key,
        CASE WHEN ts.pretrained = 1 THEN 'freeze ' || ts.freeze ELSE 'scratch' END AS series,
-       ts.{axis}, ts.seed, ts.final_test_acc
+       ts.{axis}, ts.seed, {value} AS {name}
 FROM trial_summary ts
 JOIN trials t ON t.id = ts.trial_id
-WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.final_test_acc IS NOT NULL
+WHERE ts.sweep = {} AND ts.status = 'completed' AND {value} IS NOT NULL
 ORDER BY t.position;",
         ctx.sweep_lit()
     )
@@ -810,6 +924,7 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
+        bars: false,
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -851,6 +966,7 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
+        bars: false,
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -860,6 +976,361 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
             caption: ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
             rows: rows.len(),
         }],
+    }))
+}
+
+/// [5] Forgetting by schedule: source-task accuracy over epochs, one line per schedule.
+pub fn forgetting_by_schedule(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.trials.iter().any(|t| t.pretrained) || !ctx.varies("schedule") {
+        return Ok(None);
+    }
+    let title = "Forgetting by schedule: source-task accuracy during fine-tuning";
+    let sql = format!(
+        "SELECT t.schedule, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+  AND m.name = 'source_acc' AND m.value IS NOT NULL
+GROUP BY t.schedule, m.epoch
+ORDER BY MIN(t.position), m.epoch;",
+        ctx.sweep_lit()
+    );
+    let inputs = vec![Input::sql(sql.clone())];
+    let mut stmt = ctx.conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    // Page order of schedules (grid order), whatever order SQL grouped them in.
+    let order = distinct(ctx.trials.iter().map(|t| t.schedule.as_str()));
+    let mut names = distinct(rows.iter().map(|r| r.0.as_str()));
+    names.sort_by_key(|n| order.iter().position(|o| o == n));
+    let series: Vec<Series> = names
+        .into_iter()
+        .map(|sch| Series {
+            label: sch.to_string(),
+            color: ctx.color(&schedule_label(sch)),
+            dashed: false,
+            points: rows
+                .iter()
+                .filter(|r| r.0 == sch)
+                .map(|r| Point {
+                    x: r.1 as f64,
+                    y: r.2,
+                    err: None,
+                })
+                .collect(),
+        })
+        .collect();
+    let chart = LineChart {
+        title: "Source accuracy by schedule (epoch 0 = before fine-tuning)".to_string(),
+        x_desc: "fine-tuning epoch".to_string(),
+        y_desc: "source-task accuracy".to_string(),
+        x_axis: XAxis::Linear {
+            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        },
+        series,
+        legend_title: "schedule".to_string(),
+        legend_extra: vec![],
+        y_bounds: Some((0.0, 1.0)),
+        dodge: false,
+        bars: false,
+    };
+    let mut outputs = vec![Output::Chart {
+        svg: chart.to_svg()?,
+        caption: format!(
+            "{} Pretrained trials only.",
+            ctx.caption(&["schedule", "pretrained"], false)
+        ),
+        rows: rows.len(),
+    }];
+    let finding = schedule_forgetting_finding(&rows);
+    if !finding.is_empty() {
+        outputs.push(Output::Text { text: finding });
+    }
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs,
+    }))
+}
+
+/// "cosine lr=0.01 forgot least: source accuracy 0.93 → 0.88 (−0.05)."
+fn schedule_forgetting_finding(rows: &[(String, i64, f64)]) -> String {
+    let mut drops: Vec<(&str, f64, f64)> = Vec::new();
+    for sch in distinct(rows.iter().map(|r| r.0.as_str())) {
+        let pts: Vec<&(String, i64, f64)> = rows.iter().filter(|r| r.0 == sch).collect();
+        let first = pts.iter().min_by_key(|r| r.1).map(|r| r.2);
+        let last = pts.iter().max_by_key(|r| r.1).map(|r| r.2);
+        if let (Some(a), Some(b)) = (first, last) {
+            drops.push((sch, a, b));
+        }
+    }
+    drops.sort_by(|x, y| (x.1 - x.2).total_cmp(&(y.1 - y.2)));
+    match (drops.first(), drops.last()) {
+        (Some(best), Some(worst)) if drops.len() > 1 => format!(
+            "Least forgetting with {}: source accuracy {:.3} \u{2192} {:.3}; most with {}: \
+             {:.3} \u{2192} {:.3} (means over frozen depths and seeds).",
+            best.0, best.1, best.2, worst.0, worst.1, worst.2
+        ),
+        _ => String::new(),
+    }
+}
+
+/// [6] Forgetting vs learning rate: final forgetting per trial against lr (log axis), one
+/// series per frozen depth.
+pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.trials.iter().any(|t| t.pretrained) || !ctx.varies("lr") {
+        return Ok(None);
+    }
+    let title = "Forgetting vs learning rate";
+    let sql = per_trial_sql(
+        ctx,
+        "lr",
+        "ts.source_acc_pretrained - ts.source_acc_final",
+        "forgetting",
+    );
+    let rows = final_acc_rows(ctx, &sql)?;
+    let inputs = vec![Input::sql(sql)];
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let mut lrs: Vec<f64> = distinct(ctx.trials.iter().map(|t| t.lr))
+        .into_iter()
+        .filter(|l| *l > 0.0)
+        .collect();
+    lrs.sort_by(f64::total_cmp);
+    let keys: Vec<String> = lrs.iter().map(|l| l.to_string()).collect();
+    let series = aggregate_series(ctx, &rows, &keys, |i, _| lrs[i]);
+    let chart = LineChart {
+        title: "Final forgetting by learning rate".to_string(),
+        x_desc: "peak learning rate (log scale)".to_string(),
+        y_desc: "forgetting (source acc. before \u{2212} after)".to_string(),
+        x_axis: XAxis::Log { ticks: lrs },
+        series,
+        legend_title: "model".to_string(),
+        legend_extra: vec![],
+        y_bounds: Some((-1.0, 1.0)),
+        dodge: true,
+        bars: false,
+    };
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption: format!(
+                "{} Pretrained trials only.",
+                ctx.caption(&["lr", "schedule", "freeze", "pretrained"], true)
+            ),
+            rows: rows.len(),
+        }],
+    }))
+}
+
+/// Sort key of a learning-rate metric: blocks by their number, then the head.
+pub(crate) fn block_order(name: &str) -> (u8, i64, String) {
+    let b = name.strip_prefix("lr/").unwrap_or(name);
+    if b == "head" {
+        return (2, 0, String::new());
+    }
+    let digits: String = b.chars().filter(|c| c.is_ascii_digit()).collect();
+    match digits.parse::<i64>() {
+        Ok(n) => (0, n, b.to_string()),
+        Err(_) => (1, 0, b.to_string()),
+    }
+}
+
+/// One line per block: the learning rate of `lr/<block>` over epochs.
+pub(crate) fn lr_series(rows: &[(String, i64, f64)]) -> Vec<Series> {
+    let mut blocks = distinct(rows.iter().map(|r| r.0.as_str()));
+    blocks.sort_by_key(|b| block_order(b));
+    blocks
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| Series {
+            label: b.strip_prefix("lr/").unwrap_or(b).to_string(),
+            color: PALETTE[i % PALETTE.len()],
+            dashed: false,
+            points: rows
+                .iter()
+                .filter(|r| r.0 == b)
+                .map(|r| Point {
+                    x: r.1 as f64,
+                    y: r.2,
+                    err: None,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// [9] Schedules: the learning rate of every block over training, one chart per schedule
+/// (from its least-frozen trial, first in grid order, so frozen blocks do not hide it).
+pub fn schedules(ctx: &Ctx) -> Result<Option<Cell>> {
+    if ctx.trials.is_empty() {
+        return Ok(None);
+    }
+    let title = "Schedules: learning rate of every block";
+    let sql = format!(
+        "WITH rep AS (
+    SELECT id, schedule, key, position FROM (
+        SELECT t.id, t.schedule, t.key, t.position,
+               ROW_NUMBER() OVER (PARTITION BY t.schedule
+                                  ORDER BY t.pretrained DESC, t.frozen_blocks, t.position) AS r
+        FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+        WHERE s.name = {} AND t.status <> 'pending'
+          AND EXISTS (SELECT 1 FROM metrics m WHERE m.trial_id = t.id AND m.name LIKE 'lr/%')
+    ) WHERE r = 1
+)
+SELECT rep.schedule, rep.key, m.name AS block, m.epoch, m.value AS lr
+FROM rep JOIN metrics m ON m.trial_id = rep.id
+WHERE m.name LIKE 'lr/%' AND m.value IS NOT NULL
+ORDER BY rep.position, m.name, m.epoch;",
+        ctx.sweep_lit()
+    );
+    let inputs = vec![Input::sql(sql.clone())];
+    let mut stmt = ctx.conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, f64>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let mut outputs = Vec::new();
+    for sch in distinct(rows.iter().map(|r| r.0.as_str())) {
+        let mine: Vec<(String, i64, f64)> = rows
+            .iter()
+            .filter(|r| r.0 == sch)
+            .map(|r| (r.2.clone(), r.3, r.4))
+            .collect();
+        let key = rows.iter().find(|r| r.0 == sch).map(|r| r.1.as_str());
+        let chart = LineChart {
+            title: format!("Learning rate per block: {sch}"),
+            x_desc: "epoch".to_string(),
+            y_desc: "learning rate".to_string(),
+            x_axis: XAxis::Linear {
+                ticks: epoch_ticks(&mine.iter().map(|r| r.1).collect::<Vec<_>>()),
+            },
+            series: lr_series(&mine),
+            legend_title: "block".to_string(),
+            legend_extra: vec![],
+            y_bounds: None,
+            dodge: false,
+            bars: false,
+        };
+        outputs.push(Output::Chart {
+            svg: chart.to_svg()?,
+            caption: format!(
+                "Schedule {sch}, as applied in trial {} (the least-frozen trial with this \
+                 schedule); a frozen block has learning rate 0.",
+                key.unwrap_or("?")
+            ),
+            rows: mine.len(),
+        });
+    }
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs,
+    }))
+}
+
+/// [10] Heatmap: model (frozen depth, or scratch) × examples per class, coloured by the
+/// mean final test accuracy.
+pub fn heatmap(ctx: &Ctx) -> Result<Option<Cell>> {
+    let models = distinct(ctx.trials.iter().map(|t| (t.pretrained, t.freeze.as_str())));
+    if models.len() < 2 || !ctx.varies("train_per_class") {
+        return Ok(None);
+    }
+    let title = "Heatmap: frozen depth \u{d7} examples per class";
+    let sql = format!(
+        "SELECT CASE WHEN pretrained = 1 THEN 'freeze ' || freeze ELSE 'scratch' END AS model,
+       train_per_class, AVG(final_test_acc) AS mean_test_acc, COUNT(*) AS trials
+FROM trial_summary
+WHERE sweep = {} AND status = 'completed' AND final_test_acc IS NOT NULL
+GROUP BY model, train_per_class
+ORDER BY pretrained DESC, {}, train_per_class;",
+        ctx.sweep_lit(),
+        FREEZE_ORDER_SQL
+    );
+    let inputs = vec![Input::sql(sql.clone())];
+    let mut stmt = ctx.conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, i64>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let row_labels = distinct(rows.iter().map(|r| r.0.clone()));
+    let mut sizes = distinct(rows.iter().map(|r| r.1));
+    sizes.sort();
+    let values: Vec<Vec<Option<f64>>> = row_labels
+        .iter()
+        .map(|m| {
+            sizes
+                .iter()
+                .map(|n| rows.iter().find(|r| &r.0 == m && r.1 == *n).map(|r| r.2))
+                .collect()
+        })
+        .collect();
+    let chart = Heatmap {
+        title: "Mean final test accuracy".to_string(),
+        x_desc: "training examples per class".to_string(),
+        x_labels: sizes.iter().map(|n| n.to_string()).collect(),
+        y_desc: "model".to_string(),
+        y_labels: row_labels.clone(),
+        values,
+        value_desc: "mean final test accuracy".to_string(),
+    };
+    // Finding: the best model at each size.
+    let mut best = Vec::new();
+    for n in &sizes {
+        if let Some(r) = rows
+            .iter()
+            .filter(|r| r.1 == *n)
+            .max_by(|a, b| a.2.total_cmp(&b.2))
+        {
+            best.push(format!("{} at {n}/class ({:.3})", r.0, r.2));
+        }
+    }
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![
+            Output::Chart {
+                svg: chart.to_svg()?,
+                caption: ctx.caption(&["freeze", "pretrained", "train_per_class"], false),
+                rows: rows.len(),
+            },
+            Output::Text {
+                text: format!("Best: {}.", best.join("; ")),
+            },
+        ],
     }))
 }
 
@@ -875,7 +1346,13 @@ WHERE ts.sweep = {}
 ORDER BY t.position;",
         ctx.sweep_lit()
     );
-    let table = sql_table(ctx.conn, &sql)?;
+    let mut table = sql_table(ctx.conn, &sql)?;
+    table.sortable = true;
+    if let Some(k) = table.headers.iter().position(|h| h == "key") {
+        for row in &mut table.rows {
+            row[k].href = Some(format!("trials/{}.html", super::safe_name(&row[k].text)));
+        }
+    }
     Ok(Some(Cell {
         title: "Trials".to_string(),
         outputs: vec![

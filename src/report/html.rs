@@ -1,14 +1,24 @@
 //! The page template (minijinja, auto-escaping) and a small, escaping markdown renderer.
 //!
-//! Templates are embedded with `include_str!`, so the binary renders reports on its own.
+//! Templates are embedded with `include_str!`, so the binary renders reports on its own; a
+//! user folder can replace any of them (see [`Templates`]).
 
 use super::cells::Cell;
 use anyhow::{Context, Result};
 use minijinja::{context, Environment};
+use serde::Serialize;
+use std::path::Path;
 
-const REPORT_TEMPLATE: &str = include_str!("../../templates/report.html");
+/// The embedded templates: pages and the partials they include.
+const EMBEDDED: &[(&str, &str)] = &[
+    ("report.html", include_str!("../../templates/report.html")),
+    ("trial.html", include_str!("../../templates/trial.html")),
+    ("index.html", include_str!("../../templates/index.html")),
+    ("_style.html", include_str!("../../templates/_style.html")),
+    ("_cells.html", include_str!("../../templates/_cells.html")),
+];
 
-/// What the page template needs besides the cells.
+/// What the report page template needs besides the cells.
 pub struct Page<'a> {
     pub sweep: &'a str,
     pub status_line: &'a str,
@@ -16,25 +26,118 @@ pub struct Page<'a> {
     pub cells: &'a [Cell],
 }
 
-/// The template environment. Names ending in `.html` are auto-escaped.
-fn environment() -> Result<Environment<'static>> {
-    let mut env = Environment::new();
-    env.add_template("report.html", REPORT_TEMPLATE)
-        .context("parsing templates/report.html")?;
-    Ok(env)
+/// What the trial page template needs.
+pub struct TrialPage<'a> {
+    pub sweep: &'a str,
+    pub key: &'a str,
+    pub status_line: &'a str,
+    pub generated_at: &'a str,
+    /// Identifies the page's inputs; an unchanged page is not rewritten.
+    pub stamp: &'a str,
+    pub cells: &'a [Cell],
 }
 
-/// Renders the whole page.
+/// One row of the index page.
+#[derive(Clone, Debug, Serialize)]
+pub struct IndexRow {
+    pub name: String,
+    pub description: String,
+    pub href: String,
+    pub has_report: bool,
+    pub total: i64,
+    /// Counts in the order of [`STATUSES`].
+    pub counts: Vec<i64>,
+    pub updated_at: String,
+}
+
+/// Trial statuses, in the order of the index page's columns.
+pub const STATUSES: &[&str] = &[
+    "completed",
+    "running",
+    "pending",
+    "failed",
+    "diverged",
+    "interrupted",
+];
+
+/// The template set: the embedded templates, each replaced by a file of the same name in the
+/// user's folder when there is one (`report.html`, `trial.html`, `index.html`, and the
+/// partials `_style.html`, `_cells.html`). Names ending in `.html` are auto-escaped.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Hash of every template's text, part of each trial page's stamp.
+    pub fingerprint: String,
+}
+
+impl Templates {
+    pub fn load(user_dir: Option<&Path>) -> Result<Self> {
+        let mut env = Environment::new();
+        let mut hasher = blake3::Hasher::new();
+        for (name, embedded) in EMBEDDED {
+            let text = match user_dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
+                Some(p) => std::fs::read_to_string(&p)
+                    .with_context(|| format!("reading the template {}", p.display()))?,
+                None => embedded.to_string(),
+            };
+            hasher.update(name.as_bytes());
+            hasher.update(&[0]);
+            hasher.update(text.as_bytes());
+            hasher.update(&[0]);
+            env.add_template_owned(name.to_string(), text)
+                .with_context(|| format!("parsing the template {name}"))?;
+        }
+        hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+        Ok(Templates {
+            env,
+            fingerprint: hasher.finalize().to_hex()[..16].to_string(),
+        })
+    }
+
+    /// Renders a sweep's report page.
+    pub fn report(&self, page: &Page) -> Result<String> {
+        self.env
+            .get_template("report.html")?
+            .render(context! {
+                sweep => page.sweep,
+                status_line => page.status_line,
+                generated_at => page.generated_at,
+                cells => page.cells,
+            })
+            .context("rendering the report template")
+    }
+
+    /// Renders one trial's page.
+    pub fn trial(&self, page: &TrialPage) -> Result<String> {
+        self.env
+            .get_template("trial.html")?
+            .render(context! {
+                sweep => page.sweep,
+                key => page.key,
+                status_line => page.status_line,
+                generated_at => page.generated_at,
+                stamp => page.stamp,
+                cells => page.cells,
+            })
+            .context("rendering the trial template")
+    }
+
+    /// Renders the list of sweeps.
+    pub fn index(&self, db: &str, generated_at: &str, sweeps: &[IndexRow]) -> Result<String> {
+        self.env
+            .get_template("index.html")?
+            .render(context! {
+                db => db,
+                generated_at => generated_at,
+                sweeps => sweeps,
+                statuses => STATUSES,
+            })
+            .context("rendering the index template")
+    }
+}
+
+/// Renders a report page with the embedded templates.
 pub fn render_page(page: &Page) -> Result<String> {
-    let env = environment()?;
-    let tmpl = env.get_template("report.html")?;
-    tmpl.render(context! {
-        sweep => page.sweep,
-        status_line => page.status_line,
-        generated_at => page.generated_at,
-        cells => page.cells,
-    })
-    .context("rendering the report template")
+    Templates::load(None)?.report(page)
 }
 
 /// Escapes text for HTML element content and attribute values.

@@ -2,64 +2,209 @@
 //!
 //! `reports/<sweep>/index.html` reads like a notebook: numbered cells, each showing what
 //! produced it (the grid file, or the SQL behind a chart or table, runnable with
-//! `thaw query`) and its output. The page has inline CSS and inline SVG only: no scripts,
-//! no fonts, no external requests. It is cheap to render, so the executor re-renders it
+//! `thaw query`) and its output. The page has inline CSS and inline SVG only (plus a few
+//! lines of inline script that make tables sortable): no fonts, no external requests. It is cheap to render, so the executor re-renders it
 //! after every trial and it can be read mid-sweep.
 //!
 //! - [`cells`]: the [`Cell`] type and the built-in sections, one function each.
 //! - [`charts`]: plotters line charts rendered to SVG strings.
-//! - [`html`]: the embedded minijinja template (auto-escaping) and a small markdown renderer.
+//! - [`html`]: the embedded minijinja templates (auto-escaping, user-overridable) and a small
+//!   markdown renderer.
+//! - [`user`]: the grid's own `report:` cells.
+//! - [`export`]: CSV, JSON and Jupyter exports.
+//! - trial pages (`reports/<sweep>/trials/<key>.html`) and `reports/index.html`.
 
 pub mod cells;
 pub mod charts;
+pub mod export;
 pub mod html;
+mod summary;
+mod trial;
+pub mod user;
 
-pub use cells::{mean_ci95, Cell, MeanCi};
+pub use cells::{mean_ci95, Cell, MeanCi, SECTIONS};
+pub use export::{export_sweep, ExportFormat};
 
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Renders reports/<sweep>/index.html (out_dir = reports root) from the database, read-only.
-/// Returns the path of index.html. Cheap enough to call after every trial (mid-sweep reading).
+/// Renders reports/<sweep>/index.html (out_dir = reports root) from the database, read-only,
+/// with the embedded templates. See [`render_sweep_with`].
+pub fn render_sweep(db_path: &Path, sweep: &str, out_dir: &Path) -> Result<PathBuf> {
+    render_sweep_with(db_path, sweep, out_dir, None)
+}
+
+/// Renders a sweep's report, its trial pages and the index of all sweeps:
 ///
-/// All queries run in one read transaction, so the page shows a consistent snapshot even
-/// while trials are being written. The file is written to a temporary name and renamed,
+/// - `out_dir/<sweep>/index.html`: the notebook-style report;
+/// - `out_dir/<sweep>/trials/<key>.html`: one page per trial (unchanged pages of finished
+///   trials are not rewritten);
+/// - `out_dir/index.html`: every sweep in the database, with links and status counts.
+///
+/// `templates` is a folder whose `report.html`, `trial.html`, `index.html`, `_style.html`
+/// or `_cells.html` replace the embedded template of the same name. Returns the path of the
+/// sweep's index.html. Cheap enough to call after every trial (mid-sweep reading).
+///
+/// All queries run in one read transaction, so the pages show a consistent snapshot even
+/// while trials are being written. Every file is written to a temporary name and renamed,
 /// so a reader never sees a half-written page. Characters of the sweep name outside
 /// `[A-Za-z0-9._-]` become `_` in the directory name.
-pub fn render_sweep(db_path: &Path, sweep: &str, out_dir: &Path) -> Result<PathBuf> {
+pub fn render_sweep_with(
+    db_path: &Path,
+    sweep: &str,
+    out_dir: &Path,
+    templates: Option<&Path>,
+) -> Result<PathBuf> {
+    let tpl = html::Templates::load(templates)?;
+    let conn = open_readonly(db_path)?;
+    let generated_at = now();
+    let dir = out_dir.join(dir_name(sweep)?);
+    let trials_dir = dir.join("trials");
+
+    conn.execute_batch("BEGIN DEFERRED")?;
+    summary::materialize(&conn)?;
+    let ctx = cells::Ctx::load(&conn, sweep, generated_at.clone())?;
+    let cells = cells::build(&ctx)?;
+    let status_line = ctx.status_line();
+    drop(ctx);
+    let trials = trial::load(&conn, sweep, &tpl.fingerprint, &trials_dir)?;
+    conn.execute_batch("COMMIT")?;
+
+    trial::render_all(&tpl, sweep, &generated_at, &trials_dir, trials)?;
+    let page = tpl.report(&html::Page {
+        sweep,
+        status_line: &status_line,
+        generated_at: &generated_at,
+        cells: &cells,
+    })?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("index.html");
+    write_atomic(&path, page.as_bytes())?;
+    write_index(&conn, &tpl, db_path, out_dir, &generated_at)?;
+    Ok(path)
+}
+
+/// Renders `out_dir/index.html`: every sweep in the database, with status counts and a link
+/// to its report where one has been rendered. Returns the page's path.
+pub fn render_index(db_path: &Path, out_dir: &Path) -> Result<PathBuf> {
+    render_index_with(db_path, out_dir, None)
+}
+
+/// [`render_index`] with a user template folder (see [`render_sweep_with`]).
+pub fn render_index_with(
+    db_path: &Path,
+    out_dir: &Path,
+    templates: Option<&Path>,
+) -> Result<PathBuf> {
+    let tpl = html::Templates::load(templates)?;
+    let conn = open_readonly(db_path)?;
+    write_index(&conn, &tpl, db_path, out_dir, &now())
+}
+
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
+}
+
+fn open_readonly(db_path: &Path) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         db_path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .with_context(|| format!("opening {} read-only", db_path.display()))?;
     conn.busy_timeout(Duration::from_secs(10))?;
+    Ok(conn)
+}
 
-    let generated_at = chrono::Utc::now()
-        .format("%Y-%m-%d %H:%M:%S UTC")
-        .to_string();
-    conn.execute_batch("BEGIN DEFERRED")?;
-    let ctx = cells::Ctx::load(&conn, sweep, generated_at.clone())?;
-    let cells = cells::build(&ctx)?;
-    let status_line = ctx.status_line();
-    drop(ctx);
-    conn.execute_batch("COMMIT")?;
-
-    let page = html::render_page(&html::Page {
-        sweep,
-        status_line: &status_line,
-        generated_at: &generated_at,
-        cells: &cells,
-    })?;
-
-    let dir = out_dir.join(dir_name(sweep)?);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("index.html");
-    let tmp = dir.join(format!(".index.html.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, page).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+fn write_index(
+    conn: &Connection,
+    tpl: &html::Templates,
+    db_path: &Path,
+    out_dir: &Path,
+    generated_at: &str,
+) -> Result<PathBuf> {
+    let mut stmt = conn.prepare(
+        "SELECT s.name, s.description, s.updated_at, t.status, COUNT(t.id)
+         FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id
+         GROUP BY s.id, t.status
+         ORDER BY s.updated_at DESC, s.id DESC",
+    )?;
+    let mut rows: Vec<html::IndexRow> = Vec::new();
+    let mut q = stmt.query([])?;
+    while let Some(r) = q.next()? {
+        let name: String = r.get(0)?;
+        let status: Option<String> = r.get(3)?;
+        let n: i64 = r.get(4)?;
+        if rows.last().is_none_or(|l| l.name != name) {
+            let dir = dir_name(&name).unwrap_or_else(|_| "_".to_string());
+            rows.push(html::IndexRow {
+                has_report: out_dir.join(&dir).join("index.html").is_file(),
+                href: format!("{dir}/index.html"),
+                name,
+                description: r.get(1)?,
+                total: 0,
+                counts: vec![0; html::STATUSES.len()],
+                updated_at: r.get(2)?,
+            });
+        }
+        let row = rows.last_mut().expect("pushed above");
+        if let Some(st) = status {
+            row.total += n;
+            if let Some(i) = html::STATUSES.iter().position(|s| *s == st) {
+                row.counts[i] += n;
+            }
+        }
+    }
+    let page = tpl.index(&db_path.display().to_string(), generated_at, &rows)?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    let path = out_dir.join("index.html");
+    write_atomic(&path, page.as_bytes())?;
     Ok(path)
+}
+
+/// Writes `contents` to a temporary file next to `path`, then renames it over `path`, so a
+/// reader sees either the old file or the new one, never a partial one.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", path.display()));
+    }
+    Ok(())
+}
+
+/// A file-name-safe form of a user string: characters outside `[A-Za-z0-9._-]` become `_`;
+/// a name made only of dots becomes underscores.
+pub(crate) fn safe_name(s: &str) -> String {
+    let name: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if name.is_empty() || name.chars().all(|c| c == '.') {
+        "_".repeat(name.len().max(1))
+    } else {
+        name
+    }
 }
 
 /// The report directory's name for a sweep.

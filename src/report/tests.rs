@@ -1,7 +1,7 @@
 //! End-to-end tests: a fixture database built from the real schema, rendered and inspected.
 
 use super::cells::{self, Cell, Output};
-use super::render_sweep;
+use super::{export_sweep, render_index, render_sweep, render_sweep_with, ExportFormat};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
 
@@ -16,7 +16,18 @@ struct TrialFixture<'a> {
     shift: &'a str,
     seed: i64,
     error: Option<&'a str>,
+    /// `cosine lr=0.1` instead of `constant lr=0.01`.
+    cosine: bool,
 }
+
+/// Learning-rate metrics: four blocks and the head.
+const BLOCKS: [&str; 5] = [
+    "lr/block0",
+    "lr/block1",
+    "lr/block2",
+    "lr/block3",
+    "lr/head",
+];
 
 fn create_db(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
@@ -43,23 +54,34 @@ fn insert_sweep(conn: &Connection, name: &str, yaml: &str) -> i64 {
 /// Inserts a trial and, unless it is pending, deterministic metrics for its epochs.
 fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &TrialFixture) {
     let key = format!("k{sweep_id}-{position:03}");
+    let (schedule, lr) = if t.cosine {
+        ("cosine lr=0.1", 0.1)
+    } else {
+        ("constant lr=0.01", 0.01)
+    };
+    let frozen = if t.freeze == "all" {
+        4
+    } else {
+        t.freeze.parse::<i64>().unwrap()
+    };
+    let config = serde_json::json!({
+        "key": key, "freeze": t.freeze, "seed": t.seed, "schedule": schedule,
+        "note": "<script>alert('cfg')</script>"
+    })
+    .to_string();
     conn.execute(
         "INSERT INTO trials (sweep_id, key, status, config_json, backbone, pretrained, freeze,
             frozen_blocks, source_dataset, target_dataset, train_per_class, shift, shift_kind,
             shift_magnitude, schedule, lr, optimizer, seed, epochs, batch_size, position, error)
-         VALUES (?1, ?2, ?3, '{}', 'cnn4', ?4, ?5, ?6, 'mnist10k', 'mnist10k', ?7, ?8, ?9, ?10,
-            'constant lr=0.01', 0.01, 'sgd', ?11, ?12, 64, ?13, ?14)",
+         VALUES (?1, ?2, ?3, ?15, 'cnn4', ?4, ?5, ?6, 'mnist10k', 'mnist10k', ?7, ?8, ?9, ?10,
+            ?16, ?17, 'sgd', ?11, ?12, 64, ?13, ?14)",
         params![
             sweep_id,
             key,
             t.status,
             t.pretrained as i64,
             t.freeze,
-            if t.freeze == "all" {
-                4
-            } else {
-                t.freeze.parse::<i64>().unwrap()
-            },
+            frozen,
             t.train_per_class,
             t.shift,
             t.shift.split(' ').next().unwrap(),
@@ -71,6 +93,9 @@ fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &TrialFixtur
             EPOCHS,
             position,
             t.error,
+            config,
+            schedule,
+            lr,
         ],
     )
     .unwrap();
@@ -97,6 +122,15 @@ fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &TrialFixtur
         ];
         if e > 0 {
             m.push(("epoch_seconds", 2.0));
+            let decay = if t.cosine { 1.0 - 0.3 * p } else { 1.0 };
+            for (b, name) in BLOCKS.iter().enumerate() {
+                let v = if (b as i64) < frozen && *name != "lr/head" {
+                    0.0
+                } else {
+                    lr * decay * 0.5f64.powi(3 - b as i32)
+                };
+                m.push((name, v));
+            }
         }
         if t.pretrained {
             let forget = if t.freeze == "all" { 0.0 } else { 0.2 * p };
@@ -112,13 +146,50 @@ fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &TrialFixtur
     }
 }
 
-const YAML: &str =
-    "name: digits-test\nseeds: [0, 1]\nfreeze: [0, all]\n# <script>alert('yaml')</script>\n";
+const YAML: &str = r###"name: digits-test
+seeds: [0, 1]
+freeze: [0, all]
+# <script>alert('yaml')</script>
+report:
+  - markdown: "## Notes <script>alert('md')</script>\n\nFreezing **helps** at 10/class."
+  - title: Accuracy by size
+    sql: SELECT train_per_class, freeze, AVG(final_test_acc) AS acc FROM trial_summary WHERE sweep = 'digits-test' AND status = 'completed' GROUP BY train_per_class, freeze ORDER BY train_per_class
+    chart: line
+    x: train_per_class
+    y: acc
+    series: freeze
+  - title: Trials per status
+    sql: SELECT status, COUNT(*) AS n FROM trials GROUP BY status ORDER BY status
+    chart: bar
+    x: status
+    y: n
+  - title: Shift by size
+    sql: SELECT shift, train_per_class, AVG(final_test_acc) AS acc FROM trial_summary WHERE sweep = 'digits-test' AND status = 'completed' GROUP BY shift, train_per_class
+    chart: heatmap
+    x: train_per_class
+    y: shift
+  - title: Slowest trials
+    sql: SELECT key, train_seconds FROM trial_summary WHERE sweep = 'digits-test' ORDER BY train_seconds DESC, key LIMIT 5
+    chart: table
+  - title: Broken <query>
+    sql: SELECT no_such_column FROM trial_summary
+    chart: line
+    x: a
+    y: b
+  - title: Sneaky
+    sql: DELETE FROM trials
+    chart: table
+"###;
+
+/// Titles of the user cells of [`YAML`], in order (the markdown cell has none).
+const USER_CHARTS: usize = 3;
+const USER_CELLS: usize = 7;
 
 /// Sweep `digits-test`: freeze {0, all} + scratch × size {10, 100} × shift {none, rotate 45}
-/// × seed {0, 1} completed (24), plus one failed, one running, one pending trial.
+/// × seed {0 (constant lr=0.01), 1 (cosine lr=0.1)} completed (24), plus one failed, one
+/// running, one pending trial.
 /// Sweep `flat`: shift does not vary.
-fn fixture(dir: &Path) -> PathBuf {
+pub(super) fn fixture(dir: &Path) -> PathBuf {
     let db = dir.join("thaw.sqlite");
     let conn = create_db(&db);
     let sid = insert_sweep(&conn, "digits-test", YAML);
@@ -139,6 +210,7 @@ fn fixture(dir: &Path) -> PathBuf {
                             shift,
                             seed,
                             error: None,
+                            cosine: seed == 1,
                         },
                     );
                     pos += 1;
@@ -166,6 +238,7 @@ fn fixture(dir: &Path) -> PathBuf {
                 shift: "none",
                 seed: 2,
                 error,
+                cosine: false,
             },
         );
         pos += 1;
@@ -185,6 +258,7 @@ fn fixture(dir: &Path) -> PathBuf {
                 shift: "none",
                 seed: i as i64 / 2,
                 error: None,
+                cosine: false,
             },
         );
     }
@@ -212,6 +286,21 @@ fn count_rows(db: &Path, sql: &str) -> usize {
     n
 }
 
+/// Built-in section titles (prefixes) expected for `digits-test`, in page order.
+const SECTIONS: [&str; 11] = [
+    "Sweep",
+    "Grid",
+    "Overfitting",
+    "Forgetting: source-task",
+    "Forgetting by schedule",
+    "Forgetting vs learning rate",
+    "Domain gap",
+    "Data efficiency",
+    "Schedules",
+    "Heatmap",
+    "Trials",
+];
+
 #[test]
 fn renders_a_self_contained_notebook() {
     let tmp = tempfile::tempdir().unwrap();
@@ -226,28 +315,44 @@ fn renders_a_self_contained_notebook() {
         std::fs::write(Path::new(&dir).join("demo.html"), &html).unwrap();
     }
 
-    // Seven numbered cells, in order.
+    // Numbered cells, in order: the built-in sections, then the grid's own cells.
+    let n_cells = SECTIONS.len() + USER_CELLS;
     let mut at = 0;
-    for n in 1..=7 {
+    for n in 1..=n_cells {
         let p = html[at..]
-            .find(&format!("In&nbsp;[{n}]:"))
-            .unwrap_or_else(|| panic!("no input prompt {n}"));
+            .find(&format!("Out[{n}]:"))
+            .unwrap_or_else(|| panic!("no output prompt {n}"));
         at += p;
-        assert!(html[at..].contains(&format!("Out[{n}]:")));
     }
-    assert!(!html.contains("In&nbsp;[8]:"));
-    for title in [
-        "Overfitting",
-        "Forgetting",
-        "Domain gap",
-        "Data efficiency",
-        "Trials",
-    ] {
-        assert!(html.contains(title), "missing section {title}");
+    assert!(!html.contains(&format!("Out[{}]:", n_cells + 1)));
+    let cells = build_cells(&db, "digits-test");
+    assert_eq!(cells.len(), n_cells);
+    for (cell, title) in cells.iter().zip(SECTIONS) {
+        assert!(cell.title.starts_with(title), "{} != {title}", cell.title);
+        assert!(html.contains(&escaped(&cell.title)), "missing {title}");
     }
-    // One chart per chart section.
-    assert_eq!(html.matches("<svg").count(), 4);
+    // No empty chart: every chart drew rows, and no section is waiting for data.
+    let mut charts = 0;
+    for cell in &cells {
+        for out in &cell.outputs {
+            if let Output::Chart { rows, svg, .. } = out {
+                charts += 1;
+                assert!(*rows > 0, "{}", cell.title);
+                assert!(
+                    svg.contains("<circle") || svg.contains("<rect x=\"") || svg.contains("<rect"),
+                    "{}",
+                    cell.title
+                );
+            }
+        }
+    }
+    // 6 single-chart sections, 2 schedules, the heatmap, 3 user charts.
+    assert_eq!(charts, 6 + 2 + 1 + USER_CHARTS);
+    assert_eq!(html.matches("<svg").count(), charts);
+    assert!(!html.contains("No completed trials with these metrics yet."));
 
+    // Overview: summed training time (24 completed × 3 epochs + failed and running × 1 epoch, 2 s each).
+    assert!(html.contains("<li>training time, summed over trials: 2 min 28 s</li>"));
     // Status counts, readable mid-sweep.
     assert!(html.contains("24 of 27 trials completed, 1 running, 1 failed, 1 pending."));
 
@@ -262,18 +367,21 @@ fn renders_a_self_contained_notebook() {
             );
         }
     }
-    for banned in [
-        "<script", "<link", "@import", "url(", " src=", "<iframe", "<img",
-    ] {
+    for banned in ["<link", "@import", "url(", " src=", "<iframe", "<img"] {
         assert!(!html.contains(banned), "found {banned}");
     }
-    // User strings are escaped: the error, the YAML comment and the description.
+    // The only script is the table sorter.
+    assert_eq!(html.matches("<script").count(), 1);
+    assert!(html.contains("table.sortable"));
+    // User strings are escaped: the error, the YAML comment, the description, user cells.
     assert!(html.contains("&lt;script&gt;alert(&#x27;x&#x27;)&lt;&#x2f;script&gt; &amp; more"));
     assert!(
         html.contains("&lt;b&gt;not bold&lt;&#x2f;b&gt;")
             || html.contains("&lt;b&gt;not bold&lt;/b&gt;")
     );
     assert!(html.contains("<strong>small</strong>"));
+    assert!(html.contains("Broken &lt;query&gt;"));
+    assert!(html.contains("&lt;script&gt;alert(&#x27;md&#x27;)"));
 
     // Legends.
     for label in [
@@ -283,28 +391,49 @@ fn renders_a_self_contained_notebook() {
         "10/class",
         "100/class",
         "validation",
+        "constant lr=0.01",
+        "cosine lr=0.1",
+        "block0",
+        "head",
     ] {
         assert!(
             html.contains(&format!(">\n{label}\n<")) || html.contains(&format!(">{label}<")),
             "legend label {label} missing"
         );
     }
-    // Axis labels of the categorical and log axes.
+    // Axis labels of the categorical and log axes; heatmap values printed in the cells.
     assert!(html.contains("rotate 45"));
     assert!(html.contains("(log scale)"));
+    let conn = Connection::open(&db).unwrap();
+    let v: f64 = conn
+        .query_row(
+            "SELECT AVG(final_test_acc) FROM trial_summary WHERE sweep = 'digits-test'
+             AND status = 'completed' AND pretrained = 1 AND freeze = 'all'
+             AND train_per_class = 100",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        html.contains(&format!(">{v:.3}</text>")),
+        "heatmap value {v:.3}"
+    );
 
     // Every SQL input appears verbatim (escaped) in the page.
-    let cells = build_cells(&db, "digits-test");
     let sql: Vec<&str> = cells
         .iter()
         .flat_map(|c| c.inputs.iter())
         .filter(|i| i.lang == "sql")
         .map(|i| i.text.as_str())
         .collect();
-    assert_eq!(sql.len(), 7);
+    assert_eq!(sql.len(), 11 + 6);
     for q in sql {
         assert!(html.contains(&escaped(q)), "SQL not shown: {q}");
     }
+
+    // The trial table links every trial to its page, and sorts.
+    assert!(html.contains("<table class=\"sortable\">"));
+    assert!(html.contains("<a href=\"trials&#x2f;k1-000.html\">k1-000</a>"));
 }
 
 #[test]
@@ -314,23 +443,41 @@ fn chart_sql_returns_the_plotted_rows() {
     let cells = build_cells(&db, "digits-test");
     let mut charts = 0;
     for cell in &cells {
-        for out in &cell.outputs {
-            if let Output::Chart { rows, .. } = out {
-                charts += 1;
-                let sql = &cell.inputs[0].text;
-                assert_eq!(count_rows(&db, sql), *rows, "{}", cell.title);
-                let expected = if cell.title.starts_with("Overfitting") {
-                    2 * EPOCHS as usize // two sizes × epochs 1..=3
-                } else if cell.title.starts_with("Forgetting") {
-                    2 * (EPOCHS as usize + 1) // two freeze values × epochs 0..=3
-                } else {
-                    24 // one row per completed trial
-                };
-                assert_eq!(*rows, expected, "{}", cell.title);
-            }
+        let drawn: usize = cell
+            .outputs
+            .iter()
+            .filter_map(|o| match o {
+                Output::Chart { rows, .. } => Some(*rows),
+                _ => None,
+            })
+            .sum();
+        let n_charts = cell
+            .outputs
+            .iter()
+            .filter(|o| matches!(o, Output::Chart { .. }))
+            .count();
+        if n_charts == 0 {
+            continue;
         }
+        charts += n_charts;
+        let sql = &cell.inputs[0].text;
+        assert_eq!(count_rows(&db, sql), drawn, "{}", cell.title);
+        let e = EPOCHS as usize;
+        let expected = match cell.title.as_str() {
+            t if t.starts_with("Overfitting") => 2 * e, // two sizes × epochs 1..=3
+            t if t.starts_with("Forgetting: source") => 2 * (e + 1), // two freezes × 0..=3
+            t if t.starts_with("Forgetting by schedule") => 2 * (e + 1), // two schedules
+            t if t.starts_with("Forgetting vs") => 16,  // one row per pretrained trial
+            t if t.starts_with("Schedules") => 2 * BLOCKS.len() * e, // 2 schedules
+            t if t.starts_with("Heatmap") => 3 * 2,     // 3 models × 2 sizes
+            "Accuracy by size" => 2 * 2,
+            "Trials per status" => 4,
+            "Shift by size" => 2 * 2,
+            _ => 24, // one row per completed trial
+        };
+        assert_eq!(drawn, expected, "{}", cell.title);
     }
-    assert_eq!(charts, 4);
+    assert_eq!(charts, 12);
 
     // The overfitting query's averages are the per-epoch means over completed trials.
     let conn = Connection::open(&db).unwrap();
@@ -361,6 +508,76 @@ fn chart_sql_returns_the_plotted_rows() {
         )
         .unwrap();
     assert!((val - direct).abs() < 1e-12);
+
+    // The schedules chart shows the least-frozen trial's rates: block0 is not frozen.
+    let sched = &cells
+        .iter()
+        .find(|c| c.title.starts_with("Schedules"))
+        .unwrap()
+        .inputs[0]
+        .text;
+    let zero: i64 = conn
+        .query_row(
+            &format!(
+                "SELECT COUNT(*) FROM ({}) WHERE lr = 0",
+                sched.trim_end_matches(';')
+            ),
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(zero, 0);
+}
+
+#[test]
+fn user_cells_render_and_failures_are_error_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let cells = build_cells(&db, "digits-test");
+    let user = &cells[SECTIONS.len()..];
+    assert_eq!(user.len(), USER_CELLS);
+    // Markdown: rendered, escaped.
+    match &user[0].outputs[0] {
+        Output::Html { html } => {
+            assert!(html.contains("<h2>Notes &lt;script&gt;"), "{html}");
+            assert!(html.contains("<strong>helps</strong>"));
+        }
+        o => panic!("{o:?}"),
+    }
+    // Line chart with one series per freeze value, page colours.
+    match &user[1].outputs[0] {
+        Output::Chart { svg, rows, .. } => {
+            assert_eq!(*rows, 4);
+            assert!(svg.contains("Accuracy by size"));
+            assert!(svg.contains(">all<") || svg.contains(">\nall\n<"), "{svg}");
+        }
+        o => panic!("{o:?}"),
+    }
+    assert!(matches!(&user[2].outputs[0], Output::Chart { rows: 4, .. }));
+    assert!(matches!(&user[3].outputs[0], Output::Chart { rows: 4, .. }));
+    // Table.
+    match &user[4].outputs[0] {
+        Output::Table(t) => {
+            assert_eq!(t.headers, ["key", "train_seconds"]);
+            assert_eq!(t.rows.len(), 5);
+        }
+        o => panic!("{o:?}"),
+    }
+    // A failing query and a write attempt are error cells.
+    match &user[5].outputs[0] {
+        Output::Error { message } => assert!(message.contains("no_such_column"), "{message}"),
+        o => panic!("{o:?}"),
+    }
+    match &user[6].outputs[0] {
+        Output::Error { message } => assert!(message.contains("read-only"), "{message}"),
+        o => panic!("{o:?}"),
+    }
+    // The write attempt changed nothing.
+    assert_eq!(count_rows(&db, "SELECT * FROM trials"), 31);
+    // And the report as a whole rendered.
+    let html =
+        std::fs::read_to_string(render_sweep(&db, "digits-test", tmp.path()).unwrap()).unwrap();
+    assert_eq!(html.matches("<pre class=\"error\">").count(), 2);
 }
 
 #[test]
@@ -369,10 +586,18 @@ fn sections_whose_axis_does_not_vary_are_left_out() {
     let db = fixture(tmp.path());
     let path = render_sweep(&db, "flat", tmp.path()).unwrap();
     let html = std::fs::read_to_string(path).unwrap();
-    assert!(!html.contains("Domain gap"));
+    for absent in [
+        "Domain gap",
+        "Heatmap",
+        "Forgetting by schedule",
+        "Forgetting vs learning rate",
+    ] {
+        assert!(!html.contains(absent), "{absent}");
+    }
     assert!(html.contains("Data efficiency"));
-    // Overfitting, forgetting, data efficiency.
-    assert_eq!(html.matches("<svg").count(), 3);
+    assert!(html.contains("Schedules"));
+    // Overfitting, forgetting, data efficiency, the one schedule.
+    assert_eq!(html.matches("<svg").count(), 4);
     assert!(html.contains("4 of 4 trials completed."));
     // Only freeze "all" and no scratch trials: no scratch series.
     assert!(!html.contains(">\nscratch\n<"));
@@ -383,7 +608,7 @@ fn renders_mid_sweep_while_a_writer_holds_a_transaction() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("thaw.sqlite");
     let conn = create_db(&db);
-    let sid = insert_sweep(&conn, "early", YAML);
+    let sid = insert_sweep(&conn, "early", "name: early\n");
     for (i, status) in ["running", "pending", "pending"].into_iter().enumerate() {
         insert_trial(
             &conn,
@@ -397,6 +622,7 @@ fn renders_mid_sweep_while_a_writer_holds_a_transaction() {
                 shift: if i == 0 { "none" } else { "rotate 45" },
                 seed: 0,
                 error: None,
+                cosine: false,
             },
         );
     }
@@ -409,7 +635,361 @@ fn renders_mid_sweep_while_a_writer_holds_a_transaction() {
     conn.execute_batch("ROLLBACK").unwrap();
     assert!(html.contains("0 of 3 trials completed, 1 running, 2 pending."));
     assert!(html.contains("No completed trials with these metrics yet."));
-    assert_eq!(html.matches("<svg").count(), 0);
+    // Only the running trial's learning rates can be drawn yet.
+    assert_eq!(html.matches("<svg").count(), 1);
+    assert!(html.contains("Learning rate per block: constant lr=0.01"));
+}
+
+#[test]
+fn trial_pages_exist_link_back_and_skip_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let out = tmp.path().join("reports");
+    render_sweep(&db, "digits-test", &out).unwrap();
+    let dir = out.join("digits-test").join("trials");
+    let conn = Connection::open(&db).unwrap();
+    let keys: Vec<(String, String)> = conn
+        .prepare("SELECT key, status FROM trials WHERE sweep_id = 1")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys.len(), 27);
+    for (key, _) in &keys {
+        let page = std::fs::read_to_string(dir.join(format!("{key}.html"))).unwrap();
+        assert!(
+            page.contains("<a href=\"../index.html\">"),
+            "{key}: no link back"
+        );
+        assert!(page.trim_end().ends_with("</html>"));
+        // Pretty-printed config, escaped.
+        assert!(
+            page.contains(&format!("&quot;key&quot;: &quot;{key}&quot;,\n")),
+            "{page}"
+        );
+        assert!(page.contains("&lt;script&gt;alert(&#x27;cfg&#x27;)"));
+        assert_eq!(page.matches("<script").count(), 0);
+    }
+    let completed = std::fs::read_to_string(dir.join("k1-000.html")).unwrap();
+    for title in [
+        "Loss",
+        "Accuracy",
+        "Learning rate per block",
+        "Timings (seconds per epoch)",
+    ] {
+        assert!(completed.contains(&format!("<h2>{title}</h2>")), "{title}");
+    }
+    assert_eq!(completed.matches("<svg").count(), 3);
+    assert!(completed.contains("6.0 s in total"));
+    let failed = std::fs::read_to_string(dir.join("k1-024.html")).unwrap();
+    assert!(failed.contains("<pre class=\"error\">CUDA error: &lt;script&gt;"));
+
+    // The trial page's SQL returns the rows its charts drew.
+    let t = super::trial::load(&conn, "digits-test", "x", &dir)
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    for cell in super::trial::build_cells("digits-test", &t).unwrap() {
+        for o in &cell.outputs {
+            if let Output::Chart { rows, .. } = o {
+                assert_eq!(
+                    count_rows(&db, &cell.inputs[0].text),
+                    *rows,
+                    "{}",
+                    cell.title
+                );
+            }
+        }
+    }
+
+    // Re-rendering leaves finished trials' pages alone and rewrites the running one.
+    let mark = |k: &str| {
+        let p = dir.join(format!("{k}.html"));
+        let mut s = std::fs::read_to_string(&p).unwrap();
+        s.push_str("<!-- marked -->");
+        std::fs::write(&p, s).unwrap();
+    };
+    mark("k1-000");
+    mark("k1-025"); // running
+    render_sweep(&db, "digits-test", &out).unwrap();
+    let read = |k: &str| std::fs::read_to_string(dir.join(format!("{k}.html"))).unwrap();
+    assert!(read("k1-000").contains("<!-- marked -->"));
+    assert!(!read("k1-025").contains("<!-- marked -->"));
+    // Other templates: the stamps differ, every page is rewritten.
+    let tpl = tmp.path().join("tpl");
+    std::fs::create_dir(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("trial.html"),
+        "<html>CUSTOM TRIAL {{ key }} <meta name=\"thaw-stamp\" content=\"{{ stamp }}\"></html>",
+    )
+    .unwrap();
+    render_sweep_with(&db, "digits-test", &out, Some(&tpl)).unwrap();
+    assert!(read("k1-000").starts_with("<html>CUSTOM TRIAL k1-000"));
+}
+
+#[test]
+fn user_templates_override_the_embedded_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let tpl = tmp.path().join("tpl");
+    std::fs::create_dir(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("report.html"),
+        "<!DOCTYPE html><title>{{ sweep }}</title>MY REPORT {{ cells|length }} cells\n\
+         {% include \"_cells.html\" %}</html>",
+    )
+    .unwrap();
+    std::fs::write(tpl.join("index.html"), "MY INDEX {{ sweeps|length }}").unwrap();
+    let out = tmp.path().join("reports");
+    let path = render_sweep_with(&db, "digits-test", &out, Some(&tpl)).unwrap();
+    let html = std::fs::read_to_string(path).unwrap();
+    assert!(html.contains("MY REPORT 18 cells"), "{html}");
+    assert!(html.contains("In&nbsp;[1]:"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("index.html")).unwrap(),
+        "MY INDEX 2"
+    );
+    // The trial pages keep the embedded template.
+    let trial = std::fs::read_to_string(out.join("digits-test/trials/k1-000.html")).unwrap();
+    assert!(trial.contains("thaw trial"));
+    // A broken template is an error that names it.
+    std::fs::write(tpl.join("report.html"), "{% if %}").unwrap();
+    let err = render_sweep_with(&db, "digits-test", &out, Some(&tpl)).unwrap_err();
+    assert!(format!("{err:#}").contains("report.html"), "{err:#}");
+}
+
+#[test]
+fn index_lists_every_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let out = tmp.path().join("reports");
+    let index = render_index(&db, &out).unwrap();
+    assert_eq!(index, out.join("index.html"));
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(html.contains("2 sweeps"));
+    // Not rendered yet: listed without links.
+    assert!(html.contains("<td>digits-test</td>") && html.contains("<td>flat</td>"));
+    assert!(!html.contains("<a href=\"digits-test"));
+    render_sweep(&db, "digits-test", &out).unwrap();
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(html.contains("<a href=\"digits-test&#x2f;index.html\">digits-test</a>"));
+    assert!(html.contains("<td>flat</td>"));
+    // Counts: 27 trials, 24 completed, 1 running, 1 pending, 1 failed.
+    let row = &html[html.find("digits-test</a>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    for n in [
+        "num\">27<",
+        "status-completed\">24<",
+        "status-running\">1<",
+        "status-pending\">1<",
+        "status-failed\">1<",
+        "status-diverged\">0<",
+    ] {
+        assert!(row.contains(n), "{n} in {row}");
+    }
+}
+
+#[test]
+fn script_sweep_names_render_as_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("thaw.sqlite");
+    let conn = create_db(&db);
+    let name = "<script>alert(1)</script>";
+    conn.execute(
+        "INSERT INTO sweeps (name, description, spec_path, spec_yaml, created_at, updated_at)
+         VALUES (?1, '<script>alert(2)</script> **desc**', 'x.yaml', ?2, 't', 't')",
+        params![name, format!("name: x\nreport:\n  - markdown: \"<script>alert(3)</script>\"\n  - {{title: \"<script>alert(4)</script>\", sql: \"SELECT '<script>alert(5)</script>' AS s, 1 AS v\", chart: bar, x: s, y: v}}\n")],
+    )
+    .unwrap();
+    let sid = conn.last_insert_rowid();
+    for (i, n) in [10, 100].into_iter().enumerate() {
+        insert_trial(
+            &conn,
+            sid,
+            i as i64,
+            &TrialFixture {
+                status: "completed",
+                pretrained: true,
+                freeze: "0",
+                train_per_class: n,
+                shift: "none",
+                seed: 0,
+                error: None,
+                cosine: false,
+            },
+        );
+    }
+    let out = tmp.path().join("reports");
+    let path = render_sweep(&db, name, &out).unwrap();
+    assert_eq!(
+        path,
+        out.join("_script_alert_1___script_").join("index.html")
+    );
+    let mut files = vec![path, out.join("index.html")];
+    for e in std::fs::read_dir(out.join("_script_alert_1___script_/trials")).unwrap() {
+        files.push(e.unwrap().path());
+    }
+    assert_eq!(files.len(), 4);
+    for f in files {
+        let html = std::fs::read_to_string(&f).unwrap();
+        for i in 1..=5 {
+            assert!(
+                !html.contains(&format!("<script>alert({i})")),
+                "{}: alert({i}) unescaped",
+                f.display()
+            );
+        }
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{}", f.display());
+    }
+    let report = std::fs::read_to_string(out.join("_script_alert_1___script_/index.html")).unwrap();
+    for i in 2..=5 {
+        assert!(
+            report.contains(&format!("&lt;script&gt;alert({i})")),
+            "alert({i})"
+        );
+    }
+    // Exports are not HTML, but the notebook's Python literals stay literals.
+    let nb = tmp.path().join("x.ipynb");
+    export_sweep(&db, name, ExportFormat::Ipynb, &nb).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(nb).unwrap()).unwrap();
+    let setup: String = v["cells"][1]["source"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        setup.contains("SWEEP = \"<script>alert(1)</script>\"\n"),
+        "{setup}"
+    );
+}
+
+#[test]
+fn rewrites_are_atomic_for_a_concurrent_reader() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let out = tmp.path().join("reports");
+    let page = out.join("digits-test").join("index.html");
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let stop = stop.clone();
+        let page = page.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut missing) = (0usize, 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                match std::fs::read_to_string(&page) {
+                    Ok(s) => {
+                        assert!(
+                            s.trim_end().ends_with("</html>"),
+                            "partial read of {} bytes",
+                            s.len()
+                        );
+                        ok += 1;
+                    }
+                    Err(_) => missing += 1,
+                }
+            }
+            (ok, missing)
+        })
+    };
+    for _ in 0..4 {
+        render_sweep(&db, "digits-test", &out).unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (ok, _missing) = reader.join().expect("the reader saw a partial page");
+    assert!(ok > 0);
+    // No temporary files are left behind.
+    for e in walkdir::WalkDir::new(&out) {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".tmp"), "{name}");
+    }
+}
+
+#[test]
+fn exports_csv_json_and_a_notebook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    // CSV: a header and one line per trial (the error contains a comma-free quote-free text).
+    let csv = tmp.path().join("out/x.csv");
+    export_sweep(&db, "digits-test", ExportFormat::Csv, &csv).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 28);
+    assert!(lines[0].starts_with("trial_id,sweep,key,status,"));
+    assert!(lines[1].contains(",k1-000,completed,"));
+    // JSON: one object per trial with the view's columns.
+    let json = tmp.path().join("x.json");
+    export_sweep(&db, "digits-test", ExportFormat::Json, &json).unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 27);
+    assert_eq!(rows[0]["key"], "k1-000");
+    assert!(rows[0]["final_test_acc"].as_f64().unwrap() > 0.0);
+    assert!(rows[26]["final_test_acc"].is_null());
+    // Notebook: nbformat 4 structure.
+    let nb_path = tmp.path().join("x.ipynb");
+    export_sweep(&db, "digits-test", ExportFormat::Ipynb, &nb_path).unwrap();
+    let nb: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&nb_path).unwrap()).unwrap();
+    assert_eq!(nb["nbformat"], 4);
+    assert!(nb["nbformat_minor"].as_u64().unwrap() >= 4);
+    assert!(nb["metadata"].is_object());
+    assert_eq!(nb["metadata"]["kernelspec"]["language"], "python");
+    let cells = nb["cells"].as_array().unwrap();
+    let mut ids = std::collections::HashSet::new();
+    let (mut md, mut code) = (Vec::new(), Vec::new());
+    for c in cells {
+        let o = c.as_object().unwrap();
+        assert!(o["metadata"].is_object());
+        assert!(ids.insert(o["id"].as_str().unwrap().to_string()));
+        let src: String = o["source"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        match o["cell_type"].as_str().unwrap() {
+            "markdown" => {
+                assert!(!o.contains_key("outputs"));
+                md.push(src);
+            }
+            "code" => {
+                assert!(o["outputs"].as_array().unwrap().is_empty());
+                assert!(o["execution_count"].is_null());
+                code.push(src);
+            }
+            t => panic!("cell type {t}"),
+        }
+    }
+    for section in [
+        "## Overfitting",
+        "## Forgetting",
+        "## Domain gap",
+        "## Data efficiency",
+    ] {
+        assert!(md.iter().any(|m| m.starts_with(section)), "{section}");
+    }
+    let all_code = code.join("\n");
+    for needle in [
+        "import sqlite3",
+        "import pandas as pd",
+        "matplotlib.pyplot",
+        "read_sql_query",
+    ] {
+        assert!(all_code.contains(needle), "{needle}");
+    }
+    assert!(code.iter().filter(|c| c.contains("plt.show()")).count() >= 5);
+    // The export of an unknown sweep is an error.
+    assert!(export_sweep(&db, "nope", ExportFormat::Csv, &csv).is_err());
+    assert_eq!(
+        "IPYNB".parse::<ExportFormat>().unwrap(),
+        ExportFormat::Ipynb
+    );
 }
 
 #[test]
@@ -470,6 +1050,7 @@ fn large_demo() {
                             shift,
                             seed,
                             error: None,
+                            cosine: seed == 1,
                         },
                     );
                     pos += 1;

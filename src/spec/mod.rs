@@ -9,6 +9,7 @@ mod describe;
 mod error;
 mod expand;
 mod parse;
+mod report;
 pub mod trial;
 
 #[cfg(test)]

@@ -141,6 +141,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "image_size",
     "zip",
     "exclude",
+    "report",
 ];
 const SOURCE_KEYS: &[&str] = &["dataset", "classes", "train_per_class", "epochs", "lr"];
 const TARGET_KEYS: &[&str] = &["dataset", "classes", "train_per_class", "shift"];
@@ -1717,6 +1718,9 @@ impl Parser<'_> {
             }
         };
 
+        if let Some(v) = m.get("report") {
+            super::report::check_report(self.diag, v, &key(root, "report"));
+        }
         let zips = match m.get("zip") {
             None | Some(Value::Null) => Some(Vec::new()),
             Some(v) => self.zips(v, &key(root, "zip")),

@@ -1,0 +1,384 @@
+//! `thaw export`: a sweep's results as CSV, JSON or a Jupyter notebook.
+//!
+//! CSV and JSON hold the sweep's rows of the `trial_summary` view (one per trial, in grid
+//! order). The notebook (nbformat 4.5) loads the SQLite file with Python's `sqlite3` and
+//! pandas and redraws the report's main charts with matplotlib, one markdown cell per section,
+//! so the analysis can go on in Jupyter.
+
+use super::cells::sql_str;
+use anyhow::{bail, Context, Result};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OpenFlags};
+use serde_json::{json, Map, Value};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The formats of `thaw export`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+    Ipynb,
+}
+
+impl ExportFormat {
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+            ExportFormat::Ipynb => "ipynb",
+        }
+    }
+}
+
+impl FromStr for ExportFormat {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "csv" => Ok(ExportFormat::Csv),
+            "json" => Ok(ExportFormat::Json),
+            "ipynb" | "jupyter" | "notebook" => Ok(ExportFormat::Ipynb),
+            other => bail!("unknown export format `{other}`; use csv, json or ipynb"),
+        }
+    }
+}
+
+/// Writes the sweep in `format` to `out` (atomically: a temporary file, then a rename).
+pub fn export_sweep(db_path: &Path, sweep: &str, format: ExportFormat, out: &Path) -> Result<()> {
+    let conn = Connection::open_with_flags(
+        db_path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_context(|| format!("opening {} read-only", db_path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let description: String = conn
+        .query_row(
+            "SELECT description FROM sweeps WHERE name = ?1",
+            [sweep],
+            |r| r.get(0),
+        )
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => {
+                anyhow::anyhow!("no sweep named \"{sweep}\" in the database")
+            }
+            e => anyhow::Error::new(e).context("reading the sweep"),
+        })?;
+    // One consistent snapshot, with the fast copy of trial_summary.
+    conn.execute_batch("BEGIN DEFERRED")?;
+    super::summary::materialize(&conn)?;
+    let text = match format {
+        ExportFormat::Csv => summary_csv(&conn, sweep)?,
+        ExportFormat::Json => {
+            let rows = summary_json(&conn, sweep)?;
+            serde_json::to_string_pretty(&rows)? + "\n"
+        }
+        ExportFormat::Ipynb => {
+            let db = std::fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_path_buf());
+            serde_json::to_string_pretty(&notebook(&db, sweep, &description))? + "\n"
+        }
+    };
+    conn.execute_batch("COMMIT")?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    super::write_atomic(out, text.as_bytes())
+}
+
+/// The SQL of the exported rows.
+pub fn summary_sql(sweep: &str) -> String {
+    format!(
+        "SELECT ts.* FROM trial_summary ts JOIN trials t ON t.id = ts.trial_id \
+         WHERE ts.sweep = {} ORDER BY t.position, t.id",
+        sql_str(sweep)
+    )
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn summary_csv(conn: &Connection, sweep: &str) -> Result<String> {
+    let mut stmt = conn.prepare(&summary_sql(sweep))?;
+    let cols: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let mut out = cols
+        .iter()
+        .map(|c| csv_field(c))
+        .collect::<Vec<_>>()
+        .join(",");
+    out.push('\n');
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let fields: Vec<String> = (0..cols.len())
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => String::new(),
+                    ValueRef::Integer(n) => n.to_string(),
+                    ValueRef::Real(x) => x.to_string(),
+                    ValueRef::Text(t) => csv_field(&String::from_utf8_lossy(t)),
+                    ValueRef::Blob(b) => format!("<{} bytes>", b.len()),
+                })
+            })
+            .collect::<rusqlite::Result<_>>()?;
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+fn summary_json(conn: &Connection, sweep: &str) -> Result<Vec<Value>> {
+    let mut stmt = conn.prepare(&summary_sql(sweep))?;
+    let cols: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let mut out = Vec::new();
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let mut obj = Map::new();
+        for (i, c) in cols.iter().enumerate() {
+            let v = match r.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(n) => json!(n),
+                // Non-finite numbers have no JSON form: null.
+                ValueRef::Real(x) => serde_json::Number::from_f64(x)
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::String(format!("<{} bytes>", b.len())),
+            };
+            obj.insert(c.clone(), v);
+        }
+        out.push(Value::Object(obj));
+    }
+    Ok(out)
+}
+
+/// Notebook `source`: the text split into lines, each keeping its newline.
+fn source(text: &str) -> Value {
+    let text = text.trim_matches('\n');
+    let lines: Vec<Value> = text
+        .split_inclusive('\n')
+        .map(|l| Value::String(l.to_string()))
+        .collect();
+    Value::Array(lines)
+}
+
+fn md(text: &str) -> Value {
+    json!({"cell_type": "markdown", "metadata": {}, "source": source(text)})
+}
+
+fn code(text: &str) -> Value {
+    json!({
+        "cell_type": "code",
+        "execution_count": null,
+        "metadata": {},
+        "outputs": [],
+        "source": source(text),
+    })
+}
+
+/// A Python string literal (JSON string syntax is valid Python for these).
+fn py_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
+}
+
+/// The notebook: setup, then one markdown and one code cell per section.
+pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
+    let mut cells = vec![md(&format!(
+        "# {}\n\n{}\n\nExported by thaw from `{}`. Run the cells in order; edit `DB` below if \
+         the database has moved. Every chart is drawn from the SQL above it, which also runs \
+         with `thaw query`.",
+        sweep.replace('\n', " "),
+        description.trim(),
+        db.display()
+    ))];
+    cells.push(code(&format!(
+        r#"import sqlite3
+import numpy as np
+import pandas as pd
+import matplotlib.pyplot as plt
+
+DB = {db}
+SWEEP = {sweep}
+con = sqlite3.connect(f"file:{{DB}}?mode=ro", uri=True)
+
+def q(sql, **params):
+    """Runs SQL with :named parameters; :sweep is the sweep's name."""
+    return pd.read_sql_query(sql, con, params={{"sweep": SWEEP, **params}})
+
+def model(df):
+    """'freeze N' for fine-tuned trials, 'scratch' for trials trained from scratch."""
+    return np.where(df["pretrained"] == 1, "freeze " + df["freeze"].astype(str), "scratch")
+
+summary = q("SELECT * FROM trial_summary WHERE sweep = :sweep")
+done = summary[summary["status"] == "completed"].copy()
+done["model"] = model(done)
+summary["status"].value_counts()"#,
+        db = py_str(&db.display().to_string()),
+        sweep = py_str(sweep)
+    )));
+
+    cells.push(md(
+        "## Overfitting\n\nTrain (solid) vs validation (dashed) accuracy per epoch, mean over \
+         completed trials, one colour per number of training examples per class; then the \
+         generalization gap (final train \u{2212} final validation accuracy).",
+    ));
+    cells.push(code(
+        r#"curves = q("""
+SELECT t.train_per_class, m.epoch,
+       AVG(CASE WHEN m.name = 'train_acc' THEN m.value END) AS train_acc,
+       AVG(CASE WHEN m.name = 'val_acc' THEN m.value END) AS val_acc
+FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = :sweep AND t.status = 'completed'
+  AND m.name IN ('train_acc', 'val_acc') AND m.epoch >= 1
+GROUP BY t.train_per_class, m.epoch ORDER BY t.train_per_class, m.epoch
+""")
+fig, ax = plt.subplots(figsize=(8, 4.5))
+for i, (n, g) in enumerate(curves.groupby("train_per_class")):
+    ax.plot(g["epoch"], g["train_acc"], "-o", color=f"C{i}", label=f"{n}/class train")
+    ax.plot(g["epoch"], g["val_acc"], "--o", color=f"C{i}", mfc="none", label=f"{n}/class validation")
+ax.set(xlabel="epoch", ylabel="accuracy", title="Train vs validation accuracy")
+ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+plt.show()
+done.assign(gap=done["final_train_acc"] - done["final_val_acc"]).groupby("train_per_class")["gap"].describe()"#,
+    ));
+
+    cells.push(md(
+        "## Forgetting\n\nSource-task accuracy during fine-tuning (epoch 0 = before), by \
+         frozen depth; forgetting = source accuracy before \u{2212} after, against the learning \
+         rate.",
+    ));
+    cells.push(code(
+        r#"src = q("""
+SELECT t.freeze, t.schedule, m.epoch, AVG(m.value) AS source_acc
+FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = :sweep AND t.status = 'completed' AND t.pretrained = 1
+  AND m.name = 'source_acc' AND m.value IS NOT NULL
+GROUP BY t.freeze, t.schedule, m.epoch ORDER BY t.freeze, m.epoch
+""")
+if src.empty:
+    print("No source-task accuracies recorded (no pretrained trials).")
+else:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for f, g in src.groupby("freeze"):
+        g = g.groupby("epoch", as_index=False)["source_acc"].mean()
+        axes[0].plot(g["epoch"], g["source_acc"], "-o", label=f"freeze {f}")
+    axes[0].set(xlabel="fine-tuning epoch", ylabel="source-task accuracy", title="Source accuracy by frozen depth")
+    axes[0].legend()
+    pre = done[done["pretrained"] == 1].assign(forgetting=lambda d: d["source_acc_pretrained"] - d["source_acc_final"])
+    for f, g in pre.groupby("freeze"):
+        g = g.groupby("lr")["forgetting"].agg(["mean", "sem"]).reset_index()
+        axes[1].errorbar(g["lr"], g["mean"], yerr=1.96 * g["sem"].fillna(0), marker="o", capsize=3, label=f"freeze {f}")
+    axes[1].set(xscale="log", xlabel="learning rate (log scale)", ylabel="forgetting", title="Forgetting vs learning rate")
+    axes[1].legend()
+    plt.tight_layout()
+    plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Domain gap\n\nFinal target test accuracy for each shift of the target images, one \
+         line per frozen depth (and from scratch); error bars: 95% CI over seeds (normal \
+         approximation).",
+    ));
+    cells.push(code(
+        r#"shifts = list(dict.fromkeys(summary["shift"]))
+g = done.groupby(["model", "shift"])["final_test_acc"].agg(["mean", "sem"]).reset_index()
+fig, ax = plt.subplots(figsize=(8, 4.5))
+for m, d in g.groupby("model"):
+    d = d.set_index("shift").reindex(shifts)
+    ax.errorbar(range(len(shifts)), d["mean"], yerr=1.96 * d["sem"].fillna(0), marker="o", capsize=3, label=m)
+ax.set_xticks(range(len(shifts)), shifts, rotation=20)
+ax.set(xlabel="shift of the target images", ylabel="final test accuracy", title="Target accuracy vs shift")
+ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Data efficiency\n\nFinal test accuracy against training examples per class (log \
+         axis), fine-tuned vs from scratch, with the spread over seeds as a band (95% CI).",
+    ));
+    cells.push(code(
+        r#"g = done.groupby(["model", "train_per_class"])["final_test_acc"].agg(["mean", "sem"]).reset_index()
+fig, ax = plt.subplots(figsize=(8, 4.5))
+for m, d in g.groupby("model"):
+    ci = 1.96 * d["sem"].fillna(0)
+    ax.plot(d["train_per_class"], d["mean"], "-o", label=m)
+    ax.fill_between(d["train_per_class"], d["mean"] - ci, d["mean"] + ci, alpha=0.2)
+ax.set(xscale="log", xlabel="training examples per class (log scale)", ylabel="final test accuracy", title="Data efficiency")
+ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Heatmap\n\nMean final test accuracy by model (frozen depth or scratch) and \
+         training examples per class.",
+    ));
+    cells.push(code(
+        r#"h = done.pivot_table(index="model", columns="train_per_class", values="final_test_acc", aggfunc="mean")
+fig, ax = plt.subplots(figsize=(1.2 * len(h.columns) + 3, 0.6 * len(h) + 2))
+im = ax.imshow(h.values, cmap="viridis", aspect="auto")
+ax.set_xticks(range(len(h.columns)), h.columns)
+ax.set_yticks(range(len(h.index)), h.index)
+for (r, c), v in np.ndenumerate(h.values):
+    if not np.isnan(v):
+        ax.text(c, r, f"{v:.3f}", ha="center", va="center", color="white" if v < h.values[~np.isnan(h.values)].mean() else "black")
+ax.set(xlabel="training examples per class", ylabel="model", title="Mean final test accuracy")
+fig.colorbar(im, ax=ax)
+plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Schedules\n\nThe learning rate of every block over training, for the first \
+         trial of each schedule.",
+    ));
+    cells.push(code(
+        r#"lr = q("""
+SELECT t.schedule, t.key, m.name AS block, m.epoch, m.value AS lr
+FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = :sweep AND m.name LIKE 'lr/%' AND m.value IS NOT NULL
+  AND t.id IN (SELECT MIN(t2.id) FROM trials t2 JOIN sweeps s2 ON s2.id = t2.sweep_id
+               WHERE s2.name = :sweep AND t2.status <> 'pending' GROUP BY t2.schedule)
+ORDER BY t.position, m.name, m.epoch
+""")
+for sched, g in lr.groupby("schedule", sort=False):
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    for b, d in g.groupby("block"):
+        ax.plot(d["epoch"], d["lr"], "-o", label=b.removeprefix("lr/"))
+    ax.set(xlabel="epoch", ylabel="learning rate", title=f"Learning rate per block: {sched}")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Trials\n\nEvery trial with its parameters and final/best metrics.",
+    ));
+    cells.push(code("summary"));
+
+    json!({
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python", "pygments_lexer": "ipython3"},
+            "thaw": {"sweep": sweep},
+        },
+        "cells": with_ids(cells),
+    })
+}
+
+/// nbformat 4.5 wants a unique `id` on every cell.
+fn with_ids(cells: Vec<Value>) -> Vec<Value> {
+    cells
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            if let Value::Object(o) = &mut c {
+                o.insert("id".to_string(), Value::String(format!("thaw-{i:03}")));
+            }
+            c
+        })
+        .collect()
+}

@@ -1,0 +1,441 @@
+//! One page per trial: `reports/<sweep>/trials/<key>.html`.
+//!
+//! A page shows the trial's resolved config (`trials.config_json`, pretty-printed), its
+//! status, times and error, and every curve it recorded: losses, accuracies, the learning
+//! rate of every block, epoch timings and any other metric. Each chart shows the SQL that
+//! returns exactly its rows.
+//!
+//! Pages of finished trials are rewritten only when something they show changed: each page
+//! carries a stamp (a hash of the trial row, the templates and the thaw version) and a page
+//! whose stamp matches is left alone, so re-rendering after every trial stays cheap.
+
+use super::cells::{
+    epoch_ticks, fmt_real, lr_series, sql_str, Cell, Input, Output, Table, TableCell,
+};
+use super::charts::{LineChart, Point, Series, XAxis, PALETTE};
+use super::html::{markdown_to_html, Templates, TrialPage};
+use anyhow::{Context, Result};
+use rusqlite::{params, Connection};
+use std::path::{Path, PathBuf};
+
+/// Everything one trial page shows, read inside the report's snapshot.
+pub(crate) struct TrialData {
+    pub key: String,
+    pub status: String,
+    pub config_json: String,
+    pub device: Option<String>,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub error: Option<String>,
+    pub stamp: String,
+    /// (name, epoch, value) ordered by name, epoch; NULL values left out.
+    pub metrics: Vec<(String, i64, f64)>,
+}
+
+/// The file name of a trial's page.
+pub(crate) fn page_name(key: &str) -> String {
+    format!("{}.html", super::safe_name(key))
+}
+
+const TERMINAL: &[&str] = &["completed", "failed", "diverged", "interrupted"];
+
+/// Reads the trials whose page must be (re)written into `dir`.
+pub(crate) fn load(
+    conn: &Connection,
+    sweep: &str,
+    fingerprint: &str,
+    dir: &Path,
+) -> Result<Vec<TrialData>> {
+    let mut stmt = conn.prepare(
+        "SELECT t.id, t.key, t.status, t.config_json, t.device, t.started_at, t.finished_at,
+                t.error
+         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+         WHERE s.name = ?1 ORDER BY t.position, t.id",
+    )?;
+    type Row = (
+        i64,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map(params![sweep], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()
+        .context("reading the trials")?;
+    let mut metrics = conn.prepare_cached(
+        "SELECT name, epoch, value FROM metrics
+         WHERE trial_id = ?1 AND value IS NOT NULL ORDER BY name, epoch",
+    )?;
+    let mut out = Vec::new();
+    for (id, key, status, config_json, device, started_at, finished_at, error) in rows {
+        let stamp = blake3::hash(
+            format!(
+                "{fingerprint}\0{sweep}\0{key}\0{status}\0{config_json}\0{device:?}\0\
+                 {started_at:?}\0{finished_at:?}\0{error:?}"
+            )
+            .as_bytes(),
+        )
+        .to_hex()[..24]
+            .to_string();
+        if TERMINAL.contains(&status.as_str())
+            && existing_stamp(&dir.join(page_name(&key))).as_deref() == Some(stamp.as_str())
+        {
+            continue;
+        }
+        let m = metrics
+            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.push(TrialData {
+            key,
+            status,
+            config_json,
+            device,
+            started_at,
+            finished_at,
+            error,
+            stamp,
+            metrics: m,
+        });
+    }
+    Ok(out)
+}
+
+/// The stamp in an existing page's `<meta name="thaw-stamp">`, if any.
+fn existing_stamp(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut head = vec![0u8; 1024];
+    let n = std::fs::File::open(path).ok()?.read(&mut head).ok()?;
+    let head = String::from_utf8_lossy(&head[..n]);
+    let marker = "name=\"thaw-stamp\" content=\"";
+    let at = head.find(marker)? + marker.len();
+    let end = head[at..].find('"')?;
+    Some(head[at..at + end].to_string())
+}
+
+/// Renders and writes the pages, on all cores.
+pub(crate) fn render_all(
+    tpl: &Templates,
+    sweep: &str,
+    generated_at: &str,
+    dir: &Path,
+    trials: Vec<TrialData>,
+) -> Result<usize> {
+    if trials.is_empty() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(trials.len())
+        .max(1);
+    let chunk = trials.len().div_ceil(workers);
+    let n = trials.len();
+    std::thread::scope(|s| -> Result<()> {
+        let handles: Vec<_> = trials
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || -> Result<()> {
+                    for t in part {
+                        let path: PathBuf = dir.join(page_name(&t.key));
+                        let page = render_one(tpl, sweep, generated_at, t)
+                            .with_context(|| format!("rendering the page of trial {}", t.key))?;
+                        super::write_atomic(&path, page.as_bytes())?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| anyhow::anyhow!("a trial page renderer panicked"))??;
+        }
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+fn render_one(tpl: &Templates, sweep: &str, generated_at: &str, t: &TrialData) -> Result<String> {
+    let cells = build_cells(sweep, t)?;
+    let status_line = format!("status {}", t.status);
+    tpl.trial(&TrialPage {
+        sweep,
+        key: &t.key,
+        status_line: &status_line,
+        generated_at,
+        stamp: &t.stamp,
+        cells: &cells,
+    })
+}
+
+/// SQL returning one trial's rows of the given metrics (`lr/%` patterns allowed).
+pub(crate) fn metric_sql(sweep: &str, key: &str, filter: &str) -> String {
+    format!(
+        "SELECT m.name, m.epoch, m.value
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.key = {}
+  AND {filter} AND m.value IS NOT NULL
+ORDER BY m.name, m.epoch;",
+        sql_str(sweep),
+        sql_str(key)
+    )
+}
+
+fn names_in(names: &[&str]) -> String {
+    let list: Vec<String> = names.iter().map(|n| sql_str(n)).collect();
+    format!("m.name IN ({})", list.join(", "))
+}
+
+const LOSSES: &[&str] = &["train_loss", "val_loss"];
+const ACCURACIES: &[&str] = &["train_acc", "val_acc", "test_acc", "source_acc"];
+
+fn metric_color(name: &str) -> (u8, u8, u8) {
+    let i = match name {
+        n if n.starts_with("train") => 0,
+        n if n.starts_with("val") => 1,
+        n if n.starts_with("test") => 2,
+        n if n.starts_with("source") => 3,
+        _ => 7,
+    };
+    PALETTE[i]
+}
+
+fn curve_chart(
+    title: &str,
+    y_desc: &str,
+    rows: &[&(String, i64, f64)],
+    y_bounds: Option<(f64, f64)>,
+    palette_by_order: bool,
+) -> LineChart {
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        if !names.contains(&r.0.as_str()) {
+            names.push(&r.0);
+        }
+    }
+    let series = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Series {
+            label: n.to_string(),
+            color: if palette_by_order {
+                PALETTE[i % PALETTE.len()]
+            } else {
+                metric_color(n)
+            },
+            dashed: n.starts_with("val"),
+            points: rows
+                .iter()
+                .filter(|r| r.0 == *n)
+                .map(|r| Point {
+                    x: r.1 as f64,
+                    y: r.2,
+                    err: None,
+                })
+                .collect(),
+        })
+        .collect();
+    LineChart {
+        title: title.to_string(),
+        x_desc: "epoch".to_string(),
+        y_desc: y_desc.to_string(),
+        x_axis: XAxis::Linear {
+            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+        },
+        series,
+        legend_title: "metric".to_string(),
+        legend_extra: vec![],
+        y_bounds,
+        dodge: false,
+        bars: false,
+    }
+}
+
+/// The cells of one trial page.
+pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
+    let mut cells = Vec::new();
+
+    // Config and status.
+    let pretty = serde_json::from_str::<serde_json::Value>(&t.config_json)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| t.config_json.clone());
+    let train_seconds: f64 = t
+        .metrics
+        .iter()
+        .filter(|m| m.0 == "epoch_seconds")
+        .map(|m| m.2)
+        .sum();
+    let mut md = format!("**Status:** {}", t.status);
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "\u{2014}".to_string());
+    md.push_str(&format!(
+        "\n\n- device: `{}`\n- started: {}\n- finished: {}\n- training time: {}",
+        opt(&t.device),
+        opt(&t.started_at),
+        opt(&t.finished_at),
+        if train_seconds > 0.0 {
+            format!("{train_seconds:.1} s")
+        } else {
+            "\u{2014}".to_string()
+        }
+    ));
+    let mut outputs = vec![Output::Html {
+        html: markdown_to_html(&md),
+    }];
+    if let Some(e) = t.error.as_deref().filter(|e| !e.is_empty()) {
+        outputs.push(Output::Error {
+            message: e.to_string(),
+        });
+    }
+    cells.push(Cell {
+        title: format!("Trial {}: resolved config", t.key),
+        inputs: vec![Input {
+            lang: "json",
+            text: pretty,
+        }],
+        outputs,
+    });
+
+    let mut chart_cell =
+        |title: &str, filter: String, rows: Vec<&(String, i64, f64)>, chart: LineChart| {
+            let sql = metric_sql(sweep, &t.key, &filter);
+            let outputs = if rows.is_empty() {
+                vec![Output::Text {
+                    text: "No values recorded yet.".to_string(),
+                }]
+            } else {
+                match chart.to_svg() {
+                    Ok(svg) => vec![Output::Chart {
+                        svg,
+                        caption: String::new(),
+                        rows: rows.len(),
+                    }],
+                    Err(e) => vec![Output::Error {
+                        message: format!("{e:#}"),
+                    }],
+                }
+            };
+            cells.push(Cell {
+                title: title.to_string(),
+                inputs: vec![Input::sql(sql)],
+                outputs,
+            });
+        };
+
+    let is =
+        |set: &'static [&'static str]| move |m: &&(String, i64, f64)| set.contains(&m.0.as_str());
+    let loss: Vec<_> = t.metrics.iter().filter(is(LOSSES)).collect();
+    let chart = curve_chart("Loss", "cross-entropy loss", &loss, None, false);
+    chart_cell("Loss", names_in(LOSSES), loss, chart);
+
+    let acc: Vec<_> = t.metrics.iter().filter(is(ACCURACIES)).collect();
+    let chart = curve_chart("Accuracy", "accuracy", &acc, Some((0.0, 1.0)), false);
+    chart_cell("Accuracy", names_in(ACCURACIES), acc, chart);
+
+    let lr: Vec<&(String, i64, f64)> = t
+        .metrics
+        .iter()
+        .filter(|m| m.0.starts_with("lr/"))
+        .collect();
+    let owned: Vec<(String, i64, f64)> = lr.iter().map(|r| (*r).clone()).collect();
+    let chart = LineChart {
+        title: "Learning rate per block".to_string(),
+        x_desc: "epoch".to_string(),
+        y_desc: "learning rate".to_string(),
+        x_axis: XAxis::Linear {
+            ticks: epoch_ticks(&lr.iter().map(|r| r.1).collect::<Vec<_>>()),
+        },
+        series: lr_series(&owned),
+        legend_title: "block".to_string(),
+        legend_extra: vec![],
+        y_bounds: None,
+        dodge: false,
+        bars: false,
+    };
+    chart_cell(
+        "Learning rate per block",
+        "m.name LIKE 'lr/%'".to_string(),
+        lr,
+        chart,
+    );
+
+    let known = |n: &str| {
+        LOSSES.contains(&n)
+            || ACCURACIES.contains(&n)
+            || n.starts_with("lr/")
+            || n == "epoch_seconds"
+    };
+    let other: Vec<&(String, i64, f64)> = t.metrics.iter().filter(|m| !known(&m.0)).collect();
+    if !other.is_empty() {
+        let mut names: Vec<&str> = other.iter().map(|m| m.0.as_str()).collect();
+        names.dedup();
+        let chart = curve_chart("Other metrics", "value", &other, None, true);
+        chart_cell("Other metrics", names_in(&names), other, chart);
+    }
+
+    // Timings.
+    let secs: Vec<&(String, i64, f64)> = t
+        .metrics
+        .iter()
+        .filter(|m| m.0 == "epoch_seconds")
+        .collect();
+    let sql = metric_sql(sweep, &t.key, "m.name = 'epoch_seconds'");
+    let cell = |text: String, class: &str| TableCell {
+        text,
+        class: class.to_string(),
+        href: None,
+    };
+    let outputs = if secs.is_empty() {
+        vec![Output::Text {
+            text: "No epochs timed yet.".to_string(),
+        }]
+    } else {
+        vec![
+            Output::Table(Table {
+                headers: vec!["name".into(), "epoch".into(), "value".into()],
+                rows: secs
+                    .iter()
+                    .map(|r| {
+                        vec![
+                            cell(r.0.clone(), ""),
+                            cell(r.1.to_string(), "num"),
+                            cell(fmt_real(r.2), "num"),
+                        ]
+                    })
+                    .collect(),
+                sortable: false,
+                note: None,
+            }),
+            Output::Text {
+                text: format!(
+                    "{} epochs, {train_seconds:.1} s in total, {:.2} s per epoch on average.",
+                    secs.len(),
+                    train_seconds / secs.len() as f64
+                ),
+            },
+        ]
+    };
+    cells.push(Cell {
+        title: "Timings (seconds per epoch)".to_string(),
+        inputs: vec![Input::sql(sql)],
+        outputs,
+    });
+    Ok(cells)
+}
