@@ -65,9 +65,8 @@ pub fn export_sweep(db_path: &Path, sweep: &str, format: ExportFormat, out: &Pat
             }
             e => anyhow::Error::new(e).context("reading the sweep"),
         })?;
-    // One consistent snapshot, with the fast copy of trial_summary.
+    // One consistent snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
-    super::summary::materialize(&conn)?;
     let text = match format {
         ExportFormat::Csv => summary_csv(&conn, sweep)?,
         ExportFormat::Json => {

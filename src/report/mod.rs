@@ -18,7 +18,6 @@ pub mod cells;
 pub mod charts;
 pub mod export;
 pub mod html;
-mod summary;
 mod trial;
 pub mod user;
 
@@ -65,7 +64,13 @@ pub fn render_sweep_with(
     let trials_dir = dir.join("trials");
 
     conn.execute_batch("BEGIN DEFERRED")?;
-    summary::materialize(&conn)?;
+    // The page reads trial_summary about ten times: read it once into a connection-local
+    // table of the same name (unqualified names resolve to `temp` first), so every query
+    // shown stays runnable as-is against the view.
+    conn.execute(
+        "CREATE TEMP TABLE trial_summary AS SELECT * FROM main.trial_summary WHERE sweep = ?1",
+        [sweep],
+    )?;
     let ctx = cells::Ctx::load(&conn, sweep, generated_at.clone())?;
     let cells = cells::build(&ctx)?;
     let status_line = ctx.status_line();

@@ -5,7 +5,6 @@ use super::{export_sweep, render_index, render_sweep, render_sweep_with, ExportF
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
 
-const SCHEMA: &str = include_str!("../track/schema_v1.sql");
 const EPOCHS: i64 = 3;
 
 struct TrialFixture<'a> {
@@ -32,7 +31,9 @@ const BLOCKS: [&str; 5] = [
 fn create_db(path: &Path) -> Connection {
     let conn = Connection::open(path).unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.execute_batch(SCHEMA).unwrap();
+    for (_, sql) in crate::track::schema::MIGRATIONS {
+        conn.execute_batch(sql).unwrap();
+    }
     conn
 }
 
