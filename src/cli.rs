@@ -19,20 +19,24 @@ pub struct DbArgs {
     pub db: PathBuf,
 }
 
-/// Where reports are written.
+/// Where reports are written, and with which templates.
 #[derive(Args, Debug, Clone)]
 pub struct ReportArgs {
     /// Folder reports are written under (`<folder>/<sweep>/index.html`).
     #[arg(long, env = "THAW_REPORTS", default_value = "reports")]
     pub reports_dir: PathBuf,
+    /// Folder of templates (report.html, trial.html, index.html, ...) overriding the built-in ones.
+    #[arg(long)]
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Train every trial of a grid that is not completed yet, then render its report.
+    /// Train every trial of the grids that is not completed yet, then render their reports.
     Run {
-        /// The grid YAML file.
-        grid: PathBuf,
+        /// Grid YAML files, or folders whose *.yaml / *.yml files are run in name order.
+        #[arg(required = true)]
+        grids: Vec<PathBuf>,
         /// Validate and print the expanded trials; train nothing, write nothing.
         #[arg(long)]
         dry_run: bool,
@@ -71,6 +75,22 @@ pub enum Command {
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// Export a sweep's trial summary as CSV or JSON, or as a Jupyter notebook that reloads the
+    /// database and redraws the report's charts.
+    Export {
+        /// Sweep name.
+        sweep: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportKind::Csv)]
+        format: ExportKind,
+        /// Output file (default: `<reports>/<sweep>/<sweep>.<format>`).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
     /// List sweeps and their trial counts by status.
     Ls {
         #[command(flatten)]
@@ -96,4 +116,12 @@ pub enum Format {
     Table,
     Csv,
     Json,
+}
+
+/// Formats of `thaw export`.
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum ExportKind {
+    Csv,
+    Json,
+    Ipynb,
 }

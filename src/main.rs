@@ -4,11 +4,12 @@ mod cli;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use cli::{Cli, Command, Format};
+use cli::{Cli, Command, ExportKind, Format};
 use std::path::Path;
 use std::process::ExitCode;
 use tch::Device;
 use thaw::exec::{self, RunOptions};
+use thaw::report::ExportFormat;
 use thaw::track::{self, OutputFormat};
 
 fn main() -> ExitCode {
@@ -43,10 +44,38 @@ fn parse_device(text: &str) -> Result<Device> {
     Ok(device)
 }
 
+/// The grid files named on the command line: files as given, folders expanded to their
+/// `*.yaml` / `*.yml` files in name order.
+fn grid_files(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    for arg in args {
+        if !arg.is_dir() {
+            files.push(arg.clone());
+            continue;
+        }
+        let before = files.len();
+        for entry in walkdir::WalkDir::new(arg).sort_by_file_name() {
+            let entry =
+                entry.with_context(|| format!("cannot read the folder {}", arg.display()))?;
+            let is_grid = entry
+                .path()
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml");
+            if entry.file_type().is_file() && is_grid {
+                files.push(entry.into_path());
+            }
+        }
+        if files.len() == before {
+            bail!("{}: no *.yaml grid files in this folder", arg.display());
+        }
+    }
+    Ok(files)
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run {
-            grid,
+            grids,
             dry_run,
             device,
             data_dir,
@@ -58,18 +87,6 @@ fn run(cli: Cli) -> Result<()> {
             db,
             reports,
         } => {
-            let planned = exec::plan(&grid, &data_dir, max_trials)?;
-            if dry_run {
-                println!("{}", thaw::spec::describe_trials(&planned.grid));
-                for (i, (key, _)) in planned.trials.iter().enumerate() {
-                    println!("trial {:>4}  key {key}", i + 1);
-                }
-                println!(
-                    "{} trials; nothing was trained or written (--dry-run)",
-                    planned.trials.len()
-                );
-                return Ok(());
-            }
             let cache_dir = cache_dir.unwrap_or_else(|| {
                 db.db
                     .parent()
@@ -77,51 +94,104 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or(Path::new("."))
                     .join(".thaw-cache")
             });
+            // Every grid is validated before anything runs.
+            let planned = grid_files(&grids)?
+                .iter()
+                .map(|g| exec::plan(g, &data_dir, &cache_dir, max_trials))
+                .collect::<Result<Vec<_>>>()?;
+            if dry_run {
+                for p in &planned {
+                    println!("{}", thaw::spec::describe_trials(&p.grid));
+                    for (i, (key, _)) in p.trials.iter().enumerate() {
+                        println!("trial {:>4}  key {key}", i + 1);
+                    }
+                    println!(
+                        "{}: {} trials; nothing was trained or written (--dry-run)",
+                        p.grid.name,
+                        p.trials.len()
+                    );
+                }
+                return Ok(());
+            }
             let opts = RunOptions {
                 db_path: db.db,
                 data_dir,
                 cache_dir,
                 reports_dir: reports.reports_dir,
+                templates: reports.templates,
                 device: parse_device(&device)?,
                 retry_failed,
                 keep_checkpoints,
                 stale_after: std::time::Duration::from_secs(stale_after),
             };
             exec::interrupt::install()?;
-            let summary = exec::run(&planned, &opts)?;
-            println!(
-                "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
-                summary.sweep,
-                summary.total,
-                summary.skipped,
-                summary.completed,
-                summary.failed,
-                summary.diverged,
-                summary.interrupted
-            );
-            if let Some(report) = summary.report {
-                println!("report: {}", report.display());
+            for p in &planned {
+                let summary = exec::run(p, &opts)?;
+                println!(
+                    "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
+                    summary.sweep,
+                    summary.total,
+                    summary.skipped,
+                    summary.completed,
+                    summary.failed,
+                    summary.diverged,
+                    summary.interrupted
+                );
+                if let Some(report) = &summary.report {
+                    println!("report: {}", report.display());
+                }
+                if summary.left_to_others > 0 {
+                    println!(
+                        "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",
+                        summary.left_to_others
+                    );
+                }
+                if summary.stopped_by_user {
+                    eprintln!(
+                        "stopped by Ctrl-C after recording the current epoch; run `thaw run {}` again to resume",
+                        p.grid.spec_path.display()
+                    );
+                    std::process::exit(130);
+                }
             }
             println!("database: {}", opts.db_path.display());
-            if summary.left_to_others > 0 {
-                println!(
-                    "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",
-                    summary.left_to_others
-                );
-            }
-            if summary.stopped_by_user {
-                eprintln!(
-                    "stopped by Ctrl-C after recording the current epoch; run `thaw run {}` again to resume",
-                    grid.display()
-                );
-                std::process::exit(130);
-            }
             Ok(())
         }
         Command::Report { sweep, db, reports } => {
-            let path = thaw::report::render_sweep(&db.db, &sweep, &reports.reports_dir)
-                .with_context(|| format!("cannot render the report of sweep {sweep}"))?;
+            let path = thaw::report::render_sweep_with(
+                &db.db,
+                &sweep,
+                &reports.reports_dir,
+                reports.templates.as_deref(),
+            )
+            .with_context(|| format!("cannot render the report of sweep {sweep}"))?;
             println!("report: {}", path.display());
+            Ok(())
+        }
+        Command::Export {
+            sweep,
+            format,
+            out,
+            db,
+            reports,
+        } => {
+            let format = match format {
+                ExportKind::Csv => ExportFormat::Csv,
+                ExportKind::Json => ExportFormat::Json,
+                ExportKind::Ipynb => ExportFormat::Ipynb,
+            };
+            let out = match out {
+                Some(out) => out,
+                None => {
+                    let dir = thaw::report::dir_name(&sweep)?;
+                    reports
+                        .reports_dir
+                        .join(&dir)
+                        .join(format!("{dir}.{}", format.extension()))
+                }
+            };
+            thaw::report::export_sweep(&db.db, &sweep, format, &out)?;
+            println!("exported: {}", out.display());
             Ok(())
         }
         Command::Ls { db } => {

@@ -9,7 +9,7 @@ pub mod runner;
 
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::Network;
-use crate::spec::{self, Grid, Shift, TrialSpec};
+use crate::spec::{self, DatasetSource, Grid, Shift, TrialSpec};
 use crate::track::{ClaimRules, Db, TrialStatus};
 use crate::train::{self, checkpoint, pretrain, EpochControl, FitOutcome};
 use anyhow::{bail, Context, Result};
@@ -17,6 +17,7 @@ use progress::Progress;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tch::Device;
 
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub cache_dir: PathBuf,
     /// Folder reports are written under (`<reports>/<sweep>/index.html`).
     pub reports_dir: PathBuf,
+    /// Templates overriding the built-in report templates.
+    pub templates: Option<PathBuf>,
     /// Device trials train on.
     pub device: Device,
     /// Also rerun failed and diverged trials.
@@ -73,7 +76,12 @@ pub struct PlannedSweep {
 
 /// Loads a grid, checks it against the datasets and computes every trial's key; refuses a grid
 /// of more than `max_trials` trials (a mistake, most likely). Nothing is written anywhere.
-pub fn plan(grid_path: &Path, data_dir: &Path, max_trials: usize) -> Result<PlannedSweep> {
+pub fn plan(
+    grid_path: &Path,
+    data_dir: &Path,
+    cache_dir: &Path,
+    max_trials: usize,
+) -> Result<PlannedSweep> {
     let grid = spec::load_grid(grid_path).map_err(|e| anyhow::anyhow!("{e}"))?;
     if grid.trials.len() > max_trials {
         bail!(
@@ -84,7 +92,7 @@ pub fn plan(grid_path: &Path, data_dir: &Path, max_trials: usize) -> Result<Plan
         );
     }
     spec::check_data(&grid, &mut |src| {
-        Ok(data::train_pool_sizes(&*data::load_dataset(src, data_dir)?))
+        Ok(data::train_pool_sizes(&*load(src, data_dir, cache_dir)?))
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let trials = grid
@@ -93,13 +101,18 @@ pub fn plan(grid_path: &Path, data_dir: &Path, max_trials: usize) -> Result<Plan
         .map(|t| {
             let fingerprint = format!(
                 "{}+{}",
-                data::load_dataset(&t.source.dataset, data_dir)?.fingerprint,
-                data::load_dataset(&t.target.dataset, data_dir)?.fingerprint
+                load(&t.source.dataset, data_dir, cache_dir)?.fingerprint,
+                load(&t.target.dataset, data_dir, cache_dir)?.fingerprint
             );
             Ok((t.key(&fingerprint), t.clone()))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(PlannedSweep { grid, trials })
+}
+
+/// Loads a dataset, keeping decoded image files under `<cache_dir>/decoded`.
+fn load(src: &DatasetSource, data_dir: &Path, cache_dir: &Path) -> Result<Arc<data::Dataset>> {
+    data::load_dataset_cached(src, data_dir, Some(&cache_dir.join("decoded")))
 }
 
 /// A device as written on the command line and in the database (`cpu`, `cuda:0`).
@@ -240,7 +253,12 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
 }
 
 fn render(opts: &RunOptions, sweep: &str) -> Result<PathBuf> {
-    crate::report::render_sweep(&opts.db_path, sweep, &opts.reports_dir)
+    crate::report::render_sweep_with(
+        &opts.db_path,
+        sweep,
+        &opts.reports_dir,
+        opts.templates.as_deref(),
+    )
 }
 
 fn remove_checkpoint(path: &Path) -> Result<()> {
@@ -294,11 +312,32 @@ impl<'a> TrialRunner<'a> {
         }
     }
 
+    fn load(&self, src: &DatasetSource) -> Result<Arc<data::Dataset>> {
+        load(src, &self.opts.data_dir, &self.opts.cache_dir)
+    }
+
+    /// Records which files the trial's target splits hold (shared by trials with the same
+    /// data, classes, size and seed).
+    fn record_split(&self, trial: &TrialSpec, trial_id: i64, ds: &data::Dataset) -> Result<()> {
+        let t = &trial.target;
+        let split_key = blake3::hash(
+            format!(
+                "{}|{:?}|{}|{}",
+                ds.fingerprint, t.classes, t.train_per_class, trial.seed
+            )
+            .as_bytes(),
+        )
+        .to_hex()[..16]
+            .to_string();
+        let rows = data::split_manifest(ds, &t.classes, Some(t.train_per_class), trial.seed)?;
+        self.db.record_split(trial_id, &split_key, &rows)
+    }
+
     /// The source task of `trial` prepared with the trial's seed (the training sample depends on
     /// it; validation and test do not).
     fn source_task(&self, trial: &TrialSpec) -> Result<TaskData> {
         let src = &trial.source;
-        let ds = data::load_dataset(&src.dataset, &self.opts.data_dir)?;
+        let ds = self.load(&src.dataset)?;
         data::prepare_task(
             &ds,
             &src.classes,
@@ -312,9 +351,7 @@ impl<'a> TrialRunner<'a> {
 
     /// Path of the pretrained checkpoint `trial` needs, training it first if it is missing.
     fn pretrained_checkpoint(&mut self, trial: &TrialSpec, progress: &Progress) -> Result<PathBuf> {
-        let fingerprint = data::load_dataset(&trial.source.dataset, &self.opts.data_dir)?
-            .fingerprint
-            .clone();
+        let fingerprint = self.load(&trial.source.dataset)?.fingerprint.clone();
         let key = pretrain::pretrain_key(trial, &fingerprint);
         let path = self
             .opts
@@ -382,7 +419,8 @@ impl<'a> TrialRunner<'a> {
         } else {
             None
         };
-        let target_ds = data::load_dataset(&trial.target.dataset, &self.opts.data_dir)?;
+        let target_ds = self.load(&trial.target.dataset)?;
+        self.record_split(trial, trial_id, &target_ds)?;
         let target = data::prepare_task(
             &target_ds,
             &trial.target.classes,

@@ -213,7 +213,7 @@ pub(crate) fn safe_name(s: &str) -> String {
 }
 
 /// The report directory's name for a sweep.
-fn dir_name(sweep: &str) -> Result<String> {
+pub fn dir_name(sweep: &str) -> Result<String> {
     let name: String = sweep
         .chars()
         .map(|c| {

@@ -360,6 +360,36 @@ impl Db {
         Ok(())
     }
 
+    /// Records the files of a trial's target splits under `split_key` (once per key) and links
+    /// the trial to them.
+    pub fn record_split(
+        &self,
+        trial_id: i64,
+        split_key: &str,
+        rows: &[(String, String, u32)],
+    ) -> Result<()> {
+        let tx = self.write_tx()?;
+        let known: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM split_files WHERE split_key = ?1)",
+            [split_key],
+            |r| r.get(0),
+        )?;
+        if !known {
+            let mut stmt = tx.prepare(
+                "INSERT OR IGNORE INTO split_files (split_key, split, path, label) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (split, path, label) in rows {
+                stmt.execute(params![split_key, split, path, label])?;
+            }
+        }
+        tx.execute(
+            "UPDATE trials SET split_key = ?2 WHERE id = ?1",
+            params![trial_id, split_key],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Refreshes the heartbeat of a trial `runner` holds.
     pub fn heartbeat(&self, trial_id: i64, runner: &str) -> Result<()> {
         self.conn.execute(

@@ -9,9 +9,9 @@ pub mod optim;
 pub mod pretrain;
 pub mod schedule;
 
-use crate::data::{TaskData, TensorSet};
+use crate::data::{self, TaskData, TensorSet};
 use crate::model::{Head, Network};
-use crate::spec::{Optimizer, TrialSpec};
+use crate::spec::{Augment, Optimizer, TrialSpec};
 use anyhow::Result;
 use optim::Optim;
 use schedule::LrPlan;
@@ -107,6 +107,8 @@ struct Trainer<'a> {
     plan: LrPlan,
     batch_size: usize,
     step: usize,
+    /// Random augmentation of training batches, seeded by (seed, step).
+    augment: Option<(&'a Augment, u64)>,
 }
 
 impl Trainer<'_> {
@@ -129,7 +131,11 @@ impl Trainer<'_> {
                 self.opt.set_lr(block, lr);
             }
             self.opt.set_lr(n_blocks, self.plan.head_lr(self.step));
-            let x = normalise(&set.images.index_select(0, &idx));
+            let batch = set.images.index_select(0, &idx);
+            let x = match self.augment {
+                Some((aug, seed)) => normalise(&data::augment(&batch, aug, seed, self.step as u64)),
+                None => normalise(&batch),
+            };
             let y = set.labels.index_select(0, &idx);
             let logits = net.logits(&net.features(&x, trainable_from, true), head);
             let batch_loss = logits.cross_entropy_for_logits(&y);
@@ -207,6 +213,7 @@ pub fn fine_tune(
         plan,
         batch_size: spec.batch_size,
         step: 0,
+        augment: spec.target.dataset.augment().map(|a| (a, spec.seed)),
     };
     let resumed = match checkpoint.filter(|p| p.exists()) {
         Some(path) => Some(checkpoint::load(path, net, &mut trainer.opt)?),

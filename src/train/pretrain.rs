@@ -70,6 +70,7 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
         plan,
         batch_size: spec.batch_size,
         step: 0,
+        augment: spec.source.dataset.augment().map(|a| (a, spec.seed)),
     };
     for epoch in 1..=spec.source.epochs {
         super::seed_epoch(spec.seed, epoch);
