@@ -5,6 +5,7 @@ use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 const GRID: &str = r#"
@@ -94,6 +95,16 @@ fn scalar(dir: &Path, sql: &str) -> String {
         .unwrap()
 }
 
+/// Metrics of an uninterrupted run of GRID, computed once for all tests of this file.
+fn reference() -> &'static BTreeMap<(String, i64, String), Option<f64>> {
+    static REFERENCE: OnceLock<BTreeMap<(String, i64, String), Option<f64>>> = OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let (dir, grid) = setup();
+        run_to_end(dir.path(), &grid);
+        metrics(dir.path())
+    })
+}
+
 /// A small seeded generator for kill times (xorshift).
 struct Rng(u64);
 impl Rng {
@@ -107,12 +118,15 @@ impl Rng {
 
 #[test]
 fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uninterrupted_one() {
-    let (reference, grid) = setup();
-    run_to_end(reference.path(), &grid);
-    let expected = metrics(reference.path());
+    let expected = reference();
     // Epoch 0: val_loss, val_acc, test_acc; epochs 1-4: train_loss, train_acc, the three
     // evaluations, four block rates and the head rate; pretrained trials add source_acc to each.
-    assert_eq!(expected.len(), 4 * (3 + 4 * 10) + 8 * (4 + 4 * 11));
+    // The last epoch adds ece, ece_ts, temperature, and for pretrained trials cka/<block> and
+    // weight_dist/<block>.
+    assert_eq!(
+        expected.len(),
+        4 * (3 + 4 * 10 + 3) + 8 * (4 + 4 * 11 + 3 + 2 * 4)
+    );
 
     let (dir, grid) = setup();
     let mut rng = Rng(0x5eed_1234_abcd_0001);
@@ -141,7 +155,10 @@ fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uni
         ),
         format!("Integer({TRIALS})")
     );
-    assert_eq!(metrics(dir.path()), expected);
+    assert!(
+        metrics(dir.path()) == *expected,
+        "metrics differ from the uninterrupted run"
+    );
     // Pruned: no epoch checkpoint of a completed trial is left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join(".thaw-cache/trials"))
         .map(|d| d.map(|e| e.unwrap().file_name()).collect())
@@ -151,9 +168,7 @@ fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uni
 
 #[test]
 fn two_runners_on_one_database_share_the_grid_and_run_every_trial_once() {
-    let (reference, grid) = setup();
-    run_to_end(reference.path(), &grid);
-    let (dir, _) = setup();
+    let (dir, grid) = setup();
     let a = spawn(dir.path(), &grid);
     let b = spawn(dir.path(), &grid);
     for child in [a, b] {
@@ -176,14 +191,15 @@ fn two_runners_on_one_database_share_the_grid_and_run_every_trial_once() {
         "Integer(1)",
         "both runners took trials"
     );
-    assert_eq!(metrics(dir.path()), metrics(reference.path()));
+    assert!(
+        metrics(dir.path()) == *reference(),
+        "metrics differ from the uninterrupted run"
+    );
 }
 
 #[test]
 fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
-    let (reference, grid) = setup();
-    run_to_end(reference.path(), &grid);
-    let (dir, _) = setup();
+    let (dir, grid) = setup();
     let child = spawn(dir.path(), &grid);
     std::thread::sleep(Duration::from_millis(700));
     // SAFETY: sends SIGINT to the child we spawned.
@@ -202,5 +218,8 @@ fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
     assert!(dir.path().join("reports/crashy/index.html").exists());
     let again = run_to_end(dir.path(), &grid);
     assert!(String::from_utf8_lossy(&again.stdout).contains("0 failed"));
-    assert_eq!(metrics(dir.path()), metrics(reference.path()));
+    assert!(
+        metrics(dir.path()) == *reference(),
+        "metrics differ from the uninterrupted run"
+    );
 }

@@ -10,8 +10,8 @@ pub mod runner;
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::Network;
 use crate::spec::{self, DatasetSource, Grid, Shift, TrialSpec};
-use crate::track::{ClaimRules, Db, TrialStatus};
-use crate::train::{self, checkpoint, pretrain, EpochControl, FitOutcome};
+use crate::track::{ClaimRules, Db, DomainRow, TrialStatus};
+use crate::train::{self, analysis, checkpoint, pretrain, EpochControl, FitOutcome};
 use anyhow::{bail, Context, Result};
 use progress::Progress;
 use std::collections::HashMap;
@@ -349,8 +349,13 @@ impl<'a> TrialRunner<'a> {
         )
     }
 
-    /// Path of the pretrained checkpoint `trial` needs, training it first if it is missing.
-    fn pretrained_checkpoint(&mut self, trial: &TrialSpec, progress: &Progress) -> Result<PathBuf> {
+    /// The key and path of the pretrained checkpoint `trial` needs, training it first if it is
+    /// missing.
+    fn pretrained_checkpoint(
+        &mut self,
+        trial: &TrialSpec,
+        progress: &Progress,
+    ) -> Result<(String, PathBuf)> {
         let fingerprint = self.load(&trial.source.dataset)?.fingerprint.clone();
         let key = pretrain::pretrain_key(trial, &fingerprint);
         let path = self
@@ -359,7 +364,7 @@ impl<'a> TrialRunner<'a> {
             .join("pretrained")
             .join(format!("{key}.safetensors"));
         if path.exists() {
-            return Ok(path);
+            return Ok((key, path));
         }
         progress.println(&format!(
             "pretraining {} on {} classes {:?} for {} epochs (seed {}); cached as {}",
@@ -388,7 +393,7 @@ impl<'a> TrialRunner<'a> {
             "pretrained {}: source test accuracy {acc:.3} in {seconds:.1}s",
             trial.backbone
         ));
-        Ok(path)
+        Ok((key, path))
     }
 
     /// The source test set (for forgetting), shared by every trial with the same source task.
@@ -432,7 +437,7 @@ impl<'a> TrialRunner<'a> {
         )?;
         tch::manual_seed(trial.seed as i64);
         let net = match &pretrained {
-            Some(path) => {
+            Some((_, path)) => {
                 let mut net = Network::new(
                     trial.backbone,
                     device,
@@ -443,6 +448,21 @@ impl<'a> TrialRunner<'a> {
                 net
             }
             None => Network::new(trial.backbone, device, None, Some(target.num_classes)),
+        };
+        // The pretrained model as it was, for domain distance and representation drift.
+        let reference = match &pretrained {
+            Some((key, path)) => {
+                let mut r = Network::new(
+                    trial.backbone,
+                    device,
+                    Some(trial.source.classes.len()),
+                    None,
+                );
+                r.load_pretrained(path)?;
+                self.domain_distance(trial, trial_id, key, &r, &target_ds, &target)?;
+                Some(r)
+            }
+            None => None,
         };
         let source_test = if trial.pretrained {
             Some(self.source_test(trial)?)
@@ -463,13 +483,70 @@ impl<'a> TrialRunner<'a> {
                 EpochControl::Continue
             })
         };
-        train::fine_tune(
+        let outcome = train::fine_tune(
             trial,
             &net,
             &target,
             source_test,
             Some(checkpoint),
             on_epoch,
+        )?;
+        if outcome == FitOutcome::Completed {
+            let mut last = analysis::calibration(&net, &target);
+            if let Some(reference) = &reference {
+                let rows = (target.test.len as i64).min(analysis::PROBE_ROWS);
+                let probe = target.test.images.narrow(0, 0, rows);
+                last.extend(analysis::drift(
+                    reference,
+                    &net,
+                    &probe,
+                    trial.backbone.block_names(),
+                ));
+            }
+            db.log_epoch(trial_id, trial.epochs as i64, &last)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Links the trial to the domain distance between its source and (shifted) target on the
+    /// pretrained backbone's features, computing it first if no trial has yet.
+    fn domain_distance(
+        &mut self,
+        trial: &TrialSpec,
+        trial_id: i64,
+        pretrained_key: &str,
+        pretrained: &Network,
+        target_ds: &data::Dataset,
+        target: &TaskData,
+    ) -> Result<()> {
+        let t = &trial.target;
+        let key = blake3::hash(
+            format!(
+                "{pretrained_key}|{}|{:?}|{}|{}",
+                target_ds.fingerprint,
+                t.classes,
+                serde_json::to_string(&t.shift)?,
+                trial.image_size
+            )
+            .as_bytes(),
         )
+        .to_hex()[..16]
+            .to_string();
+        if !self.db.has_domain_distance(&key)? {
+            let source = self.source_test(trial)?;
+            let d = analysis::domain_distance(pretrained, source, &target.test, trial.seed);
+            self.db.record_domain_distance(&DomainRow {
+                key: &key,
+                pretrained_key,
+                target_dataset: &t.dataset.label(),
+                shift: &t.shift.to_string(),
+                proxy_a: d.proxy_a,
+                mmd2: d.mmd2,
+                frechet: d.frechet,
+                n_source: d.n_source,
+                n_target: d.n_target,
+            })?;
+        }
+        self.db.link_domain_distance(trial_id, &key)
     }
 }

@@ -118,6 +118,20 @@ impl Network {
         h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
     }
 
+    /// The output of every block for `x`, all in inference mode (for representation drift).
+    pub fn block_outputs(&self, x: &Tensor) -> Vec<Tensor> {
+        tch::no_grad(|| {
+            let mut h = x.shallow_clone();
+            self.blocks
+                .iter()
+                .map(|b| {
+                    h = b.forward(&h, false);
+                    h.shallow_clone()
+                })
+                .collect()
+        })
+    }
+
     /// Logits of `head`. Panics if the network was built without that head (a caller bug).
     pub fn logits(&self, features: &Tensor, head: Head) -> Tensor {
         let h = match head {

@@ -10,7 +10,7 @@ pub mod writer;
 
 pub use query::{format_overview, format_result, query_readonly, OutputFormat, QueryResult};
 pub use schema::SCHEMA_VERSION;
-pub use writer::{ClaimRules, Claimed, Db, SweepOverview};
+pub use writer::{ClaimRules, Claimed, Db, DomainRow, SweepOverview};
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,13 +10,14 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `(version, sql)`, in order; applying `sql` to a database at `version - 1` gives `version`.
 pub const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("schema_v1.sql")),
     (2, include_str!("schema_v2.sql")),
     (3, include_str!("schema_v3.sql")),
+    (4, include_str!("schema_v4.sql")),
 ];
 
 /// Reads `PRAGMA user_version`.

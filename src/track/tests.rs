@@ -101,7 +101,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
             scalar(&db, "PRAGMA user_version"),
             Value::Integer(SCHEMA_VERSION)
         );
-        assert_eq!(SCHEMA_VERSION, 3);
+        assert_eq!(SCHEMA_VERSION, 4);
         assert_eq!(
             scalar(&db, "PRAGMA journal_mode"),
             Value::Text("wal".into())
@@ -110,7 +110,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
         db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(3));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(4));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM sweeps"),
         Value::Integer(1)
@@ -162,7 +162,7 @@ fn newer_schema_is_rejected() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
-    assert!(err.contains("newer thaw (schema 99 > 3)"), "{err}");
+    assert!(err.contains("newer thaw (schema 99 > 4)"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }
 
@@ -548,7 +548,7 @@ fn query_refuses_writes() {
     assert_refused(&path, "CREATE TABLE x (a)");
     assert_refused(&path, "VACUUM");
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(3));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(4));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM trials WHERE status='pending'"),
         Value::Integer(1)
@@ -574,7 +574,7 @@ fn query_returns_rows() {
         ]]
     );
     let r = query_readonly(&path, "PRAGMA user_version").unwrap();
-    assert_eq!(r.rows, vec![vec![Value::Integer(3)]]);
+    assert_eq!(r.rows, vec![vec![Value::Integer(4)]]);
     assert!(query_readonly(&path, "  ").is_err());
     let err = format!(
         "{:#}",
@@ -790,7 +790,7 @@ fn a_version_1_database_is_migrated_in_place_keeping_its_rows() {
         .unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(3));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(4));
     assert_eq!(
         scalar(&db, "SELECT name FROM sweeps"),
         Value::Text("old".into())

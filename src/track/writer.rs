@@ -94,6 +94,24 @@ impl ClaimRules<'_> {
     }
 }
 
+/// One row of `domain_distance`.
+pub struct DomainRow<'a> {
+    pub key: &'a str,
+    pub pretrained_key: &'a str,
+    pub target_dataset: &'a str,
+    pub shift: &'a str,
+    pub proxy_a: f64,
+    pub mmd2: f64,
+    pub frechet: f64,
+    pub n_source: i64,
+    pub n_target: i64,
+}
+
+/// `Some(x)` for finite values, `None` (stored as NULL) otherwise.
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
 /// A trial a runner now holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claimed {
@@ -387,6 +405,47 @@ impl Db {
             params![trial_id, split_key],
         )?;
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Whether the domain distance `key` is already computed.
+    pub fn has_domain_distance(&self, key: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM domain_distance WHERE key = ?1)",
+            [key],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Stores a domain distance (computed once per key).
+    pub fn record_domain_distance(&self, row: &DomainRow<'_>) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO domain_distance
+                 (key, pretrained_key, target_dataset, shift, proxy_a, mmd2, frechet,
+                  n_source, n_target, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                row.key,
+                row.pretrained_key,
+                row.target_dataset,
+                row.shift,
+                finite(row.proxy_a),
+                finite(row.mmd2),
+                finite(row.frechet),
+                row.n_source,
+                row.n_target,
+                now_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Links a trial to the domain distance of its source and target.
+    pub fn link_domain_distance(&self, trial_id: i64, key: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE trials SET domain_key = ?2 WHERE id = ?1",
+            params![trial_id, key],
+        )?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 //! The step loop never reads a value back to the host: losses and correct counts accumulate on
 //! the device and are read once per epoch.
 
+pub mod analysis;
 pub mod checkpoint;
 pub mod optim;
 pub mod pretrain;
