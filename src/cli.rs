@@ -40,9 +40,16 @@ pub enum Command {
         /// Validate and print the expanded trials; train nothing, write nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Device to train on: auto (CUDA when available), cpu, cuda, cuda:N.
+        /// Device(s) to train on: auto (CUDA when available), cpu, cuda, cuda:N, or a list
+        /// such as cuda:0,cuda:1 (trials are spread over them).
         #[arg(long, default_value = "auto")]
         device: String,
+        /// Trials at once, one process each (default: 1 on the CPU, 4 per CUDA device).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// libtorch threads per process (default: the machine's cores divided among the jobs).
+        #[arg(long)]
+        threads: Option<usize>,
         /// Folder holding the bundled datasets.
         #[arg(long, env = "THAW_DATA", default_value = "data")]
         data_dir: PathBuf,

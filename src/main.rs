@@ -72,12 +72,33 @@ fn grid_files(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
     Ok(files)
 }
 
+/// This process's `thaw run` arguments for its workers: without `--jobs`, `--threads` and
+/// `--device`, which each worker gets its own of.
+fn worker_args() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut args = std::env::args().skip_while(|a| a != "run").skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--jobs" | "--threads" | "--device" => {
+                args.next();
+            }
+            _ if a.starts_with("--jobs=")
+                || a.starts_with("--threads=")
+                || a.starts_with("--device=") => {}
+            _ => out.push(a),
+        }
+    }
+    out
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run {
             grids,
             dry_run,
             device,
+            jobs,
+            threads,
             data_dir,
             cache_dir,
             retry_failed,
@@ -94,6 +115,7 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or(Path::new("."))
                     .join(".thaw-cache")
             });
+            exec::interrupt::install()?;
             // Every grid is validated before anything runs.
             let planned = grid_files(&grids)?
                 .iter()
@@ -113,18 +135,30 @@ fn run(cli: Cli) -> Result<()> {
                 }
                 return Ok(());
             }
+            let devices = device
+                .split(',')
+                .map(parse_device)
+                .collect::<Result<Vec<_>>>()?;
+            let jobs = jobs
+                .unwrap_or_else(|| exec::workers::default_jobs(&devices))
+                .max(1);
+            let threads = threads.unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                (cores / jobs).max(1)
+            });
+            tch::set_num_threads(threads as i32);
+            let workers = exec::workers::spawn(&worker_args(), jobs, &devices, threads)?;
             let opts = RunOptions {
                 db_path: db.db,
                 data_dir,
                 cache_dir,
                 reports_dir: reports.reports_dir,
                 templates: reports.templates,
-                device: parse_device(&device)?,
+                device: exec::workers::device_of(0, &devices),
                 retry_failed,
                 keep_checkpoints,
                 stale_after: std::time::Duration::from_secs(stale_after),
             };
-            exec::interrupt::install()?;
             for p in &planned {
                 let summary = exec::run(p, &opts)?;
                 println!(
@@ -152,6 +186,13 @@ fn run(cli: Cli) -> Result<()> {
                         p.grid.spec_path.display()
                     );
                     std::process::exit(130);
+                }
+            }
+            exec::workers::wait(workers)?;
+            if jobs > 1 {
+                // The workers may have finished trials after this process's last render.
+                for p in &planned {
+                    exec::render(&opts, &p.grid.name)?;
                 }
             }
             println!("database: {}", opts.db_path.display());

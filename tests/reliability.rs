@@ -201,7 +201,24 @@ fn two_runners_on_one_database_share_the_grid_and_run_every_trial_once() {
 fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
     let (dir, grid) = setup();
     let child = spawn(dir.path(), &grid);
-    std::thread::sleep(Duration::from_millis(700));
+    // Interrupt in the middle of a trial: once some trial has finished an epoch.
+    let db = dir.path().join("thaw.sqlite");
+    let mid_trial = || {
+        Connection::open(&db)
+            .and_then(|c| {
+                c.query_row(
+                    "SELECT COUNT(*) FROM metrics m JOIN trials t ON t.id = m.trial_id
+                     WHERE t.status = 'running' AND m.epoch = 1",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+            })
+            .unwrap_or(0)
+            > 0
+    };
+    while !mid_trial() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // SAFETY: sends SIGINT to the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();

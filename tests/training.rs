@@ -4,10 +4,11 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Tensor};
+use thaw::data::TensorSet;
 use thaw::data::{self, TaskData};
 use thaw::model::Network;
 use thaw::spec::*;
-use thaw::train::{self, EpochControl, EpochMetrics, FitOutcome};
+use thaw::train::{self, EpochControl, EpochMetrics, FitOptions, FitOutcome};
 
 /// torch's random generator is global to the process: tests that seed it must not interleave.
 static TORCH_RNG: Mutex<()> = Mutex::new(());
@@ -32,6 +33,15 @@ fn task(seed: u64) -> TaskData {
         Device::Cpu,
     )
     .unwrap()
+}
+
+/// Options of a run with frozen-feature reuse on.
+fn opts<'a>(source_test: Option<&'a TensorSet>, checkpoint: Option<&'a Path>) -> FitOptions<'a> {
+    FitOptions {
+        source_test,
+        checkpoint,
+        reuse_frozen_features: true,
+    }
 }
 
 fn spec(backbone: BackboneKind, freeze: Freeze) -> TrialSpec {
@@ -92,10 +102,16 @@ fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Log) {
     tch::manual_seed(spec.seed as i64);
     let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
     let mut log = Vec::new();
-    let outcome = train::fine_tune(spec, &net, data, Some(&data.test), None, &mut |e, m| {
-        log.push((e, m.clone()));
-        Ok(EpochControl::Continue)
-    })
+    let outcome = train::fine_tune(
+        spec,
+        &net,
+        data,
+        &opts(Some(&data.test), None),
+        &mut |e, m| {
+            log.push((e, m.clone()));
+            Ok(EpochControl::Continue)
+        },
+    )
     .unwrap();
     assert_eq!(outcome, FitOutcome::Completed);
     (net, log)
@@ -110,9 +126,13 @@ fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_
         tch::manual_seed(spec.seed as i64);
         let net = Network::new(backbone, Device::Cpu, Some(3), Some(data.num_classes));
         let before = snapshot(&net);
-        train::fine_tune(&spec, &net, &data, Some(&data.test), None, &mut |_, _| {
-            Ok(EpochControl::Continue)
-        })
+        train::fine_tune(
+            &spec,
+            &net,
+            &data,
+            &opts(Some(&data.test), None),
+            &mut |_, _| Ok(EpochControl::Continue),
+        )
         .unwrap();
         let after = snapshot(&net);
         let frozen: Vec<String> = backbone.block_names()[..2]
@@ -194,7 +214,7 @@ fn a_huge_learning_rate_is_reported_as_divergence() {
     };
     tch::manual_seed(0);
     let net = Network::new(spec.backbone, Device::Cpu, None, Some(data.num_classes));
-    let outcome = train::fine_tune(&spec, &net, &data, None, None, &mut |_, _| {
+    let outcome = train::fine_tune(&spec, &net, &data, &opts(None, None), &mut |_, _| {
         Ok(EpochControl::Continue)
     })
     .unwrap();
@@ -235,8 +255,7 @@ fn a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_to_the_same_metrics(
             &spec,
             &net,
             &data,
-            Some(&data.test),
-            Some(&ckpt),
+            &opts(Some(&data.test), Some(&ckpt)),
             &mut |e, m| {
                 log.push((e, m.clone()));
                 Ok(if e == 1 {
@@ -257,8 +276,7 @@ fn a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_to_the_same_metrics(
             &spec,
             &net,
             &data,
-            Some(&data.test),
-            Some(&ckpt),
+            &opts(Some(&data.test), Some(&ckpt)),
             &mut |e, m| {
                 log.push((e, m.clone()));
                 Ok(EpochControl::Continue)
@@ -278,5 +296,49 @@ fn a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_to_the_same_metrics(
                 .collect()
         };
         assert_eq!(strip(&log), strip(&whole));
+    }
+}
+
+#[test]
+fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
+    let _rng = serial();
+    let data = task(6);
+    for (backbone, freeze) in [
+        (BackboneKind::Cnn4, Freeze::Blocks(2)),
+        (BackboneKind::Resnet8, Freeze::Blocks(3)),
+        (BackboneKind::Cnn4, Freeze::All),
+    ] {
+        let spec = spec(backbone, freeze);
+        let run = |reuse: bool| {
+            tch::manual_seed(spec.seed as i64);
+            let net = Network::new(backbone, Device::Cpu, Some(3), Some(data.num_classes));
+            let mut log: Log = Vec::new();
+            let options = FitOptions {
+                source_test: Some(&data.test),
+                checkpoint: None,
+                reuse_frozen_features: reuse,
+            };
+            train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
+                log.push((
+                    e,
+                    m.iter()
+                        .filter(|(n, _)| n != "epoch_seconds")
+                        .cloned()
+                        .collect(),
+                ));
+                Ok(EpochControl::Continue)
+            })
+            .unwrap();
+            log
+        };
+        let (with, without) = (run(true), run(false));
+        for ((e, a), (_, b)) in with.iter().zip(&without) {
+            for ((name, x), (_, y)) in a.iter().zip(b) {
+                assert!(
+                    (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
+                    "{backbone} freeze {freeze}: epoch {e} {name}: {x} vs {y}"
+                );
+            }
+        }
     }
 }

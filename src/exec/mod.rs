@@ -6,6 +6,7 @@ pub mod allocator;
 pub mod interrupt;
 pub mod progress;
 pub mod runner;
+pub mod workers;
 
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::Network;
@@ -252,7 +253,8 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     Ok(summary)
 }
 
-fn render(opts: &RunOptions, sweep: &str) -> Result<PathBuf> {
+/// Renders a sweep's report as `opts` say.
+pub fn render(opts: &RunOptions, sweep: &str) -> Result<PathBuf> {
     crate::report::render_sweep_with(
         &opts.db_path,
         sweep,
@@ -483,14 +485,12 @@ impl<'a> TrialRunner<'a> {
                 EpochControl::Continue
             })
         };
-        let outcome = train::fine_tune(
-            trial,
-            &net,
-            &target,
+        let options = train::FitOptions {
             source_test,
-            Some(checkpoint),
-            on_epoch,
-        )?;
+            checkpoint: Some(checkpoint),
+            reuse_frozen_features: true,
+        };
+        let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
         if outcome == FitOutcome::Completed {
             let mut last = analysis::calibration(&net, &target);
             if let Some(reference) = &reference {

@@ -106,16 +106,38 @@ impl Network {
     /// Pooled backbone features. Blocks before `trainable_from` run without gradient and with
     /// fixed BatchNorm statistics; the others run in training mode when `train` is set.
     pub fn features(&self, x: &Tensor, trainable_from: usize, train: bool) -> Tensor {
-        let split = trainable_from.min(self.blocks.len());
+        self.features_from(x, 0, trainable_from, train)
+    }
+
+    /// [`Network::features`] for `h`, the output of the first `start` blocks (see
+    /// [`Network::prefix`]).
+    pub fn features_from(
+        &self,
+        h: &Tensor,
+        start: usize,
+        trainable_from: usize,
+        train: bool,
+    ) -> Tensor {
+        let split = trainable_from.clamp(start, self.blocks.len());
         let mut h = tch::no_grad(|| {
-            self.blocks[..split]
+            self.blocks[start..split]
                 .iter()
-                .fold(x.shallow_clone(), |h, b| b.forward(&h, false))
+                .fold(h.shallow_clone(), |h, b| b.forward(&h, false))
         });
         for b in &self.blocks[split..] {
             h = b.forward(&h, train);
         }
         h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+    }
+
+    /// The output of the first `k` blocks for `x`, in inference mode without gradient: what a
+    /// frozen prefix computes, the same in every epoch.
+    pub fn prefix(&self, x: &Tensor, k: usize) -> Tensor {
+        tch::no_grad(|| {
+            self.blocks[..k]
+                .iter()
+                .fold(x.shallow_clone(), |h, b| b.forward(&h, false))
+        })
     }
 
     /// The output of every block for `x`, all in inference mode (for representation drift).

@@ -131,8 +131,17 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
         diag.err(&p.excludes_path, msg);
     }
 
+    let pretrained: Vec<TrialSpec> = trials.clone();
+    if p.linear_probe {
+        for t in &pretrained {
+            let mut probe = t.clone();
+            probe.freeze = Freeze::All;
+            if seen.insert(probe.config_json()) {
+                trials.push(probe);
+            }
+        }
+    }
     if p.scratch {
-        let pretrained: Vec<TrialSpec> = trials.clone();
         for t in pretrained {
             let mut s = t;
             s.pretrained = false;

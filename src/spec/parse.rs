@@ -118,7 +118,10 @@ pub(crate) struct Parsed {
     pub target_dataset: DatasetSource,
     pub target_classes: Vec<u32>,
     pub axes: Axes,
+    /// `baselines: [scratch]`: add every trial trained from scratch.
     pub scratch: bool,
+    /// `baselines: [linear_probe]`: add every pretrained trial as a linear probe.
+    pub linear_probe: bool,
     pub image_size: usize,
     pub zips: Vec<ZipGroup>,
     pub excludes: Vec<Exclude>,
@@ -1695,26 +1698,27 @@ impl Parser<'_> {
                     })
             }
         };
-        let scratch = match m.get("baselines") {
-            None | Some(Value::Null) => Some(false),
+        const BASELINES: [&str; 2] = ["scratch", "linear_probe"];
+        let baselines: Option<Vec<String>> = match m.get("baselines") {
+            None | Some(Value::Null) => Some(Vec::new()),
             Some(v) => {
                 let bp = key(root, "baselines");
                 self.axis(v, &bp, |p: &mut Self, item, ip| {
-                    let s = p.string(item, ip, "a baseline name (scratch)")?;
-                    if s == "scratch" {
-                        Some(())
+                    let s = p.string(item, ip, "a baseline name (scratch, linear_probe)")?;
+                    if BASELINES.contains(&s) {
+                        Some(s.to_string())
                     } else {
                         p.diag.err(
                             ip,
                             format!(
-                                "unknown baseline `{s}`{}Baselines: scratch",
-                                did_you_mean(s, &["scratch"])
+                                "unknown baseline `{s}`{}Baselines: scratch, linear_probe",
+                                did_you_mean(s, &BASELINES)
                             ),
                         );
                         None
                     }
                 })
-                .map(|_| true)
+                .map(|items| items.into_iter().map(|a| a.value).collect())
             }
         };
 
@@ -1760,7 +1764,12 @@ impl Parser<'_> {
             target_dataset: tds,
             target_classes: tclasses?,
             axes,
-            scratch: scratch?,
+            scratch: baselines
+                .as_ref()
+                .is_some_and(|b| b.iter().any(|s| s == "scratch")),
+            linear_probe: baselines
+                .as_ref()
+                .is_some_and(|b| b.iter().any(|s| s == "linear_probe")),
             image_size,
             zips: zips?,
             excludes: excludes?,

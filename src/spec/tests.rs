@@ -703,3 +703,30 @@ fn load_grid_reads_files() {
     let e = load_grid(&dir.path().join("missing.yaml")).unwrap_err();
     assert!(e.to_string().contains("cannot read the grid file"), "{e}");
 }
+
+#[test]
+fn linear_probe_baselines_are_added_once_and_shared() {
+    let yaml = with("freeze: [0, 2]\nseeds: [0, 1]\nbaselines: [scratch, linear_probe]\n");
+    let g = grid(&yaml);
+    let probes: Vec<&TrialSpec> = g
+        .trials
+        .iter()
+        .filter(|t| t.pretrained && t.freeze == Freeze::All)
+        .collect();
+    // one probe per seed, shared by freeze 0 and freeze 2
+    assert_eq!(probes.len(), 2);
+    assert_eq!(g.trials.iter().filter(|t| !t.pretrained).count(), 2);
+    assert_eq!(g.trials.len(), 2 * 2 + 2 + 2);
+    // a probe already on the freeze axis is not added again
+    let g = grid(&with("freeze: [0, all]\nbaselines: [linear_probe]\n"));
+    assert_eq!(g.trials.len(), 2);
+    let err = format!(
+        "{}",
+        parse_grid(
+            std::path::Path::new("g.yaml"),
+            &with("baselines: [linear_prob]\n")
+        )
+        .unwrap_err()
+    );
+    assert!(err.contains("did you mean `linear_probe`"), "{err}");
+}

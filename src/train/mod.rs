@@ -66,26 +66,84 @@ pub fn normalise(images: &Tensor) -> Tensor {
     images.to_kind(Kind::Float) / 127.5 - 1.0
 }
 
-/// Mean loss and accuracy of `head` on `set`, every block in inference mode, no gradient.
-pub fn evaluate(net: &Network, set: &TensorSet, head: Head, batch_size: usize) -> (f64, f64) {
-    if set.len == 0 {
+/// Largest frozen-prefix output kept per split; above it the prefix is recomputed per batch.
+const REUSE_BUDGET_BYTES: i64 = 1 << 30;
+
+/// A split as the trainable part of the network consumes it: the raw u8 images, or the outputs
+/// of the first `prefix` (frozen) blocks, computed once instead of in every epoch.
+pub struct Inputs {
+    x: Tensor,
+    labels: Tensor,
+    len: usize,
+    prefix: usize,
+}
+
+impl Inputs {
+    /// The raw images of `set`.
+    pub fn raw(set: &TensorSet) -> Inputs {
+        Inputs {
+            x: set.images.shallow_clone(),
+            labels: set.labels.shallow_clone(),
+            len: set.len,
+            prefix: 0,
+        }
+    }
+
+    /// The outputs of `net`'s first `prefix` blocks on `set`, when they fit the memory budget;
+    /// the raw images otherwise.
+    pub fn after_prefix(net: &Network, set: &TensorSet, prefix: usize) -> Inputs {
+        if prefix == 0 || set.len == 0 {
+            return Inputs::raw(set);
+        }
+        let one = net.prefix(&normalise(&set.images.narrow(0, 0, 1)), prefix);
+        let bytes = one.numel() as i64 * 4 * set.len as i64;
+        if bytes > REUSE_BUDGET_BYTES {
+            return Inputs::raw(set);
+        }
+        let parts: Vec<Tensor> = (0..set.len)
+            .step_by(EVAL_BATCH)
+            .map(|start| {
+                let len = EVAL_BATCH.min(set.len - start) as i64;
+                net.prefix(&normalise(&set.images.narrow(0, start as i64, len)), prefix)
+            })
+            .collect();
+        Inputs {
+            x: Tensor::cat(&parts, 0),
+            labels: set.labels.shallow_clone(),
+            len: set.len,
+            prefix,
+        }
+    }
+
+    /// Pooled features of the rows `x` (a batch of this split's inputs).
+    fn features(&self, net: &Network, x: &Tensor, trainable_from: usize, train: bool) -> Tensor {
+        if self.prefix == 0 {
+            net.features(&normalise(x), trainable_from, train)
+        } else {
+            net.features_from(x, self.prefix, trainable_from, train)
+        }
+    }
+}
+
+/// Mean loss and accuracy of `head` on `inputs`, every block in inference mode, no gradient.
+pub fn evaluate(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64) {
+    if inputs.len == 0 {
         return (f64::NAN, f64::NAN);
     }
     let n_blocks = net.n_blocks();
+    let device = inputs.x.device();
     tch::no_grad(|| {
-        let mut loss_sum = Tensor::zeros([], (Kind::Float, set.images.device()));
-        let mut correct = Tensor::zeros([], (Kind::Int64, set.images.device()));
-        let mut start = 0;
-        while start < set.len {
-            let len = batch_size.min(set.len - start);
-            let x = normalise(&set.images.narrow(0, start as i64, len as i64));
-            let y = set.labels.narrow(0, start as i64, len as i64);
-            let logits = net.logits(&net.features(&x, n_blocks, false), head);
+        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
+        let mut correct = Tensor::zeros([], (Kind::Int64, device));
+        for start in (0..inputs.len).step_by(EVAL_BATCH) {
+            let len = EVAL_BATCH.min(inputs.len - start) as i64;
+            let x = inputs.x.narrow(0, start as i64, len);
+            let y = inputs.labels.narrow(0, start as i64, len);
+            let logits = net.logits(&inputs.features(net, &x, n_blocks, false), head);
             loss_sum += logits.cross_entropy_for_logits(&y) * len as f64;
             correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
-            start += len;
         }
-        let n = set.len as f64;
+        let n = inputs.len as f64;
         (
             f64::try_from(loss_sum).unwrap_or(f64::NAN) / n,
             i64::try_from(correct).unwrap_or(0) as f64 / n,
@@ -115,9 +173,9 @@ struct Trainer<'a> {
 impl Trainer<'_> {
     /// One epoch over `set` in a seeded random order, training blocks `trainable_from..` and
     /// `head`, setting every group's learning rate from the plan at each step.
-    fn epoch(&mut self, set: &TensorSet, head: Head, trainable_from: usize) -> EpochSums {
+    fn epoch(&mut self, set: &Inputs, head: Head, trainable_from: usize) -> EpochSums {
         let net = self.net;
-        let device = set.images.device();
+        let device = set.x.device();
         let n_blocks = net.n_blocks();
         let perm = Tensor::randperm(set.len as i64, (Kind::Int64, device));
         let mut loss = Tensor::zeros([], (Kind::Float, device));
@@ -132,13 +190,13 @@ impl Trainer<'_> {
                 self.opt.set_lr(block, lr);
             }
             self.opt.set_lr(n_blocks, self.plan.head_lr(self.step));
-            let batch = set.images.index_select(0, &idx);
+            let batch = set.x.index_select(0, &idx);
             let x = match self.augment {
-                Some((aug, seed)) => normalise(&data::augment(&batch, aug, seed, self.step as u64)),
-                None => normalise(&batch),
+                Some((aug, seed)) => data::augment(&batch, aug, seed, self.step as u64),
+                None => batch,
             };
             let y = set.labels.index_select(0, &idx);
-            let logits = net.logits(&net.features(&x, trainable_from, true), head);
+            let logits = net.logits(&set.features(net, &x, trainable_from, true), head);
             let batch_loss = logits.cross_entropy_for_logits(&y);
             batch_loss.backward();
             self.opt.step();
@@ -177,19 +235,33 @@ pub fn steps_per_epoch(len: usize, batch_size: usize) -> usize {
     len.div_ceil(batch_size.max(1))
 }
 
+/// How a fine-tuning run is carried out (not what it computes).
+#[derive(Clone, Copy, Debug)]
+pub struct FitOptions<'a> {
+    /// The source task's test set, for source accuracy (forgetting) with the source head.
+    pub source_test: Option<&'a TensorSet>,
+    /// Resume from this checkpoint when it holds a saved position (epochs already reported are
+    /// not reported again), and save it after every reported epoch.
+    pub checkpoint: Option<&'a Path>,
+    /// Compute a frozen prefix's outputs once instead of every epoch (when the run allows it:
+    /// no augmentation, no gradual unfreezing). The metrics are the same either way.
+    pub reuse_frozen_features: bool,
+}
+
 /// Fine-tunes `net` on the target task as `spec` says, calling `on_epoch` with the metrics of
 /// epoch 0 (the model before fine-tuning) and of every epoch after it.
-///
-/// With `checkpoint`, the run resumes from that file when it holds a saved position (epochs
-/// already reported are not reported again) and saves it after every reported epoch.
 pub fn fine_tune(
     spec: &TrialSpec,
     net: &Network,
     target: &TaskData,
-    source_test: Option<&TensorSet>,
-    checkpoint: Option<&Path>,
+    options: &FitOptions<'_>,
     on_epoch: &mut dyn FnMut(usize, &EpochMetrics) -> Result<EpochControl>,
 ) -> Result<FitOutcome> {
+    let FitOptions {
+        source_test,
+        checkpoint,
+        reuse_frozen_features,
+    } = *options;
     let n_blocks = net.n_blocks();
     let frozen = spec.frozen_blocks();
     let plan = LrPlan::new(
@@ -197,17 +269,6 @@ pub fn fine_tune(
         spec.epochs,
         steps_per_epoch(target.train.len, spec.batch_size),
     );
-    let evaluate_all = |m: &mut EpochMetrics| {
-        let (val_loss, val_acc) = evaluate(net, &target.val, Head::Target, EVAL_BATCH);
-        let (_, test_acc) = evaluate(net, &target.test, Head::Target, EVAL_BATCH);
-        m.push(("val_loss".into(), val_loss));
-        m.push(("val_acc".into(), val_acc));
-        m.push(("test_acc".into(), test_acc));
-        if let (Some(src), true) = (source_test, net.has_source_head()) {
-            let (_, source_acc) = evaluate(net, src, Head::Source, EVAL_BATCH);
-            m.push(("source_acc".into(), source_acc));
-        }
-    };
     let mut trainer = Trainer {
         net,
         opt: build_optimizer(net, &spec.optimizer, Head::Target),
@@ -219,6 +280,28 @@ pub fn fine_tune(
     let resumed = match checkpoint.filter(|p| p.exists()) {
         Some(path) => Some(checkpoint::load(path, net, &mut trainer.opt)?),
         None => None,
+    };
+    // A frozen prefix without augmentation computes the same outputs in every epoch: compute
+    // them once for every split and train and evaluate only the blocks after it.
+    let reuse =
+        reuse_frozen_features && !spec.schedule.gradual_unfreeze && trainer.augment.is_none();
+    let prefix = if reuse { frozen } else { 0 };
+    let train_in = Inputs::after_prefix(net, &target.train, prefix);
+    let val_in = Inputs::after_prefix(net, &target.val, prefix);
+    let test_in = Inputs::after_prefix(net, &target.test, prefix);
+    let source_in = source_test
+        .filter(|_| net.has_source_head())
+        .map(|s| Inputs::after_prefix(net, s, prefix));
+    let evaluate_all = |m: &mut EpochMetrics| {
+        let (val_loss, val_acc) = evaluate(net, &val_in, Head::Target);
+        let (_, test_acc) = evaluate(net, &test_in, Head::Target);
+        m.push(("val_loss".into(), val_loss));
+        m.push(("val_acc".into(), val_acc));
+        m.push(("test_acc".into(), test_acc));
+        if let Some(src) = &source_in {
+            let (_, source_acc) = evaluate(net, src, Head::Source);
+            m.push(("source_acc".into(), source_acc));
+        }
     };
     let first_epoch = match resumed {
         Some(at) => {
@@ -239,7 +322,7 @@ pub fn fine_tune(
         seed_epoch(spec.seed, epoch);
         let from = trainer.plan.trainable_from(epoch - 1, frozen, n_blocks);
         net.set_trainable_from(from);
-        let sums = trainer.epoch(&target.train, Head::Target, from);
+        let sums = trainer.epoch(&train_in, Head::Target, from);
         let train_loss = f64::try_from(&sums.loss)? / sums.seen as f64;
         let train_acc = i64::try_from(&sums.correct)? as f64 / sums.seen as f64;
         let mut m: EpochMetrics = vec![

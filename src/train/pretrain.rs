@@ -3,7 +3,7 @@
 //! and every later run that needs it.
 
 use super::schedule::LrPlan;
-use super::{build_optimizer, evaluate, steps_per_epoch, Trainer};
+use super::{build_optimizer, evaluate, steps_per_epoch, Inputs, Trainer};
 use crate::data::TaskData;
 use crate::model::{Head, Network};
 use crate::spec::{Optimizer, Schedule, ScheduleKind, TrialSpec, CODE_VERSION};
@@ -72,9 +72,10 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
         step: 0,
         augment: spec.source.dataset.augment().map(|a| (a, spec.seed)),
     };
+    let train_in = Inputs::raw(&source.train);
     for epoch in 1..=spec.source.epochs {
         super::seed_epoch(spec.seed, epoch);
-        let sums = trainer.epoch(&source.train, Head::Source, 0);
+        let sums = trainer.epoch(&train_in, Head::Source, 0);
         let loss = f64::try_from(&sums.loss)? / sums.seen as f64;
         anyhow::ensure!(
             loss.is_finite(),
@@ -84,6 +85,6 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
         );
     }
     drop(trainer);
-    let (_, acc) = evaluate(&net, &source.test, Head::Source, super::EVAL_BATCH);
+    let (_, acc) = evaluate(&net, &Inputs::raw(&source.test), Head::Source);
     Ok((net, acc))
 }
