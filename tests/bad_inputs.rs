@@ -287,9 +287,8 @@ fn base_database(dir: &Path) -> PathBuf {
     db
 }
 
-/// Prepares the case folder; returns the database path to check (and whether it must stay
-/// absent), or `Err(reason)` to skip.
-fn prepare(case: &Case, dir: &Path, base_db: &Path, probe_dir: &Path) -> Result<PathBuf, String> {
+/// Prepares the case folder; returns the database path to check.
+fn prepare(case: &Case, dir: &Path, base_db: &Path) -> PathBuf {
     for entry in std::fs::read_dir(corpus_dir()).unwrap() {
         let p = entry.unwrap().path();
         if p.extension().is_some_and(|e| e == "yaml") {
@@ -337,11 +336,21 @@ fn prepare(case: &Case, dir: &Path, base_db: &Path, probe_dir: &Path) -> Result<
         std::fs::create_dir(dir.join(d)).unwrap();
         std::fs::write(dir.join(d).join("notes.txt"), "not a grid").unwrap();
     }
-    if let Some(d) = case.setup("readonly") {
-        read_only_folders_work(probe_dir)?;
-        set_mode(&dir.join(d), 0o555);
+    db
+}
+
+/// Removes the empty `-wal` and the `-shm` a read-only look at the database leaves behind, so
+/// that the case starts from the database file alone.
+fn remove_empty_wal(db: &Path) {
+    let side = |suffix: &str| {
+        let mut p = db.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    if std::fs::metadata(side("-wal")).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(side("-wal"));
+        let _ = std::fs::remove_file(side("-shm"));
     }
-    Ok(db)
 }
 
 /// The database's state: its rows, or for a file that is not a thaw database its bytes.
@@ -384,6 +393,74 @@ fn run_case(case: &Case, dir: &Path, db: &Path) -> Output {
     cmd.output().unwrap()
 }
 
+enum Outcome {
+    Ok,
+    Skipped(String),
+    Failed(String),
+}
+
+fn check_case(
+    case: &Case,
+    root: &Path,
+    base_db: &Path,
+    read_only_ok: &Result<(), String>,
+) -> Outcome {
+    let dir = root.join(&case.name);
+    std::fs::create_dir(&dir).unwrap();
+    if case.setup("readonly").is_some() {
+        if let Err(reason) = read_only_ok {
+            return Outcome::Skipped(reason.clone());
+        }
+    }
+    let db = prepare(case, &dir, base_db);
+    let before = snapshot(case, &db);
+    remove_empty_wal(&db);
+    // Read-only only now: the snapshot above must not leave files the run could write through.
+    if let Some(d) = case.setup("readonly") {
+        set_mode(&dir.join(d), 0o555);
+    }
+    let out = run_case(case, &dir, &db);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut problems = Vec::new();
+    if out.status.success() {
+        problems.push("exited 0".to_string());
+    }
+    for e in &case.expect {
+        if !stderr.contains(e.as_str()) {
+            problems.push(format!("stderr lacks `{e}`"));
+        }
+    }
+    // Permissions back, so that the checks below and the clean-up can read and delete.
+    if let Some(d) = case.setup("readonly") {
+        set_mode(&dir.join(d), 0o755);
+    }
+    match (&before, snapshot(case, &db)) {
+        (None, Some(_)) => problems.push(format!("created a database at {}", db.display())),
+        (Some(_), None) => problems.push("deleted the database".to_string()),
+        (Some(b), Some(a)) if *b != a => problems.push("changed the database".to_string()),
+        _ => {}
+    }
+    if before.is_none() {
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut p = db.as_os_str().to_owned();
+            p.push(suffix);
+            if Path::new(&p).exists() {
+                problems.push(format!("created {}", Path::new(&p).display()));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed(format!(
+            "{} (thaw {}): {}\n--- stderr:\n{stderr}",
+            case.name,
+            case.args.join(" "),
+            problems.join("; ")
+        ))
+    }
+}
+
 #[test]
 fn every_bad_input_fails_with_a_clear_message_and_writes_nothing() {
     let cases = read_corpus();
@@ -396,57 +473,30 @@ fn every_bad_input_fails_with_a_clear_message_and_writes_nothing() {
     let base_db = base_database(root.path());
     let probe_dir = root.path().join("probe");
     std::fs::create_dir(&probe_dir).unwrap();
+    let read_only_ok = read_only_folders_work(&probe_dir);
 
+    // Each run mostly waits (libtorch loading), so the cases run a few at a time.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..6 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(case) = cases.get(i) else { break };
+                let r = check_case(case, root.path(), &base_db, &read_only_ok);
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
-    for case in &cases {
-        let dir = root.path().join(&case.name);
-        std::fs::create_dir(&dir).unwrap();
-        let db = match prepare(case, &dir, &base_db, &probe_dir) {
-            Ok(db) => db,
-            Err(reason) => {
-                skipped.push(format!("{}: {reason}", case.name));
-                continue;
-            }
-        };
-        let before = snapshot(case, &db);
-        let out = run_case(case, &dir, &db);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let mut problems = Vec::new();
-        if out.status.success() {
-            problems.push("exited 0".to_string());
-        }
-        for e in &case.expect {
-            if !stderr.contains(e.as_str()) {
-                problems.push(format!("stderr lacks `{e}`"));
-            }
-        }
-        // Permissions back, so that the checks below and the clean-up can read and delete.
-        if let Some(d) = case.setup("readonly") {
-            set_mode(&dir.join(d), 0o755);
-        }
-        match (&before, snapshot(case, &db)) {
-            (None, Some(_)) => problems.push(format!("created a database at {}", db.display())),
-            (Some(_), None) => problems.push("deleted the database".to_string()),
-            (Some(b), Some(a)) if *b != a => problems.push("changed the database".to_string()),
-            _ => {}
-        }
-        if before.is_none() {
-            for suffix in ["-wal", "-shm", "-journal"] {
-                let mut p = db.as_os_str().to_owned();
-                p.push(suffix);
-                if Path::new(&p).exists() {
-                    problems.push(format!("created {}", Path::new(&p).display()));
-                }
-            }
-        }
-        if !problems.is_empty() {
-            failures.push(format!(
-                "{} (thaw {}): {}\n--- stderr:\n{stderr}",
-                case.name,
-                case.args.join(" "),
-                problems.join("; ")
-            ));
+    for (i, r) in results {
+        match r {
+            Outcome::Ok => {}
+            Outcome::Skipped(reason) => skipped.push(format!("{}: {reason}", cases[i].name)),
+            Outcome::Failed(text) => failures.push(text),
         }
     }
     for s in &skipped {
