@@ -91,6 +91,75 @@ fn worker_args() -> Vec<String> {
     out
 }
 
+/// Fails, naming the database and listing its sweeps, when `sweep` is not in it (before any
+/// report or export file is written).
+fn check_sweep(db: &Path, sweep: &str) -> Result<()> {
+    let names = track::sweep_names(db)?;
+    if !names.iter().any(|n| n == sweep) {
+        bail!(
+            "no sweep named \"{sweep}\" in {}; {} (`thaw ls` lists them with their trial counts)",
+            db.display(),
+            if names.is_empty() {
+                "it holds no sweeps yet: run `thaw run GRID` first".to_string()
+            } else {
+                format!("its sweeps: {}", names.join(", "))
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Fails when the reports folder cannot be created or written, before anything is trained.
+fn check_reports_dir(dir: &Path) -> Result<()> {
+    let hint = "fix its permissions or choose another with --reports-dir (or THAW_REPORTS)";
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the reports folder {}; {hint}", dir.display()))?;
+    let probe = dir.join(format!(".thaw-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| {
+        format!(
+            "the reports folder {} is not writable; {hint}",
+            dir.display()
+        )
+    })?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Adds what to do to an error caused by a full disk, a file-size limit or a read-only disk.
+fn disk_hint(err: anyhow::Error, what: &str) -> anyhow::Error {
+    let full = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| [libc::ENOSPC, libc::EFBIG, libc::EDQUOT].contains(&code))
+            || c.downcast_ref::<rusqlite::Error>()
+                .and_then(rusqlite::Error::sqlite_error_code)
+                .is_some_and(|code| {
+                    matches!(
+                        code,
+                        rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
+                    )
+                })
+    });
+    let read_only = err.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::raw_os_error)
+            .is_some_and(|code| [libc::EACCES, libc::EPERM, libc::EROFS].contains(&code))
+    });
+    if full {
+        err.context(format!(
+            "cannot write {what}: the disk is full, a file-size limit was hit or the disk failed; free space \
+             (or choose another folder) and run the same command again"
+        ))
+    } else if read_only {
+        err.context(format!(
+            "cannot write {what}: permission denied or read-only disk; fix the permissions \
+             or choose another folder"
+        ))
+    } else {
+        err
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run {
@@ -147,6 +216,7 @@ fn run(cli: Cli) -> Result<()> {
                 (cores / jobs).max(1)
             });
             tch::set_num_threads(threads as i32);
+            check_reports_dir(&reports.reports_dir)?;
             let workers = exec::workers::spawn(&worker_args(), jobs, &devices, threads)?;
             let opts = RunOptions {
                 db_path: db.db,
@@ -160,7 +230,16 @@ fn run(cli: Cli) -> Result<()> {
                 stale_after: std::time::Duration::from_secs(stale_after),
             };
             for p in &planned {
-                let summary = exec::run(p, &opts)?;
+                let summary = exec::run(p, &opts).map_err(|e| {
+                    disk_hint(
+                        e,
+                        &format!(
+                            "the database {} or the reports under {}",
+                            opts.db_path.display(),
+                            opts.reports_dir.display()
+                        ),
+                    )
+                })?;
                 println!(
                     "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
                     summary.sweep,
@@ -199,12 +278,19 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report { sweep, db, reports } => {
+            check_sweep(&db.db, &sweep)?;
             let path = thaw::report::render_sweep_with(
                 &db.db,
                 &sweep,
                 &reports.reports_dir,
                 reports.templates.as_deref(),
             )
+            .map_err(|e| {
+                disk_hint(
+                    e,
+                    &format!("the report under {}", reports.reports_dir.display()),
+                )
+            })
             .with_context(|| format!("cannot render the report of sweep {sweep}"))?;
             println!("report: {}", path.display());
             Ok(())
@@ -216,6 +302,7 @@ fn run(cli: Cli) -> Result<()> {
             db,
             reports,
         } => {
+            check_sweep(&db.db, &sweep)?;
             let format = match format {
                 ExportKind::Csv => ExportFormat::Csv,
                 ExportKind::Json => ExportFormat::Json,

@@ -61,7 +61,8 @@ fn parse(
             if i < npix {
                 let v: f64 = field.parse().map_err(|_| {
                     anyhow::anyhow!(
-                        "{}: line {lineno}, column {col}: pixel value \"{field}\" is not a number",
+                        "{}: line {lineno}, column {col}: pixel value \"{field}\" is not a \
+                         number; fix the cell (a pixel CSV has no header row)",
                         path.display()
                     )
                 })?;
@@ -77,7 +78,7 @@ fn parse(
                 let l: u32 = field.parse().map_err(|_| {
                     anyhow::anyhow!(
                         "{}: line {lineno}, column {col}: label \"{field}\" is not a \
-                         non-negative integer",
+                         non-negative integer; fix the cell",
                         path.display()
                     )
                 })?;

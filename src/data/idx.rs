@@ -23,9 +23,9 @@ pub(crate) fn maybe_gunzip(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(bytes.len() * 4);
         flate2::read::MultiGzDecoder::new(&bytes[..])
             .read_to_end(&mut out)
-            .with_context(|| {
-                format!(
-                    "{}: corrupt or truncated gzip data; re-copy the file",
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: corrupt or truncated gzip data ({e}); re-copy the file",
                     path.display()
                 )
             })?;

@@ -386,7 +386,11 @@ pub fn load_dataset_cached(
                     data_dir.display()
                 );
             }
-            bail!("{}: dataset file not found", f.display());
+            bail!(
+                "{}: dataset file not found; check the path (a relative path is relative to \
+                 the grid file's folder)",
+                f.display()
+            );
         }
     }
     let key = resolved.cache_key();

@@ -78,7 +78,15 @@ fn check_task(
     let pos = match cache.iter().position(|(d, _)| d == dataset) {
         Some(p) => p,
         None => {
-            let r = pool_sizes(dataset).map_err(|e| format!("{e:#}"));
+            let r = pool_sizes(dataset).map_err(|e| {
+                // The data errors name the file and say what to do; the outer "loading
+                // dataset" context only repeats the name.
+                e.chain()
+                    .map(|c| c.to_string())
+                    .filter(|c| !c.starts_with("loading dataset "))
+                    .collect::<Vec<_>>()
+                    .join(": ")
+            });
             cache.push((dataset.clone(), r));
             cache.len() - 1
         }
@@ -89,7 +97,7 @@ fn check_task(
         Err(e) => {
             diag.err(
                 &key(base, "dataset"),
-                format!("cannot read dataset `{label}`: {e}; check the dataset name or paths"),
+                format!("cannot read dataset `{label}`: {e}"),
             );
             return;
         }

@@ -42,8 +42,18 @@ pub struct Grid {
 
 /// Reads, parses, validates and expands a grid file.
 pub fn load_grid(path: &Path) -> Result<Grid, SpecError> {
-    let yaml = std::fs::read_to_string(path)
-        .map_err(|e| SpecError::whole_file(path, format!("cannot read the grid file: {e}")))?;
+    let yaml = std::fs::read_to_string(path).map_err(|e| {
+        let hint = match e.kind() {
+            std::io::ErrorKind::NotFound => "grid file not found; check the path \
+                 (relative to the current folder), or pass a folder of *.yaml grids"
+                .to_string(),
+            std::io::ErrorKind::InvalidData => {
+                "the grid file is not UTF-8 text; save it as UTF-8".to_string()
+            }
+            _ => format!("cannot read the grid file: {e}; check its permissions"),
+        };
+        SpecError::whole_file(path, hint)
+    })?;
     parse_grid(path, &yaml)
 }
 
@@ -58,9 +68,9 @@ pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
                 Some(l) => {
                     let (line, col) = error::duplicate_key_location(yaml, &e.to_string(), &l)
                         .unwrap_or((l.line(), l.column()));
-                    diag.err_at(line, col, format!("invalid YAML: {e}"))
+                    diag.err_at(line, col, format!("invalid YAML: {e}{}", yaml_hint(&e)))
                 }
-                None => diag.err(&[], format!("invalid YAML: {e}")),
+                None => diag.err(&[], format!("invalid YAML: {e}{}", yaml_hint(&e))),
             }
             return Err(diag.into_error(path, yaml));
         }
@@ -86,4 +96,20 @@ pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
         spec_yaml: yaml.to_string(),
         trials,
     })
+}
+
+/// What to do about a YAML syntax error, for the common ones.
+fn yaml_hint(e: &serde_yaml::Error) -> &'static str {
+    let text = e.to_string();
+    if text.contains("tab character") {
+        "; indent with spaces, not tabs"
+    } else if text.contains("flow sequence") {
+        "; close the list with `]` (and separate its items with `,`)"
+    } else if text.contains("flow mapping") {
+        "; close the mapping with `}` (and separate its entries with `,`)"
+    } else if text.contains("duplicate entry") {
+        "; remove one of the two keys"
+    } else {
+        "; fix the YAML syntax at this position"
+    }
 }

@@ -1526,8 +1526,13 @@ impl Parser<'_> {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
             other => {
-                self.diag
-                    .err(&p, format!("expected a name, got {}", describe(other)));
+                self.diag.err(
+                    &p,
+                    format!(
+                        "expected one name such as `my-experiment` (used as a folder name), got {}",
+                        describe(other)
+                    ),
+                );
                 return None;
             }
         };

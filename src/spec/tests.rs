@@ -701,7 +701,11 @@ fn load_grid_reads_files() {
     assert_eq!(g.spec_yaml, BASE);
     assert_eq!(g.spec_path, path);
     let e = load_grid(&dir.path().join("missing.yaml")).unwrap_err();
-    assert!(e.to_string().contains("cannot read the grid file"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("grid file not found; check the path"),
+        "{e}"
+    );
 }
 
 #[test]

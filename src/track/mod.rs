@@ -8,7 +8,9 @@ pub mod query;
 pub mod schema;
 pub mod writer;
 
-pub use query::{format_overview, format_result, query_readonly, OutputFormat, QueryResult};
+pub use query::{
+    format_overview, format_result, query_readonly, sweep_names, OutputFormat, QueryResult,
+};
 pub use schema::SCHEMA_VERSION;
 pub use writer::{ClaimRules, Claimed, Db, DomainRow, SweepOverview};
 

@@ -34,10 +34,50 @@ pub fn open_readonly(db_path: &Path) -> Result<Connection> {
     if db_path.is_dir() {
         bail!("{p} is a directory, not a database file; choose another --db");
     }
-    let conn = Connection::open_with_flags(
-        db_path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    match open_readonly_with(db_path, false) {
+        // A WAL database in a folder this user cannot write (read-only disk, another user's
+        // folder): SQLite cannot create the shared-memory file even to read. With no WAL
+        // content pending, the file alone is the whole database and can be read as immutable.
+        Err(e) if is_readonly_directory(&e) && !has_wal_content(db_path) => {
+            open_readonly_with(db_path, true)
+        }
+        other => other,
+    }
+}
+
+fn is_readonly_directory(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(f, _))
+                if f.extended_code == rusqlite::ffi::SQLITE_READONLY_DIRECTORY
+                    || f.extended_code == rusqlite::ffi::SQLITE_CANTOPEN
+        )
+    })
+}
+
+fn has_wal_content(db_path: &Path) -> bool {
+    let mut wal = db_path.as_os_str().to_owned();
+    wal.push("-wal");
+    std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0)
+}
+
+fn open_readonly_with(db_path: &Path, immutable: bool) -> Result<Connection> {
+    let p = db_path.display();
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = if immutable {
+        let mut uri = String::from("file:");
+        for c in db_path.to_string_lossy().chars() {
+            match c {
+                '?' | '#' | '%' => uri.push_str(&format!("%{:02X}", c as u32)),
+                c => uri.push(c),
+            }
+        }
+        uri.push_str("?immutable=1");
+        Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)
+    } else {
+        Connection::open_with_flags(db_path, flags)
+    }
     .with_context(|| format!("cannot open database {p}"))?;
     conn.busy_timeout(super::writer::BUSY_TIMEOUT)?;
     conn.pragma_update(None, "query_only", true)
@@ -56,6 +96,28 @@ pub fn open_readonly(db_path: &Path) -> Result<Connection> {
             _ => anyhow::Error::new(e).context(format!("reading database {p}")),
         })?;
     Ok(conn)
+}
+
+/// The names of the sweeps in `db_path`, read-only; fails, naming the file and saying what to
+/// do, on a missing file, a file that is not a thaw database, or a newer schema.
+pub fn sweep_names(db_path: &Path) -> Result<Vec<String>> {
+    let p = db_path.display();
+    let conn = open_readonly(db_path)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > super::SCHEMA_VERSION {
+        bail!(
+            "{p} was written by a newer thaw (schema {version} > {}); upgrade thaw",
+            super::SCHEMA_VERSION
+        );
+    }
+    let mut stmt = conn
+        .prepare("SELECT name FROM sweeps ORDER BY name")
+        .map_err(|e| anyhow::anyhow!("{p} is not a thaw database ({e}); choose another --db"))?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .with_context(|| format!("reading the sweeps of {p}"))?;
+    Ok(names)
 }
 
 /// Runs one read-only SQL statement on `db_path` and returns its rows.
