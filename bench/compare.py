@@ -6,8 +6,9 @@ Times:
   train s   sum of the per-epoch times (thaw's `epoch_seconds`; the reference times the same
             span: reseed, training steps, then val/test[/source] evaluation)
   img/s     training images x epochs / train s
-  trial s   one trial end to end (thaw: finished_at - started_at; reference: data, model,
-            epoch-0 evaluation and the epochs)
+  trial s   one trial end to end (thaw: finished_at - started_at, which includes pretraining
+            the source checkpoint in the first trial that needs it; reference: data, model,
+            checkpoint load, epoch-0 evaluation and the epochs)
   process   the whole command, measured by bench/run.sh (thaw's includes pretraining the source
             checkpoints, which the reference loads instead, and report rendering)
   ratio     reference / thaw: above 1 means thaw is faster.
@@ -194,6 +195,7 @@ def main():
                 ["training + evaluation s (sum of epochs)", fmt(tt), fmt(pt), fmt(ratio(pt, tt))],
                 ["training images/s", fmt(imgs / tt, ".0f"), fmt(imgs / pt, ".0f"), fmt(ratio(imgs / tt, imgs / pt))],
                 ["trials end to end s", fmt(tw), fmt(pw), fmt(ratio(pw, tw))],
+                ["trials end to end s without pretraining", fmt(tw - pretrain_s), fmt(pw), fmt(ratio(pw, tw - pretrain_s))],
                 ["process wall s", fmt(args.thaw_process), fmt(args.ref_process), fmt(ratio(args.ref_process, args.thaw_process))],
                 [f"  of which pretraining ({pretrain_n} checkpoints, thaw only)", fmt(pretrain_s), "-", "-"],
                 ["process wall s without pretraining", fmt(args.thaw_process - pretrain_s), fmt(args.ref_process), fmt(ratio(args.ref_process, args.thaw_process - pretrain_s))],
