@@ -15,7 +15,7 @@ What is the same as thaw (src/model, src/train):
     global average pool, linear head from 64 features;
   * initialisation: tch's defaults, drawn in thaw's variable-creation order after
     `manual_seed(seed)`: conv and linear weights U(+-sqrt(6/fan_in)), linear bias
-    U(+-1/sqrt(fan_in)) drawn before the weight, BatchNorm weight U(0, 1) (not PyTorch's 1),
+    U(+-1/sqrt(fan_in)) drawn before the weight, BatchNorm weight 1 (as PyTorch),
     BatchNorm bias 0, momentum 0.1, eps 1e-5;
   * data: u8 images, x/127.5 - 1 per batch, labels remapped to positions in `classes`;
   * training: per-epoch reseeding (`seed_epoch`), `randperm` order, batches of `batch_size`
@@ -177,7 +177,7 @@ class Network(nn.Module):
                 if isinstance(m, nn.Conv2d):
                     kaiming(m.weight)
                 else:
-                    m.weight.uniform_(0.0, 1.0)
+                    m.weight.fill_(1.0)
                     m.bias.zero_()
                     m.running_mean.zero_()
                     m.running_var.fill_(1.0)

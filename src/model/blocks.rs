@@ -11,6 +11,16 @@ pub trait Block: std::fmt::Debug + Send {
     fn forward(&self, x: &Tensor, train: bool) -> Tensor;
 }
 
+/// BatchNorm as PyTorch initialises it: weight 1, bias 0 (tch's default draws the weight from
+/// U(0, 1)).
+fn batch_norm(p: nn::Path, channels: i64) -> nn::BatchNorm {
+    let cfg = nn::BatchNormConfig {
+        ws_init: nn::Init::Const(1.0),
+        ..Default::default()
+    };
+    nn::batch_norm2d(p, channels, cfg)
+}
+
 fn conv3x3(p: nn::Path, c_in: i64, c_out: i64, stride: i64) -> nn::Conv2D {
     let cfg = nn::ConvConfig {
         stride,
@@ -34,7 +44,7 @@ impl ConvBlock {
     pub fn new(p: nn::Path, c_in: i64, c_out: i64, pool: bool) -> Self {
         ConvBlock {
             conv: conv3x3(&p / "conv", c_in, c_out, 1),
-            bn: nn::batch_norm2d(&p / "bn", c_out, Default::default()),
+            bn: batch_norm(&p / "bn", c_out),
             pool,
         }
     }
@@ -73,14 +83,14 @@ impl BasicBlock {
             };
             (
                 nn::conv2d(&p / "shortcut_conv", c_in, c_out, 1, cfg),
-                nn::batch_norm2d(&p / "shortcut_bn", c_out, Default::default()),
+                batch_norm(&p / "shortcut_bn", c_out),
             )
         });
         BasicBlock {
             conv1: conv3x3(&p / "conv1", c_in, c_out, stride),
-            bn1: nn::batch_norm2d(&p / "bn1", c_out, Default::default()),
+            bn1: batch_norm(&p / "bn1", c_out),
             conv2: conv3x3(&p / "conv2", c_out, c_out, 1),
-            bn2: nn::batch_norm2d(&p / "bn2", c_out, Default::default()),
+            bn2: batch_norm(&p / "bn2", c_out),
             shortcut,
         }
     }

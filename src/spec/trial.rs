@@ -419,7 +419,7 @@ pub struct TrialSpec {
 
 /// Version of the training code that produced a result; part of every trial key, so changing
 /// what a trial computes invalidates earlier results. Bump it when training semantics change.
-pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+train1");
+pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+train2");
 
 impl TrialSpec {
     /// Canonical JSON of the resolved configuration.
