@@ -29,7 +29,7 @@ pub(crate) fn ci(values: &[f64]) -> Option<(f64, Option<f64>, usize)> {
         return None;
     }
     let m = crate::metrics::mean_ci95(&v);
-    let half = (m.n > 1 && m.hi.is_finite()).then(|| m.hi - m.mean);
+    let half = (m.n > 1 && m.hi.is_finite()).then_some(m.hi - m.mean);
     Some((m.mean, half, m.n))
 }
 
@@ -443,7 +443,7 @@ type Setting = ((String, String, i64), Agg, Agg);
 
 fn tradeoff_settings(rows: &[((String, String, i64), f64, f64)]) -> Vec<Setting> {
     let mut keys = distinct(rows.iter().map(|r| r.0.clone()));
-    keys.sort_by(|a, b| (model_order(&a.0), a.2).cmp(&(model_order(&b.0), b.2)));
+    keys.sort_by_key(|k| (model_order(&k.0), k.2));
     keys.into_iter()
         .filter_map(|k| {
             let g: Vec<f64> = rows.iter().filter(|r| r.0 == k).map(|r| r.1).collect();
@@ -969,6 +969,9 @@ ORDER BY t.position;",
 /// A measured distance: (shift, kind, magnitude, proxy A, MMD², Fréchet), one per checkpoint.
 pub(crate) type DistRow = (String, String, f64, Option<f64>, Option<f64>, Option<f64>);
 
+/// Picks one distance out of a [`DistRow`].
+type DistPick = fn(&DistRow) -> Option<f64>;
+
 /// Shifts in order of (kind, magnitude), `none` first.
 fn shift_order(rows: &[DistRow]) -> Vec<(String, String, f64)> {
     let mut shifts = distinct(rows.iter().map(|r| (r.0.clone(), r.1.clone(), r.2)));
@@ -992,7 +995,7 @@ pub(crate) fn distance_findings(
         .into_iter()
         .filter(|k| k != "none")
         .collect();
-    let measures: [(&str, fn(&DistRow) -> Option<f64>); 3] = [
+    let measures: [(&str, DistPick); 3] = [
         ("proxy A-distance", |r| r.3),
         ("MMD\u{b2}", |r| r.4),
         ("Fr\u{e9}chet distance", |r| r.5),
@@ -1069,7 +1072,8 @@ pub(crate) fn distance_findings(
             let x: Vec<f64> = pts.iter().map(|p| p.1).collect();
             let y: Vec<f64> = pts.iter().map(|p| p.2).collect();
             let r = pearson(&x, &y);
-            let falls = y[y.len() - 1] < y[0] && !(r > 0.0);
+            let falls =
+                y[y.len() - 1] < y[0] && r.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater);
             let who = if l == "freeze all" {
                 "Linear-probe (freeze all)".to_string()
             } else {
