@@ -8,9 +8,10 @@
 //! ([`crate::metrics::mean_ci95`]), computed here. Each section ends with findings: sentences
 //! that say, from the numbers shown, whether the effect the literature expects appeared.
 
+use super::cells::block_order;
 use super::cells::{
-    block_order, distinct, fmt_real, freeze_order, size_label, Cell, Ctx, Input, Output, Table,
-    TableCell, SCRATCH,
+    distinct, fmt_real, freeze_order, size_label, Cell, Ctx, Input, Output, Table, TableCell,
+    SCRATCH,
 };
 use super::charts::{LineChart, Point, Series, XAxis};
 use anyhow::{Context, Result};
@@ -596,6 +597,16 @@ ORDER BY t.position;",
     }))
 }
 
+/// Sort key of a block name from the input side: `stem` (resnet8) first, then numbered blocks
+/// (`block1`…, `stage1`…) by number.
+pub(crate) fn input_order(name: &str) -> (u8, (u8, i64, String)) {
+    if name == "stem" {
+        (0, (0, 0, String::new()))
+    } else {
+        (1, block_order(name))
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Representation drift
 // ---------------------------------------------------------------------------------------
@@ -607,7 +618,7 @@ pub(crate) type DriftRow = (String, String, f64, Option<f64>);
 pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
     let mut out = Vec::new();
     let mut blocks = distinct(rows.iter().map(|r| r.1.clone()));
-    blocks.sort_by_key(|b| block_order(b));
+    blocks.sort_by_key(|b| input_order(b));
     let n_blocks = blocks.len();
     let frozen_count = |f: &str| -> usize {
         if f == "all" {
@@ -728,7 +739,7 @@ ORDER BY t.position, c.name;",
         })
         .collect();
     let mut blocks = distinct(rows.iter().map(|r| r.1.clone()));
-    blocks.sort_by_key(|b| block_order(b));
+    blocks.sort_by_key(|b| input_order(b));
     let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
     freezes.sort_by_key(|f| freeze_order(f));
     let series: Vec<Series> = freezes
@@ -782,8 +793,8 @@ ORDER BY t.position, c.name;",
         })
         .collect();
     table_rows.sort_by(|a, b| {
-        (model_order(&a.0[0]), block_order(&a.0[1]))
-            .cmp(&(model_order(&b.0[0]), block_order(&b.0[1])))
+        (model_order(&a.0[0]), input_order(&a.0[1]))
+            .cmp(&(model_order(&b.0[0]), input_order(&b.0[1])))
     });
     let mut outputs = vec![Output::Chart {
         svg: chart.to_svg()?,

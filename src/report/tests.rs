@@ -1424,3 +1424,44 @@ fn nice_ticks_are_round() {
     assert_eq!(t.first(), Some(&-0.1));
     assert_eq!(t.last(), Some(&0.3));
 }
+
+#[test]
+fn tradeoff_finding_follows_the_correlation() {
+    use super::science::tradeoff_findings;
+    let s = |f: &str, n: i64, g: f64, fo: f64| {
+        (
+            (f.to_string(), "cosine lr=0.02".to_string(), n),
+            (g, None, 2),
+            (fo, None, 2),
+        )
+    };
+    // More gain, more forgetting.
+    let f = tradeoff_findings(&[
+        s("freeze 0", 10, 0.2, 0.3),
+        s("freeze 2", 10, 0.1, 0.1),
+        s("freeze all", 10, 0.05, 0.0),
+    ])
+    .join("\n");
+    assert!(
+        f.contains("(a trade-off): yes (Pearson r = 1.00 over 3 settings)"),
+        "{f}"
+    );
+    assert!(
+        f.contains(
+            "Largest gain: freeze 0, cosine lr=0.02, 10/class (gain +0.200, forgetting 0.300)."
+        ),
+        "{f}"
+    );
+    assert!(
+        f.contains("Least forgetting with a positive gain: freeze all, cosine lr=0.02, 10/class"),
+        "{f}"
+    );
+    // More gain, less forgetting: no trade-off.
+    let f = tradeoff_findings(&[
+        s("freeze 0", 10, 0.2, 0.0),
+        s("freeze 2", 10, 0.1, 0.1),
+        s("freeze all", 10, -0.05, 0.3),
+    ])
+    .join("\n");
+    assert!(f.contains("(a trade-off): no (Pearson r = -"), "{f}");
+}
