@@ -1058,7 +1058,7 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
         title: "Final target test accuracy by shift".to_string(),
         x_desc: "shift of the target images".to_string(),
         y_desc: "final test accuracy".to_string(),
-        x_axis: XAxis::Categorical(shifts),
+        x_axis: XAxis::Categorical(shifts.clone()),
         series,
         legend_title: "model".to_string(),
         legend_extra: vec![],
@@ -1075,8 +1075,69 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
             svg: chart.to_svg()?,
             caption: ctx.caption(&["shift", "freeze", "pretrained"], true),
             rows: rows.len(),
-        }],
+        }]
+        .into_iter()
+        .chain(shift_finding(&rows, &shifts))
+        .collect(),
     }))
+}
+
+/// Mean of the third field over the rows whose second field is `x`.
+fn mean_at(rows: &[(String, String, f64)], x: &str) -> Option<f64> {
+    let v: Vec<f64> = rows.iter().filter(|r| r.1 == x).map(|r| r.2).collect();
+    science::ci(&v).map(|c| c.0)
+}
+
+/// "Target accuracy is lower under every shift than without: yes (none 0.80, rotate 45 0.65)."
+pub(crate) fn shift_finding(rows: &[(String, String, f64)], shifts: &[String]) -> Option<Output> {
+    let none = mean_at(rows, "none")?;
+    let others: Vec<(String, f64)> = shifts
+        .iter()
+        .filter(|s| s.as_str() != "none")
+        .filter_map(|s| Some((s.clone(), mean_at(rows, s)?)))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(Output::Text {
+        text: format!(
+            "Finding: target accuracy is lower under every shift than without: {} (none {none:.3}, \
+             {}; mean over models).",
+            if others.iter().all(|o| o.1 < none) { "yes" } else { "no" },
+            others
+                .iter()
+                .map(|(s, a)| format!("{s} {a:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// "Accuracy grows with the examples per class: yes (10/class 0.60, 100/class 0.80)."
+pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Option<Output> {
+    let means: Vec<(i64, f64)> = sizes
+        .iter()
+        .filter_map(|n| Some((*n, mean_at(rows, &n.to_string())?)))
+        .collect();
+    if means.len() < 2 {
+        return None;
+    }
+    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+    Some(Output::Text {
+        text: format!(
+            "Finding: accuracy grows with the examples per class: {} ({}; mean over models).",
+            if science::rises(&vals, 0.0) {
+                "yes"
+            } else {
+                "no"
+            },
+            means
+                .iter()
+                .map(|(n, a)| format!("{} {a:.3}", size_label(*n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }
 
 /// [6] Data efficiency: final test accuracy against target size (log axis), fine-tuned
@@ -1119,7 +1180,10 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
             svg: chart.to_svg()?,
             caption: ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
             rows: rows.len(),
-        }],
+        }]
+        .into_iter()
+        .chain(size_finding(&rows, &sizes))
+        .collect(),
     }))
 }
 

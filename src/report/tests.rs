@@ -1236,6 +1236,17 @@ fn science_sections_state_their_findings() {
         ),
         "{dist}"
     );
+    // Rotation costs 0.15 accuracy; 100/class is 0.1 above 10/class (fixture formula).
+    let gap = cell_text(find_cell(&cells, "Domain gap"));
+    assert!(
+        gap.contains("lower under every shift than without: yes (none "),
+        "{gap}"
+    );
+    let eff = cell_text(find_cell(&cells, "Data efficiency"));
+    assert!(
+        eff.contains("accuracy grows with the examples per class: yes (10/class "),
+        "{eff}"
+    );
     let trade = cell_text(find_cell(&cells, "Forgetting vs transfer gain"));
     assert!(trade.contains("Largest gain: "), "{trade}");
     // Summary tables carry a 95% CI column.
@@ -1401,6 +1412,29 @@ fn findings_detect_an_effect_and_its_absence() {
             text.contains("learning rate: yes (lr 0.01 0.020, lr 0.1 0.200; mean over trials with unfrozen blocks and uniform schedules)"),
             "{text}"
         ),
+        o => panic!("{o:?}"),
+    }
+    // Shift and size findings without the effect.
+    let r = |x: &str, a: f64| ("freeze 0".to_string(), x.to_string(), a);
+    match super::cells::shift_finding(
+        &[r("none", 0.6), r("rotate 45", 0.7)],
+        &["none".to_string(), "rotate 45".to_string()],
+    ) {
+        Some(Output::Text { text }) => {
+            assert!(
+                text.contains("without: no (none 0.600, rotate 45 0.700"),
+                "{text}"
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    match super::cells::size_finding(&[r("10", 0.8), r("100", 0.7)], &[10, 100]) {
+        Some(Output::Text { text }) => {
+            assert!(
+                text.contains("per class: no (10/class 0.800, 100/class 0.700"),
+                "{text}"
+            )
+        }
         o => panic!("{o:?}"),
     }
     let u = super::cells::ulmfit_findings(&[
