@@ -8,6 +8,7 @@
 
 use super::charts::{Heatmap, LegendEntry, LineChart, Point, Series, XAxis, PALETTE};
 use super::html::markdown_to_html;
+use super::science;
 use anyhow::{Context, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection};
@@ -88,8 +89,13 @@ pub const SECTIONS: &[Section] = &[
     forgetting,
     forgetting_by_schedule,
     forgetting_vs_lr,
+    super::science::forgetting_vs_gain,
     domain_gap,
+    super::science::domain_distance,
     data_efficiency,
+    super::science::transfer_gain,
+    super::science::representation_drift,
+    super::science::calibration,
     schedules,
     heatmap,
     trial_table,
@@ -221,7 +227,7 @@ impl<'a> Ctx<'a> {
         self.colors.get(label).copied()
     }
 
-    fn color(&self, label: &str) -> (u8, u8, u8) {
+    pub(crate) fn color(&self, label: &str) -> (u8, u8, u8) {
         self.colors.get(label).copied().unwrap_or(PALETTE[7])
     }
 
@@ -292,7 +298,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Caption shared by the aggregated charts.
-    fn caption(&self, plotted: &[&str], error_bars: bool) -> String {
+    pub(crate) fn caption(&self, plotted: &[&str], error_bars: bool) -> String {
         let mut s = format!(
             "Completed trials only ({} of {}); failed, diverged and unfinished trials are listed \
              in the trial table.",
@@ -320,9 +326,9 @@ impl<'a> Ctx<'a> {
     }
 }
 
-const SCRATCH: &str = "scratch";
+pub(crate) const SCRATCH: &str = "scratch";
 
-fn freeze_label(freeze: &str) -> String {
+pub(crate) fn freeze_label(freeze: &str) -> String {
     format!("freeze {freeze}")
 }
 
@@ -330,12 +336,12 @@ fn schedule_label(s: &str) -> String {
     format!("schedule {s}")
 }
 
-fn size_label(n: i64) -> String {
+pub(crate) fn size_label(n: i64) -> String {
     format!("{n}/class")
 }
 
 /// Sort key of a freeze value: block counts numerically, then `all`.
-fn freeze_order(f: &str) -> (u8, i64, String) {
+pub(crate) fn freeze_order(f: &str) -> (u8, i64, String) {
     match f.parse::<i64>() {
         Ok(n) => (0, n, String::new()),
         Err(_) => (1, 0, f.to_string()),
@@ -343,7 +349,7 @@ fn freeze_order(f: &str) -> (u8, i64, String) {
 }
 
 /// SQL that orders by freeze the same way as [`freeze_order`].
-const FREEZE_ORDER_SQL: &str = "freeze = 'all', CAST(freeze AS INTEGER)";
+pub(crate) const FREEZE_ORDER_SQL: &str = "freeze = 'all', CAST(freeze AS INTEGER)";
 
 /// Distinct values in order of first appearance.
 pub(crate) fn distinct<T: PartialEq>(it: impl Iterator<Item = T>) -> Vec<T> {
@@ -481,7 +487,7 @@ pub(crate) fn epoch_ticks(epochs: &[i64]) -> Vec<f64> {
     e.iter().step_by(step).map(|&x| x as f64).collect()
 }
 
-fn no_data(title: &str, inputs: Vec<Input>) -> Cell {
+pub(crate) fn no_data(title: &str, inputs: Vec<Input>) -> Cell {
     Cell {
         title: title.to_string(),
         inputs,
@@ -620,15 +626,13 @@ ORDER BY t.train_per_class, m.epoch;",
         ctx.sweep_lit()
     );
     let gap_sql = format!(
-        "SELECT train_per_class, COUNT(*) AS trials,
-       AVG(final_train_acc) AS final_train_acc,
-       AVG(final_val_acc) AS final_val_acc,
-       AVG(final_train_acc - final_val_acc) AS generalization_gap
-FROM trial_summary
-WHERE sweep = {} AND status = 'completed'
-  AND final_train_acc IS NOT NULL AND final_val_acc IS NOT NULL
-GROUP BY train_per_class
-ORDER BY train_per_class;",
+        "SELECT ts.key, ts.train_per_class, ts.seed, ts.final_train_acc, ts.final_val_acc,
+       ts.generalization_gap
+FROM trial_summary ts
+JOIN trials t ON t.id = ts.trial_id
+WHERE ts.sweep = {} AND ts.status = 'completed'
+  AND ts.final_train_acc IS NOT NULL AND ts.final_val_acc IS NOT NULL
+ORDER BY ts.train_per_class, t.position;",
         ctx.sweep_lit()
     );
     let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(gap_sql.clone())];
@@ -701,6 +705,8 @@ ORDER BY train_per_class;",
         y_bounds: Some((0.0, 1.0)),
         dodge: false,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     let caption = ctx.caption(&["train_per_class"], false);
     Ok(Some(Cell {
@@ -714,11 +720,13 @@ ORDER BY train_per_class;",
             },
             Output::Text {
                 text: "Generalization gap = final train accuracy \u{2212} final validation \
-                       accuracy, mean over completed trials:"
+                       accuracy, per completed trial, aggregated by target size:"
                     .to_string(),
             },
-            Output::Table(sql_table(ctx.conn, &gap_sql)?),
-        ],
+        ]
+        .into_iter()
+        .chain(gap_outputs(ctx, &gap_sql)?)
+        .collect(),
     }))
 }
 
@@ -741,17 +749,15 @@ ORDER BY t.{}, m.epoch;",
         FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
     );
     let table_sql = format!(
-        "SELECT freeze, COUNT(*) AS trials,
-       AVG(source_acc_pretrained) AS source_acc_before,
-       AVG(source_acc_final) AS source_acc_after,
-       AVG(source_acc_pretrained - source_acc_final) AS forgetting
-FROM trial_summary
-WHERE sweep = {} AND status = 'completed' AND pretrained = 1
-  AND source_acc_pretrained IS NOT NULL AND source_acc_final IS NOT NULL
-GROUP BY freeze
-ORDER BY {};",
+        "SELECT ts.key, ts.freeze, ts.seed, ts.source_acc_pretrained AS source_acc_before,
+       ts.source_acc_final AS source_acc_after, ts.forgetting
+FROM trial_summary ts
+JOIN trials t ON t.id = ts.trial_id
+WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.pretrained = 1
+  AND ts.source_acc_pretrained IS NOT NULL AND ts.source_acc_final IS NOT NULL
+ORDER BY ts.{}, t.position;",
         ctx.sweep_lit(),
-        FREEZE_ORDER_SQL
+        FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(ts.freeze")
     );
     let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(table_sql.clone())];
     let mut stmt = ctx.conn.prepare(&curve_sql)?;
@@ -800,6 +806,8 @@ ORDER BY {};",
         y_bounds: Some((0.0, 1.0)),
         dodge: false,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     let caption = format!(
         "{} Pretrained trials only. Forgetting = source accuracy before \u{2212} after \
@@ -809,15 +817,147 @@ ORDER BY {};",
     Ok(Some(Cell {
         title: title.to_string(),
         inputs,
-        outputs: vec![
-            Output::Chart {
-                svg: chart.to_svg()?,
-                caption,
-                rows: rows.len(),
-            },
-            Output::Table(sql_table(ctx.conn, &table_sql)?),
-        ],
+        outputs: vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption,
+            rows: rows.len(),
+        }]
+        .into_iter()
+        .chain(forgetting_outputs(ctx, &table_sql)?)
+        .collect(),
     }))
+}
+
+/// The generalization-gap table (mean and 95% CI per target size) and its finding.
+fn gap_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
+    let raw = science::query(ctx.conn, sql)?;
+    let rows: Vec<(Vec<String>, Vec<Option<f64>>)> = raw
+        .iter()
+        .map(|r| {
+            (
+                vec![science::text(&r[1])],
+                vec![
+                    science::num(&r[3]),
+                    science::num(&r[4]),
+                    science::num(&r[5]),
+                ],
+            )
+        })
+        .collect();
+    let mut out = Vec::new();
+    let by_size: Vec<(i64, f64)> = distinct(raw.iter().filter_map(|r| science::num(&r[1])))
+        .into_iter()
+        .filter_map(|n| {
+            let v: Vec<f64> = raw
+                .iter()
+                .filter(|r| science::num(&r[1]) == Some(n))
+                .filter_map(|r| science::num(&r[5]))
+                .collect();
+            science::ci(&v).map(|c| (n as i64, c.0))
+        })
+        .collect();
+    if by_size.len() > 1 {
+        let vals: Vec<f64> = by_size.iter().map(|b| b.1).collect();
+        out.push(Output::Text {
+            text: format!(
+                "Finding: the generalization gap shrinks as the target set grows: {} ({}).",
+                if vals[vals.len() - 1] < vals[0] {
+                    "yes"
+                } else {
+                    "no"
+                },
+                by_size
+                    .iter()
+                    .map(|(n, g)| format!("{} {g:.3}", size_label(*n)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    out.push(Output::Table(science::ci_table(
+        &["train_per_class"],
+        &["final_train_acc", "final_val_acc", "generalization_gap"],
+        &rows,
+    )));
+    Ok(out)
+}
+
+/// Findings of the forgetting table from (freeze, forgetting) per trial.
+pub(crate) fn forgetting_findings(rows: &[(String, f64)]) -> Vec<String> {
+    let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
+    // Most frozen first: the number of unfrozen blocks grows along the list.
+    freezes.sort_by_key(|f| freeze_order(f));
+    freezes.reverse();
+    let means: Vec<(String, f64)> = freezes
+        .iter()
+        .filter_map(|f| {
+            let v: Vec<f64> = rows.iter().filter(|r| &r.0 == f).map(|r| r.1).collect();
+            science::ci(&v).map(|c| (freeze_label(f), c.0))
+        })
+        .collect();
+    let mut out = Vec::new();
+    if means.len() > 1 {
+        let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+        out.push(format!(
+            "Forgetting grows with the number of unfrozen blocks: {} ({}).",
+            if science::rises(&vals, 0.0) {
+                "yes"
+            } else {
+                "no"
+            },
+            means
+                .iter()
+                .map(|(f, v)| format!("{f} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let all: Vec<f64> = rows.iter().filter(|r| r.0 == "all").map(|r| r.1).collect();
+    if !all.is_empty() {
+        let max = all.iter().fold(0f64, |a, b| a.max(b.abs()));
+        out.push(format!(
+            "A frozen backbone (freeze all) forgets nothing: {} (largest |forgetting| {max:.3} \
+             over {} trials).",
+            if max == 0.0 { "yes" } else { "no" },
+            all.len()
+        ));
+    }
+    out
+}
+
+/// The forgetting table (mean and 95% CI per frozen depth) and its findings.
+fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
+    let raw = science::query(ctx.conn, sql)?;
+    let rows: Vec<(Vec<String>, Vec<Option<f64>>)> = raw
+        .iter()
+        .map(|r| {
+            (
+                vec![freeze_label(&science::text(&r[1]))],
+                vec![
+                    science::num(&r[3]),
+                    science::num(&r[4]),
+                    science::num(&r[5]),
+                ],
+            )
+        })
+        .collect();
+    let pairs: Vec<(String, f64)> = raw
+        .iter()
+        .filter_map(|r| Some((science::text(&r[1]), science::num(&r[5])?)))
+        .collect();
+    let mut out = Vec::new();
+    let findings = forgetting_findings(&pairs);
+    if !findings.is_empty() {
+        out.push(Output::Text {
+            text: format!("Findings:\n{}", findings.join("\n")),
+        });
+    }
+    out.push(Output::Table(science::ci_table(
+        &["model"],
+        &["source_acc_before", "source_acc_after", "forgetting"],
+        &rows,
+    )));
+    Ok(out)
 }
 
 /// Final test accuracy per trial against one axis, with a series per freeze value
@@ -918,13 +1058,15 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
         title: "Final target test accuracy by shift".to_string(),
         x_desc: "shift of the target images".to_string(),
         y_desc: "final test accuracy".to_string(),
-        x_axis: XAxis::Categorical(shifts),
+        x_axis: XAxis::Categorical(shifts.clone()),
         series,
         legend_title: "model".to_string(),
         legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -933,8 +1075,69 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
             svg: chart.to_svg()?,
             caption: ctx.caption(&["shift", "freeze", "pretrained"], true),
             rows: rows.len(),
-        }],
+        }]
+        .into_iter()
+        .chain(shift_finding(&rows, &shifts))
+        .collect(),
     }))
+}
+
+/// Mean of the third field over the rows whose second field is `x`.
+fn mean_at(rows: &[(String, String, f64)], x: &str) -> Option<f64> {
+    let v: Vec<f64> = rows.iter().filter(|r| r.1 == x).map(|r| r.2).collect();
+    science::ci(&v).map(|c| c.0)
+}
+
+/// "Target accuracy is lower under every shift than without: yes (none 0.80, rotate 45 0.65)."
+pub(crate) fn shift_finding(rows: &[(String, String, f64)], shifts: &[String]) -> Option<Output> {
+    let none = mean_at(rows, "none")?;
+    let others: Vec<(String, f64)> = shifts
+        .iter()
+        .filter(|s| s.as_str() != "none")
+        .filter_map(|s| Some((s.clone(), mean_at(rows, s)?)))
+        .collect();
+    if others.is_empty() {
+        return None;
+    }
+    Some(Output::Text {
+        text: format!(
+            "Finding: target accuracy is lower under every shift than without: {} (none {none:.3}, \
+             {}; mean over models).",
+            if others.iter().all(|o| o.1 < none) { "yes" } else { "no" },
+            others
+                .iter()
+                .map(|(s, a)| format!("{s} {a:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
+}
+
+/// "Accuracy grows with the examples per class: yes (10/class 0.60, 100/class 0.80)."
+pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Option<Output> {
+    let means: Vec<(i64, f64)> = sizes
+        .iter()
+        .filter_map(|n| Some((*n, mean_at(rows, &n.to_string())?)))
+        .collect();
+    if means.len() < 2 {
+        return None;
+    }
+    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+    Some(Output::Text {
+        text: format!(
+            "Finding: accuracy grows with the examples per class: {} ({}; mean over models).",
+            if science::rises(&vals, 0.0) {
+                "yes"
+            } else {
+                "no"
+            },
+            means
+                .iter()
+                .map(|(n, a)| format!("{} {a:.3}", size_label(*n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    })
 }
 
 /// [6] Data efficiency: final test accuracy against target size (log axis), fine-tuned
@@ -967,6 +1170,8 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -975,7 +1180,10 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
             svg: chart.to_svg()?,
             caption: ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
             rows: rows.len(),
-        }],
+        }]
+        .into_iter()
+        .chain(size_finding(&rows, &sizes))
+        .collect(),
     }))
 }
 
@@ -996,7 +1204,16 @@ GROUP BY t.schedule, m.epoch
 ORDER BY MIN(t.position), m.epoch;",
         ctx.sweep_lit()
     );
-    let inputs = vec![Input::sql(sql.clone())];
+    let table_sql = format!(
+        "SELECT ts.key, ts.schedule, ts.lr, ts.freeze, ts.seed, ts.forgetting
+FROM trial_summary ts
+JOIN trials t ON t.id = ts.trial_id
+WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.pretrained = 1
+  AND ts.forgetting IS NOT NULL
+ORDER BY t.position;",
+        ctx.sweep_lit()
+    );
+    let inputs = vec![Input::sql(sql.clone()), Input::sql(table_sql.clone())];
     let mut stmt = ctx.conn.prepare(&sql)?;
     let rows = stmt
         .query_map([], |r| {
@@ -1010,6 +1227,18 @@ ORDER BY MIN(t.position), m.epoch;",
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
+    let table_raw = science::query(ctx.conn, &table_sql)?;
+    let sched_rows: Vec<ScheduleRow> = table_raw
+        .iter()
+        .filter_map(|r| {
+            Some((
+                science::text(&r[1]),
+                science::num(&r[2])?,
+                science::text(&r[3]),
+                science::num(&r[5])?,
+            ))
+        })
+        .collect();
     // Page order of schedules (grid order), whatever order SQL grouped them in.
     let order = distinct(ctx.trials.iter().map(|t| t.schedule.as_str()));
     let mut names = distinct(rows.iter().map(|r| r.0.as_str()));
@@ -1044,6 +1273,8 @@ ORDER BY MIN(t.position), m.epoch;",
         y_bounds: Some((0.0, 1.0)),
         dodge: false,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     let mut outputs = vec![Output::Chart {
         svg: chart.to_svg()?,
@@ -1057,6 +1288,27 @@ ORDER BY MIN(t.position), m.epoch;",
     if !finding.is_empty() {
         outputs.push(Output::Text { text: finding });
     }
+    let findings = ulmfit_findings(&sched_rows);
+    if !findings.is_empty() {
+        outputs.push(Output::Text {
+            text: format!("Findings:\n{}", findings.join("\n")),
+        });
+    }
+    let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = sched_rows
+        .iter()
+        .map(|r| (vec![r.0.clone(), freeze_label(&r.2)], vec![Some(r.3)]))
+        .collect();
+    table_rows.sort_by_key(|r| {
+        (
+            order.iter().position(|o| *o == r.0[0]),
+            science::model_order(&r.0[1]),
+        )
+    });
+    outputs.push(Output::Table(science::ci_table(
+        &["schedule", "model"],
+        &["forgetting"],
+        &table_rows,
+    )));
     Ok(Some(Cell {
         title: title.to_string(),
         inputs,
@@ -1098,8 +1350,13 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
         "lr",
         "ts.source_acc_pretrained - ts.source_acc_final",
         "forgetting",
-    );
+    )
+    .replace(" AS forgetting\n", " AS forgetting, ts.schedule\n");
     let rows = final_acc_rows(ctx, &sql)?;
+    let schedules: Vec<String> = science::query(ctx.conn, &sql)?
+        .iter()
+        .map(|r| science::text(&r[5]))
+        .collect();
     let inputs = vec![Input::sql(sql)];
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
@@ -1122,6 +1379,8 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
         y_bounds: Some((-1.0, 1.0)),
         dodge: true,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -1133,8 +1392,123 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
                 ctx.caption(&["lr", "schedule", "freeze", "pretrained"], true)
             ),
             rows: rows.len(),
-        }],
+        }]
+        .into_iter()
+        .chain(lr_forgetting_finding(&rows, &schedules))
+        .collect(),
     }))
+}
+
+/// Whether a schedule label uses discriminative rates or gradual unfreezing.
+fn is_ulmfit(schedule: &str) -> bool {
+    schedule.contains(" decay=") || schedule.contains(" unfreeze")
+}
+
+/// "Forgetting grows with the learning rate: yes (lr 0.01 0.020, lr 0.1 0.150)", over the
+/// trials with unfrozen blocks and uniform schedules (where the sweep also has others).
+pub(crate) fn lr_forgetting_finding(
+    rows: &[(String, String, f64)],
+    schedules: &[String],
+) -> Option<Output> {
+    let uniform_exists = schedules.iter().any(|s| !is_ulmfit(s));
+    let keep: Vec<&(String, String, f64)> = rows
+        .iter()
+        .zip(schedules.iter().map(Some).chain(std::iter::repeat(None)))
+        .filter(|(r, s)| {
+            r.0 != "freeze all" && !(uniform_exists && s.is_some_and(|s| is_ulmfit(s)))
+        })
+        .map(|(r, _)| r)
+        .collect();
+    let mut lrs: Vec<f64> = distinct(keep.iter().filter_map(|r| r.1.parse::<f64>().ok()));
+    lrs.sort_by(f64::total_cmp);
+    let means: Vec<(f64, f64)> = lrs
+        .iter()
+        .filter_map(|lr| {
+            let v: Vec<f64> = keep
+                .iter()
+                .filter(|r| r.1.parse::<f64>().ok() == Some(*lr))
+                .map(|r| r.2)
+                .collect();
+            science::ci(&v).map(|c| (*lr, c.0))
+        })
+        .collect();
+    if means.len() < 2 {
+        return None;
+    }
+    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+    Some(Output::Text {
+        text: format!(
+            "Finding: forgetting grows with the learning rate: {} ({}; mean over trials with \
+             unfrozen blocks{}).",
+            if science::rises(&vals, 0.0) {
+                "yes"
+            } else {
+                "no"
+            },
+            means
+                .iter()
+                .map(|(lr, v)| format!("lr {lr} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if uniform_exists && schedules.iter().any(|s| is_ulmfit(s)) {
+                " and uniform schedules"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// A schedule-comparison row: (schedule, lr, freeze, forgetting).
+pub(crate) type ScheduleRow = (String, f64, String, f64);
+
+/// "Discriminative learning rates with gradual unfreezing forget less than uniform full
+/// fine-tuning: yes (…)", comparing each such schedule with the uniform one of the same peak
+/// rate at the least frozen depth both have.
+pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    let forgetting = |sch: &str, f: &str| -> Option<f64> {
+        let v: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.0 == sch && r.2 == f)
+            .map(|r| r.3)
+            .collect();
+        science::ci(&v).map(|c| c.0)
+    };
+    for sch in distinct(
+        rows.iter()
+            .filter(|r| is_ulmfit(&r.0))
+            .map(|r| (r.0.clone(), r.1)),
+    ) {
+        let uniform = distinct(
+            rows.iter()
+                .filter(|r| !is_ulmfit(&r.0) && r.1 == sch.1)
+                .map(|r| r.0.clone()),
+        );
+        let Some(u) = uniform.first() else { continue };
+        let mut freezes = distinct(
+            rows.iter()
+                .filter(|r| r.0 == sch.0)
+                .map(|r| r.2.clone())
+                .filter(|f| rows.iter().any(|r| &r.0 == u && &r.2 == f)),
+        );
+        freezes.sort_by_key(|f| freeze_order(f));
+        let Some(f) = freezes.first() else { continue };
+        if let (Some(a), Some(b)) = (forgetting(&sch.0, f), forgetting(u, f)) {
+            let what = match (sch.0.contains(" decay="), sch.0.contains(" unfreeze")) {
+                (true, true) => "Discriminative learning rates with gradual unfreezing",
+                (true, false) => "Discriminative learning rates",
+                _ => "Gradual unfreezing",
+            };
+            out.push(format!(
+                "{what} ({}) forget less than uniform fine-tuning ({u}) with freeze {f}: {} \
+                 (forgetting {a:.3} vs {b:.3}).",
+                sch.0,
+                if a < b { "yes" } else { "no" }
+            ));
+        }
+    }
+    out
 }
 
 /// Sort key of a learning-rate metric: blocks by their number, then the head.
@@ -1235,6 +1609,8 @@ ORDER BY rep.position, m.name, m.epoch;",
             y_bounds: None,
             dodge: false,
             bars: false,
+            scatter: false,
+            hline: None,
         };
         outputs.push(Output::Chart {
             svg: chart.to_svg()?,

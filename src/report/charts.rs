@@ -103,6 +103,10 @@ pub struct LineChart {
     pub dodge: bool,
     /// Draw grouped bars (from 0, or from the bottom of the plot) instead of lines.
     pub bars: bool,
+    /// Draw markers only, no connecting lines (a scatter plot).
+    pub scatter: bool,
+    /// A dashed grey horizontal reference line at this y (e.g. zero gain).
+    pub hline: Option<f64>,
 }
 
 fn rgb(c: (u8, u8, u8)) -> RGBColor {
@@ -210,6 +214,10 @@ impl LineChart {
             y0 = y0.min(0.0);
             y1 = y1.max(0.0);
         }
+        if let Some(h) = self.hline {
+            y0 = y0.min(h);
+            y1 = y1.max(h);
+        }
         let pad = if y1 > y0 { (y1 - y0) * 0.08 } else { 0.05 };
         y0 -= pad;
         y1 += pad;
@@ -290,6 +298,14 @@ impl LineChart {
                 .bold_line_style(RGBColor(228, 228, 228))
                 .draw()?;
 
+            if let Some(h) = self.hline.filter(|h| (y0..=y1).contains(h)) {
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(x0, h), (x1, h)],
+                    6,
+                    4,
+                    RGBColor(120, 120, 120).stroke_width(1),
+                ))?;
+            }
             for (i, s) in self.series.iter().enumerate() {
                 let color = rgb(s.color);
                 let dx = dodge_step * (i as f64 - (n_series as f64 - 1.0) / 2.0);
@@ -310,16 +326,19 @@ impl LineChart {
                             color.mix(if s.dashed { 0.45 } else { 0.85 }).filled(),
                         )
                     }))?;
+                } else if self.scatter {
+                    // Markers only (drawn below).
                 } else if s.dashed {
                     chart.draw_series(DashedLineSeries::new(pts.clone(), 7, 5, style))?;
                 } else {
                     chart.draw_series(LineSeries::new(pts.clone(), style))?;
                 }
                 chart.draw_series(pts.iter().filter(|_| !self.bars).map(|&p| {
+                    let r = if self.scatter { 5 } else { 3 };
                     if s.dashed {
-                        Circle::new(p, 3, color.stroke_width(2))
+                        Circle::new(p, r, color.stroke_width(2))
                     } else {
-                        Circle::new(p, 3, color.filled())
+                        Circle::new(p, r, color.filled())
                     }
                 }))?;
                 for (p, &(x, _)) in s.points.iter().zip(&pts) {
@@ -671,6 +690,8 @@ mod tests {
             y_bounds: Some((0.0, 1.0)),
             dodge: true,
             bars: false,
+            scatter: false,
+            hline: None,
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.starts_with("<svg"));
@@ -732,6 +753,8 @@ mod tests {
             y_bounds: None,
             dodge: false,
             bars: false,
+            scatter: false,
+            hline: None,
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.contains(">\n100\n<") || svg.contains(">100<"), "{svg}");

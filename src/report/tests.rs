@@ -245,6 +245,8 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
         pos += 1;
     }
 
+    add_science(&conn, sid);
+
     let flat = insert_sweep(&conn, "flat", "name: flat\n");
     for (i, n) in [10, 100, 10, 100].into_iter().enumerate() {
         insert_trial(
@@ -264,6 +266,77 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
         );
     }
     db
+}
+
+/// Final-epoch calibration and drift metrics for the sweep's completed trials, and a domain
+/// distance per (seed, shift) linked to its pretrained trials. Known effects: temperature
+/// scaling lowers ECE everywhere; under freeze 0 CKA falls with depth (0.9 … 0.6), frozen
+/// blocks keep CKA 1 and weight distance 0; distance grows from none to rotate 45.
+fn add_science(conn: &Connection, sweep_id: i64) {
+    let done = "FROM trials WHERE sweep_id = ?1 AND status = 'completed'";
+    for (name, scratch, all, zero) in [
+        ("ece", 0.10, 0.06, 0.08),
+        ("ece_ts", 0.04, 0.02, 0.03),
+        ("temperature", 1.3, 1.2, 1.5),
+    ] {
+        conn.execute(
+            &format!(
+                "INSERT INTO metrics (trial_id, epoch, name, value)
+                 SELECT id, epochs, '{name}', CASE WHEN pretrained = 0 THEN {scratch}
+                     WHEN freeze = 'all' THEN {all} ELSE {zero} END {done}"
+            ),
+            [sweep_id],
+        )
+        .unwrap();
+    }
+    for b in 0..4 {
+        conn.execute(
+            &format!(
+                "INSERT INTO metrics (trial_id, epoch, name, value)
+                 SELECT id, epochs, 'cka/block{b}',
+                        CASE WHEN freeze = 'all' THEN 1.0 ELSE {} END {done} AND pretrained = 1",
+                1.0 - 0.1 * (b as f64 + 1.0)
+            ),
+            [sweep_id],
+        )
+        .unwrap();
+        conn.execute(
+            &format!(
+                "INSERT INTO metrics (trial_id, epoch, name, value)
+                 SELECT id, epochs, 'weight_dist/block{b}',
+                        CASE WHEN freeze = 'all' THEN 0.0 ELSE {} END {done} AND pretrained = 1",
+                0.5 * (b as f64 + 1.0)
+            ),
+            [sweep_id],
+        )
+        .unwrap();
+    }
+    for seed in [0, 1] {
+        for (shift, pa, mmd, fr) in [("none", 0.1, 0.01, 1.0), ("rotate 45", 1.2, 0.2, 5.0)] {
+            let key = format!("d{seed}-{shift}");
+            let noise = 0.01 * seed as f64;
+            conn.execute(
+                "INSERT INTO domain_distance (key, pretrained_key, target_dataset, shift, proxy_a,
+                    mmd2, frechet, n_source, n_target, created_at)
+                 VALUES (?1, ?2, 'mnist10k', ?3, ?4, ?5, ?6, 500, 500, 't')",
+                params![
+                    key,
+                    format!("p{seed}"),
+                    shift,
+                    pa + noise,
+                    mmd + noise,
+                    fr + noise
+                ],
+            )
+            .unwrap();
+            conn.execute(
+                "UPDATE trials SET domain_key = ?1
+                 WHERE sweep_id = ?2 AND pretrained = 1 AND seed = ?3 AND shift = ?4",
+                params![key, sweep_id, seed, shift],
+            )
+            .unwrap();
+        }
+    }
 }
 
 fn build_cells(db: &Path, sweep: &str) -> Vec<Cell> {
@@ -288,15 +361,20 @@ fn count_rows(db: &Path, sql: &str) -> usize {
 }
 
 /// Built-in section titles (prefixes) expected for `digits-test`, in page order.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 16] = [
     "Sweep",
     "Grid",
     "Overfitting",
     "Forgetting: source-task",
     "Forgetting by schedule",
     "Forgetting vs learning rate",
+    "Forgetting vs transfer gain",
     "Domain gap",
+    "Target accuracy vs measured domain distance",
     "Data efficiency",
+    "Transfer gain vs examples per class",
+    "Representation drift",
+    "Calibration",
     "Schedules",
     "Heatmap",
     "Trials",
@@ -347,8 +425,8 @@ fn renders_a_self_contained_notebook() {
             }
         }
     }
-    // 6 single-chart sections, 2 schedules, the heatmap, 3 user charts.
-    assert_eq!(charts, 6 + 2 + 1 + USER_CHARTS);
+    // 11 single-chart sections, 2 schedules, the heatmap, 3 user charts.
+    assert_eq!(charts, 11 + 2 + 1 + USER_CHARTS);
     assert_eq!(html.matches("<svg").count(), charts);
     assert!(!html.contains("No completed trials with these metrics yet."));
 
@@ -427,7 +505,7 @@ fn renders_a_self_contained_notebook() {
         .filter(|i| i.lang == "sql")
         .map(|i| i.text.as_str())
         .collect();
-    assert_eq!(sql.len(), 11 + 6);
+    assert_eq!(sql.len(), 18 + 6);
     for q in sql {
         assert!(html.contains(&escaped(q)), "SQL not shown: {q}");
     }
@@ -471,6 +549,13 @@ fn chart_sql_returns_the_plotted_rows() {
             t if t.starts_with("Forgetting vs") => 16,  // one row per pretrained trial
             t if t.starts_with("Schedules") => 2 * BLOCKS.len() * e, // 2 schedules
             t if t.starts_with("Heatmap") => 3 * 2,     // 3 models × 2 sizes
+            t if t.starts_with("Representation drift") => 16 * 4, // pretrained × blocks
+            t if t.starts_with("Forgetting vs transfer")
+                || t.starts_with("Transfer gain")
+                || t.starts_with("Target accuracy vs") =>
+            {
+                16 // one row per pretrained trial
+            }
             "Accuracy by size" => 2 * 2,
             "Trials per status" => 4,
             "Shift by size" => 2 * 2,
@@ -478,7 +563,7 @@ fn chart_sql_returns_the_plotted_rows() {
         };
         assert_eq!(drawn, expected, "{}", cell.title);
     }
-    assert_eq!(charts, 12);
+    assert_eq!(charts, 17);
 
     // The overfitting query's averages are the per-epoch means over completed trials.
     let conn = Connection::open(&db).unwrap();
@@ -592,6 +677,12 @@ fn sections_whose_axis_does_not_vary_are_left_out() {
         "Heatmap",
         "Forgetting by schedule",
         "Forgetting vs learning rate",
+        // No scratch trials, no calibration, drift or distance metrics.
+        "Forgetting vs transfer gain",
+        "Transfer gain vs examples",
+        "Representation drift",
+        "Calibration",
+        "measured domain distance",
     ] {
         assert!(!html.contains(absent), "{absent}");
     }
@@ -681,7 +772,8 @@ fn trial_pages_exist_link_back_and_skip_unchanged() {
     ] {
         assert!(completed.contains(&format!("<h2>{title}</h2>")), "{title}");
     }
-    assert_eq!(completed.matches("<svg").count(), 3);
+    // Loss, accuracy, learning rates, and the final-epoch calibration and drift metrics.
+    assert_eq!(completed.matches("<svg").count(), 4);
     assert!(completed.contains("6.0 s in total"));
     let failed = std::fs::read_to_string(dir.join("k1-024.html")).unwrap();
     assert!(failed.contains("<pre class=\"error\">CUDA error: &lt;script&gt;"));
@@ -746,7 +838,7 @@ fn user_templates_override_the_embedded_ones() {
     let out = tmp.path().join("reports");
     let path = render_sweep_with(&db, "digits-test", &out, Some(&tpl)).unwrap();
     let html = std::fs::read_to_string(path).unwrap();
-    assert!(html.contains("MY REPORT 18 cells"), "{html}");
+    assert!(html.contains("MY REPORT 23 cells"), "{html}");
     assert!(html.contains("In&nbsp;[1]:"));
     assert_eq!(
         std::fs::read_to_string(out.join("index.html")).unwrap(),
@@ -1068,4 +1160,342 @@ fn large_demo() {
         t.elapsed(),
         path.display()
     );
+}
+
+fn cell_text(cell: &Cell) -> String {
+    cell.outputs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Text { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn find_cell<'a>(cells: &'a [Cell], prefix: &str) -> &'a Cell {
+    cells
+        .iter()
+        .find(|c| c.title.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no cell {prefix}"))
+}
+
+#[test]
+fn science_sections_state_their_findings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let cells = build_cells(&db, "digits-test");
+    let forgetting = cell_text(find_cell(&cells, "Forgetting: source"));
+    assert!(
+        forgetting.contains(
+            "Forgetting grows with the number of unfrozen blocks: yes (freeze all 0.000, \
+             freeze 0 0.200)."
+        ),
+        "{forgetting}"
+    );
+    assert!(forgetting.contains("A frozen backbone (freeze all) forgets nothing: yes"));
+    // Pretrained is +0.1 over scratch at every size and seed: no shrinking gain.
+    let gain = cell_text(find_cell(&cells, "Transfer gain"));
+    assert!(
+        gain.contains(
+            "freeze 0: pretraining is still helping at the largest size (100/class +0.100"
+        ),
+        "{gain}"
+    );
+    assert!(
+        gain.contains("Pretraining helps most when the target set is small (the gain shrinks as the target grows): no"),
+        "{gain}"
+    );
+    let drift = cell_text(find_cell(&cells, "Representation drift"));
+    assert!(
+        drift.contains("Frozen blocks are left unchanged (CKA 1, weight distance 0): yes"),
+        "{drift}"
+    );
+    assert!(
+        drift.contains("CKA falls with depth) with freeze 0: yes (block0 0.900, block1 0.800, block2 0.700, block3 0.600)"),
+        "{drift}"
+    );
+    assert!(
+        drift.contains("rises with the frozen depth): yes (freeze 0 0.600, freeze all 1.000)"),
+        "{drift}"
+    );
+    let cal = cell_text(find_cell(&cells, "Calibration"));
+    assert!(
+        cal.contains("Temperature scaling lowers the expected calibration error: yes (freeze 0 0.080 \u{2192} 0.030, freeze all 0.060 \u{2192} 0.020, scratch 0.100 \u{2192} 0.040)"),
+        "{cal}"
+    );
+    assert!(cal.contains("(fitted temperature above 1): yes"), "{cal}");
+    let dist = cell_text(find_cell(&cells, "Target accuracy vs measured"));
+    assert!(
+        dist.contains("Measured domain distance grows with the shift magnitude: yes \u{2014} proxy A-distance yes (none 0.1050, rotate 45 1.2050)"),
+        "{dist}"
+    );
+    assert!(
+        dist.contains(
+            "Linear-probe (freeze all) accuracy falls as the measured distance grows: yes"
+        ),
+        "{dist}"
+    );
+    // Rotation costs 0.15 accuracy; 100/class is 0.1 above 10/class (fixture formula).
+    let gap = cell_text(find_cell(&cells, "Domain gap"));
+    assert!(
+        gap.contains("lower under every shift than without: yes (none "),
+        "{gap}"
+    );
+    let eff = cell_text(find_cell(&cells, "Data efficiency"));
+    assert!(
+        eff.contains("accuracy grows with the examples per class: yes (10/class "),
+        "{eff}"
+    );
+    let trade = cell_text(find_cell(&cells, "Forgetting vs transfer gain"));
+    assert!(trade.contains("Largest gain: "), "{trade}");
+    // Summary tables carry a 95% CI column.
+    for prefix in [
+        "Overfitting",
+        "Forgetting: source",
+        "Calibration",
+        "Representation drift",
+    ] {
+        let cell = find_cell(&cells, prefix);
+        let table = cell
+            .outputs
+            .iter()
+            .find_map(|o| match o {
+                Output::Table(t) => Some(t),
+                _ => None,
+            })
+            .unwrap();
+        assert!(
+            table.headers.iter().any(|h| h == "\u{b1} 95% CI"),
+            "{prefix}"
+        );
+    }
+    // The seed-aggregated gap table's CI: two seeds differ by 0.01 in val acc only at
+    // a fixed size, so the half-width is t(0.975, n-1) s / sqrt(n) of the per-trial gaps.
+    let gap = find_cell(&cells, "Overfitting");
+    let t = gap
+        .outputs
+        .iter()
+        .find_map(|o| match o {
+            Output::Table(t) => Some(t),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(t.rows.len(), 2);
+    assert_eq!(t.rows[0][1].text, "12");
+}
+
+#[test]
+fn findings_detect_an_effect_and_its_absence() {
+    use super::science::{
+        calibration_findings, distance_findings, drift_findings, transfer_gain_findings,
+    };
+    // Gain shrinking with size, and stopping at 100/class for freeze 0.
+    let mut rows = Vec::new();
+    for (n, g) in [(5, 0.30), (20, 0.10), (100, 0.0)] {
+        for d in [-0.001, 0.001] {
+            rows.push(("freeze 0".to_string(), n, g + d));
+            rows.push(("freeze all".to_string(), n, g - 0.05 + d));
+        }
+    }
+    let f = transfer_gain_findings(&rows).join("\n");
+    assert!(
+        f.contains("freeze 0: pretraining stops helping at 100/class"),
+        "{f}"
+    );
+    assert!(
+        f.contains("freeze all: pretraining stops helping at 100/class"),
+        "{f}"
+    );
+    assert!(f.contains("the gain shrinks as the target grows): yes (5/class +0.275, 20/class +0.075, 100/class -0.025"), "{f}");
+    assert!(f.contains("Freezing more of the transferred blocks lowers the gain (upper blocks are specific to the source task): yes"), "{f}");
+    // No effect: negative transfer everywhere, growing with size.
+    let rows: Vec<(String, i64, f64)> = [(5, -0.1), (100, 0.05)]
+        .into_iter()
+        .map(|(n, g)| ("freeze 0".to_string(), n, g))
+        .collect();
+    let f = transfer_gain_findings(&rows).join("\n");
+    assert!(
+        f.contains("freeze 0: pretraining does not help even at the smallest size (5/class -0.100"),
+        "{f}"
+    );
+    assert!(f.contains("target grows): no"), "{f}");
+
+    // Drift: CKA rising with depth is not the expected effect.
+    let drift: Vec<(String, String, f64, Option<f64>)> = (0..3)
+        .map(|b| {
+            (
+                "0".to_string(),
+                format!("block{b}"),
+                0.5 + 0.1 * b as f64,
+                Some(1.0),
+            )
+        })
+        .collect();
+    let f = drift_findings(&drift).join("\n");
+    assert!(f.contains("CKA falls with depth) with freeze 0: no"), "{f}");
+    assert!(!f.contains("Frozen blocks"), "{f}");
+
+    // Calibration: scaling helped in one of two settings.
+    let cal = vec![
+        ("freeze 0".to_string(), 0.1, 0.05, Some(1.4)),
+        ("scratch".to_string(), 0.1, 0.12, Some(0.9)),
+    ];
+    let f = calibration_findings(&cal).join("\n");
+    assert!(f.contains("error: in 1 of 2 settings (freeze 0 0.100 \u{2192} 0.050, scratch 0.100 \u{2192} 0.120)"), "{f}");
+    assert!(f.contains("above 1): in 1 of 2 settings"), "{f}");
+
+    // Distance: falls at 90 degrees (not monotone); accuracy rises with distance.
+    let dist = vec![
+        (
+            "none".to_string(),
+            "none".to_string(),
+            0.0,
+            Some(0.1),
+            Some(0.01),
+            Some(1.0),
+        ),
+        (
+            "rotate 45".to_string(),
+            "rotate".to_string(),
+            45.0,
+            Some(1.0),
+            Some(0.1),
+            Some(3.0),
+        ),
+        (
+            "rotate 90".to_string(),
+            "rotate".to_string(),
+            90.0,
+            Some(0.8),
+            Some(0.2),
+            Some(4.0),
+        ),
+    ];
+    let acc = vec![
+        ("freeze all".to_string(), "none".to_string(), 0.1, 0.5),
+        ("freeze all".to_string(), "rotate 45".to_string(), 1.0, 0.9),
+        ("freeze all".to_string(), "rotate 90".to_string(), 0.8, 0.7),
+    ];
+    let f = distance_findings(&dist, &acc).join("\n");
+    assert!(f.contains("grows with the shift magnitude: no \u{2014} proxy A-distance no (none 0.1000, rotate 45 1.0000, rotate 90 0.8000); MMD\u{b2} yes"), "{f}");
+    assert!(
+        f.contains("Linear-probe (freeze all) accuracy falls as the measured distance grows: no"),
+        "{f}"
+    );
+
+    // Forgetting and learning rate.
+    let f = super::cells::forgetting_findings(&[
+        ("all".to_string(), 0.0),
+        ("2".to_string(), 0.05),
+        ("0".to_string(), 0.03),
+    ])
+    .join("\n");
+    assert!(
+        f.contains("unfrozen blocks: no (freeze all 0.000, freeze 2 0.050, freeze 0 0.030)"),
+        "{f}"
+    );
+    let rows = vec![
+        ("freeze 0".to_string(), "0.01".to_string(), 0.02),
+        ("freeze 0".to_string(), "0.1".to_string(), 0.2),
+        ("freeze 0".to_string(), "0.1".to_string(), 0.0),
+        ("freeze all".to_string(), "0.1".to_string(), 0.0),
+    ];
+    let sch = vec![
+        "constant lr=0.01".to_string(),
+        "constant lr=0.1".to_string(),
+        "constant lr=0.1 decay=2.6 unfreeze".to_string(),
+        "constant lr=0.1".to_string(),
+    ];
+    match super::cells::lr_forgetting_finding(&rows, &sch) {
+        Some(Output::Text { text }) => assert!(
+            text.contains("learning rate: yes (lr 0.01 0.020, lr 0.1 0.200; mean over trials with unfrozen blocks and uniform schedules)"),
+            "{text}"
+        ),
+        o => panic!("{o:?}"),
+    }
+    // Shift and size findings without the effect.
+    let r = |x: &str, a: f64| ("freeze 0".to_string(), x.to_string(), a);
+    match super::cells::shift_finding(
+        &[r("none", 0.6), r("rotate 45", 0.7)],
+        &["none".to_string(), "rotate 45".to_string()],
+    ) {
+        Some(Output::Text { text }) => {
+            assert!(
+                text.contains("without: no (none 0.600, rotate 45 0.700"),
+                "{text}"
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    match super::cells::size_finding(&[r("10", 0.8), r("100", 0.7)], &[10, 100]) {
+        Some(Output::Text { text }) => {
+            assert!(
+                text.contains("per class: no (10/class 0.800, 100/class 0.700"),
+                "{text}"
+            )
+        }
+        o => panic!("{o:?}"),
+    }
+    let u = super::cells::ulmfit_findings(&[
+        ("constant lr=0.1".to_string(), 0.1, "0".to_string(), 0.2),
+        (
+            "constant lr=0.1 decay=2.6 unfreeze".to_string(),
+            0.1,
+            "0".to_string(),
+            0.05,
+        ),
+    ])
+    .join("\n");
+    assert!(u.contains("Discriminative learning rates with gradual unfreezing (constant lr=0.1 decay=2.6 unfreeze) forget less than uniform fine-tuning (constant lr=0.1) with freeze 0: yes (forgetting 0.050 vs 0.200)"), "{u}");
+}
+
+#[test]
+fn nice_ticks_are_round() {
+    let t = super::science::nice_ticks(0.05, 1.21);
+    assert_eq!(t, vec![0.0, 0.25, 0.5, 0.75, 1.0, 1.25]);
+    let t = super::science::nice_ticks(-0.1, 0.3);
+    assert_eq!(t.first(), Some(&-0.1));
+    assert_eq!(t.last(), Some(&0.3));
+}
+
+#[test]
+fn tradeoff_finding_follows_the_correlation() {
+    use super::science::tradeoff_findings;
+    let s = |f: &str, n: i64, g: f64, fo: f64| {
+        (
+            (f.to_string(), "cosine lr=0.02".to_string(), n),
+            (g, None, 2),
+            (fo, None, 2),
+        )
+    };
+    // More gain, more forgetting.
+    let f = tradeoff_findings(&[
+        s("freeze 0", 10, 0.2, 0.3),
+        s("freeze 2", 10, 0.1, 0.1),
+        s("freeze all", 10, 0.05, 0.0),
+    ])
+    .join("\n");
+    assert!(
+        f.contains("(a trade-off): yes (Pearson r = 1.00 over 3 settings)"),
+        "{f}"
+    );
+    assert!(
+        f.contains(
+            "Largest gain: freeze 0, cosine lr=0.02, 10/class (gain +0.200, forgetting 0.300)."
+        ),
+        "{f}"
+    );
+    assert!(
+        f.contains("Least forgetting with a positive gain: freeze all, cosine lr=0.02, 10/class"),
+        "{f}"
+    );
+    // More gain, less forgetting: no trade-off.
+    let f = tradeoff_findings(&[
+        s("freeze 0", 10, 0.2, 0.0),
+        s("freeze 2", 10, 0.1, 0.1),
+        s("freeze all", 10, -0.05, 0.3),
+    ])
+    .join("\n");
+    assert!(f.contains("(a trade-off): no (Pearson r = -"), "{f}");
 }

@@ -265,6 +265,8 @@ fn curve_chart(
         y_bounds,
         dodge: false,
         bars: false,
+        scatter: false,
+        hline: None,
     }
 }
 
@@ -368,6 +370,8 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         y_bounds: None,
         dodge: false,
         bars: false,
+        scatter: false,
+        hline: None,
     };
     chart_cell(
         "Learning rate per block",

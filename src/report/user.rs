@@ -319,6 +319,8 @@ fn query_output(ctx: &Ctx, q: &QueryCell) -> Result<Vec<Output>> {
                 y_bounds: None,
                 dodge: false,
                 bars: q.chart == "bar",
+                scatter: false,
+                hline: None,
             };
             Ok(vec![Output::Chart {
                 svg: chart.to_svg()?,
