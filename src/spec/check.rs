@@ -36,7 +36,7 @@ pub fn check_data(
     };
 
     for t in &grid.trials {
-        if t.pretrained {
+        if t.pretrains_on_source() {
             let s = &t.source;
             let base = vec![Seg::Key("source".into())];
             let tpc = s

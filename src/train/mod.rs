@@ -60,11 +60,6 @@ pub fn seed_epoch(seed: u64, epoch: usize) {
     tch::manual_seed((mixed >> 1) as i64);
 }
 
-/// Images as the network sees them: u8 pixels mapped to [-1, 1].
-pub fn normalise(images: &Tensor) -> Tensor {
-    images.to_kind(Kind::Float) / 127.5 - 1.0
-}
-
 /// Mean loss and accuracy of `head` on `set`, every block in inference mode, no gradient.
 pub fn evaluate(net: &Network, set: &TensorSet, head: Head, batch_size: usize) -> (f64, f64) {
     if set.len == 0 {
@@ -77,7 +72,7 @@ pub fn evaluate(net: &Network, set: &TensorSet, head: Head, batch_size: usize) -
         let mut start = 0;
         while start < set.len {
             let len = batch_size.min(set.len - start);
-            let x = normalise(&set.images.narrow(0, start as i64, len as i64));
+            let x = net.prepare_input(&set.images.narrow(0, start as i64, len as i64));
             let y = set.labels.narrow(0, start as i64, len as i64);
             let logits = net.logits(&net.features(&x, n_blocks, false), head);
             loss_sum += logits.cross_entropy_for_logits(&y) * len as f64;
@@ -133,8 +128,10 @@ impl Trainer<'_> {
             self.opt.set_lr(n_blocks, self.plan.head_lr(self.step));
             let batch = set.images.index_select(0, &idx);
             let x = match self.augment {
-                Some((aug, seed)) => normalise(&data::augment(&batch, aug, seed, self.step as u64)),
-                None => normalise(&batch),
+                Some((aug, seed)) => {
+                    net.prepare_input(&data::augment(&batch, aug, seed, self.step as u64))
+                }
+                None => net.prepare_input(&batch),
             };
             let y = set.labels.index_select(0, &idx);
             let logits = net.logits(&net.features(&x, trainable_from, true), head);
