@@ -107,12 +107,18 @@ fn parity(kind: BackboneKind) {
     net.load_weights(&dir.path().join("weights.safetensors"))
         .unwrap();
     let err = rel_err(&logits(&net, &get(&io, "input")), &get(&io, "logits"));
-    assert!(err < 1e-4, "{kind}: logits differ from torchvision by {err:e} (relative)");
+    assert!(
+        err < 1e-4,
+        "{kind}: logits differ from torchvision by {err:e} (relative)"
+    );
     // u8 grayscale pixels through prepare_input (resize, 3 channels, ImageNet normalisation).
     let x = net.prepare_input(&get(&io, "pixels"));
     assert_eq!(x.size(), [2, 3, size as i64, size as i64]);
     let err = rel_err(&logits(&net, &x), &get(&io, "pixel_logits"));
-    assert!(err < 1e-4, "{kind}: prepared pixels differ by {err:e} (relative)");
+    assert!(
+        err < 1e-4,
+        "{kind}: prepared pixels differ by {err:e} (relative)"
+    );
 }
 
 #[test]
@@ -206,7 +212,11 @@ fn the_head_is_replaced_and_everything_else_loads_or_fails_naming_the_tensor() {
     let err = format!(
         "{:#}",
         Network::new(BackboneKind::Resnet18, Device::Cpu, None, Some(7))
-            .load_weights(&reference(&py, "resnet34", 32).path().join("weights.safetensors"))
+            .load_weights(
+                &reference(&py, "resnet34", 32)
+                    .path()
+                    .join("weights.safetensors")
+            )
             .unwrap_err()
     );
     assert!(err.contains("layer1.2."), "{err}");
@@ -238,8 +248,16 @@ fn imagenet_lite0_sees_a_palace_and_a_daisy() {
         Device::Cpu,
     )
     .unwrap();
-    assert_eq!((top[0][0].0, top[0][0].1.as_str()), (698, "palace"), "{top:?}");
-    assert_eq!((top[1][0].0, top[1][0].1.as_str()), (985, "daisy"), "{top:?}");
+    assert_eq!(
+        (top[0][0].0, top[0][0].1.as_str()),
+        (698, "palace"),
+        "{top:?}"
+    );
+    assert_eq!(
+        (top[1][0].0, top[1][0].1.as_str()),
+        (985, "daisy"),
+        "{top:?}"
+    );
     assert_eq!(top[0].len(), 5);
     let sum: f64 = top[0].iter().map(|p| p.2).sum();
     assert!(sum <= 1.0 + 1e-9 && top[0][0].2 > 0.3, "{top:?}");
@@ -261,10 +279,20 @@ fn thaw_predict_prints_the_top_classes() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 12, "{stdout}");
     assert!(lines[0].ends_with("china.jpg"));
-    assert!(lines[1].trim_start().starts_with("698 ") && lines[1].ends_with("palace"), "{stdout}");
-    assert!(lines[7].trim_start().starts_with("985 ") && lines[7].ends_with("daisy"), "{stdout}");
+    assert!(
+        lines[1].trim_start().starts_with("698 ") && lines[1].ends_with("palace"),
+        "{stdout}"
+    );
+    assert!(
+        lines[7].trim_start().starts_with("985 ") && lines[7].ends_with("daisy"),
+        "{stdout}"
+    );
 }

@@ -124,10 +124,9 @@ fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_
         let frozen: Vec<String> = (0..2)
             .flat_map(|i| net.block_variables(i).to_vec())
             .collect();
-        assert!(frozen
-            .iter()
-            .any(|n| n.starts_with(&format!("backbone.{}.", backbone.block_names()[0]))
-                || backbone.profile().classifier.is_some()));
+        assert!(frozen.iter().any(|n| n
+            .starts_with(&format!("backbone.{}.", backbone.block_names()[0]))
+            || backbone.profile().classifier.is_some()));
         let mut moved_trainable = 0;
         for ((name, b), (_, a)) in before.iter().zip(&after) {
             let same = b.equal(a);

@@ -317,7 +317,10 @@ impl Network {
 /// parameters share its module path (`x.running_mean` goes with `x.weight`).
 fn block_variable_names(vs: &nn::VarStore, block_params: &[Vec<Tensor>]) -> Vec<Vec<String>> {
     let vars = vs.variables();
-    let module_of = |name: &str| name.rsplit_once('.').map_or(String::new(), |(m, _)| m.to_string());
+    let module_of = |name: &str| {
+        name.rsplit_once('.')
+            .map_or(String::new(), |(m, _)| m.to_string())
+    };
     let mut owner = std::collections::HashMap::new();
     for (i, params) in block_params.iter().enumerate() {
         for p in params {

@@ -144,8 +144,9 @@ impl SqueezeExcite {
     }
 }
 
-/// One unit inside a block.
+/// One unit inside a block (built once per network, so variant sizes do not matter).
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 enum Unit {
     Conv(ConvBn),
     /// 3×3 max-pooling, stride 2, padding 1 (the ResNet stem).
@@ -173,7 +174,9 @@ impl Unit {
             Unit::Conv(c) => c.forward(x, train),
             Unit::MaxPool => x.max_pool2d([3, 3], [2, 2], [1, 1], [1, 1], false),
             Unit::Residual { convs, downsample } => {
-                let y = convs.iter().fold(x.shallow_clone(), |h, c| c.forward(&h, train));
+                let y = convs
+                    .iter()
+                    .fold(x.shallow_clone(), |h, c| c.forward(&h, train));
                 let skip = match downsample {
                     Some(d) => d.forward(x, train),
                     None => x.shallow_clone(),
@@ -186,7 +189,9 @@ impl Unit {
                 project,
                 residual,
             } => {
-                let mut h = convs.iter().fold(x.shallow_clone(), |h, c| c.forward(&h, train));
+                let mut h = convs
+                    .iter()
+                    .fold(x.shallow_clone(), |h, c| c.forward(&h, train));
                 if let Some(se) = se {
                     h = se.forward(&h);
                 }
@@ -239,12 +244,23 @@ fn at<'a>(p: &nn::Path<'a>, dotted: &str) -> nn::Path<'a> {
     parts.fold(first, |q, part| q.sub(part))
 }
 
-fn resnet(bb: &nn::Path, layers: &[usize], bottleneck: bool, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) {
+fn resnet(
+    bb: &nn::Path,
+    layers: &[usize],
+    bottleneck: bool,
+    on_block: &mut dyn FnMut(usize, Box<dyn Block>),
+) {
     let b = TORCH_BN;
     let g = bb.set_group(0);
     let stem = Stage {
         units: vec![
-            Unit::Conv(ConvBn::new(at(&g, "conv1"), at(&g, "bn1"), cfg(3, 64, 7, 2, Act::Relu), b, false)),
+            Unit::Conv(ConvBn::new(
+                at(&g, "conv1"),
+                at(&g, "bn1"),
+                cfg(3, 64, 7, 2, Act::Relu),
+                b,
+                false,
+            )),
             Unit::MaxPool,
         ],
     };
@@ -260,7 +276,13 @@ fn resnet(bb: &nn::Path, layers: &[usize], bottleneck: bool, on_block: &mut dyn 
             let pre = format!("layer{}.{bi}", li + 1);
             let c_out = planes * expansion;
             let conv = |name: &str, bn: &str, c: ConvCfg| {
-                ConvBn::new(at(&g, &format!("{pre}.{name}")), at(&g, &format!("{pre}.{bn}")), c, b, false)
+                ConvBn::new(
+                    at(&g, &format!("{pre}.{name}")),
+                    at(&g, &format!("{pre}.{bn}")),
+                    c,
+                    b,
+                    false,
+                )
             };
             let convs = if bottleneck {
                 vec![
@@ -274,8 +296,13 @@ fn resnet(bb: &nn::Path, layers: &[usize], bottleneck: bool, on_block: &mut dyn 
                     conv("conv2", "bn2", cfg(planes, planes, 3, 1, Act::None)),
                 ]
             };
-            let downsample = (stride != 1 || c_in != c_out)
-                .then(|| conv("downsample.0", "downsample.1", cfg(c_in, c_out, 1, stride, Act::None)));
+            let downsample = (stride != 1 || c_in != c_out).then(|| {
+                conv(
+                    "downsample.0",
+                    "downsample.1",
+                    cfg(c_in, c_out, 1, stride, Act::None),
+                )
+            });
             units.push(Unit::Residual { convs, downsample });
             c_in = c_out;
         }
@@ -310,8 +337,19 @@ const EFFICIENTNET_B0_STAGES: [StageCfg; 7] = [
 fn mobilenet_v2(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) {
     let b = TORCH_BN;
     let g = bb.set_group(0);
-    let stem = ConvBn::new(at(&g, "features.0.0"), at(&g, "features.0.1"), cfg(3, 32, 3, 2, Act::Relu6), b, false);
-    on_block(0, Box::new(Stage { units: vec![Unit::Conv(stem)] }));
+    let stem = ConvBn::new(
+        at(&g, "features.0.0"),
+        at(&g, "features.0.1"),
+        cfg(3, 32, 3, 2, Act::Relu6),
+        b,
+        false,
+    );
+    on_block(
+        0,
+        Box::new(Stage {
+            units: vec![Unit::Conv(stem)],
+        }),
+    );
     let mut c_in = 32;
     let mut feature = 1;
     for (si, &(t, k, s, c, n)) in MBV2_STAGES.iter().enumerate() {
@@ -324,7 +362,13 @@ fn mobilenet_v2(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) 
             let mut convs = Vec::new();
             let mut i = 0;
             let mut conv_bn = |c: ConvCfg| {
-                let cb = ConvBn::new(at(&g, &format!("{pre}.{i}.0")), at(&g, &format!("{pre}.{i}.1")), c, b, false);
+                let cb = ConvBn::new(
+                    at(&g, &format!("{pre}.{i}.0")),
+                    at(&g, &format!("{pre}.{i}.1")),
+                    c,
+                    b,
+                    false,
+                );
                 i += 1;
                 cb
             };
@@ -354,15 +398,37 @@ fn mobilenet_v2(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) 
         on_block(si + 1, Box::new(Stage { units }));
     }
     let g = bb.set_group(8);
-    let top = ConvBn::new(at(&g, "features.18.0"), at(&g, "features.18.1"), cfg(320, 1280, 1, 1, Act::Relu6), b, false);
-    on_block(8, Box::new(Stage { units: vec![Unit::Conv(top)] }));
+    let top = ConvBn::new(
+        at(&g, "features.18.0"),
+        at(&g, "features.18.1"),
+        cfg(320, 1280, 1, 1, Act::Relu6),
+        b,
+        false,
+    );
+    on_block(
+        8,
+        Box::new(Stage {
+            units: vec![Unit::Conv(top)],
+        }),
+    );
 }
 
 fn efficientnet_b0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) {
     let b = TORCH_BN;
     let g = bb.set_group(0);
-    let stem = ConvBn::new(at(&g, "features.0.0"), at(&g, "features.0.1"), cfg(3, 32, 3, 2, Act::Silu), b, false);
-    on_block(0, Box::new(Stage { units: vec![Unit::Conv(stem)] }));
+    let stem = ConvBn::new(
+        at(&g, "features.0.0"),
+        at(&g, "features.0.1"),
+        cfg(3, 32, 3, 2, Act::Silu),
+        b,
+        false,
+    );
+    on_block(
+        0,
+        Box::new(Stage {
+            units: vec![Unit::Conv(stem)],
+        }),
+    );
     let mut c_in = 32;
     for (si, &(t, k, s, c, n)) in EFFICIENTNET_B0_STAGES.iter().enumerate() {
         let g = bb.set_group(si + 1);
@@ -374,7 +440,13 @@ fn efficientnet_b0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>
             let mut i = 0;
             let mut convs = Vec::new();
             let mut conv_bn = |c: ConvCfg| {
-                let cb = ConvBn::new(at(&g, &format!("{pre}.{i}.0")), at(&g, &format!("{pre}.{i}.1")), c, b, false);
+                let cb = ConvBn::new(
+                    at(&g, &format!("{pre}.{i}.0")),
+                    at(&g, &format!("{pre}.{i}.1")),
+                    c,
+                    b,
+                    false,
+                );
                 i += 1;
                 cb
             };
@@ -404,15 +476,37 @@ fn efficientnet_b0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>
         on_block(si + 1, Box::new(Stage { units }));
     }
     let g = bb.set_group(8);
-    let top = ConvBn::new(at(&g, "features.8.0"), at(&g, "features.8.1"), cfg(320, 1280, 1, 1, Act::Silu), b, false);
-    on_block(8, Box::new(Stage { units: vec![Unit::Conv(top)] }));
+    let top = ConvBn::new(
+        at(&g, "features.8.0"),
+        at(&g, "features.8.1"),
+        cfg(320, 1280, 1, 1, Act::Silu),
+        b,
+        false,
+    );
+    on_block(
+        8,
+        Box::new(Stage {
+            units: vec![Unit::Conv(top)],
+        }),
+    );
 }
 
 fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) {
     let b = TF_BN;
     let g = bb.set_group(0);
-    let stem = ConvBn::new(at(&g, "_conv_stem"), at(&g, "_bn0"), cfg(3, 32, 3, 2, Act::Relu6), b, true);
-    on_block(0, Box::new(Stage { units: vec![Unit::Conv(stem)] }));
+    let stem = ConvBn::new(
+        at(&g, "_conv_stem"),
+        at(&g, "_bn0"),
+        cfg(3, 32, 3, 2, Act::Relu6),
+        b,
+        true,
+    );
+    on_block(
+        0,
+        Box::new(Stage {
+            units: vec![Unit::Conv(stem)],
+        }),
+    );
     let mut c_in = 32;
     let mut index = 0;
     for (si, &(t, k, s, c, n)) in EFFICIENTNET_B0_STAGES.iter().enumerate() {
@@ -425,7 +519,13 @@ fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Blo
             let p = |name: &str| at(&g, &format!("{pre}.{name}"));
             let mut convs = Vec::new();
             if t != 1 {
-                convs.push(ConvBn::new(p("_expand_conv"), p("_bn0"), cfg(c_in, hidden, 1, 1, Act::Relu6), b, true));
+                convs.push(ConvBn::new(
+                    p("_expand_conv"),
+                    p("_bn0"),
+                    cfg(c_in, hidden, 1, 1, Act::Relu6),
+                    b,
+                    true,
+                ));
             }
             convs.push(ConvBn::new(
                 p("_depthwise_conv"),
@@ -437,7 +537,13 @@ fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Blo
                 b,
                 true,
             ));
-            let project = ConvBn::new(p("_project_conv"), p("_bn2"), cfg(hidden, c, 1, 1, Act::None), b, true);
+            let project = ConvBn::new(
+                p("_project_conv"),
+                p("_bn2"),
+                cfg(hidden, c, 1, 1, Act::None),
+                b,
+                true,
+            );
             units.push(Unit::Inverted {
                 convs,
                 se: None,
@@ -450,6 +556,17 @@ fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Blo
         on_block(si + 1, Box::new(Stage { units }));
     }
     let g = bb.set_group(8);
-    let top = ConvBn::new(at(&g, "_conv_head"), at(&g, "_bn1"), cfg(320, 1280, 1, 1, Act::Relu6), b, true);
-    on_block(8, Box::new(Stage { units: vec![Unit::Conv(top)] }));
+    let top = ConvBn::new(
+        at(&g, "_conv_head"),
+        at(&g, "_bn1"),
+        cfg(320, 1280, 1, 1, Act::Relu6),
+        b,
+        true,
+    );
+    on_block(
+        8,
+        Box::new(Stage {
+            units: vec![Unit::Conv(top)],
+        }),
+    );
 }
