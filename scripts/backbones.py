@@ -134,13 +134,16 @@ def bench(arch, size, batch, steps):
         m.fc = head
     else:
         m.classifier = head
-    m.train()
+    dev = torch.device("cuda" if os.environ.get("DEVICE") == "cuda" else "cpu")
+    m.to(dev).train()
+    if arch != "efficientnet_lite0":
+        mean, std = mean.to(dev), std.to(dev)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8)
-    labels = torch.randint(0, 10, (batch * 2,))
+    images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8, device=dev)
+    labels = torch.randint(0, 10, (batch * 2,), device=dev)
 
     def step(i):
-        idx = torch.arange(batch) + (i % 2) * batch
+        idx = torch.arange(batch, device=dev) + (i % 2) * batch
         x = images[idx].float()
         x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
                                             align_corners=False).expand(-1, 3, -1, -1)
@@ -150,9 +153,13 @@ def bench(arch, size, batch, steps):
         opt.step()
 
     step(0)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     start = time.perf_counter()
     for i in range(steps):
         step(i)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     print(f"{steps * batch / (time.perf_counter() - start):.2f}")
 
 
