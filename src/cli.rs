@@ -115,6 +115,28 @@ pub enum Command {
     },
     /// Show the libtorch version, CUDA/cuDNN availability, device and thread counts.
     Doctor,
+    /// Print the top-5 classes (index, label, probability) of image files under a backbone that
+    /// keeps its original classifier: a quick check that a weights file loads and means what it
+    /// should.
+    Predict {
+        /// Backbone: resnet18, resnet34, resnet50, mobilenet_v2, efficientnet_b0,
+        /// efficientnet_lite0.
+        #[arg(long)]
+        backbone: String,
+        /// `imagenet` (the converted EfficientNet-Lite0 weights, `make weights`) or a
+        /// .safetensors file of a state_dict.
+        #[arg(long)]
+        weights: String,
+        /// Input side length (default: the backbone's, 224).
+        #[arg(long)]
+        input_size: Option<usize>,
+        /// Device: auto, cpu, cuda, cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// JPEG/PNG/... files.
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
 }
 
 /// Output formats of `thaw query`.

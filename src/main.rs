@@ -347,5 +347,30 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", thaw::doctor::report());
             Ok(())
         }
+        Command::Predict {
+            backbone,
+            weights,
+            input_size,
+            device,
+            images,
+        } => {
+            let kind = thaw::spec::BackboneKind::ALL
+                .into_iter()
+                .find(|k| k.name() == backbone && k.takes_weights())
+                .with_context(|| format!("--backbone {backbone}: expected one of resnet18, resnet34, resnet50, mobilenet_v2, efficientnet_b0, efficientnet_lite0"))?;
+            let file = match weights.as_str() {
+                "imagenet" => thaw::model::imagenet_weights_path(kind)?,
+                path => std::path::PathBuf::from(path),
+            };
+            let device = parse_device(&device)?;
+            let results = thaw::model::predict(kind, &file, &images, input_size, device)?;
+            for (image, top) in images.iter().zip(results) {
+                println!("{}", image.display());
+                for (i, label, p) in top {
+                    println!("  {i:>4}  {p:.4}  {label}");
+                }
+            }
+            Ok(())
+        }
     }
 }

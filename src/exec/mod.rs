@@ -421,7 +421,7 @@ impl<'a> TrialRunner<'a> {
     ) -> Result<FitOutcome> {
         let device = self.opts.device;
         let db = self.db;
-        let pretrained = if trial.pretrained {
+        let pretrained = if trial.pretrains_on_source() {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
             None
@@ -438,10 +438,16 @@ impl<'a> TrialRunner<'a> {
             device,
         )?;
         tch::manual_seed(trial.seed as i64);
-        let net = match &pretrained {
-            Some((_, path)) => {
-                let mut net = Network::new(
-                    trial.backbone,
+        let net = match (&trial.weights, &pretrained) {
+            // Backbone weights from a file (issue 5): new target head, no source head.
+            (Some(w), _) if trial.pretrained => {
+                let mut net = Network::for_trial(trial, device, None, Some(target.num_classes));
+                net.load_weights(&crate::model::weights::resolve(trial.backbone, w)?)?;
+                net
+            }
+            (_, Some((_, path))) => {
+                let mut net = Network::for_trial(
+                    trial,
                     device,
                     Some(trial.source.classes.len()),
                     Some(target.num_classes),
@@ -449,24 +455,20 @@ impl<'a> TrialRunner<'a> {
                 net.load_pretrained(path)?;
                 net
             }
-            None => Network::new(trial.backbone, device, None, Some(target.num_classes)),
+            _ => Network::for_trial(trial, device, None, Some(target.num_classes)),
         };
         // The pretrained model as it was, for domain distance and representation drift.
         let reference = match &pretrained {
             Some((key, path)) => {
-                let mut r = Network::new(
-                    trial.backbone,
-                    device,
-                    Some(trial.source.classes.len()),
-                    None,
-                );
+                let mut r =
+                    Network::for_trial(trial, device, Some(trial.source.classes.len()), None);
                 r.load_pretrained(path)?;
                 self.domain_distance(trial, trial_id, key, &r, &target_ds, &target)?;
                 Some(r)
             }
             None => None,
         };
-        let source_test = if trial.pretrained {
+        let source_test = if trial.pretrains_on_source() {
             Some(self.source_test(trial)?)
         } else {
             None

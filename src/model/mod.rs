@@ -2,8 +2,14 @@
 //! raw material of forgetting) and a target head (new for fine-tuning), and block freezing.
 
 pub mod blocks;
+pub mod predict;
+pub mod weights;
+pub mod zoo;
 
-use crate::spec::BackboneKind;
+pub use predict::{imagenet_labels, predict, Prediction};
+pub use weights::imagenet_weights_path;
+
+use crate::spec::{BackboneKind, InputNorm, TrialSpec};
 use anyhow::{bail, Context, Result};
 use blocks::{BasicBlock, Block, ConvBlock};
 use std::path::Path;
@@ -36,12 +42,13 @@ pub struct Network {
     blocks: Vec<Box<dyn Block>>,
     /// Trainable parameters of each block, in block order.
     block_params: Vec<Vec<Tensor>>,
+    /// Names of every variable of each block (parameters and BatchNorm statistics).
+    block_vars: Vec<Vec<String>>,
     source_head: Option<nn::Linear>,
     target_head: Option<nn::Linear>,
+    /// Side length `prepare_input` resizes images to (`None` = keep the data's size).
+    input_size: Option<i64>,
 }
-
-/// Width of the pooled features every backbone ends with.
-const FEATURE_DIM: i64 = 64;
 
 impl Network {
     /// Builds a freshly initialised network on `device` with the heads asked for (class counts).
@@ -57,7 +64,24 @@ impl Network {
         let bb = &root / "backbone";
         let mut blocks: Vec<Box<dyn Block>> = Vec::new();
         let mut block_params = Vec::new();
-        for (i, name) in kind.block_names().iter().enumerate() {
+        let profile = kind.profile();
+        if profile.classifier.is_some() {
+            let mut before = 0;
+            zoo::build(kind, &bb, |i, block| {
+                debug_assert_eq!(i, blocks.len());
+                let mut vars = vs.trainable_variables();
+                let n = vars.len();
+                block_params.push(vars.split_off(before));
+                before = n;
+                blocks.push(block);
+            });
+        }
+        let legacy = if profile.classifier.is_none() {
+            kind.block_names()
+        } else {
+            &[]
+        };
+        for (i, name) in legacy.iter().enumerate() {
             let before = vs.trainable_variables().len();
             let p = (&bb / *name).set_group(i);
             let block: Box<dyn Block> = match (kind, i) {
@@ -73,6 +97,7 @@ impl Network {
                     let stride = if i == 1 { 1 } else { 2 };
                     Box::new(BasicBlock::new(p, c_in, c_out, stride))
                 }
+                (other, _) => unreachable!("{other} is built by zoo::build"),
             };
             blocks.push(block);
             block_params.push(vs.trainable_variables().split_off(before));
@@ -81,13 +106,14 @@ impl Network {
         let head = |name: &str, classes: usize| {
             nn::linear(
                 (&root / name).set_group(head_group),
-                FEATURE_DIM,
+                profile.feature_dim,
                 classes as i64,
                 Default::default(),
             )
         };
         let source_head = source_classes.map(|c| head(SOURCE_HEAD, c));
         let target_head = target_classes.map(|c| head(TARGET_HEAD, c));
+        let block_vars = block_variable_names(&vs, &block_params);
         Network {
             vs,
             kind,
@@ -95,6 +121,66 @@ impl Network {
             block_params,
             source_head,
             target_head,
+            input_size: profile.default_input_size.map(|s| s as i64),
+            block_vars,
+        }
+    }
+
+    /// The network a trial trains: [`Network::new`] at the trial's `input_size` (if set).
+    pub fn for_trial(
+        spec: &TrialSpec,
+        device: Device,
+        source_classes: Option<usize>,
+        target_classes: Option<usize>,
+    ) -> Network {
+        let mut net = Network::new(spec.backbone, device, source_classes, target_classes);
+        if let Some(s) = spec.input_size {
+            net.set_input_size(s);
+        }
+        net
+    }
+
+    /// Makes `prepare_input` resize images to `size × size` (ImageNet-style backbones only;
+    /// thaw's own small backbones take the data's size as it is).
+    pub fn set_input_size(&mut self, size: usize) {
+        if self.kind.profile().default_input_size.is_some() {
+            self.input_size = Some(size as i64);
+        }
+    }
+
+    /// The side length images are resized to, if any.
+    pub fn input_size(&self) -> Option<usize> {
+        self.input_size.map(|s| s as usize)
+    }
+
+    /// Turns a u8 image batch `[N, C, H, W]` (C = 1 or the backbone's channels) into the
+    /// network's input on the same device: resized (bilinear, on the device) to the input size,
+    /// grayscale repeated to 3 channels, normalised as the backbone's weights expect.
+    pub fn prepare_input(&self, images: &Tensor) -> Tensor {
+        let profile = self.kind.profile();
+        let mut x = images.to_kind(tch::Kind::Float);
+        if let InputNorm::Symmetric = profile.norm {
+            return x / 127.5 - 1.0;
+        }
+        let size = x.size();
+        if let Some(s) = self.input_size {
+            if size[2] != s || size[3] != s {
+                x = x.upsample_bilinear2d([s, s], false, None, None);
+            }
+        }
+        if size[1] == 1 && profile.in_channels != 1 {
+            x = x.expand([size[0], profile.in_channels, -1, -1], false);
+        }
+        match profile.norm {
+            InputNorm::Symmetric => unreachable!(),
+            InputNorm::Lite => (x - 127.0) / 128.0,
+            InputNorm::ImageNet { mean, std } => {
+                let opts = (tch::Kind::Float, x.device());
+                let m = Tensor::from_slice(&mean).to_kind(opts.0).to_device(opts.1);
+                let sd = Tensor::from_slice(&std).to_kind(opts.0).to_device(opts.1);
+                let scale = (sd * 255.0).reciprocal().view([1, 3, 1, 1]);
+                (x * &scale) - (m.view([1, 3, 1, 1]) * scale * 255.0)
+            }
         }
     }
 
@@ -252,8 +338,41 @@ impl Network {
             .collect()
     }
 
+    /// Names of every variable of block `i`, BatchNorm statistics included.
+    pub fn block_variables(&self, i: usize) -> &[String] {
+        &self.block_vars[i]
+    }
+
     /// Trainable parameters of block `i` (for tests and drift measurements).
     pub fn block_params(&self, i: usize) -> &[Tensor] {
         &self.block_params[i]
     }
+}
+
+/// Names of each block's variables: a BatchNorm statistic belongs to the block whose
+/// parameters share its module path (`x.running_mean` goes with `x.weight`).
+fn block_variable_names(vs: &nn::VarStore, block_params: &[Vec<Tensor>]) -> Vec<Vec<String>> {
+    let vars = vs.variables();
+    let module_of = |name: &str| {
+        name.rsplit_once('.')
+            .map_or(String::new(), |(m, _)| m.to_string())
+    };
+    let mut owner = std::collections::HashMap::new();
+    for (i, params) in block_params.iter().enumerate() {
+        for p in params {
+            if let Some((name, _)) = vars.iter().find(|(_, t)| t.data_ptr() == p.data_ptr()) {
+                owner.insert(module_of(name), i);
+            }
+        }
+    }
+    let mut out = vec![Vec::new(); block_params.len()];
+    for name in vars.keys() {
+        if let Some(&i) = owner.get(&module_of(name)) {
+            out[i].push(name.clone());
+        }
+    }
+    for names in &mut out {
+        names.sort();
+    }
+    out
 }

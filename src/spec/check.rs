@@ -35,8 +35,24 @@ pub fn check_data(
         }
     };
 
+    let mut weights_checked = false;
     for t in &grid.trials {
-        if t.pretrained {
+        if t.weights == Some(Weights::Imagenet) && !weights_checked {
+            weights_checked = true;
+            if let Ok(file) = crate::model::imagenet_weights_path(t.backbone) {
+                if !file.is_file() {
+                    diag.err(
+                        &[Seg::Key("weights".into())],
+                        format!(
+                            "the ImageNet weights are not in the cache ({}); run `make weights` \
+                             once to fetch and convert them",
+                            file.display()
+                        ),
+                    );
+                }
+            }
+        }
+        if t.pretrains_on_source() {
             let s = &t.source;
             let base = vec![Seg::Key("source".into())];
             let tpc = s

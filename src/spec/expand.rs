@@ -146,6 +146,7 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
             let mut s = t;
             s.pretrained = false;
             s.freeze = Freeze::Blocks(0);
+            s.weights = None;
             if seen.insert(s.config_json()) {
                 trials.push(s);
             }
@@ -208,5 +209,7 @@ fn build(p: &Parsed, ix: &[usize; 9], diag: &mut Diag) -> TrialSpec {
         epochs: epochs.value,
         batch_size: a.batch_size[ix[AxisId::BatchSize.index()]].value,
         image_size: p.image_size,
+        weights: p.weights.clone(),
+        input_size: p.input_size,
     }
 }

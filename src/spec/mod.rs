@@ -16,6 +16,8 @@ pub mod trial;
 mod tests;
 #[cfg(test)]
 mod tests_images;
+#[cfg(test)]
+mod tests_weights;
 
 pub use check::check_data;
 pub use describe::describe_trials;

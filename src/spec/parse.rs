@@ -123,6 +123,10 @@ pub(crate) struct Parsed {
     /// `baselines: [linear_probe]`: add every pretrained trial as a linear probe.
     pub linear_probe: bool,
     pub image_size: usize,
+    /// `weights:` (then `source` is [`SourceTask::unused`]).
+    pub weights: Option<Weights>,
+    /// `input_size:`.
+    pub input_size: Option<usize>,
     pub zips: Vec<ZipGroup>,
     pub excludes: Vec<Exclude>,
     pub excludes_path: Vec<Seg>,
@@ -142,6 +146,8 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "epochs",
     "batch_size",
     "image_size",
+    "weights",
+    "input_size",
     "zip",
     "exclude",
     "report",
@@ -526,6 +532,127 @@ impl Parser<'_> {
                 None
             }
         }
+    }
+
+    /// `weights: imagenet | FILE.safetensors`, checked against the backbone axis.
+    fn weights(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        backbones: &[Av<BackboneKind>],
+    ) -> Option<Weights> {
+        if let Value::Sequence(_) = v {
+            self.diag.err(
+                path,
+                "weights is not an axis; give one value (`imagenet` or a .safetensors file) and \
+                 one backbone",
+            );
+            return None;
+        }
+        let s = self.string(v, path, "`imagenet` or a .safetensors file of a state_dict")?;
+        let mut ok = true;
+        for b in backbones {
+            if !b.value.takes_weights() {
+                let loadable: Vec<&str> = BackboneKind::ALL
+                    .iter()
+                    .filter(|k| k.takes_weights())
+                    .map(|k| k.name())
+                    .collect();
+                self.diag.err(
+                    &b.path,
+                    format!(
+                        "backbone `{}` cannot load `weights:` (it is pretrained by thaw on a \
+                         source task); backbones that load weights: {}",
+                        b.value,
+                        loadable.join(", ")
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if s == "imagenet" {
+            for b in backbones {
+                if b.value.takes_weights() && b.value != BackboneKind::EfficientnetLite0 {
+                    self.diag.err(
+                        path,
+                        format!(
+                            "`imagenet` weights ship for efficientnet_lite0 only, not `{}`; give \
+                             a .safetensors file of a torchvision state_dict (see the README)",
+                            b.value
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            return ok.then_some(Weights::Imagenet);
+        }
+        if backbones.len() > 1 {
+            self.diag.err(
+                path,
+                format!(
+                    "a weights file fits one architecture, but the backbone axis lists {}; use \
+                     one backbone per grid",
+                    backbones.len()
+                ),
+            );
+            ok = false;
+        }
+        if !s.ends_with(".safetensors") {
+            self.diag.err(
+                path,
+                format!(
+                    "weights `{s}` is not a .safetensors file; convert the checkpoint first (see \
+                     the README), or use `imagenet`"
+                ),
+            );
+            return None;
+        }
+        let file = resolve_path(&self.base_dir, s);
+        if !file.is_file() {
+            self.diag.err(
+                path,
+                format!("weights file {} does not exist", file.display()),
+            );
+            return None;
+        }
+        ok.then_some(Weights::File(file))
+    }
+
+    /// `input_size: N`, for backbones that resize their input.
+    fn input_size(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        backbones: &[Av<BackboneKind>],
+    ) -> Option<usize> {
+        if let Value::Sequence(_) = v {
+            self.diag.err(
+                path,
+                "input_size is not an axis; give one number between 16 and 1024",
+            );
+            return None;
+        }
+        let n = self.usize(v, path, 16, "input side length in pixels")?;
+        if n > 1024 {
+            self.diag
+                .err(path, format!("must be between 16 and 1024, got {n}"));
+            return None;
+        }
+        let mut ok = true;
+        for b in backbones {
+            if b.value.profile().default_input_size.is_none() {
+                self.diag.err(
+                    path,
+                    format!(
+                        "input_size applies to ImageNet-style backbones; `{}` takes the data at \
+                         `image_size`",
+                        b.value
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(n)
     }
 
     fn freeze(&mut self, v: &Value, path: &[Seg]) -> Option<Freeze> {
@@ -1594,14 +1721,27 @@ impl Parser<'_> {
                 .string(v, &[Seg::Key("description".into())], "text")
                 .map(str::to_string),
         };
-        let source = self
-            .required(
-                m,
-                root,
-                "source",
-                "a `source:` mapping (the pretraining task)",
-            )
-            .and_then(|v| self.source(v, &key(root, "source")));
+        let has_weights = m.get("weights").is_some_and(|v| !v.is_null());
+        let source = match (has_weights, m.get("source")) {
+            (true, None) => None,
+            (true, Some(_)) => {
+                self.diag.err(
+                    &key(root, "source"),
+                    "`source:` is not used when `weights:` is given (trials start from those \
+                     weights instead of pretraining on a source task); remove it",
+                );
+                None
+            }
+            (false, _) => self
+                .required(
+                    m,
+                    root,
+                    "source",
+                    "a `source:` mapping (the pretraining task), or `weights:` to start from a \
+                     checkpoint",
+                )
+                .and_then(|v| self.source(v, &key(root, "source"))),
+        };
 
         // target
         let tp = key(root, "target");
@@ -1703,6 +1843,16 @@ impl Parser<'_> {
                     })
             }
         };
+        let weights = match (m.get("weights"), &backbone) {
+            (None | Some(Value::Null), _) => Some(None),
+            (Some(v), Some(bbs)) => self.weights(v, &key(root, "weights"), bbs).map(Some),
+            (Some(_), None) => None,
+        };
+        let input_size = match (m.get("input_size"), &backbone) {
+            (None | Some(Value::Null), _) => Some(None),
+            (Some(v), Some(bbs)) => self.input_size(v, &key(root, "input_size"), bbs).map(Some),
+            (Some(_), None) => None,
+        };
         const BASELINES: [&str; 2] = ["scratch", "linear_probe"];
         let baselines: Option<Vec<String>> = match m.get("baselines") {
             None | Some(Value::Null) => Some(Vec::new()),
@@ -1754,8 +1904,12 @@ impl Parser<'_> {
         // Image files are decoded straight to the grid's image size unless the dataset says
         // otherwise (one resize, with the antialiasing filter).
         let image_size = image_size?;
-        let mut source = source?;
+        let weights = weights?;
         let mut tds = tds?;
+        let mut source = match (&weights, source) {
+            (Some(_), None) => SourceTask::unused(tds.clone()),
+            (_, s) => s?,
+        };
         for d in [&mut source.dataset, &mut tds] {
             if let DatasetSource::Folder { images, .. } | DatasetSource::CsvList { images, .. } = d
             {
@@ -1776,6 +1930,8 @@ impl Parser<'_> {
                 .as_ref()
                 .is_some_and(|b| b.iter().any(|s| s == "linear_probe")),
             image_size,
+            weights,
+            input_size: input_size?,
             zips: zips?,
             excludes: excludes?,
             excludes_path,

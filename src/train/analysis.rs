@@ -2,7 +2,7 @@
 //! after temperature scaling, representation drift from the pretrained model, and the domain
 //! distance between source and target on the pretrained backbone's features.
 
-use super::{normalise, EpochMetrics, EVAL_BATCH};
+use super::{EpochMetrics, EVAL_BATCH};
 use crate::data::{TaskData, TensorSet};
 use crate::metrics;
 use crate::model::{Head, Network};
@@ -21,7 +21,7 @@ fn logits(net: &Network, set: &TensorSet, head: Head) -> Tensor {
             .step_by(EVAL_BATCH)
             .map(|start| {
                 let len = EVAL_BATCH.min(set.len - start) as i64;
-                let x = normalise(&set.images.narrow(0, start as i64, len));
+                let x = net.prepare_input(&set.images.narrow(0, start as i64, len));
                 net.logits(&net.features(&x, n_blocks, false), head)
             })
             .collect();
@@ -66,7 +66,7 @@ pub fn drift(
     probe: &Tensor,
     names: &[&str],
 ) -> EpochMetrics {
-    let x = normalise(probe);
+    let x = tuned.prepare_input(probe);
     let before = pretrained.block_outputs(&x);
     let after = tuned.block_outputs(&x);
     let mut out = EpochMetrics::new();
@@ -110,7 +110,7 @@ pub fn domain_distance(
                 .map(|start| {
                     let len = (EVAL_BATCH as i64).min(n - start);
                     net.features(
-                        &normalise(&set.images.narrow(0, start, len)),
+                        &net.prepare_input(&set.images.narrow(0, start, len)),
                         n_blocks,
                         false,
                     )

@@ -61,11 +61,6 @@ pub fn seed_epoch(seed: u64, epoch: usize) {
     tch::manual_seed((mixed >> 1) as i64);
 }
 
-/// Images as the network sees them: u8 pixels mapped to [-1, 1].
-pub fn normalise(images: &Tensor) -> Tensor {
-    images.to_kind(Kind::Float) / 127.5 - 1.0
-}
-
 /// Largest frozen-prefix output kept per split; above it the prefix is recomputed per batch.
 const REUSE_BUDGET_BYTES: i64 = 1 << 30;
 
@@ -95,7 +90,7 @@ impl Inputs {
         if prefix == 0 || set.len == 0 {
             return Inputs::raw(set);
         }
-        let one = net.prefix(&normalise(&set.images.narrow(0, 0, 1)), prefix);
+        let one = net.prefix(&net.prepare_input(&set.images.narrow(0, 0, 1)), prefix);
         let bytes = one.numel() as i64 * 4 * set.len as i64;
         if bytes > REUSE_BUDGET_BYTES {
             return Inputs::raw(set);
@@ -104,7 +99,10 @@ impl Inputs {
             .step_by(EVAL_BATCH)
             .map(|start| {
                 let len = EVAL_BATCH.min(set.len - start) as i64;
-                net.prefix(&normalise(&set.images.narrow(0, start as i64, len)), prefix)
+                net.prefix(
+                    &net.prepare_input(&set.images.narrow(0, start as i64, len)),
+                    prefix,
+                )
             })
             .collect();
         Inputs {
@@ -118,7 +116,7 @@ impl Inputs {
     /// Pooled features of the rows `x` (a batch of this split's inputs).
     fn features(&self, net: &Network, x: &Tensor, trainable_from: usize, train: bool) -> Tensor {
         if self.prefix == 0 {
-            net.features(&normalise(x), trainable_from, train)
+            net.features(&net.prepare_input(x), trainable_from, train)
         } else {
             net.features_from(x, self.prefix, trainable_from, train)
         }

@@ -24,6 +24,8 @@ struct PretrainIdentity<'a> {
     backbone: &'a str,
     source: &'a crate::spec::SourceTask,
     image_size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_size: Option<usize>,
     batch_size: usize,
     seed: u64,
     source_fingerprint: &'a str,
@@ -36,6 +38,7 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
         backbone: spec.backbone.name(),
         source: &spec.source,
         image_size: spec.image_size,
+        input_size: spec.input_size,
         batch_size: spec.batch_size,
         seed: spec.seed,
         source_fingerprint,
@@ -50,7 +53,7 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
 /// accuracy.
 pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(Network, f64)> {
     tch::manual_seed(spec.seed as i64);
-    let net = Network::new(spec.backbone, device, Some(source.num_classes), None);
+    let net = Network::for_trial(spec, device, Some(source.num_classes), None);
     net.set_trainable_from(0);
     net.set_source_head_trainable();
     let schedule = Schedule {

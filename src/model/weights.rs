@@ -1,0 +1,159 @@
+//! Loading framework checkpoints (a torchvision `state_dict`, or the EfficientNet-Lite0
+//! checkpoint, saved as safetensors) into an ImageNet-style [`Network`].
+//!
+//! Checkpoint tensor `X` is thaw variable `backbone.X`; the checkpoint's classifier
+//! (`fc.*`, `classifier.1.*`, `_fc.*`) becomes the source head when the network has one (as
+//! in `thaw predict`), and is left out otherwise (fine-tuning puts a new target head there).
+//! Every other variable must be in the file with its exact shape, and the file must hold
+//! nothing else (`num_batches_tracked` counters aside): both are errors naming the tensors.
+
+use super::{Network, SOURCE_HEAD, TARGET_HEAD};
+use crate::spec::{BackboneKind, Weights};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use tch::Tensor;
+
+/// File name of the converted ImageNet EfficientNet-Lite0 weights in the weights cache.
+pub const LITE0_IMAGENET_FILE: &str = "efficientnet_lite0_imagenet.safetensors";
+
+/// Folder of converted weights: `$THAW_WEIGHTS`, else `$HOME/.cache/thaw/weights`
+/// (where `make weights` writes).
+pub fn weights_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("THAW_WEIGHTS") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    PathBuf::from(home).join(".cache/thaw/weights")
+}
+
+/// The file `weights: imagenet` means for `kind` (only EfficientNet-Lite0 ships them).
+pub fn imagenet_weights_path(kind: BackboneKind) -> Result<PathBuf> {
+    if kind != BackboneKind::EfficientnetLite0 {
+        bail!(
+            "`imagenet` weights are provided for efficientnet_lite0 only; for {kind} give a \
+             safetensors file of a torchvision state_dict (see the README)"
+        );
+    }
+    Ok(weights_dir().join(LITE0_IMAGENET_FILE))
+}
+
+/// The file a `Weights` value names (`File` paths are taken as given).
+pub fn resolve(kind: BackboneKind, weights: &Weights) -> Result<PathBuf> {
+    match weights {
+        Weights::Imagenet => imagenet_weights_path(kind),
+        Weights::File(p) => Ok(p.clone()),
+    }
+}
+
+/// Reads a safetensors file into a name → tensor map, with a hint when it is absent.
+pub fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, Tensor>> {
+    if !path.exists() {
+        let hint = if path.file_name().and_then(|n| n.to_str()) == Some(LITE0_IMAGENET_FILE) {
+            "; run `make weights` to fetch and convert it"
+        } else {
+            ""
+        };
+        bail!("weights file {} does not exist{hint}", path.display());
+    }
+    let tensors = Tensor::read_safetensors(path)
+        .with_context(|| format!("cannot read weights file {} as safetensors", path.display()))?;
+    Ok(tensors.into_iter().collect())
+}
+
+/// Class count of the checkpoint's classifier, if it has one (`None` when `kind` has no
+/// checkpoint format or the file has no classifier weight).
+pub fn classifier_classes(kind: BackboneKind, path: &Path) -> Result<Option<usize>> {
+    let Some(prefix) = kind.profile().classifier else {
+        return Ok(None);
+    };
+    let file = read_checkpoint(path)?;
+    Ok(file
+        .get(&format!("{prefix}.weight"))
+        .map(|w| w.size()[0] as usize))
+}
+
+impl Network {
+    /// Loads a framework checkpoint (see the module docs). The target head, if any, keeps its
+    /// fresh initialisation.
+    pub fn load_weights(&mut self, path: &Path) -> Result<()> {
+        let kind = self.kind;
+        let Some(classifier) = kind.profile().classifier else {
+            bail!("backbone {kind} has no checkpoint format; it is pretrained by thaw on a source task");
+        };
+        let mut file = read_checkpoint(path)?;
+        let mut missing = Vec::new();
+        let mut misshapen = Vec::new();
+        let mut to_copy = Vec::new();
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, var) in vars {
+            let file_name = if let Some(rest) = name.strip_prefix("backbone.") {
+                rest.to_string()
+            } else if let Some(rest) = name.strip_prefix(&format!("{SOURCE_HEAD}.")) {
+                format!("{classifier}.{rest}")
+            } else if name.starts_with(TARGET_HEAD) {
+                continue;
+            } else {
+                bail!("internal: variable {name} has no checkpoint name");
+            };
+            match file.remove(&file_name) {
+                None => missing.push(file_name),
+                Some(t) if t.size() != var.size() => misshapen.push(format!(
+                    "{file_name} (file {:?}, {kind} needs {:?})",
+                    t.size(),
+                    var.size()
+                )),
+                Some(t) => to_copy.push((var, t)),
+            }
+        }
+        if !missing.is_empty() {
+            bail!(
+                "weights file {} lacks {} tensor(s) {kind} needs: {}; is it a {kind} state_dict?",
+                path.display(),
+                missing.len(),
+                list(&missing)
+            );
+        }
+        if !misshapen.is_empty() {
+            bail!(
+                "weights file {} has tensors of the wrong shape for {kind}: {}",
+                path.display(),
+                list(&misshapen)
+            );
+        }
+        let unexpected: Vec<String> = file
+            .into_keys()
+            .filter(|n| !n.ends_with("num_batches_tracked"))
+            .filter(|n| !n.starts_with(&format!("{classifier}.")))
+            .collect();
+        if !unexpected.is_empty() {
+            bail!(
+                "weights file {} holds tensor(s) {kind} does not have: {}; is it a {kind} state_dict?",
+                path.display(),
+                list(&unexpected)
+            );
+        }
+        tch::no_grad(|| {
+            for (mut var, t) in to_copy {
+                var.copy_(&t.to_kind(var.kind()).to_device(var.device()));
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The first few names of a list, then how many more.
+fn list(names: &[String]) -> String {
+    const SHOWN: usize = 8;
+    let mut s = names
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        s.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    s
+}
