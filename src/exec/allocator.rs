@@ -3,7 +3,7 @@
 //! libtorch allocates and frees activation buffers of a few megabytes at every step. With
 //! glibc's defaults each free above the trim threshold returns memory to the kernel and the next
 //! step faults it back in: on a 2-core machine that page-fault storm took a third of the
-//! quickstart's wall time (measured: 23.2 s → 14.6 s for the same four trials).
+//! quickstart's wall time (measured: 23.2 s → 14.7 s wall for the same four trials).
 
 /// Keeps freed heap memory in the process instead of returning it to the kernel after every
 /// step. Call once at start-up, before training.
