@@ -249,3 +249,43 @@ fn a_bad_grid_is_rejected_with_file_line_and_suggestion_and_writes_nothing() {
     assert!(text(&out).contains("5000"), "{}", text(&out));
     assert!(!dir.path().join("thaw.sqlite").exists());
 }
+
+#[test]
+fn a_folder_of_grids_runs_each_grid_once_as_its_own_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let grids = dir.path().join("grids");
+    std::fs::create_dir(&grids).unwrap();
+    let small = TINY
+        .replace("train_per_class: [5, 20]", "train_per_class: 5")
+        .replace("shift: [none, {rotate: 90}]", "shift: none")
+        .replace("freeze: [0, all]", "freeze: all")
+        .replace("baselines: [scratch]\n", "");
+    write_grid(
+        &grids,
+        "b.yaml",
+        &small.replace("name: tiny", "name: second"),
+    );
+    write_grid(&grids, "a.yml", &small.replace("name: tiny", "name: first"));
+    write_grid(&grids, "notes.txt", "not a grid");
+    let out = thaw(
+        dir.path(),
+        &["run", grids.to_str().unwrap(), "--device", "cpu"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let msg = text(&out);
+    let (first, second) = (
+        msg.find("sweep first").unwrap(),
+        msg.find("sweep second").unwrap(),
+    );
+    assert!(first < second, "grids run in name order: {msg}");
+    let conn = Connection::open(dir.path().join("thaw.sqlite")).unwrap();
+    assert_eq!(count(&conn, "SELECT COUNT(*) FROM sweeps"), 2);
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM trials WHERE status = 'completed' AND attempts = 1"
+        ),
+        2
+    );
+    assert!(dir.path().join("reports/index.html").exists());
+}

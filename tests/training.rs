@@ -71,6 +71,7 @@ fn spec(backbone: BackboneKind, freeze: Freeze) -> TrialSpec {
             lr: 0.05,
             layer_decay: 1.0,
             gradual_unfreeze: false,
+            probe_epochs: 0,
         },
         optimizer: Optimizer::Sgd {
             momentum: 0.9,

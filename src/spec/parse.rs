@@ -157,7 +157,13 @@ const TARGET_KEYS: &[&str] = &["dataset", "classes", "train_per_class", "shift"]
 pub(crate) const BUNDLED: &[&str] = &["mnist10k", "fashion10k", "digits8x8"];
 const SHIFT_KINDS: &[&str] = &["rotate", "noise", "invert", "blur", "contrast"];
 const SCHEDULE_KINDS: &[&str] = &["constant", "step", "cosine", "stlr"];
-const SCHEDULE_COMMON: &[&str] = &["kind", "lr", "layer_decay", "gradual_unfreeze"];
+const SCHEDULE_COMMON: &[&str] = &[
+    "kind",
+    "lr",
+    "layer_decay",
+    "gradual_unfreeze",
+    "probe_epochs",
+];
 const OPTIMIZER_KINDS: &[&str] = &["sgd", "adamw"];
 
 fn schedule_kind_keys(kind: &str) -> &'static [&'static str] {
@@ -835,6 +841,15 @@ impl Parser<'_> {
             None => Some(false),
             Some(b) => self.boolean(b, &key(path, "gradual_unfreeze")),
         };
+        let probe_epochs = match m.get("probe_epochs") {
+            None => Some(0),
+            Some(v) => self.usize(
+                v,
+                &key(path, "probe_epochs"),
+                0,
+                "epochs of linear probing before fine-tuning (LP-FT)",
+            ),
+        };
         let sk = match kind {
             "constant" => Some(ScheduleKind::Constant),
             "cosine" => self
@@ -881,6 +896,7 @@ impl Parser<'_> {
             lr: lr?,
             layer_decay: layer_decay?,
             gradual_unfreeze: gradual_unfreeze?,
+            probe_epochs: probe_epochs?,
         })
     }
 

@@ -734,3 +734,17 @@ fn linear_probe_baselines_are_added_once_and_shared() {
     );
     assert!(err.contains("did you mean `linear_probe`"), "{err}");
 }
+
+#[test]
+fn lp_ft_is_a_schedule_option_and_absent_it_leaves_keys_unchanged() {
+    let plain = grid(&with(""));
+    let yaml = with("").replace(
+        "schedule: {kind: constant, lr: 0.01}",
+        "schedule: {kind: constant, lr: 0.01, probe_epochs: 2}",
+    );
+    let lp = grid(&yaml);
+    assert_eq!(lp.trials[0].schedule.probe_epochs, 2);
+    assert!(lp.trials[0].schedule.label().contains("lp-ft(2)"));
+    assert_ne!(lp.trials[0].key("d"), plain.trials[0].key("d"));
+    assert!(!plain.trials[0].config_json().contains("probe_epochs"));
+}

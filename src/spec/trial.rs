@@ -469,6 +469,14 @@ pub struct Schedule {
     /// Gradual unfreezing: start with only the head trainable, unfreeze one more block from the
     /// top at each epoch (never below the grid's `freeze`).
     pub gradual_unfreeze: bool,
+    /// LP-FT (Kumar et al. 2022): train only the head (a linear probe) for this many epochs,
+    /// then fine-tune as the rest of the schedule says. 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub probe_epochs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Schedule {
@@ -489,6 +497,9 @@ impl Schedule {
         }
         if self.gradual_unfreeze {
             s.push_str(" unfreeze");
+        }
+        if self.probe_epochs > 0 {
+            s.push_str(&format!(" lp-ft({})", self.probe_epochs));
         }
         s
     }

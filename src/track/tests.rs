@@ -55,6 +55,7 @@ fn spec(seed: u64) -> TrialSpec {
             lr: 0.01,
             layer_decay: 1.0,
             gradual_unfreeze: false,
+            probe_epochs: 0,
         },
         optimizer: Optimizer::Sgd {
             momentum: 0.9,

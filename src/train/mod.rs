@@ -242,7 +242,7 @@ pub struct FitOptions<'a> {
     /// not reported again), and save it after every reported epoch.
     pub checkpoint: Option<&'a Path>,
     /// Compute a frozen prefix's outputs once instead of every epoch (when the run allows it:
-    /// no augmentation, no gradual unfreezing). The metrics are the same either way.
+    /// no augmentation, no gradual unfreezing, no LP-FT). The metrics are the same either way.
     pub reuse_frozen_features: bool,
 }
 
@@ -281,8 +281,10 @@ pub fn fine_tune(
     };
     // A frozen prefix without augmentation computes the same outputs in every epoch: compute
     // them once for every split and train and evaluate only the blocks after it.
-    let reuse =
-        reuse_frozen_features && !spec.schedule.gradual_unfreeze && trainer.augment.is_none();
+    let reuse = reuse_frozen_features
+        && !spec.schedule.gradual_unfreeze
+        && spec.schedule.probe_epochs == 0
+        && trainer.augment.is_none();
     let prefix = if reuse { frozen } else { 0 };
     let train_in = Inputs::after_prefix(net, &target.train, prefix);
     let val_in = Inputs::after_prefix(net, &target.val, prefix);

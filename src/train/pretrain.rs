@@ -61,6 +61,7 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
         lr: spec.source.lr,
         layer_decay: 1.0,
         gradual_unfreeze: false,
+        probe_epochs: 0,
     };
     let plan = LrPlan::new(
         &schedule,

@@ -61,9 +61,12 @@ impl LrPlan {
 
     /// First trainable block in epoch `epoch` (0-based) for a trial that freezes `frozen`
     /// blocks of `n_blocks`. With gradual unfreezing only the head trains in epoch 0 and one
-    /// more block from the top is unfrozen each epoch.
+    /// more block from the top is unfrozen each epoch; with LP-FT only the head trains for the
+    /// first `probe_epochs` epochs.
     pub fn trainable_from(&self, epoch: usize, frozen: usize, n_blocks: usize) -> usize {
-        if self.schedule.gradual_unfreeze {
+        if epoch < self.schedule.probe_epochs {
+            n_blocks
+        } else if self.schedule.gradual_unfreeze {
             frozen.max(n_blocks.saturating_sub(epoch))
         } else {
             frozen
@@ -100,6 +103,7 @@ mod tests {
             lr: 0.1,
             layer_decay,
             gradual_unfreeze,
+            probe_epochs: 0,
         }
     }
 
@@ -183,5 +187,10 @@ mod tests {
         assert_eq!(from, vec![4, 3, 2, 2, 2, 2]);
         let fixed = LrPlan::new(&sched(ScheduleKind::Constant, 1.0, false), 6, 1);
         assert_eq!(fixed.trainable_from(0, 2, 4), 2);
+        let mut lp_ft = sched(ScheduleKind::Constant, 1.0, false);
+        lp_ft.probe_epochs = 2;
+        let lp_ft = LrPlan::new(&lp_ft, 6, 1);
+        let from: Vec<_> = (0..4).map(|e| lp_ft.trainable_from(e, 1, 4)).collect();
+        assert_eq!(from, vec![4, 4, 1, 1]);
     }
 }
