@@ -344,12 +344,7 @@ fn mobilenet_v2(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) 
         b,
         false,
     );
-    on_block(
-        0,
-        Box::new(Stage {
-            units: vec![Unit::Conv(stem)],
-        }),
-    );
+    conv_stage(on_block, 0, stem);
     let mut c_in = 32;
     let mut feature = 1;
     for (si, &(t, k, s, c, n)) in MBV2_STAGES.iter().enumerate() {
@@ -405,10 +400,15 @@ fn mobilenet_v2(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) 
         b,
         false,
     );
+    conv_stage(on_block, 8, top);
+}
+
+/// Reports a block made of one conv-BN unit (a stem or a top convolution).
+fn conv_stage(on_block: &mut dyn FnMut(usize, Box<dyn Block>), index: usize, conv: ConvBn) {
     on_block(
-        8,
+        index,
         Box::new(Stage {
-            units: vec![Unit::Conv(top)],
+            units: vec![Unit::Conv(conv)],
         }),
     );
 }
@@ -423,12 +423,7 @@ fn efficientnet_b0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>
         b,
         false,
     );
-    on_block(
-        0,
-        Box::new(Stage {
-            units: vec![Unit::Conv(stem)],
-        }),
-    );
+    conv_stage(on_block, 0, stem);
     let mut c_in = 32;
     for (si, &(t, k, s, c, n)) in EFFICIENTNET_B0_STAGES.iter().enumerate() {
         let g = bb.set_group(si + 1);
@@ -483,12 +478,7 @@ fn efficientnet_b0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>
         b,
         false,
     );
-    on_block(
-        8,
-        Box::new(Stage {
-            units: vec![Unit::Conv(top)],
-        }),
-    );
+    conv_stage(on_block, 8, top);
 }
 
 fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Block>)) {
@@ -501,12 +491,7 @@ fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Blo
         b,
         true,
     );
-    on_block(
-        0,
-        Box::new(Stage {
-            units: vec![Unit::Conv(stem)],
-        }),
-    );
+    conv_stage(on_block, 0, stem);
     let mut c_in = 32;
     let mut index = 0;
     for (si, &(t, k, s, c, n)) in EFFICIENTNET_B0_STAGES.iter().enumerate() {
@@ -563,10 +548,5 @@ fn efficientnet_lite0(bb: &nn::Path, on_block: &mut dyn FnMut(usize, Box<dyn Blo
         b,
         true,
     );
-    on_block(
-        8,
-        Box::new(Stage {
-            units: vec![Unit::Conv(top)],
-        }),
-    );
+    conv_stage(on_block, 8, top);
 }
