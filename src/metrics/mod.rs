@@ -10,19 +10,16 @@
 //! - [`cka`]: linear CKA (Kornblith et al. 2019), L2 distance between parameter sets.
 //! - [`domain`]: unbiased MMD² at the median bandwidth, proxy A-distance, Fréchet distance.
 //! - [`aggregate`]: mean with a Student-t 95% interval, log-odds mean of accuracies.
-//! - [`transfer`]: forgetting, backward transfer, transfer gain.
 
 pub mod aggregate;
 pub mod calibration;
 pub mod cka;
 pub mod domain;
-pub mod transfer;
 
 pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
 pub use calibration::{ece, ece_after_temperature, fit_temperature, nll, ECE_BINS};
 pub use cka::{linear_cka, weight_distance};
 pub use domain::{frechet_distance, mmd2_unbiased_rbf, proxy_a_distance};
-pub use transfer::{bwt, forgetting, transfer_gain};
 
 use tch::{Device, Kind, Tensor};
 

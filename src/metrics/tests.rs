@@ -516,11 +516,3 @@ fn logit_mean_matches_scipy() {
 
 // ---- transfer ----
 
-#[test]
-fn forgetting_bwt_and_transfer_gain() {
-    assert_eq!(forgetting(0.9, 0.9), 0.0);
-    assert_eq!(forgetting(0.9, 0.75), 0.9 - 0.75);
-    assert_eq!(bwt(0.9, 0.75), -forgetting(0.9, 0.75));
-    assert_eq!(transfer_gain(0.8, 0.85), 0.8 - 0.85);
-    assert!(transfer_gain(0.8, 0.85) < 0.0);
-}
