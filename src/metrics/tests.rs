@@ -513,6 +513,3 @@ fn logit_mean_matches_scipy() {
     close(logit_mean(&[0.3, 0.3]), 0.3, 1e-15);
     assert!(logit_mean(&[]).is_nan());
 }
-
-// ---- transfer ----
-
