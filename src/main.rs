@@ -253,6 +253,14 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(report) = &summary.report {
                     println!("report: {}", report.display());
                 }
+                if summary.completed + summary.failed + summary.diverged > 0 {
+                    let wall = summary.wall.as_secs_f64();
+                    let kept = summary.bookkeeping.as_secs_f64();
+                    println!(
+                        "bookkeeping (database writes, checkpoints, reports): {kept:.2} s of {wall:.1} s ({:.2}%)",
+                        100.0 * kept / wall.max(1e-9)
+                    );
+                }
                 if summary.left_to_others > 0 {
                     println!(
                         "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",

@@ -41,6 +41,7 @@ fn opts<'a>(source_test: Option<&'a TensorSet>, checkpoint: Option<&'a Path>) ->
         source_test,
         checkpoint,
         reuse_frozen_features: true,
+        bookkeeping: None,
     }
 }
 
@@ -327,6 +328,7 @@ fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
                 source_test: Some(&data.test),
                 checkpoint: None,
                 reuse_frozen_features: reuse,
+                bookkeeping: None,
             };
             train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
                 log.push((

@@ -15,12 +15,16 @@ use crate::track::{ClaimRules, Db, DomainRow, TrialStatus};
 use crate::train::{self, analysis, checkpoint, pretrain, EpochControl, FitOutcome};
 use anyhow::{bail, Context, Result};
 use progress::Progress;
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tch::Device;
+
+/// Least time between two renders of a sweep's report while it runs.
+const RENDER_EVERY: Duration = Duration::from_secs(5);
 
 /// Where a run reads and writes, and on what it trains.
 #[derive(Clone, Debug)]
@@ -64,6 +68,10 @@ pub struct RunSummary {
     pub left_to_others: usize,
     /// Whether the user pressed Ctrl-C.
     pub stopped_by_user: bool,
+    /// Time spent on bookkeeping: database writes, epoch checkpoints and report renders.
+    pub bookkeeping: Duration,
+    /// Wall time of the run.
+    pub wall: Duration,
     /// The rendered report.
     pub report: Option<PathBuf>,
 }
@@ -160,7 +168,10 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         ..Default::default()
     };
 
-    let mut trainer = TrialRunner::new(opts, &db);
+    let started = Instant::now();
+    let bookkeeping = Cell::new(Duration::ZERO);
+    let mut last_render: Option<Instant> = None;
+    let mut trainer = TrialRunner::new(opts, &db, &bookkeeping);
     let mut progress = Progress::new(todo.len());
     if summary.skipped > 0 {
         progress.println(&format!(
@@ -243,13 +254,21 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
             remove_checkpoint(&checkpoint)?;
         }
         progress.finish_trial(&format!("{word}: {label}"));
-        summary.report = Some(render(opts, &grid.name)?);
+        // Re-render so the report can be read mid-sweep, at most every RENDER_EVERY.
+        if last_render.is_none_or(|t| t.elapsed() >= RENDER_EVERY) {
+            let rendering = Instant::now();
+            summary.report = Some(render(opts, &grid.name)?);
+            bookkeeping.set(bookkeeping.get() + rendering.elapsed());
+            last_render = Some(Instant::now());
+        }
     }
     progress.finish();
     summary.stopped_by_user = interrupt::requested();
-    if summary.report.is_none() {
-        summary.report = Some(render(opts, &grid.name)?);
-    }
+    let rendering = Instant::now();
+    summary.report = Some(render(opts, &grid.name)?);
+    bookkeeping.set(bookkeeping.get() + rendering.elapsed());
+    summary.bookkeeping = bookkeeping.get();
+    summary.wall = started.elapsed();
     Ok(summary)
 }
 
@@ -302,14 +321,17 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 struct TrialRunner<'a> {
     opts: &'a RunOptions,
     db: &'a Db,
+    /// Time spent on database writes of epochs, checkpoints and report renders.
+    bookkeeping: &'a Cell<Duration>,
     source_tests: HashMap<String, TensorSet>,
 }
 
 impl<'a> TrialRunner<'a> {
-    fn new(opts: &'a RunOptions, db: &'a Db) -> Self {
+    fn new(opts: &'a RunOptions, db: &'a Db, bookkeeping: &'a Cell<Duration>) -> Self {
         TrialRunner {
             opts,
             db,
+            bookkeeping,
             source_tests: HashMap::new(),
         }
     }
@@ -421,6 +443,7 @@ impl<'a> TrialRunner<'a> {
     ) -> Result<FitOutcome> {
         let device = self.opts.device;
         let db = self.db;
+        let bookkeeping = self.bookkeeping;
         let pretrained = if trial.pretrains_on_source() {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
@@ -475,8 +498,10 @@ impl<'a> TrialRunner<'a> {
         };
         let epochs = trial.epochs;
         let on_epoch = &mut |epoch: usize, metrics: &train::EpochMetrics| {
+            let writing = Instant::now();
             db.log_epoch(trial_id, epoch as i64, metrics)
                 .context("cannot record the epoch's metrics")?;
+            bookkeeping.set(bookkeeping.get() + writing.elapsed());
             let val_acc = metrics.iter().find(|(n, _)| n == "val_acc").map(|m| m.1);
             if epoch > 0 {
                 progress.epoch(epoch, epochs, val_acc);
@@ -491,6 +516,7 @@ impl<'a> TrialRunner<'a> {
             source_test,
             checkpoint: Some(checkpoint),
             reuse_frozen_features: true,
+            bookkeeping: Some(bookkeeping),
         };
         let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
         if outcome == FitOutcome::Completed {

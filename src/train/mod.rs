@@ -16,8 +16,9 @@ use crate::spec::{Augment, Optimizer, TrialSpec};
 use anyhow::Result;
 use optim::Optim;
 use schedule::LrPlan;
+use std::cell::Cell;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
 
 /// How a fine-tuning run ended.
@@ -244,6 +245,8 @@ pub struct FitOptions<'a> {
     /// Compute a frozen prefix's outputs once instead of every epoch (when the run allows it:
     /// no augmentation, no gradual unfreezing, no LP-FT). The metrics are the same either way.
     pub reuse_frozen_features: bool,
+    /// Time spent writing checkpoints is added here (the run's bookkeeping overhead).
+    pub bookkeeping: Option<&'a Cell<Duration>>,
 }
 
 /// Fine-tunes `net` on the target task as `spec` says, calling `on_epoch` with the metrics of
@@ -259,6 +262,7 @@ pub fn fine_tune(
         source_test,
         checkpoint,
         reuse_frozen_features,
+        bookkeeping,
     } = *options;
     let n_blocks = net.n_blocks();
     let frozen = spec.frozen_blocks();
@@ -350,7 +354,11 @@ pub fn fine_tune(
                 epoch,
                 step: trainer.step,
             };
+            let saving = Instant::now();
             checkpoint::save(path, net, &trainer.opt, at)?;
+            if let Some(total) = bookkeeping {
+                total.set(total.get() + saving.elapsed());
+            }
         }
         if control == EpochControl::Stop && epoch < spec.epochs {
             return Ok(FitOutcome::Interrupted { epoch });
