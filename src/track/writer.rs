@@ -499,18 +499,6 @@ impl Db {
         Ok(())
     }
 
-    /// The recorded checkpoint for pretraining `key`, if one was recorded and its file still
-    /// exists (a deleted file means the checkpoint must be trained again).
-    pub fn pretrained_path(&self, key: &str) -> Result<Option<PathBuf>> {
-        let path: Option<String> = self
-            .conn
-            .query_row("SELECT path FROM pretrained WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        Ok(path.map(PathBuf::from).filter(|p| p.is_file()))
-    }
-
     /// Records (or replaces) the checkpoint of pretraining `key`.
     #[allow(clippy::too_many_arguments)]
     pub fn record_pretrained(

@@ -72,11 +72,6 @@ impl LrPlan {
             frozen
         }
     }
-
-    /// Number of steps in the run.
-    pub fn total_steps(&self) -> usize {
-        self.total_steps
-    }
 }
 
 /// Slanted triangular learning rate (Howard & Ruder 2018, eq. 3) as a multiplier of `lr_max`:
