@@ -289,3 +289,29 @@ fn a_folder_of_grids_runs_each_grid_once_as_its_own_sweep() {
     );
     assert!(dir.path().join("reports/index.html").exists());
 }
+
+#[test]
+fn jobs_run_worker_processes_that_share_the_grid_without_running_a_trial_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let grid = write_grid(dir.path(), "tiny.yaml", TINY);
+    let out = thaw(
+        dir.path(),
+        &[
+            "run",
+            grid.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--jobs",
+            "2",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let conn = Connection::open(dir.path().join("thaw.sqlite")).unwrap();
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM trials WHERE status = 'completed' AND attempts = 1"
+        ),
+        12
+    );
+}
