@@ -682,13 +682,6 @@ ORDER BY ts.train_per_class, t.position;",
     }
     let grey = (0x44, 0x44, 0x44);
     let chart = LineChart {
-        title: "Train (solid) vs validation (dashed) accuracy".to_string(),
-        x_desc: "epoch".to_string(),
-        y_desc: "accuracy".to_string(),
-        x_axis: XAxis::Linear {
-            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-        },
-        series,
         legend_title: "train per class".to_string(),
         legend_extra: vec![
             LegendEntry {
@@ -703,10 +696,15 @@ ORDER BY ts.train_per_class, t.position;",
             },
         ],
         y_bounds: Some((0.0, 1.0)),
-        dodge: false,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Train (solid) vs validation (dashed) accuracy".to_string(),
+            "epoch".to_string(),
+            "accuracy".to_string(),
+            XAxis::Linear {
+                ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            },
+            series,
+        )
     };
     let caption = ctx.caption(&["train_per_class"], false);
     Ok(Some(Cell {
@@ -794,20 +792,16 @@ ORDER BY ts.{}, t.position;",
         })
         .collect();
     let chart = LineChart {
-        title: "Source accuracy (epoch 0 = before fine-tuning)".to_string(),
-        x_desc: "fine-tuning epoch".to_string(),
-        y_desc: "source-task accuracy".to_string(),
-        x_axis: XAxis::Linear {
-            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-        },
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
-        dodge: false,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Source accuracy (epoch 0 = before fine-tuning)".to_string(),
+            "fine-tuning epoch".to_string(),
+            "source-task accuracy".to_string(),
+            XAxis::Linear {
+                ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            },
+            series,
+        )
     };
     let caption = format!(
         "{} Pretrained trials only. Forgetting = source accuracy before \u{2212} after \
@@ -1055,18 +1049,15 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
     let shifts: Vec<String> = distinct(ctx.trials.iter().map(|t| t.shift.clone()));
     let series = aggregate_series(ctx, &rows, &shifts, |i, _| i as f64);
     let chart = LineChart {
-        title: "Final target test accuracy by shift".to_string(),
-        x_desc: "shift of the target images".to_string(),
-        y_desc: "final test accuracy".to_string(),
-        x_axis: XAxis::Categorical(shifts.clone()),
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Final target test accuracy by shift".to_string(),
+            "shift of the target images".to_string(),
+            "final test accuracy".to_string(),
+            XAxis::Categorical(shifts.clone()),
+            series,
+        )
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -1158,20 +1149,17 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
     let keys: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
     let series = aggregate_series(ctx, &rows, &keys, |i, _| sizes[i] as f64);
     let chart = LineChart {
-        title: "Final test accuracy by training examples per class".to_string(),
-        x_desc: "training examples per class (log scale)".to_string(),
-        y_desc: "final test accuracy".to_string(),
-        x_axis: XAxis::Log {
-            ticks: sizes.iter().map(|&n| n as f64).collect(),
-        },
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Final test accuracy by training examples per class".to_string(),
+            "training examples per class (log scale)".to_string(),
+            "final test accuracy".to_string(),
+            XAxis::Log {
+                ticks: sizes.iter().map(|&n| n as f64).collect(),
+            },
+            series,
+        )
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -1261,20 +1249,17 @@ ORDER BY t.position;",
         })
         .collect();
     let chart = LineChart {
-        title: "Source accuracy by schedule (epoch 0 = before fine-tuning)".to_string(),
-        x_desc: "fine-tuning epoch".to_string(),
-        y_desc: "source-task accuracy".to_string(),
-        x_axis: XAxis::Linear {
-            ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
-        },
-        series,
         legend_title: "schedule".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
-        dodge: false,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Source accuracy by schedule (epoch 0 = before fine-tuning)".to_string(),
+            "fine-tuning epoch".to_string(),
+            "source-task accuracy".to_string(),
+            XAxis::Linear {
+                ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            },
+            series,
+        )
     };
     let mut outputs = vec![Output::Chart {
         svg: chart.to_svg()?,
@@ -1369,18 +1354,15 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
     let keys: Vec<String> = lrs.iter().map(|l| l.to_string()).collect();
     let series = aggregate_series(ctx, &rows, &keys, |i, _| lrs[i]);
     let chart = LineChart {
-        title: "Final forgetting by learning rate".to_string(),
-        x_desc: "peak learning rate (log scale)".to_string(),
-        y_desc: "forgetting (source acc. before \u{2212} after)".to_string(),
-        x_axis: XAxis::Log { ticks: lrs },
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((-1.0, 1.0)),
         dodge: true,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Final forgetting by learning rate".to_string(),
+            "peak learning rate (log scale)".to_string(),
+            "forgetting (source acc. before \u{2212} after)".to_string(),
+            XAxis::Log { ticks: lrs },
+            series,
+        )
     };
     Ok(Some(Cell {
         title: title.to_string(),
@@ -1597,20 +1579,16 @@ ORDER BY rep.position, m.name, m.epoch;",
             .collect();
         let key = rows.iter().find(|r| r.0 == sch).map(|r| r.1.as_str());
         let chart = LineChart {
-            title: format!("Learning rate per block: {sch}"),
-            x_desc: "epoch".to_string(),
-            y_desc: "learning rate".to_string(),
-            x_axis: XAxis::Linear {
-                ticks: epoch_ticks(&mine.iter().map(|r| r.1).collect::<Vec<_>>()),
-            },
-            series: lr_series(&mine),
             legend_title: "block".to_string(),
-            legend_extra: vec![],
-            y_bounds: None,
-            dodge: false,
-            bars: false,
-            scatter: false,
-            hline: None,
+            ..LineChart::new(
+                format!("Learning rate per block: {sch}"),
+                "epoch".to_string(),
+                "learning rate".to_string(),
+                XAxis::Linear {
+                    ticks: epoch_ticks(&mine.iter().map(|r| r.1).collect::<Vec<_>>()),
+                },
+                lr_series(&mine),
+            )
         };
         outputs.push(Output::Chart {
             svg: chart.to_svg()?,

@@ -136,6 +136,30 @@ fn text_width(text: &str, size: f64) -> i32 {
 }
 
 impl LineChart {
+    /// A line chart with a "model" legend and no bounds, bars, dodging or reference line.
+    pub fn new(
+        title: String,
+        x_desc: String,
+        y_desc: String,
+        x_axis: XAxis,
+        series: Vec<Series>,
+    ) -> Self {
+        LineChart {
+            title,
+            x_desc,
+            y_desc,
+            x_axis,
+            series,
+            legend_title: "model".to_string(),
+            legend_extra: vec![],
+            y_bounds: None,
+            dodge: false,
+            bars: false,
+            scatter: false,
+            hline: None,
+        }
+    }
+
     /// Legend rows: one per series (first occurrence of a label), then the extra rows.
     fn legend(&self) -> Vec<LegendEntry> {
         let mut rows: Vec<LegendEntry> = Vec::new();

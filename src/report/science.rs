@@ -381,20 +381,18 @@ ORDER BY t.position;",
         })
         .collect();
     let chart = LineChart {
-        title: "Transfer gain by training examples per class".to_string(),
-        x_desc: "training examples per class (log scale)".to_string(),
-        y_desc: "gain: fine-tuned \u{2212} scratch test acc.".to_string(),
-        x_axis: XAxis::Log {
-            ticks: sizes.iter().map(|&n| n as f64).collect(),
-        },
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((-1.0, 1.0)),
         dodge: true,
-        bars: false,
-        scatter: false,
         hline: Some(0.0),
+        ..LineChart::new(
+            "Transfer gain by training examples per class".to_string(),
+            "training examples per class (log scale)".to_string(),
+            "gain: fine-tuned \u{2212} scratch test acc.".to_string(),
+            XAxis::Log {
+                ticks: sizes.iter().map(|&n| n as f64).collect(),
+            },
+            series,
+        )
     };
     let table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = raw
         .iter()
@@ -547,20 +545,18 @@ ORDER BY t.position;",
     let lo = gx.iter().copied().fold(0f64, f64::min);
     let hi = gx.iter().copied().fold(0f64, f64::max);
     let chart = LineChart {
-        title: "Forgetting vs transfer gain, one point per setting".to_string(),
-        x_desc: "transfer gain (fine-tuned \u{2212} scratch test acc.)".to_string(),
-        y_desc: "forgetting (source acc. before \u{2212} after)".to_string(),
-        x_axis: XAxis::Linear {
-            ticks: nice_ticks(lo, hi),
-        },
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((-1.0, 1.0)),
-        dodge: false,
-        bars: false,
         scatter: true,
         hline: Some(0.0),
+        ..LineChart::new(
+            "Forgetting vs transfer gain, one point per setting".to_string(),
+            "transfer gain (fine-tuned \u{2212} scratch test acc.)".to_string(),
+            "forgetting (source acc. before \u{2212} after)".to_string(),
+            XAxis::Linear {
+                ticks: nice_ticks(lo, hi),
+            },
+            series,
+        )
     };
     let table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = settings
         .iter()
@@ -770,18 +766,15 @@ ORDER BY t.position, c.name;",
         })
         .collect();
     let chart = LineChart {
-        title: "Linear CKA to the pretrained network, per block".to_string(),
-        x_desc: "block (input \u{2192} output)".to_string(),
-        y_desc: "linear CKA (1 = unchanged)".to_string(),
-        x_axis: XAxis::Categorical(blocks.clone()),
-        series,
-        legend_title: "model".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((0.0, 1.02)),
         dodge: true,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Linear CKA to the pretrained network, per block".to_string(),
+            "block (input \u{2192} output)".to_string(),
+            "linear CKA (1 = unchanged)".to_string(),
+            XAxis::Categorical(blocks.clone()),
+            series,
+        )
     };
     let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = rows
         .iter()
@@ -924,26 +917,25 @@ ORDER BY t.position;",
             .collect(),
     };
     let chart = LineChart {
-        title: "ECE before and after temperature scaling".to_string(),
-        x_desc: "model".to_string(),
-        y_desc: "expected calibration error (15 bins)".to_string(),
-        x_axis: XAxis::Categorical(settings.clone()),
-        series: vec![
-            bar("before", (0xd6, 0x27, 0x28), false, |r| r.1),
-            bar(
-                "after temperature scaling",
-                (0x1f, 0x77, 0xb4),
-                false,
-                |r| r.2,
-            ),
-        ],
         legend_title: "ECE".to_string(),
-        legend_extra: vec![],
         y_bounds: Some((0.0, 1.0)),
         dodge: true,
         bars: true,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "ECE before and after temperature scaling".to_string(),
+            "model".to_string(),
+            "expected calibration error (15 bins)".to_string(),
+            XAxis::Categorical(settings.clone()),
+            vec![
+                bar("before", (0xd6, 0x27, 0x28), false, |r| r.1),
+                bar(
+                    "after temperature scaling",
+                    (0x1f, 0x77, 0xb4),
+                    false,
+                    |r| r.2,
+                ),
+            ],
+        )
     };
     let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = rows
         .iter()
@@ -1195,20 +1187,17 @@ ORDER BY shift_kind <> 'none', shift_kind, magnitude, d.pretrained_key;",
         let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
         let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let chart = LineChart {
-            title: "Target test accuracy vs proxy A-distance".to_string(),
-            x_desc: "proxy A-distance, source vs shifted target".to_string(),
-            y_desc: "final test accuracy".to_string(),
-            x_axis: XAxis::Linear {
-                ticks: nice_ticks(lo, hi),
-            },
-            series,
-            legend_title: "model".to_string(),
-            legend_extra: vec![],
             y_bounds: Some((0.0, 1.0)),
             dodge: true,
-            bars: false,
-            scatter: false,
-            hline: None,
+            ..LineChart::new(
+                "Target test accuracy vs proxy A-distance".to_string(),
+                "proxy A-distance, source vs shifted target".to_string(),
+                "final test accuracy".to_string(),
+                XAxis::Linear {
+                    ticks: nice_ticks(lo, hi),
+                },
+                series,
+            )
         };
         outputs.push(Output::Chart {
             svg: chart.to_svg()?,

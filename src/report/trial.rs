@@ -358,20 +358,16 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         .collect();
     let owned: Vec<(String, i64, f64)> = lr.iter().map(|r| (*r).clone()).collect();
     let chart = LineChart {
-        title: "Learning rate per block".to_string(),
-        x_desc: "epoch".to_string(),
-        y_desc: "learning rate".to_string(),
-        x_axis: XAxis::Linear {
-            ticks: epoch_ticks(&lr.iter().map(|r| r.1).collect::<Vec<_>>()),
-        },
-        series: lr_series(&owned),
         legend_title: "block".to_string(),
-        legend_extra: vec![],
-        y_bounds: None,
-        dodge: false,
-        bars: false,
-        scatter: false,
-        hline: None,
+        ..LineChart::new(
+            "Learning rate per block".to_string(),
+            "epoch".to_string(),
+            "learning rate".to_string(),
+            XAxis::Linear {
+                ticks: epoch_ticks(&lr.iter().map(|r| r.1).collect::<Vec<_>>()),
+            },
+            lr_series(&owned),
+        )
     };
     chart_cell(
         "Learning rate per block",

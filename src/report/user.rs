@@ -309,18 +309,15 @@ fn query_output(ctx: &Ctx, q: &QueryCell) -> Result<Vec<Output>> {
                 XAxis::Categorical(cats.clone())
             };
             let chart = LineChart {
-                title: q.title.clone().unwrap_or_default(),
-                x_desc: cols[xi].clone(),
-                y_desc: cols[yi].clone(),
-                x_axis,
-                series,
                 legend_title: si.map(|i| cols[i].clone()).unwrap_or_default(),
-                legend_extra: vec![],
-                y_bounds: None,
-                dodge: false,
                 bars: q.chart == "bar",
-                scatter: false,
-                hline: None,
+                ..LineChart::new(
+                    q.title.clone().unwrap_or_default(),
+                    cols[xi].clone(),
+                    cols[yi].clone(),
+                    x_axis,
+                    series,
+                )
             };
             Ok(vec![Output::Chart {
                 svg: chart.to_svg()?,
