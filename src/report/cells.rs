@@ -422,6 +422,19 @@ pub(crate) fn fmt_real(v: f64) -> String {
     }
 }
 
+/// Runs `sql` (no parameters) and maps every row with `f`.
+fn typed_rows<T>(
+    conn: &Connection,
+    sql: &str,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt
+        .query_map([], f)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Runs `sql` and renders every row as a table row.
 pub(crate) fn sql_table(conn: &Connection, sql: &str) -> Result<Table> {
     sql_table_limit(conn, sql, usize::MAX)
@@ -637,17 +650,14 @@ ORDER BY ts.train_per_class, t.position;",
     );
     let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(gap_sql.clone())];
 
-    let mut stmt = ctx.conn.prepare(&curve_sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<f64>>(2)?,
-                r.get::<_, Option<f64>>(3)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = typed_rows(ctx.conn, &curve_sql, |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, Option<f64>>(2)?,
+            r.get::<_, Option<f64>>(3)?,
+        ))
+    })?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
@@ -758,16 +768,13 @@ ORDER BY ts.{}, t.position;",
         FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(ts.freeze")
     );
     let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(table_sql.clone())];
-    let mut stmt = ctx.conn.prepare(&curve_sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, f64>(2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = typed_rows(ctx.conn, &curve_sql, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, f64>(2)?,
+        ))
+    })?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
@@ -976,19 +983,15 @@ ORDER BY t.position;",
 
 /// Rows of [`final_acc_sql`] as (series, x, accuracy); x read as text.
 fn final_acc_rows(ctx: &Ctx, sql: &str) -> Result<Vec<(String, String, f64)>> {
-    let mut stmt = ctx.conn.prepare(sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            let x = match r.get_ref(2)? {
-                ValueRef::Integer(n) => n.to_string(),
-                ValueRef::Real(x) => x.to_string(),
-                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                _ => String::new(),
-            };
-            Ok((r.get::<_, String>(1)?, x, r.get::<_, f64>(4)?))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    typed_rows(ctx.conn, sql, |r| {
+        let x = match r.get_ref(2)? {
+            ValueRef::Integer(n) => n.to_string(),
+            ValueRef::Real(x) => x.to_string(),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            _ => String::new(),
+        };
+        Ok((r.get::<_, String>(1)?, x, r.get::<_, f64>(4)?))
+    })
 }
 
 /// Series in page order (freeze values, then scratch), each point the mean and CI of the
@@ -1202,16 +1205,13 @@ ORDER BY t.position;",
         ctx.sweep_lit()
     );
     let inputs = vec![Input::sql(sql.clone()), Input::sql(table_sql.clone())];
-    let mut stmt = ctx.conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, f64>(2)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = typed_rows(ctx.conn, &sql, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, f64>(2)?,
+        ))
+    })?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
@@ -1555,18 +1555,15 @@ ORDER BY rep.position, m.name, m.epoch;",
         ctx.sweep_lit()
     );
     let inputs = vec![Input::sql(sql.clone())];
-    let mut stmt = ctx.conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, f64>(4)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = typed_rows(ctx.conn, &sql, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, f64>(4)?,
+        ))
+    })?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
@@ -1626,17 +1623,14 @@ ORDER BY pretrained DESC, {}, train_per_class;",
         FREEZE_ORDER_SQL
     );
     let inputs = vec![Input::sql(sql.clone())];
-    let mut stmt = ctx.conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, f64>(2)?,
-                r.get::<_, i64>(3)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = typed_rows(ctx.conn, &sql, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, f64>(2)?,
+            r.get::<_, i64>(3)?,
+        ))
+    })?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
