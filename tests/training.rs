@@ -84,6 +84,7 @@ fn spec(backbone: BackboneKind, freeze: Freeze) -> TrialSpec {
         image_size: 12,
         weights: None,
         input_size: None,
+        precision: Precision::Fp32,
     }
 }
 
@@ -314,12 +315,14 @@ fn a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_to_the_same_metrics(
 fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
     let _rng = serial();
     let data = task(6);
-    for (backbone, freeze) in [
-        (BackboneKind::Cnn4, Freeze::Blocks(2)),
-        (BackboneKind::Resnet8, Freeze::Blocks(3)),
-        (BackboneKind::Cnn4, Freeze::All),
+    for (backbone, freeze, precision) in [
+        (BackboneKind::Cnn4, Freeze::Blocks(2), Precision::Fp32),
+        (BackboneKind::Resnet8, Freeze::Blocks(3), Precision::Fp32),
+        (BackboneKind::Cnn4, Freeze::All, Precision::Fp32),
+        (BackboneKind::Resnet8, Freeze::Blocks(2), Precision::Bf16),
     ] {
-        let spec = spec(backbone, freeze);
+        let mut spec = spec(backbone, freeze);
+        spec.precision = precision;
         let run = |reuse: bool| {
             tch::manual_seed(spec.seed as i64);
             let net = Network::new(backbone, Device::Cpu, Some(3), Some(data.num_classes));
@@ -348,9 +351,50 @@ fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
             for ((name, x), (_, y)) in a.iter().zip(b) {
                 assert!(
                     (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
-                    "{backbone} freeze {freeze}: epoch {e} {name}: {x} vs {y}"
+                    "{backbone} freeze {freeze} {precision}: epoch {e} {name}: {x} vs {y}"
                 );
             }
         }
+    }
+}
+
+#[test]
+fn a_bf16_trial_keeps_float32_weights_and_learns_as_well_as_float32() {
+    let _rng = serial();
+    let data = task(4);
+    let mut fp32 = spec(BackboneKind::Cnn4, Freeze::Blocks(0));
+    fp32.epochs = 5;
+    fp32.schedule.lr = 0.02;
+    let bf16 = TrialSpec {
+        precision: Precision::Bf16,
+        ..fp32.clone()
+    };
+    let (_, log32) = fit(&fp32, &data);
+    let (net16, log16) = fit(&bf16, &data);
+    let last = |log: &Log, name: &str| {
+        log.last()
+            .unwrap()
+            .1
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1
+    };
+    // Both learn: the training loss falls well below chance (ln 3 = 1.10).
+    for log in [&log32, &log16] {
+        assert!(last(log, "train_loss") < 0.8, "{log:?}");
+    }
+    // The same run in bf16 is a slightly different computation, not a different result.
+    for name in ["train_acc", "val_acc", "test_acc"] {
+        let (a, b) = (last(&log32, name), last(&log16, name));
+        assert!((a - b).abs() <= 0.1, "{name}: fp32 {a} vs bf16 {b}");
+    }
+    assert_ne!(log32, log16, "bf16 must change the arithmetic");
+    for (name, t) in net16.vs.variables() {
+        assert!(
+            matches!(t.kind(), tch::Kind::Float | tch::Kind::Int64),
+            "{name} is {:?} after bf16 training",
+            t.kind()
+        );
     }
 }

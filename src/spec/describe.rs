@@ -31,14 +31,16 @@ impl Optimizer {
 }
 
 /// The `--dry-run` listing: one line per trial (index, backbone, pretrained/scratch, freeze,
-/// target size, shift, schedule, optimizer, seed, epochs), columns aligned.
+/// target size, shift, schedule, optimizer, seed, epochs, and precision when the grid mixes
+/// them), columns aligned.
 pub fn describe_trials(grid: &Grid) -> String {
+    let mixed = grid.trials.iter().any(|t| t.precision != Precision::Fp32);
     let rows: Vec<Vec<String>> = grid
         .trials
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            vec![
+            let mut row = vec![
                 format!("#{i}"),
                 t.backbone.to_string(),
                 if t.pretrained {
@@ -54,7 +56,11 @@ pub fn describe_trials(grid: &Grid) -> String {
                 t.optimizer.label(),
                 format!("seed={}", t.seed),
                 format!("epochs={}", t.epochs),
-            ]
+            ];
+            if mixed {
+                row.push(t.precision.to_string());
+            }
+            row
         })
         .collect();
     let cols = rows.first().map_or(0, Vec::len);

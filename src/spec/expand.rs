@@ -88,7 +88,7 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
     let mut counter = vec![0usize; units.len()];
     let mut excluded_any = false;
     'outer: loop {
-        let mut ix = [0usize; 9];
+        let mut ix = [0usize; AxisId::ALL.len()];
         for (u, &c) in units.iter().zip(&counter) {
             for a in &u.axes {
                 ix[a.index()] = c;
@@ -156,7 +156,7 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
 }
 
 /// Builds the trial for one combination of axis indices, checking combination-level rules.
-fn build(p: &Parsed, ix: &[usize; 9], diag: &mut Diag) -> TrialSpec {
+fn build(p: &Parsed, ix: &[usize; AxisId::ALL.len()], diag: &mut Diag) -> TrialSpec {
     let a = &p.axes;
     let backbone = &a.backbone[ix[AxisId::Backbone.index()]];
     let freeze = &a.freeze[ix[AxisId::Freeze.index()]];
@@ -211,5 +211,6 @@ fn build(p: &Parsed, ix: &[usize; 9], diag: &mut Diag) -> TrialSpec {
         image_size: p.image_size,
         weights: p.weights.clone(),
         input_size: p.input_size,
+        precision: a.precision[ix[AxisId::Precision.index()]].value,
     }
 }

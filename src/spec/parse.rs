@@ -24,11 +24,12 @@ pub(crate) enum AxisId {
     Optimizer,
     Epochs,
     BatchSize,
+    Precision,
     Seed,
 }
 
 impl AxisId {
-    pub const ALL: [AxisId; 9] = [
+    pub const ALL: [AxisId; 10] = [
         AxisId::Backbone,
         AxisId::Freeze,
         AxisId::TrainPerClass,
@@ -37,6 +38,7 @@ impl AxisId {
         AxisId::Optimizer,
         AxisId::Epochs,
         AxisId::BatchSize,
+        AxisId::Precision,
         AxisId::Seed,
     ];
 
@@ -50,6 +52,7 @@ impl AxisId {
             AxisId::Optimizer => "optimizer",
             AxisId::Epochs => "epochs",
             AxisId::BatchSize => "batch_size",
+            AxisId::Precision => "precision",
             AxisId::Seed => "seed",
         }
     }
@@ -77,6 +80,7 @@ pub(crate) struct Axes {
     pub optimizer: Vec<Av<Optimizer>>,
     pub epochs: Vec<Av<usize>>,
     pub batch_size: Vec<Av<usize>>,
+    pub precision: Vec<Av<Precision>>,
     pub seed: Vec<Av<u64>>,
 }
 
@@ -91,6 +95,7 @@ impl Axes {
             AxisId::Optimizer => self.optimizer.len(),
             AxisId::Epochs => self.epochs.len(),
             AxisId::BatchSize => self.batch_size.len(),
+            AxisId::Precision => self.precision.len(),
             AxisId::Seed => self.seed.len(),
         }
     }
@@ -145,6 +150,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "optimizer",
     "epochs",
     "batch_size",
+    "precision",
     "image_size",
     "weights",
     "input_size",
@@ -520,6 +526,29 @@ impl Parser<'_> {
     }
 
     // ---------- value parsers ----------
+
+    fn precision(&mut self, v: &Value, path: &[Seg]) -> Option<Precision> {
+        let names: Vec<&str> = Precision::ALL.iter().map(|p| p.name()).collect();
+        let s = self.string(v, path, &format!("a precision ({})", names.join(", ")))?;
+        if let Some(p) = Precision::ALL.iter().find(|p| p.name() == s) {
+            return Some(*p);
+        }
+        let hint = if s == "fp16" {
+            ". fp16 needs loss scaling, which thaw does not do; bf16 has fp32's range and needs \
+             none (GPUs from Ampere/Hopper on, and any CPU). "
+                .to_string()
+        } else {
+            did_you_mean(s, &names)
+        };
+        self.diag.err(
+            path,
+            format!(
+                "unknown precision `{s}`{hint}Precisions: {}",
+                names.join(", ")
+            ),
+        );
+        None
+    }
 
     fn backbone(&mut self, v: &Value, path: &[Seg]) -> Option<BackboneKind> {
         let names: Vec<&str> = BackboneKind::ALL.iter().map(|b| b.name()).collect();
@@ -1643,6 +1672,11 @@ impl Parser<'_> {
                             x.to_string()
                         })
                     }
+                    AxisId::Precision => {
+                        self.match_in(&axes.precision, val, &kp, n, Self::precision, |x| {
+                            x.to_string()
+                        })
+                    }
                     AxisId::Seed => {
                         self.match_in(&axes.seed, val, &kp, n, Self::seed, |x| x.to_string())
                     }
@@ -1822,6 +1856,7 @@ impl Parser<'_> {
         );
         let epochs = self.axis_req(m, root, "epochs", "`epochs: 10`", Self::epochs);
         let batch_size = self.axis_or(m, root, "batch_size", 64, Self::batch_size);
+        let precision = self.axis_or(m, root, "precision", Precision::Fp32, Self::precision);
         let seeds = self.axis_or(m, root, "seeds", 0, Self::seed);
         if let Some(seeds) = &seeds {
             for (i, s) in seeds.iter().enumerate() {
@@ -1910,6 +1945,7 @@ impl Parser<'_> {
             optimizer: optimizer?,
             epochs: epochs?,
             batch_size: batch_size?,
+            precision: precision?,
             seed: seeds?,
         };
         let excludes_path = key(root, "exclude");

@@ -748,3 +748,35 @@ fn lp_ft_is_a_schedule_option_and_absent_it_leaves_keys_unchanged() {
     assert_ne!(lp.trials[0].key("d"), plain.trials[0].key("d"));
     assert!(!plain.trials[0].config_json().contains("probe_epochs"));
 }
+
+#[test]
+fn precision_is_an_axis_that_keys_bf16_trials_apart_and_leaves_fp32_keys_unchanged() {
+    let fp32 = grid(BASE);
+    assert_eq!(fp32.trials[0].precision, Precision::Fp32);
+    // Unset and explicit fp32 are the same trial, with the key it had before precision existed.
+    let explicit = grid(&with("precision: fp32\n"));
+    assert_eq!(explicit.trials, fp32.trials);
+    assert!(!fp32.trials[0].config_json().contains("precision"));
+    let both = grid(&with("precision: [fp32, bf16]\nseeds: [0, 1]\n"));
+    let got: Vec<(Precision, u64)> = both.trials.iter().map(|t| (t.precision, t.seed)).collect();
+    use Precision::*;
+    assert_eq!(got, vec![(Fp32, 0), (Fp32, 1), (Bf16, 0), (Bf16, 1)]);
+    assert_ne!(both.trials[0].key("d"), both.trials[2].key("d"));
+    assert_eq!(both.trials[0].key("d"), fp32.trials[0].key("d"));
+    let only_bf16 = grid(&with(
+        "precision: [fp32, bf16]\nexclude:\n  - {precision: fp32}\n",
+    ));
+    assert_eq!(only_bf16.trials.len(), 1);
+    assert_eq!(only_bf16.trials[0].precision, Bf16);
+}
+
+#[test]
+fn unknown_precisions_are_rejected_with_the_reason() {
+    let e = err(&with("precision: fp16\n"));
+    let p = find(&e, "precision");
+    assert!(p.message.contains("loss scaling"), "{e}");
+    assert!(p.message.contains("Precisions: fp32, bf16"), "{e}");
+    let e = err(&with("precision: [fp32, bf61]\n"));
+    let p = find(&e, "precision[1]");
+    assert!(p.message.contains("did you mean `bf16`?"), "{e}");
+}

@@ -564,6 +564,41 @@ pub struct TargetTask {
     pub shift: Shift,
 }
 
+/// Numeric precision of fine-tuning and evaluation (`precision:`).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in float32.
+    #[default]
+    Fp32,
+    /// Convolutions and matrix products in bfloat16 under libtorch's autocast; weights,
+    /// gradients, optimizer state, losses and normalisation statistics stay float32.
+    Bf16,
+}
+
+impl Precision {
+    /// Every precision, in the order of the names the grid accepts.
+    pub const ALL: [Precision; 2] = [Precision::Fp32, Precision::Bf16];
+
+    /// The grid's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        }
+    }
+
+    fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One fully resolved trial.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TrialSpec {
@@ -588,6 +623,11 @@ pub struct TrialSpec {
     /// Side length the network resizes its input to (`None` = the backbone's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_size: Option<usize>,
+    /// Precision of fine-tuning and evaluation (source pretraining is always fp32, so trials
+    /// of either precision start from the same checkpoint). Absent when fp32, so earlier keys
+    /// are unchanged.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
 }
 
 /// Version of the training code that produced a result; part of every trial key, so changing

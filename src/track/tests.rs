@@ -67,6 +67,7 @@ fn spec(seed: u64) -> TrialSpec {
         image_size: 28,
         weights: None,
         input_size: None,
+        precision: Default::default(),
     }
 }
 
@@ -104,7 +105,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
             scalar(&db, "PRAGMA user_version"),
             Value::Integer(SCHEMA_VERSION)
         );
-        assert_eq!(SCHEMA_VERSION, 4);
+        assert_eq!(SCHEMA_VERSION, 5);
         assert_eq!(
             scalar(&db, "PRAGMA journal_mode"),
             Value::Text("wal".into())
@@ -113,7 +114,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
         db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(4));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(5));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM sweeps"),
         Value::Integer(1)
@@ -165,7 +166,7 @@ fn newer_schema_is_rejected() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
-    assert!(err.contains("newer thaw (schema 99 > 4)"), "{err}");
+    assert!(err.contains("newer thaw (schema 99 > 5)"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
 }
 
@@ -551,7 +552,7 @@ fn query_refuses_writes() {
     assert_refused(&path, "CREATE TABLE x (a)");
     assert_refused(&path, "VACUUM");
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(4));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(5));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM trials WHERE status='pending'"),
         Value::Integer(1)
@@ -577,7 +578,7 @@ fn query_returns_rows() {
         ]]
     );
     let r = query_readonly(&path, "PRAGMA user_version").unwrap();
-    assert_eq!(r.rows, vec![vec![Value::Integer(4)]]);
+    assert_eq!(r.rows, vec![vec![Value::Integer(5)]]);
     assert!(query_readonly(&path, "  ").is_err());
     let err = format!(
         "{:#}",
@@ -793,7 +794,7 @@ fn a_version_1_database_is_migrated_in_place_keeping_its_rows() {
         .unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(4));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(5));
     assert_eq!(
         scalar(&db, "SELECT name FROM sweeps"),
         Value::Text("old".into())
@@ -801,5 +802,20 @@ fn a_version_1_database_is_migrated_in_place_keeping_its_rows() {
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM pragma_table_info('trials') WHERE name IN ('runner', 'heartbeat_at', 'attempts', 'resumed_from_epoch')"),
         Value::Integer(4)
+    );
+    // Version 5: the precision column (earlier trials ran in fp32) and the views showing it.
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT dflt_value FROM pragma_table_info('trials') WHERE name = 'precision'"
+        ),
+        Value::Text("'fp32'".into())
+    );
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM pragma_table_info('transfer_gain') WHERE name = 'precision'"
+        ),
+        Value::Integer(1)
     );
 }

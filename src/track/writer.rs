@@ -251,9 +251,9 @@ impl Db {
                 "INSERT INTO trials (sweep_id, key, status, config_json, backbone, pretrained,
                      freeze, frozen_blocks, source_dataset, target_dataset, train_per_class,
                      shift, shift_kind, shift_magnitude, schedule, lr, optimizer, seed, epochs,
-                     batch_size, position)
+                     batch_size, precision, position)
                  VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                     ?15, ?16, ?17, ?18, ?19, ?20)
+                     ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                  ON CONFLICT (sweep_id, key) DO UPDATE SET position = excluded.position",
             )?;
             for (position, (key, spec)) in trials.iter().enumerate() {
@@ -281,6 +281,7 @@ impl Db {
                     to_i64(spec.seed, "seed")?,
                     spec.epochs as i64,
                     spec.batch_size as i64,
+                    spec.precision.name(),
                     position as i64,
                 ])
                 .with_context(|| {

@@ -7,12 +7,13 @@
 pub mod analysis;
 pub mod checkpoint;
 pub mod optim;
+pub mod precision;
 pub mod pretrain;
 pub mod schedule;
 
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::{Head, Network};
-use crate::spec::{Augment, Optimizer, TrialSpec};
+use crate::spec::{Augment, Optimizer, Precision, TrialSpec};
 use anyhow::Result;
 use optim::Optim;
 use schedule::LrPlan;
@@ -66,61 +67,86 @@ pub fn seed_epoch(seed: u64, epoch: usize) {
 const REUSE_BUDGET_BYTES: i64 = 1 << 30;
 
 /// A split as the trainable part of the network consumes it: the raw u8 images, or the outputs
-/// of the first `prefix` (frozen) blocks, computed once instead of in every epoch.
+/// of the first `prefix` (frozen) blocks, computed once instead of in every epoch; and the
+/// precision its forward passes run in.
 pub struct Inputs {
     x: Tensor,
     labels: Tensor,
     len: usize,
     prefix: usize,
+    precision: Precision,
 }
 
 impl Inputs {
-    /// The raw images of `set`.
+    /// The raw images of `set`, in float32.
     pub fn raw(set: &TensorSet) -> Inputs {
+        Inputs::raw_in(set, Precision::Fp32)
+    }
+
+    fn raw_in(set: &TensorSet, precision: Precision) -> Inputs {
         Inputs {
             x: set.images.shallow_clone(),
             labels: set.labels.shallow_clone(),
             len: set.len,
             prefix: 0,
+            precision,
         }
     }
 
-    /// The outputs of `net`'s first `prefix` blocks on `set`, when they fit the memory budget;
-    /// the raw images otherwise.
-    pub fn after_prefix(net: &Network, set: &TensorSet, prefix: usize) -> Inputs {
+    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision`, when they fit the
+    /// memory budget; the raw images otherwise.
+    pub fn after_prefix(
+        net: &Network,
+        set: &TensorSet,
+        prefix: usize,
+        precision: Precision,
+    ) -> Inputs {
         if prefix == 0 || set.len == 0 {
-            return Inputs::raw(set);
+            return Inputs::raw_in(set, precision);
         }
-        let one = net.prefix(&net.prepare_input(&set.images.narrow(0, 0, 1)), prefix);
-        let bytes = one.numel() as i64 * 4 * set.len as i64;
+        let device = set.images.device();
+        let run = |start: usize, len: usize| {
+            let x = set.images.narrow(0, start as i64, len as i64);
+            precision::autocast(precision, device, || {
+                net.prefix(&net.prepare_input(&x), prefix)
+            })
+        };
+        let one = run(0, 1);
+        let bytes = one.numel() as i64 * one.kind().elt_size_in_bytes() as i64 * set.len as i64;
         if bytes > REUSE_BUDGET_BYTES {
-            return Inputs::raw(set);
+            return Inputs::raw_in(set, precision);
         }
         let parts: Vec<Tensor> = (0..set.len)
             .step_by(EVAL_BATCH)
-            .map(|start| {
-                let len = EVAL_BATCH.min(set.len - start) as i64;
-                net.prefix(
-                    &net.prepare_input(&set.images.narrow(0, start as i64, len)),
-                    prefix,
-                )
-            })
+            .map(|start| run(start, EVAL_BATCH.min(set.len - start)))
             .collect();
         Inputs {
             x: Tensor::cat(&parts, 0),
             labels: set.labels.shallow_clone(),
             len: set.len,
             prefix,
+            precision,
         }
     }
 
-    /// Pooled features of the rows `x` (a batch of this split's inputs).
-    fn features(&self, net: &Network, x: &Tensor, trainable_from: usize, train: bool) -> Tensor {
-        if self.prefix == 0 {
-            net.features(&net.prepare_input(x), trainable_from, train)
-        } else {
-            net.features_from(x, self.prefix, trainable_from, train)
-        }
+    /// Logits of `head` on the rows `x` (a batch of this split's inputs), in this split's
+    /// precision.
+    fn logits(
+        &self,
+        net: &Network,
+        x: &Tensor,
+        trainable_from: usize,
+        train: bool,
+        head: Head,
+    ) -> Tensor {
+        precision::autocast(self.precision, x.device(), || {
+            let features = if self.prefix == 0 {
+                net.features(&net.prepare_input(x), trainable_from, train)
+            } else {
+                net.features_from(x, self.prefix, trainable_from, train)
+            };
+            net.logits(&features, head)
+        })
     }
 }
 
@@ -138,8 +164,8 @@ pub fn evaluate(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64) {
             let len = EVAL_BATCH.min(inputs.len - start) as i64;
             let x = inputs.x.narrow(0, start as i64, len);
             let y = inputs.labels.narrow(0, start as i64, len);
-            let logits = net.logits(&inputs.features(net, &x, n_blocks, false), head);
-            loss_sum += logits.cross_entropy_for_logits(&y) * len as f64;
+            let logits = inputs.logits(net, &x, n_blocks, false, head);
+            loss_sum += logits.cross_entropy_for_logits(&y).to_kind(Kind::Float) * len as f64;
             correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
         }
         let n = inputs.len as f64;
@@ -195,8 +221,9 @@ impl Trainer<'_> {
                 None => batch,
             };
             let y = set.labels.index_select(0, &idx);
-            let logits = net.logits(&set.features(net, &x, trainable_from, true), head);
-            let batch_loss = logits.cross_entropy_for_logits(&y);
+            let logits = set.logits(net, &x, trainable_from, true, head);
+            // Softmax cross-entropy in float32 whatever the logits' precision.
+            let batch_loss = logits.to_kind(Kind::Float).cross_entropy_for_logits(&y);
             batch_loss.backward();
             self.opt.step();
             let n = idx.size()[0];
@@ -290,12 +317,11 @@ pub fn fine_tune(
         && spec.schedule.probe_epochs == 0
         && trainer.augment.is_none();
     let prefix = if reuse { frozen } else { 0 };
-    let train_in = Inputs::after_prefix(net, &target.train, prefix);
-    let val_in = Inputs::after_prefix(net, &target.val, prefix);
-    let test_in = Inputs::after_prefix(net, &target.test, prefix);
-    let source_in = source_test
-        .filter(|_| net.has_source_head())
-        .map(|s| Inputs::after_prefix(net, s, prefix));
+    let inputs = |set: &TensorSet| Inputs::after_prefix(net, set, prefix, spec.precision);
+    let train_in = inputs(&target.train);
+    let val_in = inputs(&target.val);
+    let test_in = inputs(&target.test);
+    let source_in = source_test.filter(|_| net.has_source_head()).map(inputs);
     let evaluate_all = |m: &mut EpochMetrics| {
         let (val_loss, val_acc) = evaluate(net, &val_in, Head::Target);
         let (_, test_acc) = evaluate(net, &test_in, Head::Target);
