@@ -261,6 +261,13 @@ fn run(cli: Cli) -> Result<()> {
                         100.0 * kept / wall.max(1e-9)
                     );
                 }
+                let f = summary.features;
+                if f.computed + f.from_memory + f.from_disk > 0 {
+                    println!(
+                        "frozen-prefix features: {} sets computed, {} reused from memory, {} from disk ({} written to disk)",
+                        f.computed, f.from_memory, f.from_disk, f.written
+                    );
+                }
                 if summary.left_to_others > 0 {
                     println!(
                         "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",

@@ -8,6 +8,7 @@ use thaw::data::TensorSet;
 use thaw::data::{self, TaskData};
 use thaw::model::Network;
 use thaw::spec::*;
+use thaw::train::features::{CacheStats, FeatureCache};
 use thaw::train::{self, EpochControl, EpochMetrics, FitOptions, FitOutcome};
 
 /// torch's random generator is global to the process: tests that seed it must not interleave.
@@ -41,6 +42,7 @@ fn opts<'a>(source_test: Option<&'a TensorSet>, checkpoint: Option<&'a Path>) ->
         source_test,
         checkpoint,
         reuse_frozen_features: true,
+        feature_cache: None,
         bookkeeping: None,
     }
 }
@@ -331,6 +333,7 @@ fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
                 source_test: Some(&data.test),
                 checkpoint: None,
                 reuse_frozen_features: reuse,
+                feature_cache: None,
                 bookkeeping: None,
             };
             train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
@@ -397,4 +400,75 @@ fn a_bf16_trial_keeps_float32_weights_and_learns_as_well_as_float32() {
             t.kind()
         );
     }
+}
+
+#[test]
+fn frozen_prefix_outputs_are_shared_across_trials_in_memory_and_through_the_disk() {
+    let _rng = serial();
+    let data = task(5);
+    let dir = tempfile::tempdir().unwrap();
+    let a = spec(BackboneKind::Resnet8, Freeze::Blocks(2));
+    let mut b = a.clone();
+    b.schedule.lr = 0.02;
+    // Fine-tunes `spec` from the network its seed initialises; the metrics without timings.
+    let run = |spec: &TrialSpec, cache: Option<&FeatureCache>| {
+        tch::manual_seed(spec.seed as i64);
+        let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+        let options = FitOptions {
+            feature_cache: cache,
+            reuse_frozen_features: cache.is_some(),
+            ..opts(Some(&data.test), None)
+        };
+        let mut log: Log = Vec::new();
+        train::fine_tune(spec, &net, &data, &options, &mut |e, m| {
+            let m = m.iter().filter(|(n, _)| n != "epoch_seconds").cloned();
+            log.push((e, m.collect()));
+            Ok(EpochControl::Continue)
+        })
+        .unwrap();
+        log
+    };
+    let stats = |computed, from_memory, from_disk, written| CacheStats {
+        computed,
+        from_memory,
+        from_disk,
+        written,
+    };
+    // Train, validation and test sets are computed and written; the source test set is the
+    // target test set here (same images, same prefix), so it comes from memory.
+    let cache = FeatureCache::new(Some(dir.path()), 1 << 30, std::time::Duration::ZERO);
+    run(&a, Some(&cache));
+    assert_eq!(cache.stats(), stats(3, 1, 0, 3));
+    // Another trial with the same frozen prefix and data reuses all four sets.
+    let b_shared = run(&b, Some(&cache));
+    assert_eq!(cache.stats(), stats(3, 5, 0, 3));
+    // A new process finds them on disk.
+    let fresh = FeatureCache::new(Some(dir.path()), 1 << 30, std::time::Duration::ZERO);
+    let b_from_disk = run(&b, Some(&fresh));
+    assert_eq!(fresh.stats(), stats(0, 1, 3, 0));
+    // Shared or not, the trial computes the same metrics.
+    let b_alone = run(&b, None);
+    for log in [&b_shared, &b_from_disk] {
+        for ((e, x), (_, y)) in log.iter().zip(&b_alone) {
+            for ((name, u), (_, v)) in x.iter().zip(y) {
+                assert!(
+                    (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
+                    "epoch {e} {name}: {u} vs {v}"
+                );
+            }
+        }
+    }
+    // Other prefix weights (another seed's initialisation) or another precision never hit.
+    let mut c = b.clone();
+    c.seed = 4;
+    run(&c, Some(&fresh));
+    assert_eq!(fresh.stats(), stats(3, 2, 3, 3));
+    c.precision = Precision::Bf16;
+    run(&c, Some(&fresh));
+    assert_eq!(fresh.stats(), stats(6, 3, 3, 6));
+    // With no room in memory and no disk, every set is computed again.
+    let tiny = FeatureCache::new(None, 0, std::time::Duration::ZERO);
+    run(&a, Some(&tiny));
+    run(&b, Some(&tiny));
+    assert_eq!(tiny.stats(), stats(8, 0, 0, 0));
 }

@@ -12,6 +12,7 @@ use crate::data::{self, TaskData, TensorSet};
 use crate::model::Network;
 use crate::spec::{self, DatasetSource, Grid, Shift, TrialSpec};
 use crate::track::{ClaimRules, Db, DomainRow, TrialStatus};
+use crate::train::features::{self, CacheStats, FeatureCache};
 use crate::train::{self, analysis, checkpoint, pretrain, EpochControl, FitOutcome};
 use anyhow::{bail, Context, Result};
 use progress::Progress;
@@ -74,6 +75,8 @@ pub struct RunSummary {
     pub wall: Duration,
     /// The rendered report.
     pub report: Option<PathBuf>,
+    /// How the frozen-prefix outputs of the run's trials were obtained.
+    pub features: CacheStats,
 }
 
 /// A grid checked against its data, every trial with its key.
@@ -171,7 +174,12 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let started = Instant::now();
     let bookkeeping = Cell::new(Duration::ZERO);
     let mut last_render: Option<Instant> = None;
-    let mut trainer = TrialRunner::new(opts, &db, &bookkeeping);
+    let feature_cache = FeatureCache::new(
+        Some(&opts.cache_dir.join("features")),
+        features::MEMORY_BUDGET_BYTES,
+        features::PERSIST_AFTER,
+    );
+    let mut trainer = TrialRunner::new(opts, &db, &bookkeeping, &feature_cache);
     let mut progress = Progress::new(todo.len());
     if summary.skipped > 0 {
         progress.println(&format!(
@@ -269,6 +277,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     bookkeeping.set(bookkeeping.get() + rendering.elapsed());
     summary.bookkeeping = bookkeeping.get();
     summary.wall = started.elapsed();
+    summary.features = feature_cache.stats();
     Ok(summary)
 }
 
@@ -324,15 +333,23 @@ struct TrialRunner<'a> {
     /// Time spent on database writes of epochs, checkpoints and report renders.
     bookkeeping: &'a Cell<Duration>,
     source_tests: HashMap<String, TensorSet>,
+    /// Frozen-prefix outputs shared by the trials of this process (and, on disk, of others).
+    features: &'a FeatureCache,
 }
 
 impl<'a> TrialRunner<'a> {
-    fn new(opts: &'a RunOptions, db: &'a Db, bookkeeping: &'a Cell<Duration>) -> Self {
+    fn new(
+        opts: &'a RunOptions,
+        db: &'a Db,
+        bookkeeping: &'a Cell<Duration>,
+        features: &'a FeatureCache,
+    ) -> Self {
         TrialRunner {
             opts,
             db,
             bookkeeping,
             source_tests: HashMap::new(),
+            features,
         }
     }
 
@@ -444,6 +461,7 @@ impl<'a> TrialRunner<'a> {
         let device = self.opts.device;
         let db = self.db;
         let bookkeeping = self.bookkeeping;
+        let feature_cache = self.features;
         let pretrained = if trial.pretrains_on_source() {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
@@ -516,6 +534,7 @@ impl<'a> TrialRunner<'a> {
             source_test,
             checkpoint: Some(checkpoint),
             reuse_frozen_features: true,
+            feature_cache: Some(feature_cache),
             bookkeeping: Some(bookkeeping),
         };
         let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;

@@ -226,6 +226,17 @@ impl Network {
         })
     }
 
+    /// Every variable of the first `k` blocks (parameters and BatchNorm statistics), by name:
+    /// with the architecture and input size, what [`Network::prefix`] depends on.
+    pub fn prefix_variables(&self, k: usize) -> Vec<(String, Tensor)> {
+        let vars = self.vs.variables();
+        self.block_vars[..k]
+            .iter()
+            .flatten()
+            .map(|name| (name.clone(), vars[name].shallow_clone()))
+            .collect()
+    }
+
     /// The output of every block for `x`, all in inference mode (for representation drift).
     pub fn block_outputs(&self, x: &Tensor) -> Vec<Tensor> {
         tch::no_grad(|| {

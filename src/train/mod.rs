@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod checkpoint;
+pub mod features;
 pub mod optim;
 pub mod precision;
 pub mod pretrain;
@@ -15,6 +16,7 @@ use crate::data::{self, TaskData, TensorSet};
 use crate::model::{Head, Network};
 use crate::spec::{Augment, Optimizer, Precision, TrialSpec};
 use anyhow::Result;
+use features::FeatureCache;
 use optim::Optim;
 use schedule::LrPlan;
 use std::cell::Cell;
@@ -64,7 +66,7 @@ pub fn seed_epoch(seed: u64, epoch: usize) {
 }
 
 /// Largest frozen-prefix output kept per split; above it the prefix is recomputed per batch.
-const REUSE_BUDGET_BYTES: i64 = 1 << 30;
+const REUSE_BUDGET_BYTES: usize = 1 << 30;
 
 /// A split as the trainable part of the network consumes it: the raw u8 images, or the outputs
 /// of the first `prefix` (frozen) blocks, computed once instead of in every epoch; and the
@@ -93,13 +95,14 @@ impl Inputs {
         }
     }
 
-    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision`, when they fit the
-    /// memory budget; the raw images otherwise.
+    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision` (from `cache` when
+    /// another trial computed them), when they fit the memory budget; the raw images otherwise.
     pub fn after_prefix(
         net: &Network,
         set: &TensorSet,
         prefix: usize,
         precision: Precision,
+        cache: Option<&FeatureCache>,
     ) -> Inputs {
         if prefix == 0 || set.len == 0 {
             return Inputs::raw_in(set, precision);
@@ -111,17 +114,27 @@ impl Inputs {
                 net.prefix(&net.prepare_input(&x), prefix)
             })
         };
-        let one = run(0, 1);
-        let bytes = one.numel() as i64 * one.kind().elt_size_in_bytes() as i64 * set.len as i64;
-        if bytes > REUSE_BUDGET_BYTES {
+        let compute = || {
+            let one = run(0, 1);
+            let bytes = one.numel() * one.kind().elt_size_in_bytes() * set.len;
+            if bytes > REUSE_BUDGET_BYTES {
+                return None;
+            }
+            let parts: Vec<Tensor> = (0..set.len)
+                .step_by(EVAL_BATCH)
+                .map(|start| run(start, EVAL_BATCH.min(set.len - start)))
+                .collect();
+            Some(Tensor::cat(&parts, 0))
+        };
+        let outputs = match cache {
+            Some(cache) => cache.prefix_outputs(net, &set.images, prefix, precision, compute),
+            None => compute(),
+        };
+        let Some(x) = outputs else {
             return Inputs::raw_in(set, precision);
-        }
-        let parts: Vec<Tensor> = (0..set.len)
-            .step_by(EVAL_BATCH)
-            .map(|start| run(start, EVAL_BATCH.min(set.len - start)))
-            .collect();
+        };
         Inputs {
-            x: Tensor::cat(&parts, 0),
+            x,
             labels: set.labels.shallow_clone(),
             len: set.len,
             prefix,
@@ -272,6 +285,8 @@ pub struct FitOptions<'a> {
     /// Compute a frozen prefix's outputs once instead of every epoch (when the run allows it:
     /// no augmentation, no gradual unfreezing, no LP-FT). The metrics are the same either way.
     pub reuse_frozen_features: bool,
+    /// Share those outputs with other trials through this cache.
+    pub feature_cache: Option<&'a FeatureCache>,
     /// Time spent writing checkpoints is added here (the run's bookkeeping overhead).
     pub bookkeeping: Option<&'a Cell<Duration>>,
 }
@@ -289,6 +304,7 @@ pub fn fine_tune(
         source_test,
         checkpoint,
         reuse_frozen_features,
+        feature_cache,
         bookkeeping,
     } = *options;
     let n_blocks = net.n_blocks();
@@ -317,7 +333,8 @@ pub fn fine_tune(
         && spec.schedule.probe_epochs == 0
         && trainer.augment.is_none();
     let prefix = if reuse { frozen } else { 0 };
-    let inputs = |set: &TensorSet| Inputs::after_prefix(net, set, prefix, spec.precision);
+    let inputs =
+        |set: &TensorSet| Inputs::after_prefix(net, set, prefix, spec.precision, feature_cache);
     let train_in = inputs(&target.train);
     let val_in = inputs(&target.val);
     let test_in = inputs(&target.test);
