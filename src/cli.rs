@@ -44,7 +44,8 @@ pub enum Command {
         /// such as cuda:0,cuda:1 (trials are spread over them).
         #[arg(long, default_value = "auto")]
         device: String,
-        /// Trials at once, one process each (default: 1 on the CPU, 4 per CUDA device).
+        /// Trials at once, one process each (default: 1 on the CPU; per CUDA device, as many as
+        /// its free memory holds for the largest trial, at most 4).
         #[arg(long)]
         jobs: Option<usize>,
         /// libtorch threads per process (default: the machine's cores divided among the jobs).

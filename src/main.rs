@@ -208,9 +208,24 @@ fn run(cli: Cli) -> Result<()> {
                 .split(',')
                 .map(parse_device)
                 .collect::<Result<Vec<_>>>()?;
-            let jobs = jobs
-                .unwrap_or_else(|| exec::workers::default_jobs(&devices))
-                .max(1);
+            let jobs = match jobs {
+                Some(n) => n.max(1),
+                None => {
+                    let trials: Vec<_> = planned
+                        .iter()
+                        .flat_map(|p| &p.trials)
+                        .map(|t| &t.1)
+                        .collect();
+                    let choice = exec::workers::default_jobs(&devices, &trials);
+                    if choice.jobs > 1 {
+                        println!(
+                            "--jobs {} (default: {}; set --jobs to override)",
+                            choice.jobs, choice.reason
+                        );
+                    }
+                    choice.jobs
+                }
+            };
             let threads = threads.unwrap_or_else(|| {
                 let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
                 (cores / jobs).max(1)

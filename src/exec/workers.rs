@@ -4,19 +4,154 @@
 //! libtorch's per-process state (threads, CUDA context, allocator) separate, and a crash in one
 //! worker loses only its own epoch in flight.
 
+use crate::model::Network;
+use crate::spec::TrialSpec;
 use anyhow::{Context, Result};
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use tch::Device;
+use tch::{Device, Kind, Tensor};
 
-/// Default number of trials at once: 1 on the CPU (libtorch already uses every core for one
-/// trial), 4 per CUDA device (thaw's small backbones leave a GPU mostly idle; four cnn4/resnet8
-/// trials need well under 2 GiB of device memory).
-pub fn default_jobs(devices: &[Device]) -> usize {
-    devices
+/// Trials at once per CUDA device at most: beyond four, small trials measured no faster (the
+/// processes time-slice one GPU), and each worker needs a CPU core to launch its kernels.
+const MAX_JOBS_PER_GPU: usize = 4;
+
+/// Device memory a worker needs besides its trial: the CUDA context, cuBLAS/cuDNN handles and
+/// workspaces, and the frozen-feature cache's budget.
+const WORKER_BASE_BYTES: u64 = (1 << 30) + crate::train::features::MEMORY_BUDGET_BYTES as u64;
+
+/// Activation memory per example as a multiple of the blocks' output sizes: the tensors inside
+/// each block kept for the backward pass, and their gradients.
+const ACTIVATION_FACTOR: u64 = 8;
+
+/// The default `--jobs` and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobsChoice {
+    pub jobs: usize,
+    /// One line for the user, e.g. `cuda:0: 70.1 GiB free, about 2.3 GiB per trial`.
+    pub reason: String,
+}
+
+/// Default number of trials at once for `trials` on `devices`: 1 on the CPU (libtorch already
+/// uses every core for one trial); per CUDA device, as many workers as its free memory holds at
+/// the estimated footprint of the largest trial ([`footprint_bytes`]), at most
+/// [`MAX_JOBS_PER_GPU`] and at most the CPU cores per device. Free memory comes from
+/// `nvidia-smi`; without it the memory bound is not checked.
+pub fn default_jobs(devices: &[Device], trials: &[&TrialSpec]) -> JobsChoice {
+    let cuda: Vec<usize> = devices
         .iter()
-        .map(|d| if d.is_cuda() { 4 } else { 1 })
-        .sum::<usize>()
-        .max(1)
+        .filter_map(|d| match d {
+            Device::Cuda(i) => Some(*i),
+            _ => None,
+        })
+        .collect();
+    let cpu_devices = devices.len() - cuda.len();
+    if cuda.is_empty() {
+        return JobsChoice {
+            jobs: cpu_devices.max(1),
+            reason: "CPU: one trial at a time, on every core".to_string(),
+        };
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_device_cap = MAX_JOBS_PER_GPU.min((cores / cuda.len()).max(1));
+    let need = trials.iter().map(|t| footprint_bytes(t)).max().unwrap_or(0) + WORKER_BASE_BYTES;
+    let free = free_device_memory();
+    let mut jobs = cpu_devices;
+    let mut reasons = Vec::new();
+    for i in cuda {
+        let n = match free.as_ref().and_then(|f| f.get(&i)) {
+            Some(&bytes) => {
+                reasons.push(format!(
+                    "cuda:{i}: {:.1} GiB free, about {:.1} GiB per trial",
+                    gib(bytes),
+                    gib(need)
+                ));
+                ((bytes as f64 * 0.9 / need as f64) as usize).clamp(1, per_device_cap)
+            }
+            None => {
+                reasons.push(format!("cuda:{i}: free memory unknown (no nvidia-smi)"));
+                per_device_cap
+            }
+        };
+        jobs += n;
+    }
+    reasons.push(format!("at most {per_device_cap} per GPU"));
+    JobsChoice {
+        jobs,
+        reason: reasons.join("; "),
+    }
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / (1u64 << 30) as f64
+}
+
+/// Estimated device memory of training `trial`: weights with their gradients and two optimizer
+/// states, and a training batch's activations (block outputs measured by one forward pass on
+/// the CPU, times [`ACTIVATION_FACTOR`]).
+pub fn footprint_bytes(trial: &TrialSpec) -> u64 {
+    let net = Network::for_trial(trial, Device::Cpu, None, Some(2));
+    let params: u64 = net
+        .vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as u64)
+        .sum();
+    let side = trial.image_size as i64;
+    let x = Tensor::zeros([1, 1, side, side], (Kind::Uint8, Device::Cpu));
+    let activations: u64 = net
+        .block_outputs(&net.prepare_input(&x))
+        .iter()
+        .map(|t| t.numel() as u64)
+        .sum();
+    4 * (4 * params + ACTIVATION_FACTOR * activations * trial.batch_size as u64)
+}
+
+/// Free memory in bytes of each CUDA device as libtorch numbers them (after
+/// `CUDA_VISIBLE_DEVICES`), from `nvidia-smi`; `None` when it cannot be run.
+fn free_device_memory() -> Option<HashMap<usize, u64>> {
+    let out = Command::new("nvidia-smi")
+        .args([
+            "--query-gpu=index,memory.free",
+            "--format=csv,noheader,nounits",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let physical = parse_free_memory(&String::from_utf8_lossy(&out.stdout));
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    Some(visible_free_memory(&physical, visible.as_deref()))
+}
+
+/// `index, MiB free` lines of nvidia-smi as bytes by physical index.
+fn parse_free_memory(text: &str) -> HashMap<usize, u64> {
+    text.lines()
+        .filter_map(|line| {
+            let (i, mib) = line.split_once(',')?;
+            Some((
+                i.trim().parse().ok()?,
+                mib.trim().parse::<u64>().ok()? << 20,
+            ))
+        })
+        .collect()
+}
+
+/// Renumbers physical devices as CUDA does under `CUDA_VISIBLE_DEVICES` (a list of physical
+/// indices; UUIDs are not resolved, so those devices stay unknown).
+fn visible_free_memory(
+    physical: &HashMap<usize, u64>,
+    visible: Option<&str>,
+) -> HashMap<usize, u64> {
+    match visible {
+        None => physical.clone(),
+        Some(list) => list
+            .split(',')
+            .enumerate()
+            .filter_map(|(logical, id)| Some((logical, *physical.get(&id.trim().parse().ok()?)?)))
+            .collect(),
+    }
 }
 
 /// The device of worker `i` of a run over `devices`: round robin.
@@ -69,4 +204,46 @@ pub fn wait(children: Vec<Child>) -> Result<()> {
     }
     anyhow::ensure!(failures.is_empty(), "{}", failures.join("\n"));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nvidia_smi_lines_are_renumbered_as_cuda_visible_devices_says() {
+        let physical = parse_free_memory("0, 1000\n1, 80000\n2, 512\nbad line\n");
+        assert_eq!(physical.len(), 3);
+        assert_eq!(physical[&1], 80000 << 20);
+        assert_eq!(visible_free_memory(&physical, None), physical);
+        let visible = visible_free_memory(&physical, Some("2,0"));
+        assert_eq!(visible.len(), 2);
+        assert_eq!(visible[&0], 512 << 20);
+        assert_eq!(visible[&1], 1000 << 20);
+        assert!(visible_free_memory(&physical, Some("GPU-1234")).is_empty());
+    }
+
+    #[test]
+    fn the_cpu_runs_one_trial_at_a_time() {
+        let choice = default_jobs(&[Device::Cpu], &[]);
+        assert_eq!(choice.jobs, 1);
+    }
+
+    #[test]
+    fn footprints_grow_with_the_backbone_and_the_batch() {
+        let grid = crate::spec::parse_grid(
+            std::path::Path::new("x.yaml"),
+            "name: f\nsource: {dataset: mnist10k, classes: [0, 1]}\n\
+             target: {dataset: mnist10k, classes: [2, 3], train_per_class: 5}\n\
+             backbone: [cnn4, resnet18]\nweights: null\nschedule: {kind: constant, lr: 0.1}\n\
+             epochs: 1\nbatch_size: [32, 256]\n",
+        )
+        .unwrap();
+        let f: Vec<u64> = grid.trials.iter().map(footprint_bytes).collect();
+        // Order: (cnn4, 32), (cnn4, 256), (resnet18, 32), (resnet18, 256).
+        assert!(f[0] < f[1] && f[2] < f[3], "{f:?}");
+        assert!(f[0] < f[2] && f[1] < f[3], "{f:?}");
+        // resnet18's 11.2 M parameters with gradients and two optimizer states: ~180 MB.
+        assert!(f[2] > 150 << 20, "{f:?}");
+    }
 }
