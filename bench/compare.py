@@ -14,10 +14,17 @@ Times:
   ratio     reference / thaw: above 1 means thaw is faster.
 
 Accuracy agreement: trials are grouped by configuration (backbone, pretrained, frozen blocks,
-examples per class); seeds are paired (the same seed trains on the same examples in both). A
-group passes when |mean(thaw test acc) - mean(reference test acc)| <= max(2 * SE, FLOOR), where
-SE = sqrt((s_thaw^2 + s_ref^2) / n) over the n seeds and FLOOR = 0.03 keeps a group whose seeds
-happen to agree closely from failing on a difference no one would call real.
+examples per class, precision); seeds are paired: the same seed trains on the same examples in
+the same batches on both sides (the reference replays thaw's split order and per-epoch seeds),
+so the two differ only by floating-point summation order. A group passes when the mean paired
+difference |mean(thaw - reference test acc)| <= max(2 * SE, FLOOR), with SE the standard error of
+the paired differences over the n seeds and FLOOR = 0.02 (rounding can flip a few test
+predictions, and on a GPU cuDNN's choice of algorithm can too).
+
+With --db-no-reuse (the same grid run with `thaw run --no-feature-reuse`), a table of what reusing
+frozen blocks' outputs saves per configuration: thaw's train s without / with reuse. When the grid
+has bf16 trials, a table of bf16 against fp32 per configuration, for thaw and the reference:
+mean test accuracy (the same |delta| <= max(2 SE, FLOOR) check) and the train-time ratio.
 """
 
 import argparse
@@ -29,7 +36,7 @@ import platform
 import sqlite3
 import statistics
 
-FLOOR = 0.03
+FLOOR = 0.02
 
 
 def cpu_model():
@@ -48,7 +55,7 @@ def thaw_trials(db, sweep):
     con.row_factory = sqlite3.Row
     rows = con.execute(
         """SELECT t.key, t.position, t.backbone, t.pretrained, t.frozen_blocks, t.train_per_class,
-                  t.seed, t.epochs, t.status, t.device, t.started_at, t.finished_at,
+                  t.precision, t.seed, t.epochs, t.status, t.device, t.started_at, t.finished_at,
                   s.final_test_acc, s.final_val_acc, s.source_acc_final, s.train_seconds,
                   (SELECT COUNT(*) FROM split_files f WHERE f.split_key = t.split_key AND f.split = 'train') AS n_train
            FROM trials t JOIN trial_summary s ON s.trial_id = t.id JOIN sweeps w ON w.id = t.sweep_id
@@ -94,6 +101,7 @@ def main():
     ap.add_argument("--thaw-process", type=float, default=float("nan"), help="thaw run wall seconds")
     ap.add_argument("--ref-process", type=float, default=float("nan"), help="reference.py wall seconds")
     ap.add_argument("--json", help="also write the comparison here")
+    ap.add_argument("--db-no-reuse", help="the same grid run with thaw run --no-feature-reuse")
     args = ap.parse_args()
 
     rows, (pretrain_s, pretrain_n) = thaw_trials(args.db, args.sweep)
@@ -115,8 +123,9 @@ def main():
                 "key": r["key"],
                 "backbone": r["backbone"],
                 "mode": mode(r),
-                "group": (r["backbone"], mode(r), r["train_per_class"]),
+                "group": (r["backbone"], mode(r), r["train_per_class"], r["precision"]),
                 "per_class": r["train_per_class"],
+                "precision": r["precision"],
                 "seed": r["seed"],
                 "n_train": r["n_train"],
                 "epochs": r["epochs"],
@@ -166,20 +175,21 @@ def main():
     print()
     print(f"Per configuration, over seeds (accuracy PASS when |mean delta| <= max(2 SE, {FLOOR})):")
     grows, all_pass, gout = [], True, []
-    for (backbone, m, per_class), ts in groups.items():
+    for (backbone, m, per_class, precision), ts in groups.items():
         n = len(ts)
         ta = [t["thaw_test_acc"] for t in ts]
         pa = [t["ref_test_acc"] for t in ts]
         mt, mp = statistics.fmean(ta), statistics.fmean(pa)
-        se = math.sqrt((statistics.variance(ta) + statistics.variance(pa)) / n) if n > 1 else float("nan")
+        diffs = [a - b for a, b in zip(ta, pa)]
+        se = statistics.stdev(diffs) / math.sqrt(n) if n > 1 else float("nan")
         tol = max(2 * se, FLOOR) if n > 1 else FLOOR
         ok = abs(mt - mp) <= tol
         all_pass &= ok
         tt = sum(t["thaw_train_s"] for t in ts)
         pt = sum(t["ref_train_s"] for t in ts)
-        grows.append([backbone, m, per_class, n, fmt(tt), fmt(pt), fmt(ratio(pt, tt)), fmt(mt, ".3f"), fmt(mp, ".3f"), fmt(mt - mp, "+.3f"), fmt(tol, ".3f"), "PASS" if ok else "FAIL"])
-        gout.append({"backbone": backbone, "mode": m, "per_class": per_class, "seeds": n, "thaw_train_s": tt, "ref_train_s": pt, "thaw_test_acc": mt, "ref_test_acc": mp, "tolerance": tol, "pass": ok})
-    print(table(["backbone", "mode", "per class", "seeds", "thaw train s", "ref train s", "ratio", "thaw test", "ref test", "delta", "tol", "accuracy"], grows))
+        grows.append([backbone, m, per_class, precision, n, fmt(tt), fmt(pt), fmt(ratio(pt, tt)), fmt(mt, ".3f"), fmt(mp, ".3f"), fmt(mt - mp, "+.3f"), fmt(tol, ".3f"), "PASS" if ok else "FAIL"])
+        gout.append({"backbone": backbone, "mode": m, "per_class": per_class, "precision": precision, "seeds": n, "thaw_train_s": tt, "ref_train_s": pt, "thaw_test_acc": mt, "ref_test_acc": mp, "tolerance": tol, "pass": ok})
+    print(table(["backbone", "mode", "per class", "precision", "seeds", "thaw train s", "ref train s", "ratio", "thaw test", "ref test", "delta", "tol", "accuracy"], grows))
 
     tt = sum(t["thaw_train_s"] for t in trials)
     pt = sum(t["ref_train_s"] for t in trials)
@@ -202,13 +212,69 @@ def main():
             ],
         )
     )
+    reuse = reuse_table(trials, args.db_no_reuse, args.sweep) if args.db_no_reuse else []
+    precision = precision_table(trials)
     print()
     print(f"accuracy agreement: {'PASS' if all_pass else 'FAIL'} ({sum(g['pass'] for g in gout)}/{len(gout)} configurations within tolerance)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"trials": [{k: v for k, v in t.items() if k != "group"} for t in trials], "groups": gout, "pass": all_pass,
+                       "reuse": reuse, "precision": precision,
                        "thaw_process_s": args.thaw_process, "ref_process_s": args.ref_process, "pretrain_s": pretrain_s}, f, indent=1)
     return 0 if all_pass else 1
+
+
+def reuse_table(trials, db_no_reuse, sweep):
+    """Prints and returns thaw's train time per configuration with and without frozen-feature
+    reuse (pretrained trials with frozen blocks only: nothing else can reuse)."""
+    con = sqlite3.connect(f"file:{db_no_reuse}?mode=ro", uri=True)
+    plain = dict(con.execute(
+        "SELECT key, train_seconds FROM trial_summary WHERE sweep = ? AND status = 'completed'", (sweep,)))
+    groups = {}
+    for t in trials:
+        if t["mode"].startswith("ft") and t["key"] in plain and not t["mode"].endswith("=0"):
+            groups.setdefault(t["group"], []).append((t["thaw_train_s"], plain[t["key"]]))
+    rows, out = [], []
+    for (backbone, m, per_class, precision), pairs in groups.items():
+        with_s = sum(a for a, _ in pairs)
+        without_s = sum(b for _, b in pairs)
+        rows.append([backbone, m, precision, len(pairs), fmt(without_s), fmt(with_s), fmt(ratio(without_s, with_s))])
+        out.append({"backbone": backbone, "mode": m, "precision": precision, "trials": len(pairs),
+                    "without_reuse_s": without_s, "with_reuse_s": with_s})
+    print()
+    print("Frozen-feature reuse (thaw train s, recomputing frozen blocks every epoch / reusing their outputs):")
+    print(table(["backbone", "mode", "precision", "trials", "without reuse s", "with reuse s", "saving"], rows))
+    return out
+
+
+def precision_table(trials):
+    """Prints and returns bf16 against fp32 per configuration, for thaw and the reference."""
+    by = {}
+    for t in trials:
+        by.setdefault((t["backbone"], t["mode"], t["per_class"]), {}).setdefault(t["precision"], []).append(t)
+    rows, out = [], []
+    for (backbone, m, per_class), p in by.items():
+        if "fp32" not in p or "bf16" not in p:
+            continue
+        for side in ("thaw", "ref"):
+            a32 = [t[f"{side}_test_acc"] for t in p["fp32"]]
+            a16 = [t[f"{side}_test_acc"] for t in p["bf16"]]
+            s32 = sum(t[f"{side}_train_s"] for t in p["fp32"])
+            s16 = sum(t[f"{side}_train_s"] for t in p["bf16"])
+            n = min(len(a32), len(a16))
+            se = math.sqrt((statistics.variance(a32) + statistics.variance(a16)) / n) if n > 1 else float("nan")
+            tol = max(2 * se, FLOOR) if n > 1 else FLOOR
+            delta = statistics.fmean(a16) - statistics.fmean(a32)
+            ok = abs(delta) <= tol
+            rows.append([backbone, m, "thaw" if side == "thaw" else "reference", fmt(statistics.fmean(a32), ".3f"), fmt(statistics.fmean(a16), ".3f"),
+                         fmt(delta, "+.3f"), fmt(tol, ".3f"), "PASS" if ok else "FAIL", fmt(s32), fmt(s16), fmt(ratio(s32, s16))])
+            out.append({"backbone": backbone, "mode": m, "side": side, "fp32_test_acc": statistics.fmean(a32),
+                        "bf16_test_acc": statistics.fmean(a16), "tolerance": tol, "pass": ok, "fp32_train_s": s32, "bf16_train_s": s16})
+    if rows:
+        print()
+        print("bf16 against fp32 (mean test accuracy over seeds; speed-up = fp32 train s / bf16 train s):")
+        print(table(["backbone", "mode", "side", "fp32 test", "bf16 test", "delta", "tol", "accuracy", "fp32 s", "bf16 s", "speed-up"], rows))
+    return out
 
 
 if __name__ == "__main__":

@@ -25,12 +25,16 @@ What is the same as thaw (src/model, src/train):
     blocks), frozen blocks run without gradient and with fixed BatchNorm statistics;
   * evaluation: batches of 128, every block in eval mode; val loss/acc, test acc and (pretrained
     trials) source acc after every epoch, plus once before the first epoch.
+  * precision: a trial with `"precision": "bf16"` runs its forward passes (training and
+    evaluation) under torch.autocast(dtype=torch.bfloat16), the standard PyTorch recipe; the
+    loss is computed in float32.
   * timing: per epoch, from before the reseed to after that epoch's evaluation (thaw's
     `epoch_seconds`); losses are accumulated on the device and read once per epoch, as thaw does.
 
-The only thing not reproduced is the order of the training examples inside thaw's training set
-(the database keeps the set, not its order), so the random batch order differs and results agree
-within seed noise, not bit for bit.
+The training examples are taken in thaw's order (split_files.position), so with the same
+per-epoch seeds the batches are the same as thaw's; what remains different is floating-point
+summation order inside the libraries (and, on a GPU, cuDNN's algorithm choice), so results agree
+closely, not bit for bit.
 
 Usage: reference.py --db thaw.sqlite --sweep bench --data-dir data --cache-dir .thaw-cache \
                     --device cpu --threads 2 --out reference.json
@@ -318,18 +322,23 @@ def normalise(images):
     return images.float() / 127.5 - 1.0
 
 
-def evaluate(net, images, labels, head):
+def autocast(device, precision):
+    """torch.autocast in bf16 for a bf16 trial, a no-op context otherwise."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def evaluate(net, images, labels, head, precision):
     n = labels.shape[0]
     if n == 0:
         return float("nan"), float("nan")
     n_blocks = len(net.blocks)
-    with torch.no_grad():
+    with torch.no_grad(), autocast(images.device, precision):
         loss_sum = torch.zeros((), device=images.device)
         correct = torch.zeros((), dtype=torch.int64, device=images.device)
         for start in range(0, n, EVAL_BATCH):
             x = normalise(images[start : start + EVAL_BATCH])
             y = labels[start : start + EVAL_BATCH]
-            logits = head(net.features(x, n_blocks, False))
+            logits = head(net.features(x, n_blocks, False)).float()
             loss_sum += F.cross_entropy(logits, y) * y.shape[0]
             correct += (logits.argmax(-1) == y).sum()
         return loss_sum.item() / n, correct.item() / n
@@ -350,12 +359,14 @@ def trial_rows(db, sweep):
 
 def split_indices(con, split_key):
     out = {"train": [], "val": [], "test": []}
-    for split, path, label in con.execute("SELECT split, path, label FROM split_files WHERE split_key = ?", (split_key,)):
+    # In thaw's order (the position column), so the seeded per-epoch permutations pick the same
+    # batches; databases from before schema v5 lack it, and then the order (and batches) differ.
+    for split, path, label in con.execute(
+        "SELECT split, path, label FROM split_files WHERE split_key = ? ORDER BY split, position, path", (split_key,)
+    ):
         if not path.startswith("#"):
             raise SystemExit(f"reference.py: split row {path} is not an #index row (image-file datasets are not supported)")
         out[split].append((int(path[1:]), label))
-    for v in out.values():
-        v.sort()
     return out
 
 
@@ -425,12 +436,14 @@ def run_trial(con, row, args, device):
     groups = [net.block_params(i) for i in range(n_blocks)] + [list(net.target_head.parameters())]
     opt = build_optimizer(cfg["optimizer"], groups)
 
+    precision = cfg.get("precision", "fp32")
+
     def evaluate_all():
         m = {}
-        m["val_loss"], m["val_acc"] = evaluate(net, val_x, val_y, net.target_head)
-        m["test_acc"] = evaluate(net, test_x, test_y, net.target_head)[1]
+        m["val_loss"], m["val_acc"] = evaluate(net, val_x, val_y, net.target_head, precision)
+        m["test_acc"] = evaluate(net, test_x, test_y, net.target_head, precision)[1]
         if src is not None:
-            m["source_acc"] = evaluate(net, src[0], src[1], net.source_head)[1]
+            m["source_acc"] = evaluate(net, src[0], src[1], net.source_head, precision)[1]
         return m
 
     evaluate_all()  # epoch 0, as thaw logs it (not part of any epoch's time)
@@ -452,8 +465,9 @@ def run_trial(con, row, args, device):
             opt.param_groups[n_blocks]["lr"] = plan.head_lr(step)
             x = normalise(train_x.index_select(0, idx))
             y = train_y.index_select(0, idx)
-            logits = net.target_head(net.features(x, trainable_from, True))
-            loss = F.cross_entropy(logits, y)
+            with autocast(device, precision):
+                logits = net.target_head(net.features(x, trainable_from, True))
+            loss = F.cross_entropy(logits.float(), y)
             loss.backward()
             opt.step()
             loss_sum += loss.detach() * idx.shape[0]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: run the benchmark grid with thaw, then the same trials with the plain-PyTorch
-# reference (bench/reference.py) on the same examples, and print the side-by-side comparison
+# `make bench`: run the benchmark grid with thaw, again with `--no-feature-reuse` (what reusing
+# frozen blocks' outputs saves), then the same trials with the plain-PyTorch reference
+# (bench/reference.py) on the same examples, and print the side-by-side comparison
 # (bench/compare.py). Exit status 1 when the accuracies disagree beyond seed noise.
 #
 # Environment:
@@ -52,11 +53,18 @@ t0=$(now)
     --data-dir "$BENCH_DATA" --device "$BENCH_DEVICE" >"$out/thaw.log" 2>&1 \
     || { tail -20 "$out/thaw.log" >&2; echo "bench: thaw failed (log: $out/thaw.log)" >&2; exit 2; }
 t1=$(now)
+echo "bench: thaw again with --no-feature-reuse (frozen blocks recomputed every epoch)"
+rm -rf "$out/no-reuse.sqlite"*
+"$THAW_BIN" run "$BENCH_GRID" --db "$out/no-reuse.sqlite" --cache-dir "$out/cache" \
+    --reports-dir "$out/reports-no-reuse" --data-dir "$BENCH_DATA" --device "$BENCH_DEVICE" \
+    --no-feature-reuse >"$out/thaw-no-reuse.log" 2>&1 \
+    || { tail -20 "$out/thaw-no-reuse.log" >&2; echo "bench: thaw --no-feature-reuse failed" >&2; exit 2; }
+t1b=$(now)
 echo "bench: reference ($PYTHON, device $ref_device) on the same trials"
 "$PYTHON" "$here/reference.py" --db "$db" --sweep "$sweep" --data-dir "$BENCH_DATA" --cache-dir "$out/cache" \
     --device "$ref_device" --threads "$threads" --out "$out/reference.json" 2>"$out/reference.log" \
     || { tail -20 "$out/reference.log" >&2; echo "bench: reference failed (log: $out/reference.log)" >&2; exit 2; }
 t2=$(now)
 "$PYTHON" "$here/compare.py" --db "$db" --sweep "$sweep" --ref "$out/reference.json" \
-    --thaw-process "$(awk "BEGIN {print $t1 - $t0}")" --ref-process "$(awk "BEGIN {print $t2 - $t1}")" \
+    --db-no-reuse "$out/no-reuse.sqlite" --thaw-process "$(awk "BEGIN {print $t1 - $t0}")" --ref-process "$(awk "BEGIN {print $t2 - $t1b}")" \
     --json "$out/comparison.json" | tee "$out/comparison.txt"

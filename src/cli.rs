@@ -63,6 +63,10 @@ pub enum Command {
         /// Keep the epoch checkpoints of finished trials (they are pruned by default).
         #[arg(long)]
         keep_checkpoints: bool,
+        /// Recompute frozen blocks in every epoch instead of reusing their outputs (to measure
+        /// what reuse saves; the metrics are the same either way).
+        #[arg(long)]
+        no_feature_reuse: bool,
         /// Seconds without a heartbeat after which another runner's trial is taken over.
         #[arg(long, default_value_t = 60)]
         stale_after: u64,

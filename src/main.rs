@@ -172,6 +172,7 @@ fn run(cli: Cli) -> Result<()> {
             cache_dir,
             retry_failed,
             keep_checkpoints,
+            no_feature_reuse,
             stale_after,
             max_trials,
             db,
@@ -242,6 +243,7 @@ fn run(cli: Cli) -> Result<()> {
                 device: exec::workers::device_of(0, &devices),
                 retry_failed,
                 keep_checkpoints,
+                feature_reuse: !no_feature_reuse,
                 stale_after: std::time::Duration::from_secs(stale_after),
             };
             for p in &planned {

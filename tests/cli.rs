@@ -146,6 +146,43 @@ fn a_tiny_sweep_fills_every_table_renders_the_report_and_a_rerun_trains_nothing(
         8
     );
 
+    // Each trial's split is recorded in the order its tensors hold (what its seeded shuffles
+    // permute): train, validation and test files at positions 0.., as split_manifest lists them.
+    let ds = thaw::data::load_dataset(
+        &thaw::spec::DatasetSource::Bundled {
+            name: "mnist10k".into(),
+        },
+        &data_dir(),
+    )
+    .unwrap();
+    for per_class in [5, 20] {
+        let expected = thaw::data::split_manifest(&ds, &[5, 6, 7], Some(per_class), 0).unwrap();
+        let recorded: Vec<(String, String, u32)> = conn
+            .prepare(
+                "SELECT f.split, f.path, f.label FROM split_files f
+                 WHERE f.split_key = (SELECT split_key FROM trials
+                                      WHERE train_per_class = ?1 LIMIT 1)
+                 ORDER BY CASE f.split WHEN 'train' THEN 0 WHEN 'val' THEN 1 ELSE 2 END, f.position",
+            )
+            .unwrap()
+            .query_map([per_class], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(recorded, expected, "{per_class} per class");
+        assert_eq!(
+            expected.iter().filter(|r| r.0 == "train").count(),
+            3 * per_class
+        );
+    }
+    assert_eq!(
+        count(
+            &conn,
+            "SELECT COUNT(*) FROM split_files WHERE position IS NULL"
+        ),
+        0
+    );
+
     let report = dir.path().join("reports/tiny/index.html");
     let html = std::fs::read_to_string(&report).expect("report written");
     assert!(html.contains("<svg"), "report has charts");

@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub retry_failed: bool,
     /// Keep the epoch checkpoints of finished trials.
     pub keep_checkpoints: bool,
+    /// Reuse frozen-prefix outputs across epochs and trials (off only to measure the saving).
+    pub feature_reuse: bool,
     /// A running trial whose heartbeat is older than this is taken over.
     pub stale_after: Duration,
 }
@@ -462,6 +464,7 @@ impl<'a> TrialRunner<'a> {
         let db = self.db;
         let bookkeeping = self.bookkeeping;
         let feature_cache = self.features;
+        let reuse_frozen_features = self.opts.feature_reuse;
         let pretrained = if trial.pretrains_on_source() {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
@@ -533,7 +536,7 @@ impl<'a> TrialRunner<'a> {
         let options = train::FitOptions {
             source_test,
             checkpoint: Some(checkpoint),
-            reuse_frozen_features: true,
+            reuse_frozen_features,
             feature_cache: Some(feature_cache),
             bookkeeping: Some(bookkeeping),
         };

@@ -96,6 +96,7 @@ pub const SECTIONS: &[Section] = &[
     super::science::transfer_gain,
     super::science::representation_drift,
     super::science::calibration,
+    super::precision::precision,
     schedules,
     heatmap,
     trial_table,
@@ -135,6 +136,7 @@ pub struct TrialInfo {
     pub schedule: String,
     pub lr: f64,
     pub seed: i64,
+    pub precision: String,
 }
 
 /// What every section may read: the connection, the sweep, its trials, the page's colours.
@@ -171,7 +173,7 @@ impl<'a> Ctx<'a> {
             })?;
         let mut stmt = conn.prepare(
             "SELECT t.status, t.backbone, t.pretrained, t.freeze, t.train_per_class, t.shift,
-                    t.schedule, t.seed, t.lr
+                    t.schedule, t.seed, t.lr, t.precision
              FROM trials t JOIN sweeps s ON s.id = t.sweep_id
              WHERE s.name = ?1 ORDER BY t.position, t.id",
         )?;
@@ -187,6 +189,7 @@ impl<'a> Ctx<'a> {
                     schedule: r.get(6)?,
                     seed: r.get(7)?,
                     lr: r.get(8)?,
+                    precision: r.get(9)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -288,6 +291,10 @@ impl<'a> Ctx<'a> {
                 distinct(t.iter().map(|t| t.schedule.as_str())).len(),
             ),
             ("lr", distinct(t.iter().map(|t| t.lr)).len()),
+            (
+                "precision",
+                distinct(t.iter().map(|t| t.precision.as_str())).len(),
+            ),
             ("seed", distinct(t.iter().map(|t| t.seed)).len()),
         ];
         axes.into_iter().filter(|(_, n)| *n > 1).collect()
@@ -1686,12 +1693,17 @@ ORDER BY pretrained DESC, {}, train_per_class;",
 pub fn trial_table(ctx: &Ctx) -> Result<Option<Cell>> {
     let sql = format!(
         "SELECT ts.key, ts.status, ts.backbone, ts.pretrained, ts.freeze, ts.train_per_class,
-       ts.shift, ts.schedule, ts.seed, ts.final_test_acc, ts.best_val_acc, ts.best_epoch,
+       ts.shift, ts.schedule, {}ts.seed, ts.final_test_acc, ts.best_val_acc, ts.best_epoch,
        ts.source_acc_pretrained, ts.source_acc_final, ts.train_seconds, ts.error
 FROM trial_summary ts
 JOIN trials t ON t.id = ts.trial_id
 WHERE ts.sweep = {}
 ORDER BY t.position;",
+        if ctx.varies("precision") {
+            "ts.precision, "
+        } else {
+            ""
+        },
         ctx.sweep_lit()
     );
     let mut table = sql_table(ctx.conn, &sql)?;

@@ -18,6 +18,7 @@ pub mod cells;
 pub mod charts;
 pub mod export;
 pub mod html;
+mod precision;
 pub mod science;
 mod trial;
 pub mod user;

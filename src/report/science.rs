@@ -225,14 +225,14 @@ pub(crate) fn pearson(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-fn findings_output(lines: Vec<String>) -> Option<Output> {
+pub(crate) fn findings_output(lines: Vec<String>) -> Option<Output> {
     (!lines.is_empty()).then(|| Output::Text {
         text: format!("Findings:\n{}", lines.join("\n")),
     })
 }
 
 /// The model label of a trial in SQL (`freeze <k>` for pretrained trials, `scratch`).
-const MODEL_SQL: &str =
+pub(crate) const MODEL_SQL: &str =
     "CASE WHEN ts.pretrained = 1 THEN 'freeze ' || ts.freeze ELSE 'scratch' END";
 
 // ---------------------------------------------------------------------------------------

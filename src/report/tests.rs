@@ -683,6 +683,7 @@ fn sections_whose_axis_does_not_vary_are_left_out() {
         "Representation drift",
         "Calibration",
         "measured domain distance",
+        "Mixed precision",
     ] {
         assert!(!html.contains(absent), "{absent}");
     }

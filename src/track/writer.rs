@@ -395,10 +395,14 @@ impl Db {
         )?;
         if !known {
             let mut stmt = tx.prepare(
-                "INSERT OR IGNORE INTO split_files (split_key, split, path, label) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO split_files (split_key, split, path, label, position)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            let mut position: HashMap<&str, i64> = HashMap::new();
             for (split, path, label) in rows {
-                stmt.execute(params![split_key, split, path, label])?;
+                let at = position.entry(split.as_str()).or_default();
+                stmt.execute(params![split_key, split, path, label, *at])?;
+                *at += 1;
             }
         }
         tx.execute(
