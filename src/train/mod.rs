@@ -333,12 +333,16 @@ pub fn fine_tune(
         && spec.schedule.probe_epochs == 0
         && trainer.augment.is_none();
     let prefix = if reuse { frozen } else { 0 };
+    // Computing the prefix's outputs is work the epochs would otherwise do: it is counted in
+    // the first epoch's time.
+    let preparing = Instant::now();
     let inputs =
         |set: &TensorSet| Inputs::after_prefix(net, set, prefix, spec.precision, feature_cache);
     let train_in = inputs(&target.train);
     let val_in = inputs(&target.val);
     let test_in = inputs(&target.test);
     let source_in = source_test.filter(|_| net.has_source_head()).map(inputs);
+    let mut prepared = preparing.elapsed();
     let evaluate_all = |m: &mut EpochMetrics| {
         let (val_loss, val_acc) = evaluate(net, &val_in, Head::Target);
         let (_, test_acc) = evaluate(net, &test_in, Head::Target);
@@ -366,6 +370,7 @@ pub fn fine_tune(
     };
     for epoch in first_epoch..=spec.epochs {
         let started = Instant::now();
+        let setup = std::mem::take(&mut prepared);
         seed_epoch(spec.seed, epoch);
         let from = trainer.plan.trainable_from(epoch - 1, frozen, n_blocks);
         net.set_trainable_from(from);
@@ -377,7 +382,7 @@ pub fn fine_tune(
             ("train_acc".into(), train_acc),
         ];
         if !train_loss.is_finite() {
-            m.push(("epoch_seconds".into(), started.elapsed().as_secs_f64()));
+            m.push(("epoch_seconds".into(), (started.elapsed() + setup).as_secs_f64()));
             on_epoch(epoch, &m)?;
             return Ok(FitOutcome::Diverged { epoch });
         }
@@ -390,7 +395,7 @@ pub fn fine_tune(
             m.push((format!("lr/{name}"), lr));
         }
         m.push(("lr/head".into(), head_lr));
-        m.push(("epoch_seconds".into(), started.elapsed().as_secs_f64()));
+        m.push(("epoch_seconds".into(), (started.elapsed() + setup).as_secs_f64()));
         let control = on_epoch(epoch, &m)?;
         if let Some(path) = checkpoint {
             let at = checkpoint::Position {
