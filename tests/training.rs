@@ -44,6 +44,7 @@ fn opts<'a>(source_test: Option<&'a TensorSet>, checkpoint: Option<&'a Path>) ->
         reuse_frozen_features: true,
         feature_cache: None,
         bookkeeping: None,
+        final_logits: None,
     }
 }
 
@@ -335,6 +336,7 @@ fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
                 reuse_frozen_features: reuse,
                 feature_cache: None,
                 bookkeeping: None,
+                final_logits: None,
             };
             train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
                 log.push((
@@ -471,4 +473,60 @@ fn frozen_prefix_outputs_are_shared_across_trials_in_memory_and_through_the_disk
     run(&a, Some(&tiny));
     run(&b, Some(&tiny));
     assert_eq!(tiny.stats(), stats(8, 0, 0, 0));
+}
+
+#[test]
+fn calibration_from_the_last_epochs_logits_equals_a_fresh_pass_over_the_data() {
+    let _rng = serial();
+    let data = task(2);
+    let spec = spec(BackboneKind::Cnn4, Freeze::Blocks(2));
+    tch::manual_seed(spec.seed as i64);
+    let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+    let slot = std::cell::RefCell::new(None);
+    let options = FitOptions {
+        final_logits: Some(&slot),
+        ..opts(None, None)
+    };
+    train::fine_tune(&spec, &net, &data, &options, &mut |_, _| {
+        Ok(EpochControl::Continue)
+    })
+    .unwrap();
+    let logits = slot.take().expect("the last epoch leaves its logits");
+    assert_eq!(logits.test.size(), [data.test.len as i64, 3]);
+    let kept = train::analysis::calibration_of(&logits, &data);
+    let fresh = train::analysis::calibration(&net, &data);
+    assert_eq!(kept.len(), 3);
+    for ((name, a), (_, b)) in kept.iter().zip(&fresh) {
+        assert!((a - b).abs() <= 1e-5, "{name}: {a} vs {b}");
+    }
+}
+
+#[test]
+fn drift_of_frozen_blocks_is_exactly_none_so_it_is_not_computed() {
+    let _rng = serial();
+    let data = task(8);
+    let spec = spec(BackboneKind::Resnet8, Freeze::Blocks(2));
+    let init = || {
+        tch::manual_seed(spec.seed as i64);
+        Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes))
+    };
+    let (pretrained, tuned) = (init(), init());
+    train::fine_tune(&spec, &tuned, &data, &opts(None, None), &mut |_, _| {
+        Ok(EpochControl::Continue)
+    })
+    .unwrap();
+    let probe = data.test.images.narrow(0, 0, 64);
+    let names = spec.backbone.block_names();
+    let shortcut = train::analysis::drift(&pretrained, &tuned, &probe, names, 2);
+    let computed = train::analysis::drift(&pretrained, &tuned, &probe, names, 0);
+    assert_eq!(shortcut.len(), 2 * names.len());
+    for ((name, a), (_, b)) in shortcut.iter().zip(&computed) {
+        assert!((a - b).abs() <= 1e-9, "{name}: {a} vs {b}");
+    }
+    // The trained blocks did move.
+    let moved = computed
+        .iter()
+        .find(|(n, _)| n == "weight_dist/stage3")
+        .unwrap();
+    assert!(moved.1 > 0.0, "{computed:?}");
 }

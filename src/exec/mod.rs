@@ -16,7 +16,7 @@ use crate::train::features::{self, CacheStats, FeatureCache};
 use crate::train::{self, analysis, checkpoint, pretrain, EpochControl, FitOutcome};
 use anyhow::{bail, Context, Result};
 use progress::Progress;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -533,16 +533,22 @@ impl<'a> TrialRunner<'a> {
                 EpochControl::Continue
             })
         };
+        let final_logits = RefCell::new(None);
         let options = train::FitOptions {
             source_test,
             checkpoint: Some(checkpoint),
             reuse_frozen_features,
             feature_cache: Some(feature_cache),
             bookkeeping: Some(bookkeeping),
+            final_logits: Some(&final_logits),
         };
         let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
         if outcome == FitOutcome::Completed {
-            let mut last = analysis::calibration(&net, &target);
+            // The last epoch's logits, unless no epoch ran here (resumed after the last one).
+            let mut last = match final_logits.take() {
+                Some(logits) => analysis::calibration_of(&logits, &target),
+                None => analysis::calibration(&net, &target),
+            };
             if let Some(reference) = &reference {
                 let rows = (target.test.len as i64).min(analysis::PROBE_ROWS);
                 let probe = target.test.images.narrow(0, 0, rows);
@@ -551,6 +557,7 @@ impl<'a> TrialRunner<'a> {
                     &net,
                     &probe,
                     trial.backbone.block_names(),
+                    trial.frozen_blocks(),
                 ));
             }
             db.log_epoch(trial_id, trial.epochs as i64, &last)?;

@@ -2,7 +2,7 @@
 //! after temperature scaling, representation drift from the pretrained model, and the domain
 //! distance between source and target on the pretrained backbone's features.
 
-use super::{EpochMetrics, EVAL_BATCH};
+use super::{EpochMetrics, FinalLogits, EVAL_BATCH};
 use crate::data::{TaskData, TensorSet};
 use crate::metrics;
 use crate::model::{Head, Network};
@@ -30,11 +30,20 @@ fn logits(net: &Network, set: &TensorSet, head: Head) -> Tensor {
 }
 
 /// Expected calibration error (15 bins) of the target head on the test set, before (`ece`) and
-/// after (`ece_ts`) temperature scaling with the temperature fitted on the validation set.
+/// after (`ece_ts`) temperature scaling with the temperature fitted on the validation set,
+/// computing the logits (see [`calibration_of`] for logits already at hand).
 pub fn calibration(net: &Network, target: &TaskData) -> EpochMetrics {
-    let val = logits(net, &target.val, Head::Target);
-    let test = logits(net, &target.test, Head::Target);
-    let temperature = metrics::fit_temperature(&val, &target.val.labels);
+    let logits = FinalLogits {
+        val: logits(net, &target.val, Head::Target),
+        test: logits(net, &target.test, Head::Target),
+    };
+    calibration_of(&logits, target)
+}
+
+/// [`calibration`] from the target head's float32 logits of `target`'s validation and test sets.
+pub fn calibration_of(logits: &FinalLogits, target: &TaskData) -> EpochMetrics {
+    let (val, test) = (&logits.val, &logits.test);
+    let temperature = metrics::fit_temperature(val, &target.val.labels);
     vec![
         (
             "ece".into(),
@@ -47,7 +56,7 @@ pub fn calibration(net: &Network, target: &TaskData) -> EpochMetrics {
         (
             "ece_ts".into(),
             metrics::ece_after_temperature(
-                &test,
+                test,
                 &target.test.labels,
                 temperature,
                 metrics::ECE_BINS,
@@ -60,25 +69,37 @@ pub fn calibration(net: &Network, target: &TaskData) -> EpochMetrics {
 /// Representation drift of every block between the pretrained and the fine-tuned network on
 /// the probe batch: linear CKA of the block outputs (`cka/<block>`, 1 = unchanged) and the L2
 /// distance of the block's parameters (`weight_dist/<block>`).
+///
+/// The first `frozen` blocks never trained in any schedule (gradual unfreezing and LP-FT stop
+/// at them), so they and everything before them are bit-for-bit the pretrained ones: their CKA
+/// is 1 and their distance 0 without computing either (the f64 CKA of a wide early block is
+/// most of a small trial's analysis time).
 pub fn drift(
     pretrained: &Network,
     tuned: &Network,
     probe: &Tensor,
     names: &[&str],
+    frozen: usize,
 ) -> EpochMetrics {
-    let x = tuned.prepare_input(probe);
-    let before = pretrained.block_outputs(&x);
-    let after = tuned.block_outputs(&x);
+    let trained = frozen < names.len();
+    let (before, after) = if trained {
+        let x = tuned.prepare_input(probe);
+        (pretrained.block_outputs(&x), tuned.block_outputs(&x))
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let mut out = EpochMetrics::new();
     for (i, name) in names.iter().enumerate() {
-        out.push((
-            format!("cka/{name}"),
-            metrics::linear_cka(&before[i], &after[i]),
-        ));
-        out.push((
-            format!("weight_dist/{name}"),
-            metrics::weight_distance(pretrained.block_params(i), tuned.block_params(i)),
-        ));
+        let (cka, distance) = if i < frozen {
+            (1.0, 0.0)
+        } else {
+            (
+                metrics::linear_cka(&before[i], &after[i]),
+                metrics::weight_distance(pretrained.block_params(i), tuned.block_params(i)),
+            )
+        };
+        out.push((format!("cka/{name}"), cka));
+        out.push((format!("weight_dist/{name}"), distance));
     }
     out
 }

@@ -19,7 +19,7 @@ use anyhow::Result;
 use features::FeatureCache;
 use optim::Optim;
 use schedule::LrPlan;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
@@ -165,28 +165,50 @@ impl Inputs {
 
 /// Mean loss and accuracy of `head` on `inputs`, every block in inference mode, no gradient.
 pub fn evaluate(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64) {
+    let (loss, acc, _) = evaluate_logits(net, inputs, head);
+    (loss, acc)
+}
+
+/// [`evaluate`], also returning the float32 logits of every row (`[0]` when `inputs` is empty).
+fn evaluate_logits(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64, Tensor) {
     if inputs.len == 0 {
-        return (f64::NAN, f64::NAN);
+        return (
+            f64::NAN,
+            f64::NAN,
+            Tensor::zeros([0], (Kind::Float, inputs.x.device())),
+        );
     }
     let n_blocks = net.n_blocks();
-    let device = inputs.x.device();
     tch::no_grad(|| {
-        let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
-        let mut correct = Tensor::zeros([], (Kind::Int64, device));
-        for start in (0..inputs.len).step_by(EVAL_BATCH) {
-            let len = EVAL_BATCH.min(inputs.len - start) as i64;
-            let x = inputs.x.narrow(0, start as i64, len);
-            let y = inputs.labels.narrow(0, start as i64, len);
-            let logits = inputs.logits(net, &x, n_blocks, false, head);
-            loss_sum += logits.cross_entropy_for_logits(&y).to_kind(Kind::Float) * len as f64;
-            correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64);
-        }
-        let n = inputs.len as f64;
+        let parts: Vec<Tensor> = (0..inputs.len)
+            .step_by(EVAL_BATCH)
+            .map(|start| {
+                let len = EVAL_BATCH.min(inputs.len - start) as i64;
+                let x = inputs.x.narrow(0, start as i64, len);
+                inputs
+                    .logits(net, &x, n_blocks, false, head)
+                    .to_kind(Kind::Float)
+            })
+            .collect();
+        let logits = Tensor::cat(&parts, 0);
+        let loss = logits.cross_entropy_for_logits(&inputs.labels);
+        let correct = logits
+            .argmax(-1, false)
+            .eq_tensor(&inputs.labels)
+            .sum(Kind::Int64);
         (
-            f64::try_from(loss_sum).unwrap_or(f64::NAN) / n,
-            i64::try_from(correct).unwrap_or(0) as f64 / n,
+            f64::try_from(loss).unwrap_or(f64::NAN),
+            i64::try_from(correct).unwrap_or(0) as f64 / inputs.len as f64,
+            logits,
         )
     })
+}
+
+/// Target-head logits of the validation and test sets after the last epoch, float32.
+#[derive(Debug)]
+pub struct FinalLogits {
+    pub val: Tensor,
+    pub test: Tensor,
 }
 
 /// Sums of one training epoch, still on the device.
@@ -289,6 +311,9 @@ pub struct FitOptions<'a> {
     pub feature_cache: Option<&'a FeatureCache>,
     /// Time spent writing checkpoints is added here (the run's bookkeeping overhead).
     pub bookkeeping: Option<&'a Cell<Duration>>,
+    /// The last epoch's validation and test logits are left here (for calibration without a
+    /// second pass over the data).
+    pub final_logits: Option<&'a RefCell<Option<FinalLogits>>>,
 }
 
 /// Fine-tunes `net` on the target task as `spec` says, calling `on_epoch` with the metrics of
@@ -306,6 +331,7 @@ pub fn fine_tune(
         reuse_frozen_features,
         feature_cache,
         bookkeeping,
+        final_logits,
     } = *options;
     let n_blocks = net.n_blocks();
     let frozen = spec.frozen_blocks();
@@ -344,8 +370,11 @@ pub fn fine_tune(
     let source_in = source_test.filter(|_| net.has_source_head()).map(inputs);
     let mut prepared = preparing.elapsed();
     let evaluate_all = |m: &mut EpochMetrics| {
-        let (val_loss, val_acc) = evaluate(net, &val_in, Head::Target);
-        let (_, test_acc) = evaluate(net, &test_in, Head::Target);
+        let (val_loss, val_acc, val) = evaluate_logits(net, &val_in, Head::Target);
+        let (_, test_acc, test) = evaluate_logits(net, &test_in, Head::Target);
+        if let Some(slot) = final_logits {
+            slot.replace(Some(FinalLogits { val, test }));
+        }
         m.push(("val_loss".into(), val_loss));
         m.push(("val_acc".into(), val_acc));
         m.push(("test_acc".into(), test_acc));
@@ -382,7 +411,10 @@ pub fn fine_tune(
             ("train_acc".into(), train_acc),
         ];
         if !train_loss.is_finite() {
-            m.push(("epoch_seconds".into(), (started.elapsed() + setup).as_secs_f64()));
+            m.push((
+                "epoch_seconds".into(),
+                (started.elapsed() + setup).as_secs_f64(),
+            ));
             on_epoch(epoch, &m)?;
             return Ok(FitOutcome::Diverged { epoch });
         }
@@ -395,7 +427,10 @@ pub fn fine_tune(
             m.push((format!("lr/{name}"), lr));
         }
         m.push(("lr/head".into(), head_lr));
-        m.push(("epoch_seconds".into(), (started.elapsed() + setup).as_secs_f64()));
+        m.push((
+            "epoch_seconds".into(),
+            (started.elapsed() + setup).as_secs_f64(),
+        ));
         let control = on_epoch(epoch, &m)?;
         if let Some(path) = checkpoint {
             let at = checkpoint::Position {
