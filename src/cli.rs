@@ -63,6 +63,11 @@ pub enum Command {
         /// Keep the epoch checkpoints of finished trials (they are pruned by default).
         #[arg(long)]
         keep_checkpoints: bool,
+        /// Checkpoint a trial after an epoch only when this many seconds have passed since its
+        /// last checkpoint (and always after its last epoch and on Ctrl-C); 0 = every epoch. A
+        /// crash loses at most this much training.
+        #[arg(long, env = "THAW_CHECKPOINT_EVERY", default_value_t = 10.0)]
+        checkpoint_every: f64,
         /// Recompute frozen blocks in every epoch instead of reusing their outputs (to measure
         /// what reuse saves; the metrics are the same either way).
         #[arg(long)]

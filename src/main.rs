@@ -72,6 +72,16 @@ fn grid_files(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
     Ok(files)
 }
 
+/// `--checkpoint-every` as a duration.
+fn checkpoint_duration(seconds: f64) -> Result<std::time::Duration> {
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        bail!(
+            "--checkpoint-every {seconds}: give a number of seconds, 0 or more (0 = every epoch)"
+        );
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
+}
+
 /// This process's `thaw run` arguments for its workers: without `--jobs`, `--threads` and
 /// `--device`, which each worker gets its own of.
 fn worker_args() -> Vec<String> {
@@ -172,6 +182,7 @@ fn run(cli: Cli) -> Result<()> {
             cache_dir,
             retry_failed,
             keep_checkpoints,
+            checkpoint_every,
             no_feature_reuse,
             stale_after,
             max_trials,
@@ -244,6 +255,7 @@ fn run(cli: Cli) -> Result<()> {
                 retry_failed,
                 keep_checkpoints,
                 feature_reuse: !no_feature_reuse,
+                checkpoint_every: checkpoint_duration(checkpoint_every)?,
                 stale_after: std::time::Duration::from_secs(stale_after),
             };
             for p in &planned {

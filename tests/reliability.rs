@@ -42,7 +42,9 @@ fn thaw_cmd(dir: &Path, args: &[&str]) -> Command {
             "THAW_DATA",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
         )
-        .env_remove("THAW_CACHE");
+        .env_remove("THAW_CACHE")
+        // A checkpoint after every epoch, so that kills land between checkpoints of every age.
+        .env("THAW_CHECKPOINT_EVERY", "0");
     cmd
 }
 

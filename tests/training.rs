@@ -41,6 +41,7 @@ fn opts<'a>(source_test: Option<&'a TensorSet>, checkpoint: Option<&'a Path>) ->
     FitOptions {
         source_test,
         checkpoint,
+        checkpoint_every: std::time::Duration::ZERO,
         reuse_frozen_features: true,
         feature_cache: None,
         bookkeeping: None,
@@ -333,6 +334,7 @@ fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
             let options = FitOptions {
                 source_test: Some(&data.test),
                 checkpoint: None,
+                checkpoint_every: std::time::Duration::ZERO,
                 reuse_frozen_features: reuse,
                 feature_cache: None,
                 bookkeeping: None,
@@ -529,4 +531,43 @@ fn drift_of_frozen_blocks_is_exactly_none_so_it_is_not_computed() {
         .find(|(n, _)| n == "weight_dist/stage3")
         .unwrap();
     assert!(moved.1 > 0.0, "{computed:?}");
+}
+
+#[test]
+fn checkpoints_are_spaced_by_checkpoint_every_but_always_taken_at_the_end_and_on_stop() {
+    let _rng = serial();
+    let data = task(1);
+    let mut spec = spec(BackboneKind::Cnn4, Freeze::Blocks(1));
+    spec.epochs = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trial.safetensors");
+    let run = |stop_at: Option<usize>| {
+        let _ = std::fs::remove_file(&path);
+        tch::manual_seed(spec.seed as i64);
+        let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+        let options = FitOptions {
+            checkpoint_every: std::time::Duration::from_secs(3600),
+            ..opts(None, Some(&path))
+        };
+        let mut saved_before = Vec::new();
+        train::fine_tune(&spec, &net, &data, &options, &mut |e, _| {
+            saved_before.push((e, path.exists()));
+            Ok(if Some(e) == stop_at {
+                EpochControl::Stop
+            } else {
+                EpochControl::Continue
+            })
+        })
+        .unwrap();
+        saved_before
+    };
+    // Not due after epochs 1 and 2 (an hour has not passed); due after the last.
+    assert_eq!(
+        run(None),
+        vec![(0, false), (1, false), (2, false), (3, false)]
+    );
+    assert!(path.exists(), "the last epoch is checkpointed");
+    // Stopping checkpoints the epoch it stops after, for the resume.
+    assert_eq!(run(Some(1)), vec![(0, false), (1, false)]);
+    assert!(path.exists(), "a stop is checkpointed");
 }

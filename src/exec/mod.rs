@@ -27,6 +27,10 @@ use tch::Device;
 /// Least time between two renders of a sweep's report while it runs.
 const RENDER_EVERY: Duration = Duration::from_secs(5);
 
+/// A re-render waits at least this many times as long as the previous render took, so that
+/// re-rendering takes at most 1/200 = 0.5% of a sweep however large its report grows.
+const RENDER_WAIT_FACTOR: u32 = 200;
+
 /// Where a run reads and writes, and on what it trains.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -46,6 +50,8 @@ pub struct RunOptions {
     pub retry_failed: bool,
     /// Keep the epoch checkpoints of finished trials.
     pub keep_checkpoints: bool,
+    /// Least training time between two checkpoints of a trial.
+    pub checkpoint_every: Duration,
     /// Reuse frozen-prefix outputs across epochs and trials (off only to measure the saving).
     pub feature_reuse: bool,
     /// A running trial whose heartbeat is older than this is taken over.
@@ -175,7 +181,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
 
     let started = Instant::now();
     let bookkeeping = Cell::new(Duration::ZERO);
-    let mut last_render: Option<Instant> = None;
+    let mut last_render: Option<(Instant, Duration)> = None;
     let feature_cache = FeatureCache::new(
         Some(&opts.cache_dir.join("features")),
         features::MEMORY_BUDGET_BYTES,
@@ -264,12 +270,16 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
             remove_checkpoint(&checkpoint)?;
         }
         progress.finish_trial(&format!("{word}: {label}"));
-        // Re-render so the report can be read mid-sweep, at most every RENDER_EVERY.
-        if last_render.is_none_or(|t| t.elapsed() >= RENDER_EVERY) {
+        // Re-render so the report can be read mid-sweep, at most every RENDER_EVERY and
+        // RENDER_WAIT_FACTOR times the last render's time.
+        if last_render
+            .is_none_or(|(at, took)| at.elapsed() >= RENDER_EVERY.max(took * RENDER_WAIT_FACTOR))
+        {
             let rendering = Instant::now();
             summary.report = Some(render(opts, &grid.name)?);
-            bookkeeping.set(bookkeeping.get() + rendering.elapsed());
-            last_render = Some(Instant::now());
+            let took = rendering.elapsed();
+            bookkeeping.set(bookkeeping.get() + took);
+            last_render = Some((Instant::now(), took));
         }
     }
     progress.finish();
@@ -464,7 +474,7 @@ impl<'a> TrialRunner<'a> {
         let db = self.db;
         let bookkeeping = self.bookkeeping;
         let feature_cache = self.features;
-        let reuse_frozen_features = self.opts.feature_reuse;
+        let opts = self.opts;
         let pretrained = if trial.pretrains_on_source() {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
@@ -537,7 +547,8 @@ impl<'a> TrialRunner<'a> {
         let options = train::FitOptions {
             source_test,
             checkpoint: Some(checkpoint),
-            reuse_frozen_features,
+            checkpoint_every: opts.checkpoint_every,
+            reuse_frozen_features: opts.feature_reuse,
             feature_cache: Some(feature_cache),
             bookkeeping: Some(bookkeeping),
             final_logits: Some(&final_logits),

@@ -302,8 +302,12 @@ pub struct FitOptions<'a> {
     /// The source task's test set, for source accuracy (forgetting) with the source head.
     pub source_test: Option<&'a TensorSet>,
     /// Resume from this checkpoint when it holds a saved position (epochs already reported are
-    /// not reported again), and save it after every reported epoch.
+    /// not reported again), and save it after an epoch when `checkpoint_every` has passed since
+    /// the last save, after the last epoch, and when stopping.
     pub checkpoint: Option<&'a Path>,
+    /// Least time between two checkpoints (zero: after every epoch). Saving takes about a
+    /// millisecond for a small network, a real share of an epoch that itself takes milliseconds.
+    pub checkpoint_every: Duration,
     /// Compute a frozen prefix's outputs once instead of every epoch (when the run allows it:
     /// no augmentation, no gradual unfreezing, no LP-FT). The metrics are the same either way.
     pub reuse_frozen_features: bool,
@@ -328,6 +332,7 @@ pub fn fine_tune(
     let FitOptions {
         source_test,
         checkpoint,
+        checkpoint_every,
         reuse_frozen_features,
         feature_cache,
         bookkeeping,
@@ -397,6 +402,7 @@ pub fn fine_tune(
             1
         }
     };
+    let mut last_saved = Instant::now();
     for epoch in first_epoch..=spec.epochs {
         let started = Instant::now();
         let setup = std::mem::take(&mut prepared);
@@ -432,13 +438,17 @@ pub fn fine_tune(
             (started.elapsed() + setup).as_secs_f64(),
         ));
         let control = on_epoch(epoch, &m)?;
-        if let Some(path) = checkpoint {
+        let due = last_saved.elapsed() >= checkpoint_every
+            || epoch == spec.epochs
+            || control == EpochControl::Stop;
+        if let Some(path) = checkpoint.filter(|_| due) {
             let at = checkpoint::Position {
                 epoch,
                 step: trainer.step,
             };
             let saving = Instant::now();
             checkpoint::save(path, net, &trainer.opt, at)?;
+            last_saved = Instant::now();
             if let Some(total) = bookkeeping {
                 total.set(total.get() + saving.elapsed());
             }
