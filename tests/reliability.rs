@@ -242,3 +242,65 @@ fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
         "metrics differ from the uninterrupted run"
     );
 }
+
+#[test]
+fn a_checkpoint_ahead_of_the_recorded_metrics_is_not_resumed_and_one_level_with_them_is() {
+    let (dir, grid) = setup();
+    // Finish the sweep keeping every trial's final checkpoint (epoch 4).
+    let out = thaw_cmd(
+        dir.path(),
+        &[
+            "run",
+            grid.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--keep-checkpoints",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = Connection::open(dir.path().join("thaw.sqlite")).unwrap();
+    // As after a power loss: trial 1 lost the commits of its epochs 2-4 (the checkpoint of
+    // epoch 4 survived); trial 2 lost only its final status, its metrics are all there.
+    conn.execute_batch(
+        "UPDATE trials SET status = 'interrupted' WHERE id IN (1, 2);
+         DELETE FROM metrics WHERE trial_id = 1 AND epoch > 1;",
+    )
+    .unwrap();
+    drop(conn);
+    run_to_end(dir.path(), &grid);
+    assert_eq!(
+        scalar(
+            dir.path(),
+            "SELECT resumed_from_epoch FROM trials WHERE id = 1"
+        ),
+        "Null",
+        "trial 1 must restart: its checkpoint is ahead of its metrics"
+    );
+    assert_eq!(
+        scalar(
+            dir.path(),
+            "SELECT resumed_from_epoch FROM trials WHERE id = 2"
+        ),
+        "Integer(4)",
+        "trial 2 resumes after its last epoch"
+    );
+    // Either way every trial ends exactly as in the uninterrupted run (trial 2's calibration
+    // computed by a fresh pass instead of from the last epoch's logits).
+    let got = metrics(dir.path());
+    for (k, v) in reference() {
+        let w = got.get(k).unwrap_or_else(|| panic!("missing {k:?}"));
+        match (v, w) {
+            (Some(a), Some(b)) => {
+                assert!((a - b).abs() <= 1e-6 * (1.0 + a.abs()), "{k:?}: {a} vs {b}")
+            }
+            _ => assert_eq!(v, w, "{k:?}"),
+        }
+    }
+    assert_eq!(got.len(), reference().len());
+}

@@ -213,9 +213,13 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
             .cache_dir
             .join("trials")
             .join(format!("{key}.safetensors"));
+        // A checkpoint is resumed only when the metrics of its epochs are recorded (after a
+        // power loss the database may have lost its last commits while the file survived).
+        let logged = db.last_logged_epoch(claim.trial_id)?;
         let resume = match claim.previous {
             TrialStatus::Running | TrialStatus::Interrupted => {
                 checkpoint::saved_position(&checkpoint)
+                    .filter(|at| logged.is_some_and(|l| l >= at.epoch as i64))
             }
             _ => None,
         };
