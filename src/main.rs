@@ -316,6 +316,14 @@ fn run(cli: Cli) -> Result<()> {
                 // The workers may have finished trials after this process's last render.
                 for p in &planned {
                     exec::render(&opts, &p.grid.name)?;
+                    let counts = track::status_counts(&opts.db_path, &p.grid.name)?;
+                    let counts: Vec<String> =
+                        counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+                    println!(
+                        "sweep {} after all {jobs} processes: {}",
+                        p.grid.name,
+                        counts.join(", ")
+                    );
                 }
             }
             println!("database: {}", opts.db_path.display());

@@ -343,6 +343,11 @@ fn jobs_run_worker_processes_that_share_the_grid_without_running_a_trial_twice()
         ],
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("sweep tiny after all 2 processes: 12 completed"),
+        "{}",
+        text(&out)
+    );
     let conn = Connection::open(dir.path().join("thaw.sqlite")).unwrap();
     assert_eq!(
         count(

@@ -9,7 +9,8 @@ pub mod schema;
 pub mod writer;
 
 pub use query::{
-    format_overview, format_result, query_readonly, sweep_names, OutputFormat, QueryResult,
+    format_overview, format_result, query_readonly, status_counts, sweep_names, OutputFormat,
+    QueryResult,
 };
 pub use schema::SCHEMA_VERSION;
 pub use writer::{ClaimRules, Claimed, Db, DomainRow, SweepOverview};

@@ -120,6 +120,20 @@ pub fn sweep_names(db_path: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// How many trials of sweep `sweep` have each status (statuses with none left out), read-only.
+pub fn status_counts(db_path: &Path, sweep: &str) -> Result<Vec<(String, i64)>> {
+    let conn = open_readonly(db_path)?;
+    let mut stmt = conn.prepare(
+        "SELECT t.status, COUNT(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+         WHERE s.name = ?1 GROUP BY t.status ORDER BY t.status",
+    )?;
+    let counts = stmt
+        .query_map([sweep], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .with_context(|| format!("reading the trials of sweep {sweep}"))?;
+    Ok(counts)
+}
+
 /// Runs one read-only SQL statement on `db_path` and returns its rows.
 ///
 /// Statements that could modify the database (INSERT, UPDATE, DELETE, DROP, CREATE, writing
