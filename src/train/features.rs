@@ -68,18 +68,19 @@ impl FeatureCache {
         self.stats.get()
     }
 
-    /// The outputs of `net`'s first `prefix` blocks on `images` in `precision`, from memory,
-    /// from disk or from `compute` (which returns `None` when the outputs are too large to
-    /// keep; nothing is cached then).
+    /// The outputs of the prefix `prefix` identifies ([`PrefixKey::new`]) on `images`, from
+    /// memory, from disk or from `compute` (which returns `None` when the outputs are too large
+    /// to keep; nothing is cached then).
     pub fn prefix_outputs(
         &self,
-        net: &Network,
+        prefix: &PrefixKey,
         images: &Tensor,
-        prefix: usize,
-        precision: Precision,
         compute: impl FnOnce() -> Option<Tensor>,
     ) -> Option<Tensor> {
-        let key = content_key(net, images, prefix, precision);
+        let mut h = blake3::Hasher::new();
+        h.update(prefix.0.as_bytes());
+        hash_tensor(&mut h, images);
+        let key = h.finalize().to_hex()[..32].to_string();
         let device = images.device();
         let mut stats = self.stats.get();
         let found = self
@@ -166,19 +167,26 @@ impl FeatureCache {
     }
 }
 
-/// Hash of everything the prefix outputs depend on.
-fn content_key(net: &Network, images: &Tensor, prefix: usize, precision: Precision) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(net.kind.name().as_bytes());
-    h.update(&(net.input_size().unwrap_or(0) as u64).to_le_bytes());
-    h.update(&(prefix as u64).to_le_bytes());
-    h.update(precision.name().as_bytes());
-    for (name, t) in net.prefix_variables(prefix) {
-        h.update(name.as_bytes());
-        hash_tensor(&mut h, &t);
+/// What a frozen prefix computes, as a hash: the architecture, input size, the first `k`
+/// blocks' variables and the precision. Computed once per trial (hashing a large backbone's
+/// weights takes a while), then combined with each set's images.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixKey(String);
+
+impl PrefixKey {
+    /// The key of `net`'s first `k` blocks run in `precision`.
+    pub fn new(net: &Network, k: usize, precision: Precision) -> PrefixKey {
+        let mut h = blake3::Hasher::new();
+        h.update(net.kind.name().as_bytes());
+        h.update(&(net.input_size().unwrap_or(0) as u64).to_le_bytes());
+        h.update(&(k as u64).to_le_bytes());
+        h.update(precision.name().as_bytes());
+        for (name, t) in net.prefix_variables(k) {
+            h.update(name.as_bytes());
+            hash_tensor(&mut h, &t);
+        }
+        PrefixKey(h.finalize().to_hex().to_string())
     }
-    hash_tensor(&mut h, images);
-    h.finalize().to_hex()[..32].to_string()
 }
 
 /// Feeds a tensor's kind, shape and bytes to `h`.

@@ -16,7 +16,7 @@ use crate::data::{self, TaskData, TensorSet};
 use crate::model::{Head, Network};
 use crate::spec::{Augment, Optimizer, Precision, TrialSpec};
 use anyhow::Result;
-use features::FeatureCache;
+use features::{FeatureCache, PrefixKey};
 use optim::Optim;
 use schedule::LrPlan;
 use std::cell::{Cell, RefCell};
@@ -95,14 +95,15 @@ impl Inputs {
         }
     }
 
-    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision` (from `cache` when
-    /// another trial computed them), when they fit the memory budget; the raw images otherwise.
+    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision` (from `cache`, under
+    /// the prefix's key, when another trial computed them), when they fit the memory budget;
+    /// the raw images otherwise.
     pub fn after_prefix(
         net: &Network,
         set: &TensorSet,
         prefix: usize,
         precision: Precision,
-        cache: Option<&FeatureCache>,
+        cache: Option<(&FeatureCache, &PrefixKey)>,
     ) -> Inputs {
         if prefix == 0 || set.len == 0 {
             return Inputs::raw_in(set, precision);
@@ -127,7 +128,7 @@ impl Inputs {
             Some(Tensor::cat(&parts, 0))
         };
         let outputs = match cache {
-            Some(cache) => cache.prefix_outputs(net, &set.images, prefix, precision, compute),
+            Some((cache, key)) => cache.prefix_outputs(key, &set.images, compute),
             None => compute(),
         };
         let Some(x) = outputs else {
@@ -367,8 +368,13 @@ pub fn fine_tune(
     // Computing the prefix's outputs is work the epochs would otherwise do: it is counted in
     // the first epoch's time.
     let preparing = Instant::now();
-    let inputs =
-        |set: &TensorSet| Inputs::after_prefix(net, set, prefix, spec.precision, feature_cache);
+    let shared = feature_cache
+        .filter(|_| prefix > 0)
+        .map(|c| (c, PrefixKey::new(net, prefix, spec.precision)));
+    let inputs = |set: &TensorSet| {
+        let cache = shared.as_ref().map(|(c, key)| (*c, key));
+        Inputs::after_prefix(net, set, prefix, spec.precision, cache)
+    };
     let train_in = inputs(&target.train);
     let val_in = inputs(&target.val);
     let test_in = inputs(&target.test);
