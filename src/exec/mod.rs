@@ -474,11 +474,11 @@ impl<'a> TrialRunner<'a> {
         checkpoint: &Path,
         progress: &mut Progress,
     ) -> Result<FitOutcome> {
-        let device = self.opts.device;
+        let opts = self.opts;
+        let device = opts.device;
         let db = self.db;
         let bookkeeping = self.bookkeeping;
         let feature_cache = self.features;
-        let opts = self.opts;
         let pretrained = if trial.pretrains_on_source() {
             Some(self.pretrained_checkpoint(trial, progress)?)
         } else {
