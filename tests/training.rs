@@ -470,11 +470,12 @@ fn frozen_prefix_outputs_are_shared_across_trials_in_memory_and_through_the_disk
     c.precision = Precision::Bf16;
     run(&c, Some(&fresh));
     assert_eq!(fresh.stats(), stats(6, 3, 3, 6));
-    // With no room in memory and no disk, every set is computed again.
+    // With no room in memory and no disk the prefix runs with every batch (nothing cached),
+    // and the metrics are still the same.
     let tiny = FeatureCache::new(None, 0, std::time::Duration::ZERO);
-    run(&a, Some(&tiny));
-    run(&b, Some(&tiny));
-    assert_eq!(tiny.stats(), stats(8, 0, 0, 0));
+    let b_uncached = run(&b, Some(&tiny));
+    assert_eq!(tiny.stats(), stats(0, 0, 0, 0));
+    assert_eq!(b_uncached.len(), b_alone.len());
 }
 
 #[test]
@@ -570,4 +571,64 @@ fn checkpoints_are_spaced_by_checkpoint_every_but_always_taken_at_the_end_and_on
     // Stopping checkpoints the epoch it stops after, for the resume.
     assert_eq!(run(Some(1)), vec![(0, false), (1, false)]);
     assert!(path.exists(), "a stop is checkpointed");
+}
+
+#[test]
+fn prefix_outputs_larger_than_memory_are_mapped_from_disk_with_the_same_metrics() {
+    let _rng = serial();
+    let data = task(9);
+    let dir = tempfile::tempdir().unwrap();
+    for precision in [Precision::Fp32, Precision::Bf16] {
+        let mut spec = spec(BackboneKind::Resnet8, Freeze::Blocks(3));
+        spec.precision = precision;
+        let run = |cache: Option<&FeatureCache>| {
+            tch::manual_seed(spec.seed as i64);
+            let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+            let options = FitOptions {
+                feature_cache: cache,
+                reuse_frozen_features: cache.is_some(),
+                ..opts(Some(&data.test), None)
+            };
+            let mut log: Log = Vec::new();
+            train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
+                let m = m.iter().filter(|(n, _)| n != "epoch_seconds").cloned();
+                log.push((e, m.collect()));
+                Ok(EpochControl::Continue)
+            })
+            .unwrap();
+            log
+        };
+        // A memory budget of 0 bytes: every set goes to disk and is mapped back.
+        let cache = FeatureCache::new(Some(dir.path()), 0, std::time::Duration::from_secs(3600));
+        let mapped = run(Some(&cache));
+        let s = cache.stats();
+        assert_eq!(
+            (s.computed, s.written, s.from_memory),
+            (3, 3, 0),
+            "{precision}"
+        );
+        assert_eq!(
+            s.from_disk, 1,
+            "the source test set is the test set: mapped again"
+        );
+        let again = FeatureCache::new(Some(dir.path()), 0, std::time::Duration::from_secs(3600));
+        let remapped = run(Some(&again));
+        assert_eq!(again.stats().from_disk, 4, "{precision}");
+        let alone = run(None);
+        for log in [&mapped, &remapped] {
+            for ((e, x), (_, y)) in log.iter().zip(&alone) {
+                for ((name, u), (_, v)) in x.iter().zip(y) {
+                    assert!(
+                        (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
+                        "{precision} epoch {e} {name}: {u} vs {v}"
+                    );
+                }
+            }
+        }
+    }
+    let files = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(
+        files, 6,
+        "three sets per precision, no temporary files left"
+    );
 }

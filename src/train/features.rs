@@ -3,6 +3,8 @@
 //! trial with the same prefix weights, input images and precision. [`FeatureCache`] keeps them
 //! in memory for the trials that follow in the process, and on disk, for other worker processes
 //! and later runs, when they took long enough to compute that reading them back is cheaper.
+//! Outputs larger than the memory budget are written to disk batch by batch and memory-mapped
+//! (the page cache keeps what fits; the rest is read as batches need it).
 //!
 //! Entries are keyed by content: a hash of the prefix's architecture, input size and every
 //! variable, of the input images, and of the precision. A changed checkpoint or dataset cannot
@@ -68,19 +70,21 @@ impl FeatureCache {
         self.stats.get()
     }
 
+    /// Bytes of prefix outputs kept in memory; a larger set goes through
+    /// [`FeatureCache::mapped_outputs`].
+    pub fn memory_budget(&self) -> usize {
+        self.budget
+    }
+
     /// The outputs of the prefix `prefix` identifies ([`PrefixKey::new`]) on `images`, from
-    /// memory, from disk or from `compute` (which returns `None` when the outputs are too large
-    /// to keep; nothing is cached then).
+    /// memory, from disk or from `compute`.
     pub fn prefix_outputs(
         &self,
         prefix: &PrefixKey,
         images: &Tensor,
-        compute: impl FnOnce() -> Option<Tensor>,
-    ) -> Option<Tensor> {
-        let mut h = blake3::Hasher::new();
-        h.update(prefix.0.as_bytes());
-        hash_tensor(&mut h, images);
-        let key = h.finalize().to_hex()[..32].to_string();
+        compute: impl FnOnce() -> Tensor,
+    ) -> Tensor {
+        let key = set_key(prefix, images);
         let device = images.device();
         let mut stats = self.stats.get();
         let found = self
@@ -94,7 +98,7 @@ impl FeatureCache {
             Some(t) => t,
             None => {
                 let started = Instant::now();
-                let t = compute()?;
+                let t = compute();
                 stats.computed += 1;
                 if started.elapsed() >= self.persist_after && self.write_to_disk(&key, &t) {
                     stats.written += 1;
@@ -104,7 +108,42 @@ impl FeatureCache {
         };
         self.stats.set(stats);
         self.keep(key, &outputs);
-        Some(outputs)
+        outputs
+    }
+
+    /// Outputs too large for memory, `rows` rows shaped like `sample` (one row): written once,
+    /// batch by batch from `batches`, to `<key>.raw` in the cache folder (atomically, so other
+    /// processes and later runs map the same file), and memory-mapped on the CPU. `None`
+    /// without a cache folder or when the file cannot be written (the caller recomputes).
+    pub fn mapped_outputs(
+        &self,
+        prefix: &PrefixKey,
+        images: &Tensor,
+        sample: &Tensor,
+        rows: usize,
+        batches: impl Iterator<Item = Tensor>,
+    ) -> Option<Tensor> {
+        let dir = self.dir.as_ref()?;
+        let path = dir.join(format!("{}.raw", set_key(prefix, images)));
+        let kind = sample.kind();
+        let row_numel = sample.numel();
+        let bytes = (rows * row_numel * kind.elt_size_in_bytes()) as u64;
+        let mut stats = self.stats.get();
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes) {
+            stats.from_disk += 1;
+        } else {
+            write_raw(dir, &path, batches).ok()?;
+            stats.computed += 1;
+            stats.written += 1;
+        }
+        self.stats.set(stats);
+        let mut shape = sample.size();
+        shape[0] = rows as i64;
+        let name = path.to_str()?;
+        let mapped =
+            Tensor::f_from_file(name, false, (rows * row_numel) as i64, (kind, Device::Cpu))
+                .ok()?;
+        Some(mapped.view(shape.as_slice()))
     }
 
     /// Removes and returns the entry `key`, if in memory.
@@ -165,6 +204,40 @@ impl FeatureCache {
         }
         written
     }
+}
+
+/// Writes the batches' bytes, in order, to `path` through a temporary file in `dir`.
+fn write_raw(
+    dir: &Path,
+    path: &Path,
+    batches: impl Iterator<Item = Tensor>,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("{}.partial", std::process::id()));
+    let written = (|| {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        for batch in batches {
+            let numel = batch.numel();
+            let mut bytes = vec![0u8; numel * batch.kind().elt_size_in_bytes()];
+            batch.copy_data_u8(&mut bytes, numel);
+            out.write_all(&bytes)?;
+        }
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// The cache key of one set: its prefix's key and its images.
+fn set_key(prefix: &PrefixKey, images: &Tensor) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(prefix.0.as_bytes());
+    hash_tensor(&mut h, images);
+    h.finalize().to_hex()[..32].to_string()
 }
 
 /// What a frozen prefix computes, as a hash: the architecture, input size, the first `k`

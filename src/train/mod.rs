@@ -65,13 +65,16 @@ pub fn seed_epoch(seed: u64, epoch: usize) {
     tch::manual_seed((mixed >> 1) as i64);
 }
 
-/// Largest frozen-prefix output kept per split; above it the prefix is recomputed per batch.
+/// Largest frozen-prefix output kept in memory per split without a [`FeatureCache`]; above it
+/// the prefix is recomputed per batch (a cache maps larger ones from disk instead).
 const REUSE_BUDGET_BYTES: usize = 1 << 30;
 
 /// A split as the trainable part of the network consumes it: the raw u8 images, or the outputs
-/// of the first `prefix` (frozen) blocks, computed once instead of in every epoch; and the
-/// precision its forward passes run in.
+/// of the first `prefix` (frozen) blocks, computed once instead of in every epoch (in memory on
+/// the trial's device, or memory-mapped from disk on the CPU when large); and the precision its
+/// forward passes run in.
 pub struct Inputs {
+    /// One row per example; on the labels' device unless mapped from disk.
     x: Tensor,
     labels: Tensor,
     len: usize,
@@ -95,9 +98,10 @@ impl Inputs {
         }
     }
 
-    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision` (from `cache`, under
-    /// the prefix's key, when another trial computed them), when they fit the memory budget;
-    /// the raw images otherwise.
+    /// The outputs of `net`'s first `prefix` blocks on `set` in `precision`: with a `cache`,
+    /// shared under the prefix's key with other trials, and mapped from disk when larger than
+    /// its memory budget; without one, kept when they fit [`REUSE_BUDGET_BYTES`]. The raw
+    /// images otherwise.
     pub fn after_prefix(
         net: &Network,
         set: &TensorSet,
@@ -115,21 +119,21 @@ impl Inputs {
                 net.prefix(&net.prepare_input(&x), prefix)
             })
         };
-        let compute = || {
-            let one = run(0, 1);
-            let bytes = one.numel() * one.kind().elt_size_in_bytes() * set.len;
-            if bytes > REUSE_BUDGET_BYTES {
-                return None;
-            }
-            let parts: Vec<Tensor> = (0..set.len)
+        let batches = || {
+            (0..set.len)
                 .step_by(EVAL_BATCH)
-                .map(|start| run(start, EVAL_BATCH.min(set.len - start)))
-                .collect();
-            Some(Tensor::cat(&parts, 0))
+                .map(move |start| run(start, EVAL_BATCH.min(set.len - start)))
         };
+        let all = || Tensor::cat(&batches().collect::<Vec<_>>(), 0);
+        let one = run(0, 1);
+        let bytes = one.numel() * one.kind().elt_size_in_bytes() * set.len;
         let outputs = match cache {
-            Some((cache, key)) => cache.prefix_outputs(key, &set.images, compute),
-            None => compute(),
+            Some((cache, key)) if bytes > cache.memory_budget() => {
+                cache.mapped_outputs(key, &set.images, &one, set.len, batches())
+            }
+            Some((cache, key)) => Some(cache.prefix_outputs(key, &set.images, all)),
+            None if bytes <= REUSE_BUDGET_BYTES => Some(all()),
+            None => None,
         };
         let Some(x) = outputs else {
             return Inputs::raw_in(set, precision);
@@ -141,6 +145,21 @@ impl Inputs {
             prefix,
             precision,
         }
+    }
+
+    /// Rows `idx` (on the trial's device) of this split's inputs, on that device.
+    fn rows(&self, idx: &Tensor) -> Tensor {
+        let device = idx.device();
+        self.x
+            .index_select(0, &idx.to_device(self.x.device()))
+            .to_device(device)
+    }
+
+    /// Rows `start..start + len` of this split's inputs, on the trial's device.
+    fn slice(&self, start: usize, len: usize) -> Tensor {
+        self.x
+            .narrow(0, start as i64, len as i64)
+            .to_device(self.labels.device())
     }
 
     /// Logits of `head` on the rows `x` (a batch of this split's inputs), in this split's
@@ -176,7 +195,7 @@ fn evaluate_logits(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64, Ten
         return (
             f64::NAN,
             f64::NAN,
-            Tensor::zeros([0], (Kind::Float, inputs.x.device())),
+            Tensor::zeros([0], (Kind::Float, inputs.labels.device())),
         );
     }
     let n_blocks = net.n_blocks();
@@ -184,8 +203,7 @@ fn evaluate_logits(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64, Ten
         let parts: Vec<Tensor> = (0..inputs.len)
             .step_by(EVAL_BATCH)
             .map(|start| {
-                let len = EVAL_BATCH.min(inputs.len - start) as i64;
-                let x = inputs.x.narrow(0, start as i64, len);
+                let x = inputs.slice(start, EVAL_BATCH.min(inputs.len - start));
                 inputs
                     .logits(net, &x, n_blocks, false, head)
                     .to_kind(Kind::Float)
@@ -236,7 +254,7 @@ impl Trainer<'_> {
     /// `head`, setting every group's learning rate from the plan at each step.
     fn epoch(&mut self, set: &Inputs, head: Head, trainable_from: usize) -> EpochSums {
         let net = self.net;
-        let device = set.x.device();
+        let device = set.labels.device();
         let n_blocks = net.n_blocks();
         let perm = Tensor::randperm(set.len as i64, (Kind::Int64, device));
         let mut loss = Tensor::zeros([], (Kind::Float, device));
@@ -251,7 +269,7 @@ impl Trainer<'_> {
                 self.opt.set_lr(block, lr);
             }
             self.opt.set_lr(n_blocks, self.plan.head_lr(self.step));
-            let batch = set.x.index_select(0, &idx);
+            let batch = set.rows(&idx);
             let x = match self.augment {
                 Some((aug, seed)) => data::augment(&batch, aug, seed, self.step as u64),
                 None => batch,
