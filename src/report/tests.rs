@@ -1065,6 +1065,11 @@ fn exports_csv_json_and_a_notebook() {
         "## Forgetting",
         "## Domain gap",
         "## Data efficiency",
+        "## Transfer gain",
+        "## Calibration",
+        "## Representation drift",
+        "## Domain distance",
+        "## Mixed precision",
     ] {
         assert!(md.iter().any(|m| m.starts_with(section)), "{section}");
     }
@@ -1499,4 +1504,78 @@ fn tradeoff_finding_follows_the_correlation() {
     ])
     .join("\n");
     assert!(f.contains("(a trade-off): no (Pearson r = -"), "{f}");
+}
+
+/// The cache venv's python (or `THAW_PYTHON`) when it has pandas and matplotlib.
+fn notebook_python() -> Result<std::path::PathBuf, String> {
+    let py = match std::env::var_os("THAW_PYTHON") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => Path::new(&std::env::var_os("HOME").unwrap_or_default())
+            .join(".cache/thaw/torch-2.11.0/bin/python"),
+    };
+    let ok = std::process::Command::new(&py)
+        .args(["-c", "import pandas, matplotlib"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Ok(py)
+    } else {
+        Err(format!(
+            "{} cannot import pandas and matplotlib; run `make weights` (or set THAW_PYTHON)",
+            py.display()
+        ))
+    }
+}
+
+#[test]
+fn the_exported_notebook_runs_top_to_bottom_and_draws_every_section() {
+    let py = match notebook_python() {
+        Ok(py) => py,
+        Err(why) => {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    // Vary the precision too, so that its cell has something to compare.
+    Connection::open(&db)
+        .unwrap()
+        .execute("UPDATE trials SET precision = 'bf16' WHERE seed = 1", [])
+        .unwrap();
+    let nb_path = tmp.path().join("x.ipynb");
+    export_sweep(&db, "digits-test", ExportFormat::Ipynb, &nb_path).unwrap();
+    let nb: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&nb_path).unwrap()).unwrap();
+    // The code cells as one script, each figure saved instead of shown and counted.
+    let mut script = String::from(
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\n\
+         FIGURES = []\nplt.show = lambda: FIGURES.append(plt.gcf().number) or plt.close('all')\n",
+    );
+    for cell in nb["cells"].as_array().unwrap() {
+        if cell["cell_type"] == "code" {
+            for line in cell["source"].as_array().unwrap() {
+                script.push_str(line.as_str().unwrap());
+            }
+            script.push('\n');
+        }
+    }
+    script.push_str("print('figures', len(FIGURES))\n");
+    let out = std::process::Command::new(&py)
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the notebook failed:\n{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let figures: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("figures "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(figures >= 12, "{figures} figures:\n{stdout}");
 }
