@@ -126,6 +126,45 @@ fn fit(spec: &TrialSpec, data: &TaskData) -> (Network, Log) {
     (net, log)
 }
 
+/// Fine-tunes `spec` from the network its seed initialises, with frozen-prefix reuse on or off
+/// and shared through `cache` when given; the metrics without timings.
+fn fit_reusing(
+    spec: &TrialSpec,
+    data: &TaskData,
+    reuse: bool,
+    cache: Option<&FeatureCache>,
+) -> Log {
+    tch::manual_seed(spec.seed as i64);
+    let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
+    let options = FitOptions {
+        reuse_frozen_features: reuse,
+        feature_cache: cache,
+        ..opts(Some(&data.test), None)
+    };
+    let mut log: Log = Vec::new();
+    train::fine_tune(spec, &net, data, &options, &mut |e, m| {
+        let m = m.iter().filter(|(n, _)| n != "epoch_seconds").cloned();
+        log.push((e, m.collect()));
+        Ok(EpochControl::Continue)
+    })
+    .unwrap();
+    log
+}
+
+/// Asserts that two runs reported the same metrics (to float32 rounding).
+fn assert_same_metrics(got: &Log, expected: &Log, what: &str) {
+    assert_eq!(got.len(), expected.len(), "{what}: epochs");
+    for ((e, x), (_, y)) in got.iter().zip(expected) {
+        assert_eq!(x.len(), y.len(), "{what}: epoch {e}");
+        for ((name, u), (_, v)) in x.iter().zip(y) {
+            assert!(
+                (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
+                "{what}: epoch {e} {name}: {u} vs {v}"
+            );
+        }
+    }
+}
+
 #[test]
 fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_moves() {
     let _rng = serial();
@@ -327,41 +366,11 @@ fn reusing_frozen_prefix_outputs_gives_the_same_metrics_as_recomputing_them() {
     ] {
         let mut spec = spec(backbone, freeze);
         spec.precision = precision;
-        let run = |reuse: bool| {
-            tch::manual_seed(spec.seed as i64);
-            let net = Network::new(backbone, Device::Cpu, Some(3), Some(data.num_classes));
-            let mut log: Log = Vec::new();
-            let options = FitOptions {
-                source_test: Some(&data.test),
-                checkpoint: None,
-                checkpoint_every: std::time::Duration::ZERO,
-                reuse_frozen_features: reuse,
-                feature_cache: None,
-                bookkeeping: None,
-                final_logits: None,
-            };
-            train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
-                log.push((
-                    e,
-                    m.iter()
-                        .filter(|(n, _)| n != "epoch_seconds")
-                        .cloned()
-                        .collect(),
-                ));
-                Ok(EpochControl::Continue)
-            })
-            .unwrap();
-            log
-        };
-        let (with, without) = (run(true), run(false));
-        for ((e, a), (_, b)) in with.iter().zip(&without) {
-            for ((name, x), (_, y)) in a.iter().zip(b) {
-                assert!(
-                    (x - y).abs() <= 1e-5 * (1.0 + y.abs()),
-                    "{backbone} freeze {freeze} {precision}: epoch {e} {name}: {x} vs {y}"
-                );
-            }
-        }
+        assert_same_metrics(
+            &fit_reusing(&spec, &data, true, None),
+            &fit_reusing(&spec, &data, false, None),
+            &format!("{backbone} freeze {freeze} {precision}"),
+        );
     }
 }
 
@@ -416,21 +425,7 @@ fn frozen_prefix_outputs_are_shared_across_trials_in_memory_and_through_the_disk
     b.schedule.lr = 0.02;
     // Fine-tunes `spec` from the network its seed initialises; the metrics without timings.
     let run = |spec: &TrialSpec, cache: Option<&FeatureCache>| {
-        tch::manual_seed(spec.seed as i64);
-        let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
-        let options = FitOptions {
-            feature_cache: cache,
-            reuse_frozen_features: cache.is_some(),
-            ..opts(Some(&data.test), None)
-        };
-        let mut log: Log = Vec::new();
-        train::fine_tune(spec, &net, &data, &options, &mut |e, m| {
-            let m = m.iter().filter(|(n, _)| n != "epoch_seconds").cloned();
-            log.push((e, m.collect()));
-            Ok(EpochControl::Continue)
-        })
-        .unwrap();
-        log
+        fit_reusing(spec, &data, cache.is_some(), cache)
     };
     let stats = |computed, from_memory, from_disk, written| CacheStats {
         computed,
@@ -452,16 +447,8 @@ fn frozen_prefix_outputs_are_shared_across_trials_in_memory_and_through_the_disk
     assert_eq!(fresh.stats(), stats(0, 1, 3, 0));
     // Shared or not, the trial computes the same metrics.
     let b_alone = run(&b, None);
-    for log in [&b_shared, &b_from_disk] {
-        for ((e, x), (_, y)) in log.iter().zip(&b_alone) {
-            for ((name, u), (_, v)) in x.iter().zip(y) {
-                assert!(
-                    (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
-                    "epoch {e} {name}: {u} vs {v}"
-                );
-            }
-        }
-    }
+    assert_same_metrics(&b_shared, &b_alone, "shared in memory");
+    assert_same_metrics(&b_from_disk, &b_alone, "read from disk");
     // Other prefix weights (another seed's initialisation) or another precision never hit.
     let mut c = b.clone();
     c.seed = 4;
@@ -475,7 +462,7 @@ fn frozen_prefix_outputs_are_shared_across_trials_in_memory_and_through_the_disk
     let tiny = FeatureCache::new(None, 0, std::time::Duration::ZERO);
     let b_uncached = run(&b, Some(&tiny));
     assert_eq!(tiny.stats(), stats(0, 0, 0, 0));
-    assert_eq!(b_uncached.len(), b_alone.len());
+    assert_same_metrics(&b_uncached, &b_alone, "recomputed every batch");
 }
 
 #[test]
@@ -581,23 +568,7 @@ fn prefix_outputs_larger_than_memory_are_mapped_from_disk_with_the_same_metrics(
     for precision in [Precision::Fp32, Precision::Bf16] {
         let mut spec = spec(BackboneKind::Resnet8, Freeze::Blocks(3));
         spec.precision = precision;
-        let run = |cache: Option<&FeatureCache>| {
-            tch::manual_seed(spec.seed as i64);
-            let net = Network::new(spec.backbone, Device::Cpu, Some(3), Some(data.num_classes));
-            let options = FitOptions {
-                feature_cache: cache,
-                reuse_frozen_features: cache.is_some(),
-                ..opts(Some(&data.test), None)
-            };
-            let mut log: Log = Vec::new();
-            train::fine_tune(&spec, &net, &data, &options, &mut |e, m| {
-                let m = m.iter().filter(|(n, _)| n != "epoch_seconds").cloned();
-                log.push((e, m.collect()));
-                Ok(EpochControl::Continue)
-            })
-            .unwrap();
-            log
-        };
+        let run = |cache: Option<&FeatureCache>| fit_reusing(&spec, &data, cache.is_some(), cache);
         // A memory budget of 0 bytes: every set goes to disk and is mapped back.
         let cache = FeatureCache::new(Some(dir.path()), 0, std::time::Duration::from_secs(3600));
         let mapped = run(Some(&cache));
@@ -615,16 +586,8 @@ fn prefix_outputs_larger_than_memory_are_mapped_from_disk_with_the_same_metrics(
         let remapped = run(Some(&again));
         assert_eq!(again.stats().from_disk, 4, "{precision}");
         let alone = run(None);
-        for log in [&mapped, &remapped] {
-            for ((e, x), (_, y)) in log.iter().zip(&alone) {
-                for ((name, u), (_, v)) in x.iter().zip(y) {
-                    assert!(
-                        (u - v).abs() <= 1e-5 * (1.0 + v.abs()),
-                        "{precision} epoch {e} {name}: {u} vs {v}"
-                    );
-                }
-            }
-        }
+        assert_same_metrics(&mapped, &alone, &format!("{precision} mapped"));
+        assert_same_metrics(&remapped, &alone, &format!("{precision} mapped again"));
     }
     let files = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(
