@@ -56,9 +56,14 @@ fn setup() -> (tempfile::TempDir, PathBuf) {
 }
 
 fn run_to_end(dir: &Path, grid: &Path) -> Output {
-    let out = thaw_cmd(dir, &["run", grid.to_str().unwrap(), "--device", "cpu"])
-        .output()
-        .unwrap();
+    run_to_end_with(dir, grid, &[])
+}
+
+/// [`run_to_end`] with more `thaw run` arguments.
+fn run_to_end_with(dir: &Path, grid: &Path, more: &[&str]) -> Output {
+    let mut args = vec!["run", grid.to_str().unwrap(), "--device", "cpu"];
+    args.extend_from_slice(more);
+    let out = thaw_cmd(dir, &args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -247,23 +252,7 @@ fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
 fn a_checkpoint_ahead_of_the_recorded_metrics_is_not_resumed_and_one_level_with_them_is() {
     let (dir, grid) = setup();
     // Finish the sweep keeping every trial's final checkpoint (epoch 4).
-    let out = thaw_cmd(
-        dir.path(),
-        &[
-            "run",
-            grid.to_str().unwrap(),
-            "--device",
-            "cpu",
-            "--keep-checkpoints",
-        ],
-    )
-    .output()
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_to_end_with(dir.path(), &grid, &["--keep-checkpoints"]);
     let conn = Connection::open(dir.path().join("thaw.sqlite")).unwrap();
     // As after a power loss: trial 1 lost the commits of its epochs 2-4 (the checkpoint of
     // epoch 4 survived); trial 2 lost only its final status, its metrics are all there.
