@@ -34,7 +34,7 @@ pub struct CacheStats {
 /// first) and on disk for those that were slow to compute.
 #[derive(Debug)]
 pub struct FeatureCache {
-    /// Folder of `<key>.safetensors` files; `None` keeps everything in memory.
+    /// Folder of `<key>.raw` files; `None` keeps everything in memory.
     dir: Option<PathBuf>,
     /// Bytes of prefix outputs kept in memory.
     budget: usize,
@@ -76,22 +76,24 @@ impl FeatureCache {
         self.budget
     }
 
-    /// The outputs of the prefix `prefix` identifies ([`PrefixKey::new`]) on `images`, from
-    /// memory, from disk or from `compute`.
+    /// The outputs of the prefix `prefix` identifies ([`PrefixKey::new`]) on `images` (`rows`
+    /// rows shaped like `sample`, one row of them), from memory, from disk or from `compute`.
     pub fn prefix_outputs(
         &self,
         prefix: &PrefixKey,
         images: &Tensor,
+        sample: &Tensor,
+        rows: usize,
         compute: impl FnOnce() -> Tensor,
     ) -> Tensor {
         let key = set_key(prefix, images);
-        let device = images.device();
         let mut stats = self.stats.get();
         let found = self
             .take_from_memory(&key)
             .inspect(|_| stats.from_memory += 1);
         let found = found.or_else(|| {
-            self.read_from_disk(&key, device)
+            self.map(&key, sample, rows)
+                .map(|t| t.to_device(images.device()))
                 .inspect(|_| stats.from_disk += 1)
         });
         let outputs = match found {
@@ -100,7 +102,12 @@ impl FeatureCache {
                 let started = Instant::now();
                 let t = compute();
                 stats.computed += 1;
-                if started.elapsed() >= self.persist_after && self.write_to_disk(&key, &t) {
+                // A failed write (a full disk) only costs the saving.
+                if started.elapsed() >= self.persist_after
+                    && self
+                        .write(&key, std::iter::once(t.shallow_clone()))
+                        .is_some()
+                {
                     stats.written += 1;
                 }
                 t
@@ -111,10 +118,9 @@ impl FeatureCache {
         outputs
     }
 
-    /// Outputs too large for memory, `rows` rows shaped like `sample` (one row): written once,
-    /// batch by batch from `batches`, to `<key>.raw` in the cache folder (atomically, so other
-    /// processes and later runs map the same file), and memory-mapped on the CPU. `None`
-    /// without a cache folder or when the file cannot be written (the caller recomputes).
+    /// Outputs too large for memory (`rows` rows shaped like `sample`): written once, batch by
+    /// batch from `batches`, to the cache folder, and memory-mapped on the CPU. `None` without a
+    /// cache folder or when the file cannot be written (the caller recomputes).
     pub fn mapped_outputs(
         &self,
         prefix: &PrefixKey,
@@ -123,27 +129,22 @@ impl FeatureCache {
         rows: usize,
         batches: impl Iterator<Item = Tensor>,
     ) -> Option<Tensor> {
-        let dir = self.dir.as_ref()?;
-        let path = dir.join(format!("{}.raw", set_key(prefix, images)));
-        let kind = sample.kind();
-        let row_numel = sample.numel();
-        let bytes = (rows * row_numel * kind.elt_size_in_bytes()) as u64;
+        let key = set_key(prefix, images);
         let mut stats = self.stats.get();
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes) {
-            stats.from_disk += 1;
-        } else {
-            write_raw(dir, &path, batches).ok()?;
-            stats.computed += 1;
-            stats.written += 1;
-        }
+        let mapped = match self.map(&key, sample, rows) {
+            Some(t) => {
+                stats.from_disk += 1;
+                t
+            }
+            None => {
+                self.write(&key, batches)?;
+                stats.computed += 1;
+                stats.written += 1;
+                self.map(&key, sample, rows)?
+            }
+        };
         self.stats.set(stats);
-        let mut shape = sample.size();
-        shape[0] = rows as i64;
-        let name = path.to_str()?;
-        let mapped =
-            Tensor::f_from_file(name, false, (rows * row_numel) as i64, (kind, Device::Cpu))
-                .ok()?;
-        Some(mapped.view(shape.as_slice()))
+        Some(mapped)
     }
 
     /// Removes and returns the entry `key`, if in memory.
@@ -168,41 +169,31 @@ impl FeatureCache {
         }
     }
 
+    /// The file of set `key`: its rows' raw bytes, in order.
     fn path(&self, key: &str) -> Option<PathBuf> {
-        self.dir
-            .as_ref()
-            .map(|d| d.join(format!("{key}.safetensors")))
+        self.dir.as_ref().map(|d| d.join(format!("{key}.raw")))
     }
 
-    /// The outputs stored under `key` on `device`; `None` when absent or unreadable (then they
-    /// are computed again).
-    fn read_from_disk(&self, key: &str, device: Device) -> Option<Tensor> {
+    /// The set `key` memory-mapped on the CPU, `rows` rows shaped like `sample`; `None` when
+    /// its file is absent or of another size (then it is computed again).
+    fn map(&self, key: &str, sample: &Tensor, rows: usize) -> Option<Tensor> {
         let path = self.path(key)?;
-        if !path.exists() {
+        let numel = rows * sample.numel();
+        let bytes = numel * sample.kind().elt_size_in_bytes();
+        if std::fs::metadata(&path).ok()?.len() != bytes as u64 {
             return None;
         }
-        let mut tensors = Tensor::read_safetensors(&path).ok()?;
-        let i = tensors.iter().position(|(n, _)| n == "outputs")?;
-        Some(tensors.swap_remove(i).1.to_device(device))
+        let mut shape = sample.size();
+        shape[0] = rows as i64;
+        let opts = (sample.kind(), Device::Cpu);
+        let mapped = Tensor::f_from_file(path.to_str()?, false, numel as i64, opts).ok()?;
+        Some(mapped.view(shape.as_slice()))
     }
 
-    /// Writes `outputs` under `key` atomically (other processes read whole files or none).
-    /// A failure (a full disk) only costs the saving, so it is not an error.
-    fn write_to_disk(&self, key: &str, outputs: &Tensor) -> bool {
-        let Some(path) = self.path(key) else {
-            return false;
-        };
-        let tmp = path.with_extension(format!("{}.partial.safetensors", std::process::id()));
-        let cpu = outputs.to_device(Device::Cpu).contiguous();
-        let written = path
-            .parent()
-            .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
-            && Tensor::write_safetensors(&[("outputs", &cpu)], &tmp).is_ok()
-            && std::fs::rename(&tmp, &path).is_ok();
-        if !written {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        written
+    /// Writes set `key` from `batches`, atomically (other processes map whole files or none).
+    fn write(&self, key: &str, batches: impl Iterator<Item = Tensor>) -> Option<()> {
+        let (dir, path) = (self.dir.as_ref()?, self.path(key)?);
+        write_raw(dir, &path, batches).ok()
     }
 }
 

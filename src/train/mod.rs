@@ -131,7 +131,7 @@ impl Inputs {
             Some((cache, key)) if bytes > cache.memory_budget() => {
                 cache.mapped_outputs(key, &set.images, &one, set.len, batches())
             }
-            Some((cache, key)) => Some(cache.prefix_outputs(key, &set.images, all)),
+            Some((cache, key)) => Some(cache.prefix_outputs(key, &set.images, &one, set.len, all)),
             None if bytes <= REUSE_BUDGET_BYTES => Some(all()),
             None => None,
         };
