@@ -5,7 +5,7 @@
 //! worker loses only its own epoch in flight.
 
 use crate::model::Network;
-use crate::spec::TrialSpec;
+use crate::spec::{BackboneKind, TrialSpec};
 use anyhow::{Context, Result};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -53,7 +53,23 @@ pub fn default_jobs(devices: &[Device], trials: &[&TrialSpec]) -> JobsChoice {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_device_cap = MAX_JOBS_PER_GPU.min((cores / cuda.len()).max(1));
-    let need = trials.iter().map(|t| footprint_bytes(t)).max().unwrap_or(0) + WORKER_BASE_BYTES;
+    // The footprint depends on the architecture and the input and batch sizes only: measure
+    // each architecture and input once, at its largest batch.
+    let mut largest_batch: HashMap<(BackboneKind, Option<usize>, usize), usize> = HashMap::new();
+    for t in trials {
+        let batch = largest_batch
+            .entry((t.backbone, t.input_size, t.image_size))
+            .or_default();
+        *batch = (*batch).max(t.batch_size);
+    }
+    let need = largest_batch
+        .into_iter()
+        .map(|((backbone, input_size, image_size), batch)| {
+            footprint_bytes(backbone, input_size, image_size, batch)
+        })
+        .max()
+        .unwrap_or(0)
+        + WORKER_BASE_BYTES;
     let free = free_device_memory();
     let mut jobs = cpu_devices;
     let mut reasons = Vec::new();
@@ -65,7 +81,7 @@ pub fn default_jobs(devices: &[Device], trials: &[&TrialSpec]) -> JobsChoice {
                     gib(bytes),
                     gib(need)
                 ));
-                ((bytes as f64 * 0.9 / need as f64) as usize).clamp(1, per_device_cap)
+                workers_fitting(bytes, need, per_device_cap)
             }
             None => {
                 reasons.push(format!("cuda:{i}: free memory unknown (no nvidia-smi)"));
@@ -81,29 +97,43 @@ pub fn default_jobs(devices: &[Device], trials: &[&TrialSpec]) -> JobsChoice {
     }
 }
 
+/// Workers of `need` bytes each that fit in 90% of `free` bytes, between 1 and `cap`.
+fn workers_fitting(free: u64, need: u64, cap: usize) -> usize {
+    ((free as f64 * 0.9 / need.max(1) as f64) as usize).clamp(1, cap)
+}
+
 fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
 }
 
-/// Estimated device memory of training `trial`: weights with their gradients and two optimizer
-/// states, and a training batch's activations (block outputs measured by one forward pass on
-/// the CPU, times [`ACTIVATION_FACTOR`]).
-pub fn footprint_bytes(trial: &TrialSpec) -> u64 {
-    let net = Network::for_trial(trial, Device::Cpu, None, Some(2));
+/// Estimated device memory of training `backbone` (at `input_size`, if set) on `image_size`
+/// images in batches of `batch`: weights with their gradients and two optimizer states, and a
+/// batch's activations (block outputs measured by one forward pass on the CPU, times
+/// [`ACTIVATION_FACTOR`]).
+pub fn footprint_bytes(
+    backbone: BackboneKind,
+    input_size: Option<usize>,
+    image_size: usize,
+    batch: usize,
+) -> u64 {
+    let mut net = Network::new(backbone, Device::Cpu, None, Some(2));
+    if let Some(size) = input_size {
+        net.set_input_size(size);
+    }
     let params: u64 = net
         .vs
         .trainable_variables()
         .iter()
         .map(|t| t.numel() as u64)
         .sum();
-    let side = trial.image_size as i64;
+    let side = image_size as i64;
     let x = Tensor::zeros([1, 1, side, side], (Kind::Uint8, Device::Cpu));
     let activations: u64 = net
         .block_outputs(&net.prepare_input(&x))
         .iter()
         .map(|t| t.numel() as u64)
         .sum();
-    4 * (4 * params + ACTIVATION_FACTOR * activations * trial.batch_size as u64)
+    4 * (4 * params + ACTIVATION_FACTOR * activations * batch as u64)
 }
 
 /// Free memory in bytes of each CUDA device as libtorch numbers them (after
@@ -224,6 +254,14 @@ mod tests {
     }
 
     #[test]
+    fn gpu_workers_are_bounded_by_free_memory_and_the_cap() {
+        let gib = 1u64 << 30;
+        assert_eq!(workers_fitting(80 * gib, 2 * gib, 4), 4);
+        assert_eq!(workers_fitting(5 * gib, 2 * gib, 4), 2);
+        assert_eq!(workers_fitting(gib, 3 * gib, 4), 1, "at least one");
+    }
+
+    #[test]
     fn the_cpu_runs_one_trial_at_a_time() {
         let choice = default_jobs(&[Device::Cpu], &[]);
         assert_eq!(choice.jobs, 1);
@@ -239,7 +277,11 @@ mod tests {
              epochs: 1\nbatch_size: [32, 256]\n",
         )
         .unwrap();
-        let f: Vec<u64> = grid.trials.iter().map(footprint_bytes).collect();
+        let f: Vec<u64> = grid
+            .trials
+            .iter()
+            .map(|t| footprint_bytes(t.backbone, t.input_size, t.image_size, t.batch_size))
+            .collect();
         // Order: (cnn4, 32), (cnn4, 256), (resnet18, 32), (resnet18, 256).
         assert!(f[0] < f[1] && f[2] < f[3], "{f:?}");
         assert!(f[0] < f[2] && f[1] < f[3], "{f:?}");
