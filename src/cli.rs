@@ -42,7 +42,7 @@ pub enum Command {
         dry_run: bool,
         /// Device(s) to train on: auto (CUDA when available), cpu, cuda, cuda:N, or a list
         /// such as cuda:0,cuda:1 (trials are spread over them).
-        #[arg(long, default_value = "auto")]
+        #[arg(long, visible_alias = "devices", default_value = "auto")]
         device: String,
         /// Trials at once, one process each (default: 1 on the CPU; per CUDA device, as many as
         /// its free memory holds for the largest trial, at most 4).

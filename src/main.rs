@@ -83,18 +83,19 @@ fn checkpoint_duration(seconds: f64) -> Result<std::time::Duration> {
 }
 
 /// This process's `thaw run` arguments for its workers: without `--jobs`, `--threads` and
-/// `--device`, which each worker gets its own of.
+/// `--device` (or its alias `--devices`), which each worker gets its own of.
 fn worker_args() -> Vec<String> {
     let mut out = Vec::new();
     let mut args = std::env::args().skip_while(|a| a != "run").skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--jobs" | "--threads" | "--device" => {
+            "--jobs" | "--threads" | "--device" | "--devices" => {
                 args.next();
             }
             _ if a.starts_with("--jobs=")
                 || a.starts_with("--threads=")
-                || a.starts_with("--device=") => {}
+                || a.starts_with("--device=")
+                || a.starts_with("--devices=") => {}
             _ => out.push(a),
         }
     }
@@ -196,6 +197,7 @@ fn run(cli: Cli) -> Result<()> {
                     .unwrap_or(Path::new("."))
                     .join(".thaw-cache")
             });
+            let checkpoint_every = checkpoint_duration(checkpoint_every)?;
             exec::interrupt::install()?;
             // Every grid is validated before anything runs.
             let planned = grid_files(&grids)?
@@ -255,7 +257,7 @@ fn run(cli: Cli) -> Result<()> {
                 retry_failed,
                 keep_checkpoints,
                 feature_reuse: !no_feature_reuse,
-                checkpoint_every: checkpoint_duration(checkpoint_every)?,
+                checkpoint_every,
                 stale_after: std::time::Duration::from_secs(stale_after),
             };
             for p in &planned {

@@ -333,10 +333,11 @@ fn jobs_run_worker_processes_that_share_the_grid_without_running_a_trial_twice()
     let grid = write_grid(dir.path(), "tiny.yaml", TINY);
     let out = thaw(
         dir.path(),
+        // `--devices` (the alias of `--device`) must not reach the workers, which get their own.
         &[
             "run",
             grid.to_str().unwrap(),
-            "--device",
+            "--devices",
             "cpu",
             "--jobs",
             "2",
