@@ -209,6 +209,8 @@ def main():
                 ["process wall s", fmt(args.thaw_process), fmt(args.ref_process), fmt(ratio(args.ref_process, args.thaw_process))],
                 [f"  of which pretraining ({pretrain_n} checkpoints, thaw only)", fmt(pretrain_s), "-", "-"],
                 ["process wall s without pretraining", fmt(args.thaw_process - pretrain_s), fmt(args.ref_process), fmt(ratio(args.ref_process, args.thaw_process - pretrain_s))],
+                ["sweep throughput (trials/hour, process wall)", fmt(3600 * len(trials) / args.thaw_process, ".0f"),
+                 fmt(3600 * len(trials) / args.ref_process, ".0f"), fmt(ratio(args.ref_process, args.thaw_process))],
             ],
         )
     )
