@@ -6,7 +6,7 @@
 //! from, and that query returns exactly the rows the chart plots (aggregation over seeds,
 //! where needed, is done here in Rust over those rows).
 
-use super::charts::{Heatmap, LegendEntry, LineChart, Point, Series, XAxis, PALETTE};
+use super::charts::{points_of, Heatmap, LegendEntry, LineChart, Point, Series, XAxis, PALETTE};
 use super::html::markdown_to_html;
 use super::science;
 use anyhow::{Context, Result};
@@ -793,15 +793,7 @@ ORDER BY ts.{}, t.position;",
                 color: ctx.color(&label),
                 label,
                 dashed: false,
-                points: rows
-                    .iter()
-                    .filter(|r| r.0 == f)
-                    .map(|r| Point {
-                        x: r.1 as f64,
-                        y: r.2,
-                        err: None,
-                    })
-                    .collect(),
+                points: points_of(&rows, f),
             }
         })
         .collect();
@@ -1244,15 +1236,7 @@ ORDER BY t.position;",
             label: sch.to_string(),
             color: ctx.color(&schedule_label(sch)),
             dashed: false,
-            points: rows
-                .iter()
-                .filter(|r| r.0 == sch)
-                .map(|r| Point {
-                    x: r.1 as f64,
-                    y: r.2,
-                    err: None,
-                })
-                .collect(),
+            points: points_of(&rows, sch),
         })
         .collect();
     let chart = LineChart {
@@ -1524,15 +1508,7 @@ pub(crate) fn lr_series(rows: &[(String, i64, f64)]) -> Vec<Series> {
             label: b.strip_prefix("lr/").unwrap_or(b).to_string(),
             color: PALETTE[i % PALETTE.len()],
             dashed: false,
-            points: rows
-                .iter()
-                .filter(|r| r.0 == b)
-                .map(|r| Point {
-                    x: r.1 as f64,
-                    y: r.2,
-                    err: None,
-                })
-                .collect(),
+            points: points_of(rows, b),
         })
         .collect()
 }

@@ -57,6 +57,21 @@ pub struct Point {
     pub err: Option<f64>,
 }
 
+/// The points of the `(label, x, y)` rows labelled `label`, in row order, without error bars.
+pub(crate) fn points_of<'a>(
+    rows: impl IntoIterator<Item = &'a (String, i64, f64)>,
+    label: &str,
+) -> Vec<Point> {
+    rows.into_iter()
+        .filter(|r| r.0 == label)
+        .map(|r| Point {
+            x: r.1 as f64,
+            y: r.2,
+            err: None,
+        })
+        .collect()
+}
+
 /// A line of the chart.
 #[derive(Clone, Debug)]
 pub struct Series {

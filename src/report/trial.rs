@@ -12,7 +12,7 @@
 use super::cells::{
     epoch_ticks, fmt_real, lr_series, sql_str, Cell, Input, Output, Table, TableCell,
 };
-use super::charts::{LineChart, Point, Series, XAxis, PALETTE};
+use super::charts::{points_of, LineChart, Series, XAxis, PALETTE};
 use super::html::{markdown_to_html, Templates, TrialPage};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection};
@@ -241,15 +241,7 @@ fn curve_chart(
                 metric_color(n)
             },
             dashed: n.starts_with("val"),
-            points: rows
-                .iter()
-                .filter(|r| r.0 == *n)
-                .map(|r| Point {
-                    x: r.1 as f64,
-                    y: r.2,
-                    err: None,
-                })
-                .collect(),
+            points: points_of(rows.iter().copied(), n),
         })
         .collect();
     LineChart {
