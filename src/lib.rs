@@ -9,6 +9,7 @@ pub mod exec;
 pub mod metrics;
 pub mod model;
 pub mod report;
+pub mod slurm;
 pub mod spec;
 pub mod track;
 pub mod train;

@@ -5,9 +5,10 @@ mod cli;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use cli::{Cli, Command, ExportKind, Format};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tch::Device;
+use thaw::exec::launch::{grid_files, RunConfig};
 use thaw::exec::{self, RunOptions};
 use thaw::report::ExportFormat;
 use thaw::track::{self, OutputFormat};
@@ -15,7 +16,7 @@ use thaw::track::{self, OutputFormat};
 fn main() -> ExitCode {
     exec::allocator::keep_freed_memory();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
@@ -44,30 +45,37 @@ fn parse_device(text: &str) -> Result<Device> {
     Ok(device)
 }
 
-/// The grid files named on the command line: files as given, folders expanded to their
-/// `*.yaml` / `*.yml` files in name order.
-fn grid_files(args: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+/// The cache folder when none is given: `.thaw-cache` beside the database.
+fn default_cache_dir(db: &Path) -> PathBuf {
+    db.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(".thaw-cache")
+}
+
+/// Shard databases named on the command line: files as given, folders expanded to their
+/// `*.sqlite` files in name order.
+fn shard_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for arg in args {
         if !arg.is_dir() {
             files.push(arg.clone());
             continue;
         }
-        let before = files.len();
-        for entry in walkdir::WalkDir::new(arg).sort_by_file_name() {
-            let entry =
-                entry.with_context(|| format!("cannot read the folder {}", arg.display()))?;
-            let is_grid = entry
-                .path()
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml");
-            if entry.file_type().is_file() && is_grid {
-                files.push(entry.into_path());
-            }
-        }
-        if files.len() == before {
-            bail!("{}: no *.yaml grid files in this folder", arg.display());
-        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(arg)
+            .with_context(|| format!("cannot read the folder {}", arg.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "sqlite"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    if files.is_empty() {
+        let named: Vec<String> = args.iter().map(|a| a.display().to_string()).collect();
+        bail!(
+            "no shard databases (*.sqlite) in {}: has any array task started yet?",
+            named.join(", ")
+        );
     }
     Ok(files)
 }
@@ -80,26 +88,6 @@ fn checkpoint_duration(seconds: f64) -> Result<std::time::Duration> {
         );
     }
     Ok(std::time::Duration::from_secs_f64(seconds))
-}
-
-/// This process's `thaw run` arguments for its workers: without `--jobs`, `--threads` and
-/// `--device` (or its alias `--devices`), which each worker gets its own of.
-fn worker_args() -> Vec<String> {
-    let mut out = Vec::new();
-    let mut args = std::env::args().skip_while(|a| a != "run").skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--jobs" | "--threads" | "--device" | "--devices" => {
-                args.next();
-            }
-            _ if a.starts_with("--jobs=")
-                || a.starts_with("--threads=")
-                || a.starts_with("--device=")
-                || a.starts_with("--devices=") => {}
-            _ => out.push(a),
-        }
-    }
-    out
 }
 
 /// Fails, naming the database and listing its sweeps, when `sweep` is not in it (before any
@@ -171,7 +159,7 @@ fn disk_hint(err: anyhow::Error, what: &str) -> anyhow::Error {
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run {
             grids,
@@ -187,150 +175,113 @@ fn run(cli: Cli) -> Result<()> {
             no_feature_reuse,
             stale_after,
             max_trials,
+            shard,
+            worker,
             db,
             reports,
         } => {
-            let cache_dir = cache_dir.unwrap_or_else(|| {
-                db.db
-                    .parent()
-                    .filter(|p| !p.as_os_str().is_empty())
-                    .unwrap_or(Path::new("."))
-                    .join(".thaw-cache")
-            });
-            let checkpoint_every = checkpoint_duration(checkpoint_every)?;
-            exec::interrupt::install()?;
-            // Every grid is validated before anything runs.
-            let planned = grid_files(&grids)?
-                .iter()
-                .map(|g| exec::plan(g, &data_dir, &cache_dir, max_trials))
-                .collect::<Result<Vec<_>>>()?;
-            if dry_run {
-                for p in &planned {
-                    println!("{}", thaw::spec::describe_trials(&p.grid));
-                    for (i, (key, _)) in p.trials.iter().enumerate() {
-                        println!("trial {:>4}  key {key}", i + 1);
-                    }
-                    println!(
-                        "{}: {} trials; nothing was trained or written (--dry-run)",
-                        p.grid.name,
-                        p.trials.len()
-                    );
-                }
-                return Ok(());
-            }
+            let cache_dir = cache_dir.unwrap_or_else(|| default_cache_dir(&db.db));
+            let shard = shard.map(|s| s.parse()).transpose()?;
             let devices = device
                 .split(',')
                 .map(parse_device)
                 .collect::<Result<Vec<_>>>()?;
-            let jobs = match jobs {
-                Some(n) => n.max(1),
-                None => {
-                    let trials: Vec<_> = planned
-                        .iter()
-                        .flat_map(|p| &p.trials)
-                        .map(|t| &t.1)
-                        .collect();
-                    let choice = exec::workers::default_jobs(&devices, &trials);
-                    if choice.jobs > 1 {
-                        println!(
-                            "--jobs {} (default: {}; set --jobs to override)",
-                            choice.jobs, choice.reason
-                        );
-                    }
-                    choice.jobs
-                }
-            };
-            let threads = threads.unwrap_or_else(|| {
-                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-                (cores / jobs).max(1)
-            });
-            tch::set_num_threads(threads as i32);
-            check_reports_dir(&reports.reports_dir)?;
-            let workers = exec::workers::spawn(&worker_args(), jobs, &devices, threads)?;
-            let opts = RunOptions {
-                db_path: db.db,
-                data_dir,
-                cache_dir,
-                reports_dir: reports.reports_dir,
-                templates: reports.templates,
-                device: exec::workers::device_of(0, &devices),
-                retry_failed,
-                keep_checkpoints,
-                feature_reuse: !no_feature_reuse,
-                checkpoint_every,
-                stale_after: std::time::Duration::from_secs(stale_after),
-            };
-            for p in &planned {
-                let summary = exec::run(p, &opts).map_err(|e| {
-                    disk_hint(
-                        e,
-                        &format!(
-                            "the database {} or the reports under {}",
-                            opts.db_path.display(),
-                            opts.reports_dir.display()
-                        ),
-                    )
-                })?;
-                println!(
-                    "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
-                    summary.sweep,
-                    summary.total,
-                    summary.skipped,
-                    summary.completed,
-                    summary.failed,
-                    summary.diverged,
-                    summary.interrupted
-                );
-                if let Some(report) = &summary.report {
-                    println!("report: {}", report.display());
-                }
-                if summary.completed + summary.failed + summary.diverged > 0 {
-                    let wall = summary.wall.as_secs_f64();
-                    let kept = summary.bookkeeping.as_secs_f64();
-                    println!(
-                        "bookkeeping (database writes, checkpoints, reports): {kept:.2} s of {wall:.1} s ({:.2}%)",
-                        100.0 * kept / wall.max(1e-9)
-                    );
-                }
-                let f = summary.features;
-                if f.computed + f.from_memory + f.from_disk > 0 {
-                    println!(
-                        "frozen-prefix features: {} sets computed, {} reused from memory, {} from disk ({} written to disk)",
-                        f.computed, f.from_memory, f.from_disk, f.written
-                    );
-                }
-                if summary.left_to_others > 0 {
-                    println!(
-                        "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",
-                        summary.left_to_others
-                    );
-                }
-                if summary.stopped_by_user {
-                    eprintln!(
-                        "stopped by Ctrl-C after recording the current epoch; run `thaw run {}` again to resume",
-                        p.grid.spec_path.display()
-                    );
-                    std::process::exit(130);
-                }
+            let render = shard.is_none();
+            if render && !dry_run {
+                check_reports_dir(&reports.reports_dir)?;
             }
-            exec::workers::wait(workers)?;
-            if jobs > 1 {
-                // The workers may have finished trials after this process's last render.
-                for p in &planned {
-                    exec::render(&opts, &p.grid.name)?;
-                    let counts = track::status_counts(&opts.db_path, &p.grid.name)?;
-                    let counts: Vec<String> =
-                        counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-                    println!(
-                        "sweep {} after all {jobs} processes: {}",
-                        p.grid.name,
-                        counts.join(", ")
-                    );
-                }
-            }
-            println!("database: {}", opts.db_path.display());
-            Ok(())
+            let config = RunConfig {
+                grids: grid_files(&grids)?,
+                dry_run,
+                jobs,
+                threads,
+                shard,
+                worker,
+                max_trials,
+                options: RunOptions {
+                    db_path: db.db,
+                    data_dir,
+                    cache_dir,
+                    reports_dir: reports.reports_dir,
+                    templates: reports.templates,
+                    device: devices[0],
+                    retry_failed,
+                    keep_checkpoints,
+                    feature_reuse: !no_feature_reuse,
+                    checkpoint_every: checkpoint_duration(checkpoint_every)?,
+                    stale_after: std::time::Duration::from_secs(stale_after),
+                    render,
+                },
+                devices,
+            };
+            let code = exec::launch::launch(&config).map_err(|e| {
+                disk_hint(
+                    e,
+                    &format!(
+                        "the database {} or the reports under {}",
+                        config.options.db_path.display(),
+                        config.options.reports_dir.display()
+                    ),
+                )
+            })?;
+            Ok(ExitCode::from(code))
         }
+        Command::Prepare {
+            grids,
+            device,
+            data_dir,
+            cache_dir,
+            db,
+        } => {
+            let cache_dir = cache_dir.unwrap_or_else(|| default_cache_dir(&db.db));
+            let device = parse_device(&device)?;
+            let planned = grid_files(&grids)?
+                .iter()
+                .map(|g| exec::plan(g, &data_dir, &cache_dir, usize::MAX))
+                .collect::<Result<Vec<_>>>()?;
+            let made = exec::prepare::prepare(&planned, &db.db, &data_dir, &cache_dir, device)?;
+            println!(
+                "prepared {} sweeps: {made} pretrained checkpoints made, the rest were cached ({})",
+                planned.len(),
+                cache_dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Merge {
+            shards,
+            sweeps,
+            no_report,
+            db,
+            reports,
+        } => {
+            let files = shard_files(&shards)?;
+            let expected = (!sweeps.is_empty()).then_some(sweeps.as_slice());
+            let summary = track::merge_shards(&db.db, &files, expected)?;
+            println!(
+                "merged {} shards into {}: {} trials added, {} updated, {} unchanged",
+                summary.shards,
+                db.db.display(),
+                summary.trials_added,
+                summary.trials_updated,
+                summary.trials_unchanged
+            );
+            if !no_report {
+                for sweep in track::sweep_names(&db.db)? {
+                    if !sweeps.is_empty() && !sweeps.contains(&sweep) {
+                        continue;
+                    }
+                    let path = thaw::report::render_sweep_with(
+                        &db.db,
+                        &sweep,
+                        &reports.reports_dir,
+                        reports.templates.as_deref(),
+                    )?;
+                    println!("report: {}", path.display());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Slurm(args) => cli::slurm::run(*args),
         Command::Report { sweep, db, reports } => {
             check_sweep(&db.db, &sweep)?;
             let path = thaw::report::render_sweep_with(
@@ -347,7 +298,7 @@ fn run(cli: Cli) -> Result<()> {
             })
             .with_context(|| format!("cannot render the report of sweep {sweep}"))?;
             println!("report: {}", path.display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Export {
             sweep,
@@ -374,7 +325,7 @@ fn run(cli: Cli) -> Result<()> {
             };
             thaw::report::export_sweep(&db.db, &sweep, format, &out)?;
             println!("exported: {}", out.display());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Ls { db } => {
             if !db.db.exists() {
@@ -385,7 +336,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             let db = track::Db::open(&db.db)?;
             print!("{}", track::format_overview(&db.sweep_overview()?));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Query { sql, format, db } => {
             let result = track::query_readonly(&db.db, &sql)?;
@@ -395,11 +346,11 @@ fn run(cli: Cli) -> Result<()> {
                 Format::Json => OutputFormat::Json,
             };
             print!("{}", track::format_result(&result, format));
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Doctor => {
             println!("{}", thaw::doctor::report());
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Predict {
             backbone,
@@ -424,7 +375,7 @@ fn run(cli: Cli) -> Result<()> {
                     println!("  {i:>4}  {p:.4}  {label}");
                 }
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -4,9 +4,15 @@
 
 pub mod allocator;
 pub mod interrupt;
+pub mod jobs;
+pub mod launch;
+pub mod monitor;
+pub mod outcome;
+pub mod pool;
+pub mod prepare;
 pub mod progress;
 pub mod runner;
-pub mod workers;
+pub mod shard;
 
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::Network;
@@ -44,7 +50,7 @@ pub struct RunOptions {
     pub reports_dir: PathBuf,
     /// Templates overriding the built-in report templates.
     pub templates: Option<PathBuf>,
-    /// Device trials train on.
+    /// Device trials train on (a `--jobs` run's workers each get their own).
     pub device: Device,
     /// Also rerun failed and diverged trials.
     pub retry_failed: bool,
@@ -56,6 +62,9 @@ pub struct RunOptions {
     pub feature_reuse: bool,
     /// A running trial whose heartbeat is older than this is taken over.
     pub stale_after: Duration,
+    /// Re-render the sweep's report while it runs and at its end (off for a shard, which
+    /// holds only part of the sweep: the merge renders it).
+    pub render: bool,
 }
 
 /// What a run did.
@@ -75,8 +84,6 @@ pub struct RunSummary {
     pub interrupted: usize,
     /// Trials another runner holds (or failed ones not retried).
     pub left_to_others: usize,
-    /// Whether the user pressed Ctrl-C.
-    pub stopped_by_user: bool,
     /// Time spent on bookkeeping: database writes, epoch checkpoints and report renders.
     pub bookkeeping: Duration,
     /// Wall time of the run.
@@ -90,8 +97,51 @@ pub struct RunSummary {
 /// A grid checked against its data, every trial with its key.
 pub struct PlannedSweep {
     pub grid: Grid,
-    /// `(key, trial)` in grid order.
-    pub trials: Vec<(String, TrialSpec)>,
+    /// The trials this run is responsible for, in grid order (all of them, or a shard's share).
+    pub trials: Vec<PlannedTrial>,
+}
+
+/// One trial of a planned sweep.
+pub struct PlannedTrial {
+    /// Its order in the whole expanded grid (kept when a shard runs only some trials).
+    pub position: usize,
+    /// Hash of its configuration and data ([`TrialSpec::key`]).
+    pub key: String,
+    pub spec: TrialSpec,
+}
+
+impl PlannedSweep {
+    /// Keeps only the trials of `shard`, dealt over the keys of every sweep in `sweeps`.
+    pub fn keep_shard(sweeps: &mut [PlannedSweep], shard: shard::Shard) {
+        let keys: Vec<String> = sweeps
+            .iter()
+            .flat_map(|p| p.trials.iter().map(|t| t.key.clone()))
+            .collect();
+        let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let share: std::collections::HashSet<String> =
+            shard.share(&refs).into_iter().map(str::to_string).collect();
+        for p in sweeps {
+            p.trials.retain(|t| share.contains(&t.key));
+        }
+    }
+
+    /// Records the sweep and registers its trials (pending unless known); returns the sweep's id.
+    pub fn register(&self, db: &Db) -> Result<i64> {
+        let grid = &self.grid;
+        let sweep_id = db.upsert_sweep(
+            &grid.name,
+            &grid.description,
+            &grid.spec_path.display().to_string(),
+            &grid.spec_yaml,
+        )?;
+        let keyed: Vec<(usize, &str, &TrialSpec)> = self
+            .trials
+            .iter()
+            .map(|t| (t.position, t.key.as_str(), &t.spec))
+            .collect();
+        db.register_trials(sweep_id, &keyed)?;
+        Ok(sweep_id)
+    }
 }
 
 /// Loads a grid, checks it against the datasets and computes every trial's key; refuses a grid
@@ -118,13 +168,18 @@ pub fn plan(
     let trials = grid
         .trials
         .iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(position, t)| {
             let fingerprint = format!(
                 "{}+{}",
                 load(&t.source.dataset, data_dir, cache_dir)?.fingerprint,
                 load(&t.target.dataset, data_dir, cache_dir)?.fingerprint
             );
-            Ok((t.key(&fingerprint), t.clone()))
+            Ok(PlannedTrial {
+                position,
+                key: t.key(&fingerprint),
+                spec: t.clone(),
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(PlannedSweep { grid, trials })
@@ -150,15 +205,7 @@ pub fn device_name(device: Device) -> String {
 pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let grid = &planned.grid;
     let db = Db::open(&opts.db_path)?;
-    let sweep_id = db.upsert_sweep(
-        &grid.name,
-        &grid.description,
-        &grid.spec_path.display().to_string(),
-        &grid.spec_yaml,
-    )?;
-    let keyed: Vec<(String, &TrialSpec)> =
-        planned.trials.iter().map(|(k, t)| (k.clone(), t)).collect();
-    db.register_trials(sweep_id, &keyed)?;
+    let sweep_id = planned.register(&db)?;
     let statuses = db.trial_statuses(sweep_id)?;
     let runner = runner::runner_id();
     let rules = ClaimRules {
@@ -167,10 +214,10 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         stale_after: opts.stale_after,
         runner_is_dead: &runner::is_dead,
     };
-    let todo: Vec<&(String, TrialSpec)> = planned
+    let todo: Vec<&PlannedTrial> = planned
         .trials
         .iter()
-        .filter(|(k, _)| statuses.get(k) != Some(&TrialStatus::Completed))
+        .filter(|t| statuses.get(&t.key) != Some(&TrialStatus::Completed))
         .collect();
     let mut summary = RunSummary {
         sweep: grid.name.clone(),
@@ -197,7 +244,10 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
             todo.len()
         ));
     }
-    for (key, trial) in todo {
+    for PlannedTrial {
+        key, spec: trial, ..
+    } in todo
+    {
         if interrupt::requested() {
             break;
         }
@@ -276,8 +326,10 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         progress.finish_trial(&format!("{word}: {label}"));
         // Re-render so the report can be read mid-sweep, at most every RENDER_EVERY and
         // RENDER_WAIT_FACTOR times the last render's time.
-        if last_render
-            .is_none_or(|(at, took)| at.elapsed() >= RENDER_EVERY.max(took * RENDER_WAIT_FACTOR))
+        if opts.render
+            && last_render.is_none_or(|(at, took)| {
+                at.elapsed() >= RENDER_EVERY.max(took * RENDER_WAIT_FACTOR)
+            })
         {
             let rendering = Instant::now();
             summary.report = Some(render(opts, &grid.name)?);
@@ -287,10 +339,11 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         }
     }
     progress.finish();
-    summary.stopped_by_user = interrupt::requested();
-    let rendering = Instant::now();
-    summary.report = Some(render(opts, &grid.name)?);
-    bookkeeping.set(bookkeeping.get() + rendering.elapsed());
+    if opts.render {
+        let rendering = Instant::now();
+        summary.report = Some(render(opts, &grid.name)?);
+        bookkeeping.set(bookkeeping.get() + rendering.elapsed());
+    }
     summary.bookkeeping = bookkeeping.get();
     summary.wall = started.elapsed();
     summary.features = feature_cache.stats();
@@ -317,7 +370,7 @@ fn remove_checkpoint(path: &Path) -> Result<()> {
 }
 
 /// One line describing a trial for progress output.
-fn trial_label(t: &TrialSpec) -> String {
+pub(crate) fn trial_label(t: &TrialSpec) -> String {
     format!(
         "{} {} freeze={} n={} shift={} {} seed={}",
         t.backbone,
@@ -343,18 +396,20 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// Trains trials, reusing pretrained checkpoints and source test sets across them.
-struct TrialRunner<'a> {
+pub(super) struct TrialRunner<'a> {
     opts: &'a RunOptions,
     db: &'a Db,
     /// Time spent on database writes of epochs, checkpoints and report renders.
     bookkeeping: &'a Cell<Duration>,
     source_tests: HashMap<String, TensorSet>,
+    /// Source checkpoints this runner pretrained (the others were cached).
+    pub(super) pretrained_now: usize,
     /// Frozen-prefix outputs shared by the trials of this process (and, on disk, of others).
     features: &'a FeatureCache,
 }
 
 impl<'a> TrialRunner<'a> {
-    fn new(
+    pub(super) fn new(
         opts: &'a RunOptions,
         db: &'a Db,
         bookkeeping: &'a Cell<Duration>,
@@ -365,6 +420,7 @@ impl<'a> TrialRunner<'a> {
             db,
             bookkeeping,
             source_tests: HashMap::new(),
+            pretrained_now: 0,
             features,
         }
     }
@@ -408,7 +464,7 @@ impl<'a> TrialRunner<'a> {
 
     /// The key and path of the pretrained checkpoint `trial` needs, training it first if it is
     /// missing.
-    fn pretrained_checkpoint(
+    pub(super) fn pretrained_checkpoint(
         &mut self,
         trial: &TrialSpec,
         progress: &Progress,
@@ -436,6 +492,7 @@ impl<'a> TrialRunner<'a> {
         let source = self.source_task(trial)?;
         let (net, acc) = pretrain::pretrain(trial, &source, self.opts.device)?;
         net.save(&path)?;
+        self.pretrained_now += 1;
         let seconds = started.elapsed().as_secs_f64();
         self.db.record_pretrained(
             &key,

@@ -4,10 +4,13 @@
 //!
 //! Tables and views are documented in `schema_v1.sql`; their names are a public contract.
 
+pub mod journal;
+pub mod merge;
 pub mod query;
 pub mod schema;
 pub mod writer;
 
+pub use merge::{merge_shards, MergeSummary};
 pub use query::{
     format_overview, format_result, query_readonly, status_counts, sweep_names, OutputFormat,
     QueryResult,

@@ -205,13 +205,13 @@ fn register_twice_keeps_one_row_and_does_not_reset_completed() {
     let (_d, db) = fresh();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let (s1, s2) = (spec(1), spec(2));
-    let trials = vec![("k1".to_string(), &s1), ("k2".to_string(), &s2)];
+    let trials = vec![(0, "k1", &s1), (1, "k2", &s2)];
     db.register_trials(sid, &trials).unwrap();
     let t1 = start(&db, sid, "k1", "cpu").unwrap();
     epoch(&db, t1, 1, &[("train_loss", 0.5)]);
     db.finish_trial(t1, TrialStatus::Completed, None).unwrap();
     // Second run: order changed.
-    let trials = vec![("k2".to_string(), &s2), ("k1".to_string(), &s1)];
+    let trials = vec![(0, "k2", &s2), (1, "k1", &s1)];
     db.register_trials(sid, &trials).unwrap();
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM trials"),
@@ -295,7 +295,7 @@ fn start_trial_clears_old_metrics_and_unknown_key_fails() {
     let (_d, db) = fresh();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
-    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
     let t = start(&db, sid, "k1", "cuda:0").unwrap();
     epoch(&db, t, 0, &[("source_acc", 0.9)]);
     epoch(&db, t, 1, &[("train_loss", 1.0), ("val_loss", 1.1)]);
@@ -326,7 +326,7 @@ fn summary_and_derived_metrics() {
     let (_d, db) = fresh();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
-    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
     let t = start(&db, sid, "k1", "cpu").unwrap();
     // Epoch 0: before fine-tuning. Its val_loss is the lowest but must not count as best.
     epoch(
@@ -434,7 +434,7 @@ fn non_finite_values_are_stored_as_null_and_replaced_on_relog() {
     let (_d, db) = fresh();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
-    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
     let t = start(&db, sid, "k1", "cpu").unwrap();
     epoch(
         &db,
@@ -492,11 +492,8 @@ fn sweep_overview_counts() {
     let a = db.upsert_sweep("alpha", "", "a.yaml", "").unwrap();
     db.upsert_sweep("empty", "", "e.yaml", "").unwrap();
     let (s1, s2, s3) = (spec(1), spec(2), spec(3));
-    db.register_trials(
-        a,
-        &[("k1".into(), &s1), ("k2".into(), &s2), ("k3".into(), &s3)],
-    )
-    .unwrap();
+    db.register_trials(a, &[(0, "k1", &s1), (1, "k2", &s2), (2, "k3", &s3)])
+        .unwrap();
     let t = start(&db, a, "k1", "cpu").unwrap();
     db.finish_trial(t, TrialStatus::Completed, None).unwrap();
     start(&db, a, "k2", "cpu").unwrap();
@@ -521,7 +518,7 @@ fn populated() -> (tempfile::TempDir, std::path::PathBuf) {
     let db = Db::open(&path).unwrap();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
-    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
     (dir, path)
 }
 
@@ -662,7 +659,7 @@ fn claims_follow_status_liveness_and_retry_rules() {
     let (_d, db) = fresh();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let s1 = spec(1);
-    db.register_trials(sid, &[("k1".to_string(), &s1)]).unwrap();
+    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
     let alive = ClaimRules {
         runner: "b",
         retry_failed: false,
@@ -728,13 +725,13 @@ fn two_runners_never_claim_the_same_trial() {
     let db = Db::open(&path).unwrap();
     let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
     let specs: Vec<TrialSpec> = (0..20).map(spec).collect();
-    let trials: Vec<(String, &TrialSpec)> = specs
+    let keys: Vec<String> = (0..specs.len()).map(|i| format!("k{i}")).collect();
+    let trials: Vec<(usize, &str, &TrialSpec)> = specs
         .iter()
         .enumerate()
-        .map(|(i, s)| (format!("k{i}"), s))
+        .map(|(i, s)| (i, keys[i].as_str(), s))
         .collect();
     db.register_trials(sid, &trials).unwrap();
-    let keys: Vec<String> = trials.iter().map(|(k, _)| k.clone()).collect();
     let handles: Vec<_> = (0..2)
         .map(|r| {
             let (path, keys) = (path.clone(), keys.clone());

@@ -155,7 +155,8 @@ fn to_i64(v: u64, what: &str) -> Result<i64> {
 
 impl Db {
     /// Opens or creates the database at `path` (creating missing parent directories): WAL
-    /// journal, 30 s busy timeout, foreign keys on, migrations applied.
+    /// journal (a rollback journal on network filesystems, see [`super::journal`]), 30 s busy
+    /// timeout, foreign keys on, migrations applied.
     ///
     /// Fails, naming the path, on a file that is not SQLite, a SQLite file of another
     /// program, a database of a newer schema version, and a path that cannot be written.
@@ -178,8 +179,10 @@ impl Db {
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| open_error(path, e))?;
         // The first statement reads the header: this is where a non-SQLite file is caught.
+        let journal = super::journal::journal_mode(path);
+        let pragma = format!("PRAGMA journal_mode={journal}");
         let _mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .query_row(&pragma, [], |r| r.get(0))
             .map_err(|e| open_error(path, e))?;
         if conn
             .is_readonly(DatabaseName::Main)
@@ -192,8 +195,10 @@ impl Db {
         // WAL with synchronous=NORMAL: a commit survives any crash of thaw itself and the
         // database is never corrupted; only a power loss or OS crash can drop the last commits
         // (a checkpoint then ahead of its trial's metrics is ignored on resume). It saves an
-        // fsync per epoch, most of an epoch's bookkeeping.
-        conn.pragma_update(None, "synchronous", "NORMAL")
+        // fsync per epoch, most of an epoch's bookkeeping. A rollback journal needs FULL for
+        // the same guarantee.
+        let sync = if journal == "WAL" { "NORMAL" } else { "FULL" };
+        conn.pragma_update(None, "synchronous", sync)
             .map_err(|e| open_error(path, e))?;
         schema::migrate(&mut conn, path).map_err(|e| match e.downcast::<rusqlite::Error>() {
             Ok(sql) => open_error(path, sql),
@@ -247,10 +252,14 @@ impl Db {
         Ok(id)
     }
 
-    /// Registers the sweep's trials `(key, spec)` in one transaction: missing ones are inserted
-    /// as pending with `position` = their index; existing ones only get their position updated
-    /// (their status, timestamps and metrics are left alone).
-    pub fn register_trials(&self, sweep_id: i64, trials: &[(String, &TrialSpec)]) -> Result<()> {
+    /// Registers the sweep's trials `(position, key, spec)` in one transaction: missing ones
+    /// are inserted as pending; existing ones only get their position updated (their status,
+    /// timestamps and metrics are left alone).
+    pub fn register_trials(
+        &self,
+        sweep_id: i64,
+        trials: &[(usize, &str, &TrialSpec)],
+    ) -> Result<()> {
         let tx = self.write_tx()?;
         {
             let mut stmt = tx.prepare(
@@ -262,7 +271,7 @@ impl Db {
                      ?15, ?16, ?17, ?18, ?19, ?20, ?21)
                  ON CONFLICT (sweep_id, key) DO UPDATE SET position = excluded.position",
             )?;
-            for (position, (key, spec)) in trials.iter().enumerate() {
+            for &(position, key, spec) in trials {
                 let optimizer = match spec.optimizer {
                     Optimizer::Sgd { .. } => "sgd",
                     Optimizer::Adamw { .. } => "adamw",
@@ -517,6 +526,17 @@ impl Db {
             bail!("no trial with id {trial_id} in {}", self.path.display());
         }
         Ok(())
+    }
+
+    /// Marks every `running` trial of the sweep `interrupted` (resumable from its checkpoint);
+    /// returns how many. For a database only this process uses (a Slurm shard), where a
+    /// running trial can only be left over from a killed earlier attempt.
+    pub fn interrupt_running(&self, sweep_id: i64) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE trials SET status = 'interrupted', heartbeat_at = NULL
+             WHERE sweep_id = ?1 AND status = 'running'",
+            [sweep_id],
+        )?)
     }
 
     /// Records (or replaces) the checkpoint of pretraining `key`.

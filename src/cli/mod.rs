@@ -1,5 +1,7 @@
 //! Command-line interface: argument definitions only; `main.rs` wires them to the library.
 
+pub mod slurm;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -78,11 +80,57 @@ pub enum Command {
         /// Refuse grids that expand to more trials than this.
         #[arg(long, default_value_t = 5000)]
         max_trials: usize,
+        /// Run only share INDEX of COUNT of the trials (0 <= INDEX < COUNT), dealt by trial key;
+        /// a Slurm array task runs `--shard $SLURM_ARRAY_TASK_ID/COUNT` into its own --db.
+        /// Implies no report (`thaw merge` renders it).
+        #[arg(long, value_name = "INDEX/COUNT")]
+        shard: Option<String>,
+        /// Set by `thaw run --jobs N` on the worker processes it starts.
+        #[arg(long, hide = true)]
+        worker: Option<usize>,
         #[command(flatten)]
         db: DbArgs,
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// Do once what every trial of the grids needs before an array of `thaw run --shard` tasks
+    /// starts: decode the datasets and pretrain every source checkpoint.
+    Prepare {
+        /// Grid YAML files, or folders of them.
+        #[arg(required = true)]
+        grids: Vec<PathBuf>,
+        /// Device to pretrain on: auto, cpu, cuda, cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Folder holding the bundled datasets.
+        #[arg(long, env = "THAW_DATA", default_value = "data")]
+        data_dir: PathBuf,
+        /// Folder for pretrained checkpoints (default: `.thaw-cache` beside the database).
+        #[arg(long, env = "THAW_CACHE")]
+        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Merge shard databases (Slurm array tasks) into one database and render the reports.
+    /// Safe to run again at any time: a trial present twice keeps its most advanced record.
+    Merge {
+        /// Shard database files, or folders whose *.sqlite files are merged.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Refuse shards holding any sweep other than these (repeatable).
+        #[arg(long = "sweep")]
+        sweeps: Vec<String>,
+        /// Merge only; do not render the reports.
+        #[arg(long)]
+        no_report: bool,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        reports: ReportArgs,
+    },
+    /// Run grids on a Slurm cluster: a prepare job, a job array of `thaw run --shard` tasks
+    /// with a database each, and a merge job; or `thaw slurm status NAME`.
+    Slurm(Box<slurm::SlurmArgs>),
     /// Render a sweep's report from the database.
     Report {
         /// Sweep name (the grid's `name:`).

@@ -1,0 +1,309 @@
+//! `thaw run` from its options to its exit status: plan every grid (all are validated before
+//! anything runs), keep a shard's share, run the trials in this process or in worker processes
+//! watched from here, render the reports, and read back how every trial ended.
+
+use super::interrupt;
+use super::monitor;
+use super::outcome::RunOutcome;
+use super::pool::Pool;
+use super::shard::Shard;
+use super::{device_name, jobs, plan, render, run, runner, PlannedSweep, RunOptions, RunSummary};
+use crate::track::{self, ClaimRules, Db};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use tch::Device;
+
+/// Everything `thaw run` was asked to do.
+pub struct RunConfig {
+    /// Grid files, in the order given (folders already expanded, see [`grid_files`]).
+    pub grids: Vec<PathBuf>,
+    /// Print the trials and keys; train and write nothing.
+    pub dry_run: bool,
+    /// Devices trials train on; workers are spread over them.
+    pub devices: Vec<Device>,
+    /// Trials at once (`None`: chosen from the devices and the trials).
+    pub jobs: Option<usize>,
+    /// libtorch threads per process (`None`: the cores divided among the jobs).
+    pub threads: Option<usize>,
+    /// Run only this share of the trials (a Slurm array task).
+    pub shard: Option<Shard>,
+    /// This process is worker N of a `--jobs` run (started by another `thaw run`).
+    pub worker: Option<usize>,
+    /// Refuse grids of more trials.
+    pub max_trials: usize,
+    pub options: RunOptions,
+}
+
+impl RunConfig {
+    /// The `thaw run` arguments of this run's workers (each gets its own `--jobs 1`,
+    /// `--threads`, `--device` and `--worker` from [`Pool::spawn`]).
+    fn worker_args(&self) -> Vec<String> {
+        let o = &self.options;
+        let mut args: Vec<String> = self.grids.iter().map(|g| path_arg(g)).collect();
+        for (flag, path) in [
+            ("--db", &o.db_path),
+            ("--data-dir", &o.data_dir),
+            ("--cache-dir", &o.cache_dir),
+            ("--reports-dir", &o.reports_dir),
+        ] {
+            args.extend([flag.to_string(), path_arg(path)]);
+        }
+        if let Some(t) = &o.templates {
+            args.extend(["--templates".to_string(), path_arg(t)]);
+        }
+        if let Some(shard) = self.shard {
+            args.extend(["--shard".to_string(), shard.to_string()]);
+        }
+        args.extend([
+            "--checkpoint-every".to_string(),
+            o.checkpoint_every.as_secs_f64().to_string(),
+            "--stale-after".to_string(),
+            o.stale_after.as_secs().to_string(),
+            "--max-trials".to_string(),
+            self.max_trials.to_string(),
+        ]);
+        for (on, flag) in [
+            (o.retry_failed, "--retry-failed"),
+            (o.keep_checkpoints, "--keep-checkpoints"),
+            (!o.feature_reuse, "--no-feature-reuse"),
+        ] {
+            if on {
+                args.push(flag.to_string());
+            }
+        }
+        args
+    }
+
+    /// The command that reruns this run, for messages.
+    fn rerun_command(&self) -> String {
+        let mut cmd = String::from("thaw run");
+        for g in &self.grids {
+            cmd.push(' ');
+            cmd.push_str(&g.display().to_string());
+        }
+        if let Some(shard) = self.shard {
+            cmd.push_str(&format!(" --shard {shard}"));
+        }
+        cmd
+    }
+}
+
+fn path_arg(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Runs `cfg`; returns the exit status ([`RunOutcome::exit_code`]).
+pub fn launch(cfg: &RunConfig) -> Result<u8> {
+    let opts = &cfg.options;
+    interrupt::install()?;
+    let mut planned = cfg
+        .grids
+        .iter()
+        .map(|g| plan(g, &opts.data_dir, &opts.cache_dir, cfg.max_trials))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(shard) = cfg.shard {
+        PlannedSweep::keep_shard(&mut planned, shard);
+    }
+    if cfg.dry_run {
+        print_dry_run(&planned, cfg.shard);
+        return Ok(0);
+    }
+    let jobs = if cfg.worker.is_some() {
+        1
+    } else {
+        choose_jobs(cfg, &planned)
+    };
+    let threads = cfg.threads.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / jobs).max(1)
+    });
+    tch::set_num_threads(threads as i32);
+    if cfg.worker.is_none() {
+        register(cfg, &planned)?;
+    }
+    if jobs > 1 {
+        run_workers(cfg, &planned, jobs, threads)?;
+    } else {
+        for p in &planned {
+            print_summary(&run(p, opts)?);
+            if interrupt::requested() {
+                break;
+            }
+        }
+    }
+    let me = runner::runner_id();
+    let rules = ClaimRules {
+        runner: &me,
+        retry_failed: opts.retry_failed,
+        stale_after: opts.stale_after,
+        runner_is_dead: &runner::is_dead,
+    };
+    let outcome = RunOutcome::read(&opts.db_path, &planned, &rules)?;
+    let text = outcome.describe(&cfg.rerun_command());
+    if !text.is_empty() {
+        eprintln!("{text}");
+    }
+    println!("database: {}", opts.db_path.display());
+    Ok(outcome.exit_code())
+}
+
+/// The grid files named on the command line: files as given, folders expanded to their
+/// `*.yaml` / `*.yml` files in name order.
+pub fn grid_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for arg in args {
+        if !arg.is_dir() {
+            files.push(arg.clone());
+            continue;
+        }
+        let before = files.len();
+        for entry in walkdir::WalkDir::new(arg).sort_by_file_name() {
+            let entry =
+                entry.with_context(|| format!("cannot read the folder {}", arg.display()))?;
+            let is_grid = entry
+                .path()
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml");
+            if entry.file_type().is_file() && is_grid {
+                files.push(entry.into_path());
+            }
+        }
+        if files.len() == before {
+            bail!("{}: no *.yaml grid files in this folder", arg.display());
+        }
+    }
+    Ok(files)
+}
+
+fn print_dry_run(planned: &[PlannedSweep], shard: Option<Shard>) {
+    for p in planned {
+        println!("{}", crate::spec::describe_trials(&p.grid));
+        for t in &p.trials {
+            println!("trial {:>4}  key {}", t.position + 1, t.key);
+        }
+        let share = shard.map_or(String::new(), |s| format!(" in shard {s}"));
+        println!(
+            "{}: {} trials{share}; nothing was trained or written (--dry-run)",
+            p.grid.name,
+            p.trials.len()
+        );
+    }
+}
+
+/// `--jobs`, or the default for the devices and the largest trial (said when above 1).
+fn choose_jobs(cfg: &RunConfig, planned: &[PlannedSweep]) -> usize {
+    if let Some(n) = cfg.jobs {
+        return n.max(1);
+    }
+    let trials: Vec<_> = planned
+        .iter()
+        .flat_map(|p| &p.trials)
+        .map(|t| &t.spec)
+        .collect();
+    let choice = jobs::default_jobs(&cfg.devices, &trials);
+    if choice.jobs > 1 {
+        println!(
+            "--jobs {} (default: {}; set --jobs to override)",
+            choice.jobs, choice.reason
+        );
+    }
+    choice.jobs
+}
+
+/// Records the sweeps and their trials before any worker starts (so progress can be read from
+/// the start). A shard's database belongs to its array task alone: a trial still `running`
+/// there was left by a killed earlier attempt and is resumed.
+fn register(cfg: &RunConfig, planned: &[PlannedSweep]) -> Result<()> {
+    let db = Db::open(&cfg.options.db_path)?;
+    for p in planned {
+        let sweep_id = p.register(&db)?;
+        if cfg.shard.is_some() {
+            let n = db.interrupt_running(sweep_id)?;
+            if n > 0 {
+                println!(
+                    "{}: {n} trials left running by an earlier attempt of this shard will be resumed",
+                    p.grid.name
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the trials in `jobs` worker processes, shows their progress, then renders the reports.
+fn run_workers(
+    cfg: &RunConfig,
+    planned: &[PlannedSweep],
+    jobs: usize,
+    threads: usize,
+) -> Result<()> {
+    let opts = &cfg.options;
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    let log_dir = opts
+        .cache_dir
+        .join("logs")
+        .join(format!("run-{stamp}-{}", std::process::id()));
+    let mut pool = Pool::spawn(&cfg.worker_args(), jobs, &cfg.devices, threads, &log_dir)?;
+    monitor::watch(&mut pool, &opts.db_path, planned)?;
+    for failure in pool.failures() {
+        eprintln!("{failure}");
+    }
+    for p in planned {
+        if opts.render {
+            // The workers may have finished trials after their last render.
+            println!("report: {}", render(opts, &p.grid.name)?.display());
+        }
+        let counts = track::status_counts(&opts.db_path, &p.grid.name)?;
+        let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        println!(
+            "sweep {} after all {jobs} processes: {}",
+            p.grid.name,
+            counts.join(", ")
+        );
+    }
+    let devices: Vec<String> = cfg.devices.iter().map(|d| device_name(*d)).collect();
+    println!(
+        "{jobs} workers on {}; their logs: {}",
+        devices.join(","),
+        log_dir.display()
+    );
+    Ok(())
+}
+
+/// The summary lines of one sweep run in this process.
+fn print_summary(summary: &RunSummary) {
+    println!(
+        "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
+        summary.sweep,
+        summary.total,
+        summary.skipped,
+        summary.completed,
+        summary.failed,
+        summary.diverged,
+        summary.interrupted
+    );
+    if let Some(report) = &summary.report {
+        println!("report: {}", report.display());
+    }
+    if summary.completed + summary.failed + summary.diverged > 0 {
+        let wall = summary.wall.as_secs_f64();
+        let kept = summary.bookkeeping.as_secs_f64();
+        println!(
+            "bookkeeping (database writes, checkpoints, reports): {kept:.2} s of {wall:.1} s ({:.2}%)",
+            100.0 * kept / wall.max(1e-9)
+        );
+    }
+    let f = summary.features;
+    if f.computed + f.from_memory + f.from_disk > 0 {
+        println!(
+            "frozen-prefix features: {} sets computed, {} reused from memory, {} from disk ({} written to disk)",
+            f.computed, f.from_memory, f.from_disk, f.written
+        );
+    }
+    if summary.left_to_others > 0 {
+        println!(
+            "{} trials were left to other runners or not retried (failed/diverged: add --retry-failed)",
+            summary.left_to_others
+        );
+    }
+}

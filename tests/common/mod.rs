@@ -1,0 +1,134 @@
+//! Helpers shared by the end-to-end tests of processes: the real `thaw` binary run in a
+//! temporary folder, and reads of the database it writes.
+#![allow(dead_code)] // each test file uses a different subset
+
+use rusqlite::Connection;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The bundled datasets.
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
+}
+
+/// `thaw ARGS` in `dir`, with the database, reports and cache inside it and a checkpoint after
+/// every epoch.
+pub fn thaw_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_thaw"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("THAW_DB", dir.join("thaw.sqlite"))
+        .env("THAW_REPORTS", dir.join("reports"))
+        .env("THAW_DATA", data_dir())
+        .env_remove("THAW_CACHE")
+        .env_remove("THAW_JOURNAL")
+        .env("THAW_CHECKPOINT_EVERY", "0");
+    cmd
+}
+
+/// Runs `thaw ARGS` in `dir` to its end.
+pub fn thaw(dir: &Path, args: &[&str]) -> Output {
+    thaw_cmd(dir, args).output().expect("the thaw binary runs")
+}
+
+/// stdout then stderr.
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Writes a grid file into `dir`.
+pub fn write_grid(dir: &Path, name: &str, yaml: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// The first column of the first row of `sql` on the database at `db`, as text.
+pub fn scalar(db: &Path, sql: &str) -> String {
+    let conn = Connection::open(db).unwrap();
+    conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
+        .map(|v| match v {
+            rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Text(t) => t,
+            other => format!("{other:?}"),
+        })
+        .unwrap()
+}
+
+/// Every trial's metrics by trial key, epoch and name (timings left out).
+pub fn metrics(db: &Path) -> BTreeMap<(String, i64, String), Option<f64>> {
+    let conn = Connection::open(db).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT t.key, m.epoch, m.name, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id
+             WHERE m.name != 'epoch_seconds'",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Polls `ready` every 100 ms until it holds; panics with `what` after `limit`.
+pub fn wait_until(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Whether some trial of the database at `db` is running and has finished an epoch.
+pub fn mid_trial(db: &Path) -> bool {
+    Connection::open(db)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM metrics m JOIN trials t ON t.id = m.trial_id
+                 WHERE t.status = 'running' AND m.epoch >= 1",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .unwrap_or(0)
+        > 0
+}
+
+/// A small grid of 12 trials (seconds on a CPU) named `name`.
+pub fn small_grid(name: &str) -> String {
+    format!(
+        r#"
+name: {name}
+seeds: [0, 1]
+source:
+  dataset: mnist10k
+  classes: [0, 1, 2]
+  train_per_class: 40
+  epochs: 1
+target:
+  dataset: mnist10k
+  classes: [5, 6, 7]
+  train_per_class: [8, 24]
+backbone: cnn4
+freeze: [0, 2]
+baselines: [scratch]
+schedule: {{kind: cosine, lr: 0.02, warmup_epochs: 1}}
+optimizer: {{kind: adamw, weight_decay: 0.01}}
+epochs: 4
+batch_size: 8
+image_size: 12
+"#
+    )
+}
+
+/// Trials in [`small_grid`]: 2 freeze × 2 sizes × 2 seeds + 2 sizes × 2 seeds from scratch.
+pub const SMALL_GRID_TRIALS: i64 = 12;
