@@ -4,7 +4,7 @@
 //! A merge is idempotent and can run at any time, also while tasks still write their shards
 //! (each shard is only read, in one read transaction, so from one consistent snapshot).
 //! A trial, identified by (sweep name, trial key), keeps its most advanced record among the
-//! destination and every shard (see [`Rank`]); when a shard's record wins, the destination's
+//! destination and every shard (see `Rank`); when a shard's record wins, the destination's
 //! row takes all its columns and its metrics replace the destination's. Sweeps are matched by
 //! name (the most recently updated text wins); `pretrained`, `split_files` and
 //! `domain_distance` rows are keyed by their content and inserted when missing. Columns are
@@ -390,7 +390,7 @@ impl Merge<'_> {
                         .query_row(&insert, params_from_iter(keyed), |r| r.get(0))?;
                     (id, Outcome::Added)
                 }
-                Some((id, ours)) if theirs > ours => {
+                Some((id, ours)) if theirs >= ours => {
                     let mut v = values(r, 7)?;
                     v.push(Value::Integer(id));
                     self.tx.execute(&update, params_from_iter(v))?;

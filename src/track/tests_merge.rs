@@ -124,6 +124,11 @@ fn assert_sound(path: &Path) {
     assert_eq!(fk, 0);
 }
 
+/// Trials added, updated, unchanged.
+fn counts(s: &MergeSummary) -> (usize, usize, usize) {
+    (s.trials_added, s.trials_updated, s.trials_unchanged)
+}
+
 fn message(result: Result<MergeSummary>) -> String {
     format!("{:#}", result.expect_err("must be refused"))
 }
@@ -176,8 +181,7 @@ fn disjoint_shards_merge_to_their_union_with_metrics_and_shared_rows() {
     let dest = d.join("out/sweep.db");
     let names = ["s".to_string()];
     let summary = merge_shards(&dest, &[a, b], Some(&names)).unwrap();
-    assert_eq!((summary.shards, summary.trials_added), (2, 4));
-    assert_eq!((summary.trials_updated, summary.trials_unchanged), (0, 0));
+    assert_eq!((summary.shards, counts(&summary)), (2, (4, 0, 0)));
     assert_eq!(
         summary.shared_rows_added, 4,
         "p1, p2, one split file, one distance"
@@ -246,14 +250,7 @@ fn merging_again_changes_nothing() {
     // Again, and with a shard listed twice.
     let again = merge_shards(&dest, &[a.clone(), b, a], None).unwrap();
     assert_eq!(again.shards, 3);
-    assert_eq!(
-        (
-            again.trials_added,
-            again.trials_updated,
-            again.trials_unchanged
-        ),
-        (0, 0, 3)
-    );
+    assert_eq!(counts(&again), (0, 0, 3));
     assert_eq!(again.shared_rows_added, 0);
     assert_eq!(dump(&dest), before);
     assert_sound(&dest);
@@ -313,7 +310,7 @@ fn the_most_advanced_record_wins_whatever_the_order() {
     merge_shards(&dest, &[a], None).unwrap();
     assert_eq!(trial(&dest, "k1"), "interrupted/12.0/9");
     let summary = merge_shards(&dest, std::slice::from_ref(&b), None).unwrap();
-    assert_eq!((summary.trials_added, summary.trials_updated), (0, 2));
+    assert_eq!(counts(&summary), (0, 2, 0));
     assert_eq!(trial(&dest, "k1"), "completed/23.0/12");
     let cols =
         "SELECT runner || attempts || started_at || finished_at FROM trials WHERE key = 'k1'";
@@ -339,14 +336,7 @@ fn a_completed_destination_trial_is_not_overwritten_by_a_lesser_copy() {
     );
     let pending = shard(d, "p.db", "s", &[("k1", State::Pending)], 30.0);
     let summary = merge_shards(&dest, &[running, pending], None).unwrap();
-    assert_eq!(
-        (
-            summary.trials_added,
-            summary.trials_updated,
-            summary.trials_unchanged
-        ),
-        (1, 0, 1)
-    );
+    assert_eq!(counts(&summary), (1, 0, 1));
     assert_eq!(rows_of(&dest, k1), before, "k1 and its metrics untouched");
     assert_eq!(trial(&dest, "k1"), "completed/13.0/12");
     assert_eq!(trial(&dest, "k2"), "pending/-/0");

@@ -90,6 +90,12 @@ fn refusals_name_the_shard_and_leave_the_destination_alone() {
     let broken = shard(d, "broken.db", "b", &[("k5", COMPLETED)], 30.0);
     let sql = "PRAGMA foreign_keys = OFF; UPDATE trials SET sweep_id = 99";
     open(&broken).execute_batch(sql).unwrap();
+    let violations = "SELECT count(*) FROM pragma_foreign_key_check";
+    assert_eq!(
+        scalar(&broken, violations),
+        Value::Integer(1),
+        "what assert_sound sees"
+    );
     let err = message(merge_shards(&dest, &[other, broken.clone()], None));
     assert!(
         err.contains(&format!("merging shard {}", broken.display())),
@@ -111,7 +117,8 @@ fn an_older_shard_is_read_as_it_is_and_lacking_columns_get_defaults() {
     // A running copy (runner, heartbeat, 1 attempt), then a version-1 shard completed it.
     let dest = d.join("sweep.db");
     let running = shard(d, "r.db", "s", &[("k1", State::Running(0))], 20.0);
-    merge_shards(&dest, &[running], None).unwrap();
+    merge_shards(&dest, std::slice::from_ref(&running), None).unwrap();
+    let created = scalar(&dest, "SELECT created_at FROM sweeps");
     let old = d.join("old.db");
     let conn = open(&old);
     conn.execute_batch(include_str!("schema_v1.sql")).unwrap();
@@ -139,6 +146,12 @@ fn an_older_shard_is_read_as_it_is_and_lacking_columns_get_defaults() {
     let sql = "SELECT coalesce(runner, '-') || coalesce(heartbeat_at, '-') || attempts || precision
                FROM trials";
     assert_eq!(scalar(&dest, sql), Value::Text("--0fp32".into()));
+    // The sweep takes the text of its latest update (the old shard's 'y'), keeps its creation.
+    let sweep = "SELECT spec_yaml || '/' || updated_at FROM sweeps";
+    assert_eq!(scalar(&dest, sweep), Value::Text("name: s/y".into()));
+    assert_eq!(scalar(&dest, "SELECT created_at FROM sweeps"), created);
+    merge_shards(&dest, &[running], None).unwrap();
+    assert_eq!(scalar(&dest, sweep), Value::Text("name: s/y".into()));
     assert_sound(&dest);
 }
 
