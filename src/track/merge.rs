@@ -390,7 +390,7 @@ impl Merge<'_> {
                         .query_row(&insert, params_from_iter(keyed), |r| r.get(0))?;
                     (id, Outcome::Added)
                 }
-                Some((id, ours)) if theirs >= ours => {
+                Some((id, ours)) if theirs > ours => {
                     let mut v = values(r, 7)?;
                     v.push(Value::Integer(id));
                     self.tx.execute(&update, params_from_iter(v))?;
