@@ -5,7 +5,7 @@
 #   scripts/slurm-cluster.sh install      # apt-get install slurmctld slurmd slurm-client munge (idempotent)
 #   scripts/slurm-cluster.sh start DIR    # start munged + slurmctld + slurmd, everything under DIR;
 #                                         # prints "export SLURM_CONF=DIR/slurm.conf" on stdout
-#   scripts/slurm-cluster.sh stop DIR     # cancel jobs, kill the daemons (and leftover job steps) of DIR
+#   scripts/slurm-cluster.sh stop DIR     # kill the daemons, job steps and job processes of DIR
 #   scripts/slurm-cluster.sh logs DIR     # tail the daemon logs
 #
 #   eval "$(scripts/slurm-cluster.sh start /tmp/slurmtest)"   # sets SLURM_CONF for sbatch/squeue/...
@@ -64,11 +64,16 @@ abs_dir() {
     printf '%s\n' "$d"
 }
 
-pid_alive() { # pidfile
-    local p
+# True if the pid in PIDFILE is a live (non-zombie) process whose command line mentions DIR
+# (guards against stale pid files and reused pids).
+pid_alive() { # pidfile dir
+    local p st
     [ -s "$1" ] || return 1
     p=$(cat "$1" 2>/dev/null) || return 1
-    [ -n "$p" ] && kill -0 "$p" 2>/dev/null
+    [ -n "$p" ] && kill -0 "$p" 2>/dev/null || return 1
+    st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || return 1
+    [ "$st" != Z ] || return 1
+    { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null | grep -qF -- "$2/"
 }
 
 # TCP ports currently in LISTEN state (decimal), from /proc/net/tcp{,6}.
@@ -88,12 +93,16 @@ claimed_ports() {
 }
 
 pick_port_base() {
-    if [ -n "${SLURM_TEST_PORT_BASE:-}" ]; then
-        printf '%s\n' "$SLURM_TEST_PORT_BASE"
-        return
-    fi
     local used base
     used=" $(listening_ports | tr '\n' ' ') $(claimed_ports | tr '\n' ' ') "
+    if [ -n "${SLURM_TEST_PORT_BASE:-}" ]; then
+        base=$SLURM_TEST_PORT_BASE
+        case "$used" in
+            *" $base "* | *" $((base + 1)) "*) die "SLURM_TEST_PORT_BASE=$base: port $base or $((base + 1)) already in use" ;;
+        esac
+        printf '%s\n' "$base"
+        return
+    fi
     base=6817
     while [ "$base" -lt 7817 ]; do
         case "$used" in
@@ -176,7 +185,7 @@ start_munge() { # DIR
         dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
         chmod 400 "$dir/munge/munge.key"
     fi
-    pid_alive "$dir/munge/munged.pid" && return 0
+    pid_alive "$dir/munge/munged.pid" "$dir" && return 0
     rm -f "$dir/munge/munge.socket.2" "$dir/munge/munge.socket.2.lock"
     # --force: munged refuses root-owned/odd-permission paths and stale sockets otherwise.
     munged --force \
@@ -187,7 +196,7 @@ start_munge() { # DIR
         --seed-file="$dir/munge/munged.seed" \
         2>>"$dir/log/munged.stderr" || { cat "$dir/log/munged.stderr" >&2; die "munged failed to start"; }
     for i in $(seq 50); do
-        [ -S "$dir/munge/munge.socket.2" ] && pid_alive "$dir/munge/munged.pid" && break
+        [ -S "$dir/munge/munge.socket.2" ] && pid_alive "$dir/munge/munged.pid" "$dir" && break
         sleep 0.1
     done
     munge -n --socket="$dir/munge/munge.socket.2" | unmunge --socket="$dir/munge/munge.socket.2" >/dev/null ||
@@ -196,7 +205,7 @@ start_munge() { # DIR
 
 cmd_start() {
     [ $# -eq 1 ] || usage
-    local dir host i state timeout base
+    local dir host i state timeout base f
     dir=$(abs_dir "$1")
     [ "$(id -u)" -eq 0 ] || die "start must run as root (SlurmUser=root, SlurmdUser=root)"
     for c in slurmctld slurmd sbatch sinfo munged munge; do
@@ -207,7 +216,7 @@ cmd_start() {
     if [ -e "$dir/.slurm-cluster" ]; then
         local alive=0 dead=0 f
         for f in munge/munged.pid run/slurmctld.pid run/slurmd.pid; do
-            if pid_alive "$dir/$f"; then alive=$((alive + 1)); else dead=$((dead + 1)); fi
+            if pid_alive "$dir/$f" "$dir"; then alive=$((alive + 1)); else dead=$((dead + 1)); fi
         done
         if [ "$dead" -eq 0 ]; then
             log "cluster in $dir already running; reusing it"
@@ -227,15 +236,18 @@ cmd_start() {
     mkdir -p "$dir/state" "$dir/spool" "$dir/run" "$dir/log"
     touch "$dir/.slurm-cluster"
 
-    base=$(pick_port_base)
-    write_config "$dir" "$base"
+    # Pick and claim a port pair under a lock so parallel 'start's get different ports.
     mkdir -p /tmp/.slurm-cluster-ports
+    exec 9>/tmp/.slurm-cluster-ports/.lock
+    flock 9
+    base=$(pick_port_base)
     echo "$dir" >"/tmp/.slurm-cluster-ports/$base"
     echo "$dir" >"/tmp/.slurm-cluster-ports/$((base + 1))"
+    flock -u 9
+    exec 9>&-
+    write_config "$dir" "$base"
 
     export SLURM_CONF="$dir/slurm.conf"
-    # Marker so 'stop' can find slurmstepd processes (they inherit slurmd's environment).
-    export SLURM_CLUSTER_SH_DIR="$dir"
 
     start_munge "$dir"
 
@@ -250,6 +262,13 @@ cmd_start() {
     timeout=${SLURM_TEST_START_TIMEOUT:-60}
     state=""
     for i in $(seq $((timeout * 2))); do
+        # Daemons write their pid files shortly after forking; fail early once one has died.
+        for f in slurmctld slurmd; do
+            if [ -s "$dir/run/$f.pid" ] || [ "$i" -gt 10 ]; then
+                pid_alive "$dir/run/$f.pid" "$dir" || state="$f died"
+            fi
+        done
+        case "$state" in *died) break ;; esac
         state=$(sinfo -h -n "$host" -o '%t' 2>/dev/null | head -n1 || true)
         case "$state" in
             idle | mix | alloc) break ;;
@@ -262,19 +281,23 @@ cmd_start() {
     case "$state" in
         idle | mix | alloc) ;;
         *)
-            log "node $host not idle after ${timeout}s (state: '${state}')"
+            log "node $host not idle (state: '${state}', timeout ${timeout}s)"
             cmd_logs "$dir" >&2
-            die "cluster in $dir failed to start (daemons left running; run '$PROG stop $dir')"
+            cmd_stop "$dir" >&2
+            die "cluster in $dir failed to start (stopped again; logs kept in $dir/log)"
             ;;
     esac
     log "cluster up in $dir (node $host, ports $base/$((base + 1)))"
     echo "export SLURM_CONF=$dir/slurm.conf"
 }
 
-# Processes whose environment contains the given NAME=VALUE entry (excluding us and our parents).
-procs_with_env() { # NAME=VALUE [REQUIRED_NAME]
-    local want=$1 need=${2:-} p self=$$ anc
-    anc=" $self $PPID "
+# Pids of slurmstepd and job processes of the cluster whose config is $1: Slurm puts
+# SLURM_CONF=<conf> into the environment of slurmstepd and of every job process (even with
+# --export=NONE). Client processes such as the test harness also carry SLURM_CONF but have no
+# SLURM_JOB_ID, so they are left alone, as are this script and its ancestors.
+cluster_procs() { # CONF
+    local conf=$1 p anc env cmd
+    anc=" $$ $PPID "
     p=$PPID
     while [ "$p" -gt 1 ] 2>/dev/null; do
         p=$(awk '/^PPid:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
@@ -283,45 +306,57 @@ procs_with_env() { # NAME=VALUE [REQUIRED_NAME]
     for p in /proc/[0-9]*; do
         p=${p#/proc/}
         case "$anc" in *" $p "*) continue ;; esac
-        local env
-        env=$(tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null) || continue
-        printf '%s\n' "$env" | grep -qxF -- "$want" || continue
-        if [ -n "$need" ]; then printf '%s\n' "$env" | grep -q "^$need=" || continue; fi
-        echo "$p"
+        env=$({ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null) || continue
+        printf '%s\n' "$env" | grep -qxF -- "SLURM_CONF=$conf" || continue
+        cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
+        case "$cmd" in
+            slurmstepd*) echo "$p" ;;
+            *) printf '%s\n' "$env" | grep -q '^SLURM_JOB_ID=' && echo "$p" ;;
+        esac
     done
+    return 0
 }
 
 cmd_stop() {
     [ $# -eq 1 ] || usage
-    local dir f p i pids
+    local dir f p i j pids alive st
     dir=$(abs_dir "$1")
     [ -d "$dir" ] || { log "$dir does not exist; nothing to stop"; return 0; }
 
-    if [ -f "$dir/slurm.conf" ] && pid_alive "$dir/run/slurmctld.pid"; then
-        export SLURM_CONF="$dir/slurm.conf"
-        timeout 10 scancel --quiet --user="$(id -un)" 2>/dev/null || true
-        for i in $(seq 20); do
-            [ -z "$(timeout 5 squeue -h -t running,completing -o %i 2>/dev/null || true)" ] && break
-            sleep 0.5
-        done
-    fi
-
-    for f in run/slurmd.pid run/slurmctld.pid munge/munged.pid; do
-        if pid_alive "$dir/$f"; then
-            p=$(cat "$dir/$f")
-            kill -TERM "$p" 2>/dev/null || true
-            for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-            kill -KILL "$p" 2>/dev/null || true
+    # No graceful scancel/shutdown (slurmctld needs >2 s on SIGTERM): the folder is throwaway and
+    # a fast teardown matters more; everything gets SIGKILL. Jobs are not cancelled in the saved
+    # state. Job steps and job processes survive slurmd, so they are killed too; a second sweep
+    # catches processes forked meanwhile. slurmctld's child ": slurmscriptd" exits with it.
+    for i in 1 2; do
+        pids=$(cluster_procs "$dir/slurm.conf")
+        if [ "$i" -eq 1 ]; then
+            for f in run/slurmctld.pid run/slurmd.pid; do
+                pid_alive "$dir/$f" "$dir" && pids="$pids $(cat "$dir/$f")"
+                rm -f "$dir/$f"
+            done
         fi
-        rm -f "$dir/$f"
-    done
-
-    # Leftover job steps and job processes of this cluster (slurmd does not kill them on exit).
-    pids=$(procs_with_env "SLURM_CLUSTER_SH_DIR=$dir"; procs_with_env "SLURM_CONF=$dir/slurm.conf" SLURM_JOB_ID)
-    if [ -n "$pids" ]; then
+        pids=$(echo $pids)
+        [ -n "$pids" ] || break
         # shellcheck disable=SC2086
         kill -KILL $pids 2>/dev/null || true
+        for j in $(seq 100); do
+            alive=""
+            for p in $pids; do
+                st=$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) || continue
+                [ "$st" = Z ] || alive="$alive $p"
+            done
+            [ -n "$alive" ] || break
+            sleep 0.05
+        done
+    done
+
+    if pid_alive "$dir/munge/munged.pid" "$dir"; then
+        p=$(cat "$dir/munge/munged.pid")
+        kill -TERM "$p" 2>/dev/null || true
+        for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
     fi
+    rm -f "$dir/munge/munged.pid"
 
     for f in /tmp/.slurm-cluster-ports/*; do
         [ -e "$f" ] && [ "$(cat "$f" 2>/dev/null)" = "$dir" ] && rm -f "$f"
