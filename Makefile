@@ -28,7 +28,7 @@ LITE0_WEIGHTS := $(WEIGHTS_DIR)/efficientnet_lite0_imagenet.safetensors
 PHOTOS := $(WEIGHTS_DIR)/photos/flower.jpg
 REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed-2
 
-.PHONY: demo test build libtorch lint bench bench-backbones weights clean-reports
+.PHONY: demo test build libtorch lint bench bench-backbones weights clean-reports slurm-tools
 
 demo: build
 	./target/release/thaw run experiments/quickstart.yaml
@@ -36,12 +36,18 @@ demo: build
 build: $(TORCH_STAMP)
 	$(CARGO) build --release
 
-test: $(TORCH_STAMP) weights
+test: $(TORCH_STAMP) weights slurm-tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --release
 
 libtorch: $(TORCH_STAMP)
+
+# Debian's Slurm and munge for tests/slurm.rs, which starts a single-node cluster of its own in a
+# temporary folder (scripts/slurm-cluster.sh; needs root or sudo). Installed once; skipped when
+# present.
+slurm-tools:
+	bash scripts/slurm-cluster.sh install
 
 # bench/run.sh: the grid bench/grid.yaml with thaw, then bench/reference.py on the same trials,
 # then the side-by-side table. BENCH_DEVICE=cuda, BENCH_THREADS=N, BENCH_OUT=DIR, THAW_BIN=...

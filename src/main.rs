@@ -240,9 +240,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .map(|g| exec::plan(g, &data_dir, &cache_dir, usize::MAX))
                 .collect::<Result<Vec<_>>>()?;
             let made = exec::prepare::prepare(&planned, &db.db, &data_dir, &cache_dir, device)?;
+            let names: Vec<&str> = planned.iter().map(|p| p.grid.name.as_str()).collect();
             println!(
-                "prepared {} sweeps: {made} pretrained checkpoints made, the rest were cached ({})",
-                planned.len(),
+                "prepared {}: {made} source checkpoints pretrained now, any others were already in {}",
+                names.join(", "),
                 cache_dir.display()
             );
             Ok(ExitCode::SUCCESS)
