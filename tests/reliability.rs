@@ -1,57 +1,23 @@
 //! Never lose a run: the real binary killed at random points, two runners on one database,
 //! Ctrl-C. Every check compares against an uninterrupted run of the same grid (CPU, exact).
 
+mod common;
+
+use common::{small_grid, thaw_cmd, SMALL_GRID_TRIALS};
 use rusqlite::Connection;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-const GRID: &str = r#"
-name: crashy
-seeds: [0, 1]
-source:
-  dataset: mnist10k
-  classes: [0, 1, 2]
-  train_per_class: 40
-  epochs: 1
-target:
-  dataset: mnist10k
-  classes: [5, 6, 7]
-  train_per_class: [8, 24]
-backbone: cnn4
-freeze: [0, 2]
-baselines: [scratch]
-schedule: {kind: cosine, lr: 0.02, warmup_epochs: 1}
-optimizer: {kind: adamw, weight_decay: 0.01}
-epochs: 4
-batch_size: 8
-image_size: 12
-"#;
-/// Trials in GRID: 2 freeze × 2 sizes × 2 seeds + 2 sizes × 2 seeds scratch.
-const TRIALS: i64 = 12;
-
-fn thaw_cmd(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_thaw"));
-    cmd.args(args)
-        .current_dir(dir)
-        .env("THAW_DB", dir.join("thaw.sqlite"))
-        .env("THAW_REPORTS", dir.join("reports"))
-        .env(
-            "THAW_DATA",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("data"),
-        )
-        .env_remove("THAW_CACHE")
-        // A checkpoint after every epoch, so that kills land between checkpoints of every age.
-        .env("THAW_CHECKPOINT_EVERY", "0");
-    cmd
-}
+/// Trials in the grid: 2 freeze × 2 sizes × 2 seeds + 2 sizes × 2 seeds scratch.
+const TRIALS: i64 = SMALL_GRID_TRIALS;
 
 fn setup() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let grid = dir.path().join("crashy.yaml");
-    std::fs::write(&grid, GRID).unwrap();
+    std::fs::write(&grid, small_grid("crashy")).unwrap();
     (dir, grid)
 }
 
@@ -80,29 +46,16 @@ fn spawn(dir: &Path, grid: &Path) -> Child {
         .unwrap()
 }
 
-/// Every completed trial's metrics by trial key, epoch and name (timings left out).
+/// Every trial's metrics by trial key, epoch and name (timings left out).
 fn metrics(dir: &Path) -> BTreeMap<(String, i64, String), Option<f64>> {
-    let conn = Connection::open(dir.join("thaw.sqlite")).unwrap();
-    let mut stmt = conn
-        .prepare(
-            "SELECT t.key, m.epoch, m.name, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id
-             WHERE m.name != 'epoch_seconds'",
-        )
-        .unwrap();
-    let rows = stmt
-        .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
-        .unwrap();
-    rows.map(Result::unwrap).collect()
+    common::metrics(&dir.join("thaw.sqlite"))
 }
 
 fn scalar(dir: &Path, sql: &str) -> String {
-    let conn = Connection::open(dir.join("thaw.sqlite")).unwrap();
-    conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
-        .map(|v| format!("{v:?}"))
-        .unwrap()
+    common::scalar(&dir.join("thaw.sqlite"), sql)
 }
 
-/// Metrics of an uninterrupted run of GRID, computed once for all tests of this file.
+/// Metrics of an uninterrupted run of the grid, computed once for all tests of this file.
 fn reference() -> &'static BTreeMap<(String, i64, String), Option<f64>> {
     static REFERENCE: OnceLock<BTreeMap<(String, i64, String), Option<f64>>> = OnceLock::new();
     REFERENCE.get_or_init(|| {
@@ -154,13 +107,13 @@ fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uni
     );
     run_to_end(dir.path(), &grid);
 
-    assert_eq!(scalar(dir.path(), "PRAGMA integrity_check"), "Text(\"ok\")");
+    assert_eq!(scalar(dir.path(), "PRAGMA integrity_check"), "ok");
     assert_eq!(
         scalar(
             dir.path(),
             "SELECT COUNT(*) FROM trials WHERE status = 'completed'"
         ),
-        format!("Integer({TRIALS})")
+        TRIALS.to_string()
     );
     assert!(
         metrics(dir.path()) == *expected,
@@ -191,11 +144,11 @@ fn two_runners_on_one_database_share_the_grid_and_run_every_trial_once() {
             dir.path(),
             "SELECT COUNT(*) FROM trials WHERE status = 'completed' AND attempts = 1"
         ),
-        format!("Integer({TRIALS})")
+        TRIALS.to_string()
     );
     assert_eq!(
         scalar(dir.path(), "SELECT COUNT(DISTINCT runner) > 1 FROM trials"),
-        "Integer(1)",
+        "1",
         "both runners took trials"
     );
     assert!(
@@ -210,22 +163,9 @@ fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
     let child = spawn(dir.path(), &grid);
     // Interrupt in the middle of a trial: once some trial has finished an epoch.
     let db = dir.path().join("thaw.sqlite");
-    let mid_trial = || {
-        Connection::open(&db)
-            .and_then(|c| {
-                c.query_row(
-                    "SELECT COUNT(*) FROM metrics m JOIN trials t ON t.id = m.trial_id
-                     WHERE t.status = 'running' AND m.epoch = 1",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-            })
-            .unwrap_or(0)
-            > 0
-    };
-    while !mid_trial() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::wait_until("a trial mid-way", Duration::from_secs(120), || {
+        common::mid_trial(&db)
+    });
     // SAFETY: sends SIGINT to the child we spawned.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
@@ -237,7 +177,7 @@ fn ctrl_c_records_the_epoch_marks_the_trial_interrupted_and_a_rerun_resumes() {
             dir.path(),
             "SELECT COUNT(*) FROM trials WHERE status = 'running'"
         ),
-        "Integer(0)"
+        "0"
     );
     assert!(dir.path().join("reports/crashy/index.html").exists());
     let again = run_to_end(dir.path(), &grid);
@@ -276,7 +216,7 @@ fn a_checkpoint_ahead_of_the_recorded_metrics_is_not_resumed_and_one_level_with_
             dir.path(),
             "SELECT resumed_from_epoch FROM trials WHERE id = 2"
         ),
-        "Integer(4)",
+        "4",
         "trial 2 resumes after its last epoch"
     );
     // Either way every trial ends exactly as in the uninterrupted run (trial 2's calibration

@@ -251,7 +251,9 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
     // shell (as `scancel --signal=TERM --batch` or a time limit delivers it); both are
     // requeued. The merge is held until then.
     let f = tempfile::tempdir().unwrap();
-    let grid = write_grid(f.path(), "faults.yaml", &small_grid("faults"));
+    // Longer trials than the small grid's, so that a task is still mid-trial when signalled.
+    let faults = small_grid("faults").replace("epochs: 4", "epochs: 12");
+    let grid = write_grid(f.path(), "faults.yaml", &faults);
     let (folder, jobs) = submit(&cluster, f.path(), &grid, &["--requeue"]);
     let out = cluster.cmd("scontrol", &["hold", &jobs.merge]);
     assert!(out.status.success(), "{}", text(&out));
@@ -262,19 +264,21 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
             let db = shards.join(format!("task-{task}.sqlite"));
             if !hit.iter().any(|&(t, _)| t == task) && db.exists() && mid_trial(&db) {
                 if let Some(pid) = task_pid(&shards, task) {
+                    let id = format!("{}_{task}", jobs.trials);
                     let signal = if hit.is_empty() {
-                        libc::SIGKILL
-                    } else {
-                        libc::SIGTERM
-                    };
-                    if signal == libc::SIGKILL {
                         // SAFETY: kills the thaw process of a job this test submitted.
                         unsafe { libc::kill(pid, libc::SIGKILL) };
+                        libc::SIGKILL
+                    } else if cluster
+                        .cmd("scancel", &["--signal=TERM", "--batch", &id])
+                        .status
+                        .success()
+                    {
+                        libc::SIGTERM
                     } else {
-                        let id = format!("{}_{task}", jobs.trials);
-                        let out = cluster.cmd("scancel", &["--signal=TERM", "--batch", &id]);
-                        assert!(out.status.success(), "{}", text(&out));
-                    }
+                        // The task ended in between: try another.
+                        continue;
+                    };
                     hit.push((task, signal));
                 }
             }
@@ -343,7 +347,7 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
     }
     // Resumed trials end exactly as uninterrupted ones: compare with a one-machine run.
     let one = tempfile::tempdir().unwrap();
-    let g = write_grid(one.path(), "faults.yaml", &small_grid("faults"));
+    let g = write_grid(one.path(), "faults.yaml", &faults);
     assert_eq!(
         thaw(one.path(), &["run", g.to_str().unwrap(), "--device", "cpu"])
             .status

@@ -8,7 +8,7 @@ use super::outcome::RunOutcome;
 use super::pool::Pool;
 use super::shard::Shard;
 use super::{device_name, jobs, plan, render, run, runner, PlannedSweep, RunOptions, RunSummary};
-use crate::track::{self, ClaimRules, Db};
+use crate::track::{self, Db};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -132,13 +132,7 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
         }
     }
     let me = runner::runner_id();
-    let rules = ClaimRules {
-        runner: &me,
-        retry_failed: opts.retry_failed,
-        stale_after: opts.stale_after,
-        runner_is_dead: &runner::is_dead,
-    };
-    let outcome = RunOutcome::read(&opts.db_path, &planned, &rules)?;
+    let outcome = RunOutcome::read(&opts.db_path, &planned, &opts.claim_rules(&me))?;
     let text = outcome.describe(&cfg.rerun_command());
     if !text.is_empty() {
         eprintln!("{text}");

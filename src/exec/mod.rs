@@ -67,6 +67,18 @@ pub struct RunOptions {
     pub render: bool,
 }
 
+impl RunOptions {
+    /// Which trials `runner` may take under these options.
+    pub fn claim_rules<'a>(&self, runner: &'a str) -> ClaimRules<'a> {
+        ClaimRules {
+            runner,
+            retry_failed: self.retry_failed,
+            stale_after: self.stale_after,
+            runner_is_dead: &runner::is_dead,
+        }
+    }
+}
+
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct RunSummary {
@@ -208,12 +220,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let sweep_id = planned.register(&db)?;
     let statuses = db.trial_statuses(sweep_id)?;
     let runner = runner::runner_id();
-    let rules = ClaimRules {
-        runner: &runner,
-        retry_failed: opts.retry_failed,
-        stale_after: opts.stale_after,
-        runner_is_dead: &runner::is_dead,
-    };
+    let rules = opts.claim_rules(&runner);
     let todo: Vec<&PlannedTrial> = planned
         .trials
         .iter()

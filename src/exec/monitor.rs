@@ -8,10 +8,9 @@ use super::pool::Pool;
 use super::PlannedSweep;
 use crate::track::TrialStatus;
 use anyhow::Result;
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use rusqlite::Connection;
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::Path;
 use std::time::Duration;
 
@@ -149,15 +148,7 @@ impl View {
             pool.workers.len(),
             pool.log_dir.display()
         );
-        let bars = std::io::stderr().is_terminal().then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let overall = multi.add(ProgressBar::new(total as u64));
-            overall.set_style(
-                ProgressStyle::with_template(
-                    "trials {bar:30.cyan/blue} {pos}/{len}  elapsed {elapsed}  eta {eta}  {msg}",
-                )
-                .expect("valid template"),
-            );
+        let bars = super::progress::sweep_bars(total).map(|(multi, overall)| {
             let workers = pool
                 .workers
                 .iter()

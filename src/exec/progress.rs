@@ -12,20 +12,26 @@ pub struct Progress {
     done: usize,
 }
 
+/// On a terminal, bars on stderr with the sweep's bar (trials done of `total`, elapsed, ETA)
+/// on top; `None` otherwise.
+pub fn sweep_bars(total: usize) -> Option<(MultiProgress, ProgressBar)> {
+    std::io::stderr().is_terminal().then(|| {
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let overall = multi.add(ProgressBar::new(total as u64));
+        overall.set_style(
+            ProgressStyle::with_template(
+                "trials {bar:30.cyan/blue} {pos}/{len}  elapsed {elapsed}  eta {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        (multi, overall)
+    })
+}
+
 impl Progress {
     /// Starts reporting `total` trials; bars only when stderr is a terminal.
     pub fn new(total: usize) -> Progress {
-        let bars = std::io::stderr().is_terminal().then(|| {
-            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let overall = multi.add(ProgressBar::new(total as u64));
-            overall.set_style(
-                ProgressStyle::with_template(
-                    "trials {bar:30.cyan/blue} {pos}/{len}  elapsed {elapsed}  eta {eta}  {msg}",
-                )
-                .expect("valid template"),
-            );
-            (multi, overall)
-        });
+        let bars = sweep_bars(total);
         Progress {
             bars,
             trial: None,
