@@ -12,7 +12,7 @@ use anyhow::{anyhow, bail, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
 use serde::Deserialize;
-use serde_yaml::Value;
+use serde_norway::Value;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -58,7 +58,7 @@ struct MarkdownItem {
 /// The `report:` items of a grid's text; an item that cannot be read is an `Err` with the
 /// reason. A grid that is not valid YAML, or has no `report:`, has no user cells.
 pub fn parse_user_cells(spec_yaml: &str) -> Vec<Result<UserCell, String>> {
-    let Ok(root) = serde_yaml::from_str::<Value>(spec_yaml) else {
+    let Ok(root) = serde_norway::from_str::<Value>(spec_yaml) else {
         return Vec::new();
     };
     let Some(items) = root.get("report") else {
@@ -73,10 +73,10 @@ pub fn parse_user_cells(spec_yaml: &str) -> Vec<Result<UserCell, String>> {
         .map(|(i, item)| {
             let is_md = item.get("markdown").is_some();
             let res = if is_md {
-                serde_yaml::from_value::<MarkdownItem>(item.clone())
+                serde_norway::from_value::<MarkdownItem>(item.clone())
                     .map(|m| UserCell::Markdown(m.markdown))
             } else {
-                serde_yaml::from_value::<QueryCell>(item.clone()).map(UserCell::Query)
+                serde_norway::from_value::<QueryCell>(item.clone()).map(UserCell::Query)
             };
             res.map_err(|e| format!("report[{i}]: {e}"))
         })

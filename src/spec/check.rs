@@ -3,7 +3,7 @@
 use super::error::{idx, key, Diag, Seg};
 use super::trial::*;
 use super::{Grid, SpecError};
-use serde_yaml::Value;
+use serde_norway::Value;
 use std::collections::BTreeMap;
 
 type Pools = BTreeMap<u32, usize>;
@@ -18,7 +18,7 @@ pub fn check_data(
 ) -> Result<(), SpecError> {
     let mut cache: Vec<(DatasetSource, Result<Pools, String>)> = Vec::new();
     let mut diag = Diag::default();
-    let root: Option<Value> = serde_yaml::from_str(&grid.spec_yaml).ok();
+    let root: Option<Value> = serde_norway::from_str(&grid.spec_yaml).ok();
     let tpc_path = |n: usize| -> Vec<Seg> {
         let base = vec![
             Seg::Key("target".into()),

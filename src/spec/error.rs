@@ -204,10 +204,10 @@ pub(crate) fn locate_near(yaml: &str, path: &[Seg], at_key: bool) -> Option<(usi
 const MARK: &str = "\u{1}thaw-locate-mark";
 
 /// 1-based (line, column) of the node at `path` (of its key when `at_key`), found by replaying
-/// the document through serde_yaml and failing on purpose at that node: serde_yaml attaches the
+/// the document through serde_norway and failing on purpose at that node: serde_norway attaches the
 /// node's position to the error.
 pub(crate) fn locate(yaml: &str, path: &[Seg], at_key: bool) -> Option<(usize, usize)> {
-    let de = serde_yaml::Deserializer::from_str(yaml);
+    let de = serde_norway::Deserializer::from_str(yaml);
     match (Seek { rest: path, at_key }).deserialize(de) {
         Ok(()) => None,
         Err(e) => {
@@ -396,13 +396,13 @@ impl<'de> Visitor<'de> for KeyMatch<'_> {
     }
 }
 
-/// serde_yaml reports a duplicate key at the start of its mapping; find the second occurrence
+/// serde_norway reports a duplicate key at the start of its mapping; find the second occurrence
 /// of the key in that mapping instead (a text scan: block keys at the mapping's indentation,
 /// or keys inside flow mappings).
 pub(crate) fn duplicate_key_location(
     yaml: &str,
     message: &str,
-    at: &serde_yaml::Location,
+    at: &serde_norway::Location,
 ) -> Option<(usize, usize)> {
     let rest = message.strip_prefix("duplicate entry with key ")?;
     let end = rest.find(" at line").unwrap_or(rest.len());

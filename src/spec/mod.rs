@@ -63,7 +63,7 @@ pub fn load_grid(path: &Path) -> Result<Grid, SpecError> {
 /// is the base for relative dataset paths.
 pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
     let mut diag = error::Diag::default();
-    let root: serde_yaml::Value = match serde_yaml::from_str(yaml) {
+    let root: serde_norway::Value = match serde_norway::from_str(yaml) {
         Ok(v) => v,
         Err(e) => {
             match e.location() {
@@ -101,7 +101,7 @@ pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
 }
 
 /// What to do about a YAML syntax error, for the common ones.
-fn yaml_hint(e: &serde_yaml::Error) -> &'static str {
+fn yaml_hint(e: &serde_norway::Error) -> &'static str {
     let text = e.to_string();
     if text.contains("tab character") {
         "; indent with spaces, not tabs"

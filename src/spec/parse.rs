@@ -3,7 +3,7 @@
 
 use super::error::{idx, key, Diag, Seg};
 use super::trial::*;
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 use std::path::{Component, Path, PathBuf};
 
 /// A value of an axis together with where it was written.

@@ -17,7 +17,7 @@
 
 use super::error::{idx, key, Diag, Seg};
 use super::parse::{closest, describe};
-use serde_yaml::{Mapping, Value};
+use serde_norway::{Mapping, Value};
 
 /// Keys of a markdown item.
 pub(crate) const MARKDOWN_KEYS: &[&str] = &["markdown"];
