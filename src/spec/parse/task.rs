@@ -1,0 +1,157 @@
+//! The `classes:` list and the `source:` task.
+
+use super::*;
+
+impl Parser<'_> {
+    /// The `classes:` list: dataset labels, or, for folder and CSV-list datasets, class names
+    /// (`dataset` is `None` when the dataset itself was invalid).
+    pub(super) fn classes(
+        &mut self,
+        m: &Mapping,
+        path: &[Seg],
+        dataset: Option<&DatasetSource>,
+    ) -> Option<Vec<u32>> {
+        let v = self.required(
+            m,
+            path,
+            "classes",
+            "`classes: [0, 1, 2]` (dataset labels to use)",
+        )?;
+        let mut names: Option<Result<Vec<String>, String>> = None;
+        let p = key(path, "classes");
+        let Value::Sequence(items) = v else {
+            self.diag.err(
+                &p,
+                format!(
+                    "expected a list of dataset labels such as [0, 1, 2], got {}",
+                    describe(v)
+                ),
+            );
+            return None;
+        };
+        if items.len() < 2 {
+            self.diag.err(
+                &p,
+                "a classification task needs at least 2 classes; list two or more labels",
+            );
+            return None;
+        }
+        let mut out: Vec<u32> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let ip = idx(&p, i);
+            if let Value::String(name) = item {
+                let Some(ds) = dataset else {
+                    ok = false;
+                    continue;
+                };
+                if ds.image_options().is_none() {
+                    self.diag.err(
+                        &ip,
+                        format!(
+                            "class names need a folder or CSV-list dataset; `{}` has numbered \
+                             labels, so give the label number",
+                            ds.label()
+                        ),
+                    );
+                    ok = false;
+                    continue;
+                }
+                let known = names.get_or_insert_with(|| {
+                    crate::data::class_names(ds)
+                        .map(Option::unwrap_or_default)
+                        .map_err(|e| format!("{e:#}"))
+                });
+                match known {
+                    Err(e) => {
+                        self.diag
+                            .err(&ip, format!("cannot list the dataset's classes: {e}"));
+                        ok = false;
+                    }
+                    Ok(list) => match list.iter().position(|n| n == name) {
+                        Some(c) if out.contains(&(c as u32)) => {
+                            self.diag.err(
+                                &ip,
+                                format!("class `{name}` is listed twice; remove the duplicate"),
+                            );
+                            ok = false;
+                        }
+                        Some(c) => out.push(c as u32),
+                        None => {
+                            let valid: Vec<&str> = list.iter().map(String::as_str).collect();
+                            self.diag.err(
+                                &ip,
+                                format!(
+                                    "no class `{name}` in dataset `{}`{}Classes (label 0 \
+                                     first): {}",
+                                    ds.label(),
+                                    did_you_mean(name, &valid),
+                                    valid.join(", ")
+                                ),
+                            );
+                            ok = false;
+                        }
+                    },
+                }
+                continue;
+            }
+            match self.uint(item, &ip, 0, "a dataset label or class name") {
+                Some(u) => match u32::try_from(u) {
+                    Ok(c) if out.contains(&c) => {
+                        self.diag.err(
+                            &ip,
+                            format!("label {c} is listed twice; remove the duplicate"),
+                        );
+                        ok = false;
+                    }
+                    Ok(c) => out.push(c),
+                    Err(_) => {
+                        self.diag.err(&ip, format!("label {u} is too large"));
+                        ok = false;
+                    }
+                },
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
+    }
+
+    pub(super) fn source(&mut self, v: &Value, path: &[Seg]) -> Option<SourceTask> {
+        let m = self.mapping(v, path, "{dataset: mnist10k, classes: [0, 1, 2, 3, 4]}")?;
+        self.check_keys(m, path, SOURCE_KEYS, &|k| {
+            (k == "shift").then(|| {
+                "the source task has no shift; shifts apply to the target (`target.shift`)"
+                    .to_string()
+            })
+        });
+        let dataset = self
+            .required(m, path, "dataset", "`dataset: mnist10k`")
+            .and_then(|d| self.dataset(d, &key(path, "dataset")));
+        let classes = self.classes(m, path, dataset.as_ref());
+        let train_per_class = match m.get("train_per_class") {
+            None => Some(None),
+            Some(Value::Sequence(_)) => {
+                self.diag.err(
+                    &key(path, "train_per_class"),
+                    "the source task is not an axis; give one number (or omit it to use the whole training pool)",
+                );
+                None
+            }
+            Some(t) => self
+                .train_per_class(t, &key(path, "train_per_class"))
+                .map(Some),
+        };
+        let epochs = match m.get("epochs") {
+            None => Some(3),
+            Some(e) => self.epochs(e, &key(path, "epochs")),
+        };
+        let lr = self.opt_float(m, path, "lr", 0.05, |x| x > 0.0, "> 0");
+        Some(SourceTask {
+            dataset: dataset?,
+            classes: classes?,
+            train_per_class: train_per_class?,
+            epochs: epochs?,
+            lr: lr?,
+        })
+    }
+}

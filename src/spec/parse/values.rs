@@ -1,0 +1,293 @@
+//! One value of an axis, or of a single-valued key: backbone, weights, freeze, shift, ...
+
+use super::*;
+
+impl Parser<'_> {
+    pub(super) fn precision(&mut self, v: &Value, path: &[Seg]) -> Option<Precision> {
+        let names: Vec<&str> = Precision::ALL.iter().map(|p| p.name()).collect();
+        let s = self.string(v, path, &format!("a precision ({})", names.join(", ")))?;
+        if let Some(p) = Precision::ALL.iter().find(|p| p.name() == s) {
+            return Some(*p);
+        }
+        let hint = if s == "fp16" {
+            ". fp16 needs loss scaling, which thaw does not do; bf16 has fp32's range and needs \
+             none (GPUs from Ampere/Hopper on, and any CPU). "
+                .to_string()
+        } else {
+            did_you_mean(s, &names)
+        };
+        self.diag.err(
+            path,
+            format!(
+                "unknown precision `{s}`{hint}Precisions: {}",
+                names.join(", ")
+            ),
+        );
+        None
+    }
+
+    pub(super) fn backbone(&mut self, v: &Value, path: &[Seg]) -> Option<BackboneKind> {
+        let names: Vec<&str> = BackboneKind::ALL.iter().map(|b| b.name()).collect();
+        let s = self.string(v, path, &format!("a backbone name ({})", names.join(", ")))?;
+        match BackboneKind::ALL.iter().find(|b| b.name() == s) {
+            Some(b) => Some(*b),
+            None => {
+                self.diag.err(
+                    path,
+                    format!(
+                        "unknown backbone `{s}`{}Backbones: {}",
+                        did_you_mean(s, &names),
+                        names.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// `weights: imagenet | FILE.safetensors`, checked against the backbone axis.
+    pub(super) fn weights(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        backbones: &[Av<BackboneKind>],
+    ) -> Option<Weights> {
+        if let Value::Sequence(_) = v {
+            self.diag.err(
+                path,
+                "weights is not an axis; give one value (`imagenet` or a .safetensors file) and \
+                 one backbone",
+            );
+            return None;
+        }
+        let s = self.string(v, path, "`imagenet` or a .safetensors file of a state_dict")?;
+        let mut ok = true;
+        for b in backbones {
+            if !b.value.takes_weights() {
+                let loadable: Vec<&str> = BackboneKind::ALL
+                    .iter()
+                    .filter(|k| k.takes_weights())
+                    .map(|k| k.name())
+                    .collect();
+                self.diag.err(
+                    &b.path,
+                    format!(
+                        "backbone `{}` cannot load `weights:` (it is pretrained by thaw on a \
+                         source task); backbones that load weights: {}",
+                        b.value,
+                        loadable.join(", ")
+                    ),
+                );
+                ok = false;
+            }
+        }
+        if s == "imagenet" {
+            for b in backbones {
+                if b.value.takes_weights() && b.value != BackboneKind::EfficientnetLite0 {
+                    self.diag.err(
+                        path,
+                        format!(
+                            "`imagenet` weights ship for efficientnet_lite0 only, not `{}`; give \
+                             a .safetensors file of a torchvision state_dict (see the README)",
+                            b.value
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            return ok.then_some(Weights::Imagenet);
+        }
+        if backbones.len() > 1 {
+            self.diag.err(
+                path,
+                format!(
+                    "a weights file fits one architecture, but the backbone axis lists {}; use \
+                     one backbone per grid",
+                    backbones.len()
+                ),
+            );
+            ok = false;
+        }
+        if !s.ends_with(".safetensors") {
+            self.diag.err(
+                path,
+                format!(
+                    "weights `{s}` is not a .safetensors file; convert the checkpoint first (see \
+                     the README), or use `imagenet`"
+                ),
+            );
+            return None;
+        }
+        let file = resolve_path(&self.base_dir, s);
+        if !file.is_file() {
+            self.diag.err(
+                path,
+                format!("weights file {} does not exist", file.display()),
+            );
+            return None;
+        }
+        ok.then_some(Weights::File(file))
+    }
+
+    /// `input_size: N`, for backbones that resize their input.
+    pub(super) fn input_size(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        backbones: &[Av<BackboneKind>],
+    ) -> Option<usize> {
+        if let Value::Sequence(_) = v {
+            self.diag.err(
+                path,
+                "input_size is not an axis; give one number between 16 and 1024",
+            );
+            return None;
+        }
+        let n = self.usize(v, path, 16, "input side length in pixels")?;
+        if n > 1024 {
+            self.diag
+                .err(path, format!("must be between 16 and 1024, got {n}"));
+            return None;
+        }
+        let mut ok = true;
+        for b in backbones {
+            if b.value.profile().default_input_size.is_none() {
+                self.diag.err(
+                    path,
+                    format!(
+                        "input_size applies to ImageNet-style backbones; `{}` takes the data at \
+                         `image_size`",
+                        b.value
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(n)
+    }
+
+    pub(super) fn freeze(&mut self, v: &Value, path: &[Seg]) -> Option<Freeze> {
+        match v {
+            Value::String(s) if s == "all" => Some(Freeze::All),
+            Value::Number(_) => self
+                .usize(v, path, 0, "number of blocks frozen from the input side")
+                .map(Freeze::Blocks),
+            other => {
+                self.diag.err(
+                    path,
+                    format!(
+                        "expected a number of frozen blocks (0 = fine-tune everything) or `all` \
+                         (linear probe), got {}",
+                        describe(other)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    pub(super) fn train_per_class(&mut self, v: &Value, path: &[Seg]) -> Option<usize> {
+        self.usize(v, path, 1, "training examples per class")
+    }
+
+    pub(super) fn epochs(&mut self, v: &Value, path: &[Seg]) -> Option<usize> {
+        self.usize(v, path, 1, "number of training epochs")
+    }
+
+    pub(super) fn batch_size(&mut self, v: &Value, path: &[Seg]) -> Option<usize> {
+        self.usize(v, path, 1, "examples per batch")
+    }
+
+    pub(super) fn seed(&mut self, v: &Value, path: &[Seg]) -> Option<u64> {
+        self.uint(v, path, 0, "a random seed")
+    }
+
+    pub(super) fn shift(&mut self, v: &Value, path: &[Seg]) -> Option<Shift> {
+        const FORMS: &str = "`none`, `invert`, or a mapping with one of rotate, noise, invert, \
+                             blur, contrast, e.g. {rotate: 45}";
+        match v {
+            Value::String(s) => match s.as_str() {
+                "none" => Some(Shift::None),
+                "invert" => Some(Shift::Invert { amount: 1.0 }),
+                other => {
+                    let mut all = vec!["none"];
+                    all.extend_from_slice(SHIFT_KINDS);
+                    self.diag.err(
+                        path,
+                        format!(
+                            "unknown shift `{other}`{}A shift is {FORMS}",
+                            did_you_mean(other, &all)
+                        ),
+                    );
+                    None
+                }
+            },
+            Value::Null => Some(Shift::None),
+            Value::Mapping(m) => {
+                self.check_keys(m, path, SHIFT_KINDS, &|_| None);
+                let present: Vec<&str> = SHIFT_KINDS
+                    .iter()
+                    .copied()
+                    .filter(|k| m.get(*k).is_some())
+                    .collect();
+                if present.len() != 1 {
+                    if m.len() == present.len() {
+                        self.diag.err(
+                            path,
+                            format!(
+                                "a shift has exactly one kind, got {}; write one shift per \
+                                 list entry, e.g. [{{rotate: 45}}, {{noise: 0.2}}]",
+                                if present.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    present.join(" and ")
+                                }
+                            ),
+                        );
+                    }
+                    return None;
+                }
+                let k = present[0];
+                let p = key(path, k);
+                let val = m.get(k).unwrap();
+                match k {
+                    "rotate" => self.float(val, &p).map(|degrees| Shift::Rotate { degrees }),
+                    "noise" => self
+                        .float_in(
+                            val,
+                            &p,
+                            |x| x >= 0.0,
+                            ">= 0 (standard deviation on the 0..1 pixel scale)",
+                        )
+                        .map(|sigma| Shift::Noise { sigma }),
+                    "invert" => self
+                        .float_in(
+                            val,
+                            &p,
+                            |x| (0.0..=1.0).contains(&x),
+                            "in [0, 1] (1 = full inversion)",
+                        )
+                        .map(|amount| Shift::Invert { amount }),
+                    "blur" => self
+                        .float_in(val, &p, |x| x >= 0.0, ">= 0 (blur sigma in pixels)")
+                        .map(|sigma| Shift::Blur { sigma }),
+                    _ => self
+                        .float_in(
+                            val,
+                            &p,
+                            |x| x > 0.0 && x <= 1.0,
+                            "in (0, 1] (contrast factor)",
+                        )
+                        .map(|factor| Shift::Contrast { factor }),
+                }
+            }
+            other => {
+                self.diag.err(
+                    path,
+                    format!("expected a shift ({FORMS}), got {}", describe(other)),
+                );
+                None
+            }
+        }
+    }
+}
