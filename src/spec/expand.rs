@@ -42,27 +42,7 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
         return Vec::new();
     }
 
-    // units in canonical axis order; a zip group sits at the position of its first axis
-    let mut units: Vec<Unit> = Vec::new();
-    for a in AxisId::ALL {
-        match p.zips.iter().find(|z| z.axes.contains(&a)) {
-            Some(z) => {
-                let first = z.axes.iter().copied().min_by_key(|x| x.index()).unwrap();
-                if first == a {
-                    let mut group = z.axes.clone();
-                    group.sort_by_key(|x| x.index());
-                    units.push(Unit {
-                        axes: group,
-                        len: axes.len(a),
-                    });
-                }
-            }
-            None => units.push(Unit {
-                axes: vec![a],
-                len: axes.len(a),
-            }),
-        }
-    }
+    let units = units(p);
     let total = units
         .iter()
         .try_fold(1usize, |acc, u| acc.checked_mul(u.len))
@@ -131,6 +111,39 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
         diag.err(&p.excludes_path, msg);
     }
 
+    add_baselines(p, &mut trials, &mut seen);
+    trials
+}
+
+/// The units of the product in canonical axis order; a zip group sits at the position of its
+/// first axis.
+fn units(p: &Parsed) -> Vec<Unit> {
+    let axes = &p.axes;
+    let mut units: Vec<Unit> = Vec::new();
+    for a in AxisId::ALL {
+        match p.zips.iter().find(|z| z.axes.contains(&a)) {
+            Some(z) => {
+                let first = z.axes.iter().copied().min_by_key(|x| x.index()).unwrap();
+                if first == a {
+                    let mut group = z.axes.clone();
+                    group.sort_by_key(|x| x.index());
+                    units.push(Unit {
+                        axes: group,
+                        len: axes.len(a),
+                    });
+                }
+            }
+            None => units.push(Unit {
+                axes: vec![a],
+                len: axes.len(a),
+            }),
+        }
+    }
+    units
+}
+
+/// Adds the linear-probe and from-scratch variants of every pretrained trial (once each).
+fn add_baselines(p: &Parsed, trials: &mut Vec<TrialSpec>, seen: &mut HashSet<String>) {
     let pretrained: Vec<TrialSpec> = trials.clone();
     if p.linear_probe {
         for t in &pretrained {
@@ -152,7 +165,6 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
             }
         }
     }
-    trials
 }
 
 /// Builds the trial for one combination of axis indices, checking combination-level rules.
