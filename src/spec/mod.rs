@@ -12,6 +12,7 @@ mod expand;
 mod parse;
 mod report;
 pub mod trial;
+mod words;
 
 #[cfg(test)]
 mod tests;

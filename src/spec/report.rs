@@ -16,7 +16,7 @@
 //! grid text (`sweeps.spec_yaml`) and runs the SQL at render time.
 
 use super::error::{idx, key, Diag, Seg};
-use super::parse::{closest, describe};
+use super::words::{describe, did_you_mean};
 use serde_norway::{Mapping, Value};
 
 /// Keys of a markdown item.
@@ -28,13 +28,6 @@ pub(crate) const CHART_KINDS: &[&str] = &["line", "bar", "heatmap", "table"];
 
 fn all_keys() -> Vec<&'static str> {
     MARKDOWN_KEYS.iter().chain(QUERY_KEYS).copied().collect()
-}
-
-fn suggestion(word: &str, valid: &[&str]) -> String {
-    match closest(word, valid) {
-        Some(s) => format!("; did you mean `{s}`? "),
-        None => ". ".to_string(),
-    }
 }
 
 /// Checks the value of `report:` (at `path`), recording every problem in `diag`.
@@ -94,7 +87,7 @@ fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
         } else {
             format!(
                 "unknown key{}Valid keys: {}",
-                suggestion(text, &valid),
+                did_you_mean(text, &valid),
                 valid.join(", ")
             )
         };
@@ -141,7 +134,7 @@ fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
             &key(path, "chart"),
             format!(
                 "unknown chart kind `{c}`{}Chart kinds: {}",
-                suggestion(c, CHART_KINDS),
+                did_you_mean(c, CHART_KINDS),
                 CHART_KINDS.join(", ")
             ),
         ),
