@@ -374,49 +374,6 @@ pub fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Mean of a sample with the half-width of its 95% confidence interval (Student t,
-/// n − 1 degrees of freedom). `half_width` is `None` for a single value.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct MeanCi {
-    pub mean: f64,
-    pub half_width: Option<f64>,
-    pub n: usize,
-}
-
-/// Two-sided 95% quantile of Student's t distribution, t(0.975, df).
-pub fn t975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
-    ];
-    match df {
-        0 => f64::NAN,
-        1..=30 => TABLE[df - 1],
-        // 1.96 + 2.4/df matches the table at 40, 60 and 120 df to 3 decimals.
-        _ => 1.959964 + 2.4 / df as f64,
-    }
-}
-
-/// Mean and 95% CI over the finite values; `None` when there are none.
-pub fn mean_ci95(values: &[f64]) -> Option<MeanCi> {
-    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    let n = v.len();
-    if n == 0 {
-        return None;
-    }
-    let mean = v.iter().sum::<f64>() / n as f64;
-    let half_width = (n > 1).then(|| {
-        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        t975(n - 1) * (var / n as f64).sqrt()
-    });
-    Some(MeanCi {
-        mean,
-        half_width,
-        n,
-    })
-}
-
 pub(crate) fn fmt_real(v: f64) -> String {
     if !v.is_finite() {
         v.to_string()
@@ -1019,10 +976,10 @@ fn aggregate_series(
                         .filter(|r| r.0 == label && &r.1 == x)
                         .map(|r| r.2)
                         .collect();
-                    mean_ci95(&v).map(|m| Point {
+                    science::ci(&v).map(|(mean, half_width, _)| Point {
                         x: xpos(i, x),
-                        y: m.mean,
-                        err: m.half_width,
+                        y: mean,
+                        err: half_width,
                     })
                 })
                 .collect();
@@ -1708,28 +1665,30 @@ mod tests {
     #[test]
     fn mean_ci_matches_hand_computation() {
         // mean 2, sd 1, n 3: half-width = t(0.975, 2) * 1 / sqrt(3) = 4.303 / 1.732...
-        let m = mean_ci95(&[1.0, 2.0, 3.0]).unwrap();
-        assert_eq!(m.n, 3);
-        assert!((m.mean - 2.0).abs() < 1e-12);
-        assert!((m.half_width.unwrap() - 4.303 / 3f64.sqrt()).abs() < 1e-9);
+        let (mean, half_width, n) = science::ci(&[1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(n, 3);
+        assert!((mean - 2.0).abs() < 1e-12);
+        assert!((half_width.unwrap() - 4.302_652_729_749 / 3f64.sqrt()).abs() < 1e-9);
     }
 
     #[test]
     fn mean_ci_single_and_empty() {
-        let m = mean_ci95(&[0.7]).unwrap();
-        assert_eq!(m.mean, 0.7);
-        assert_eq!(m.half_width, None);
-        assert_eq!(mean_ci95(&[]), None);
+        let (mean, half_width, _) = science::ci(&[0.7]).unwrap();
+        assert_eq!(mean, 0.7);
+        assert_eq!(half_width, None);
+        assert_eq!(science::ci(&[]), None);
         // Non-finite values are ignored.
-        let m = mean_ci95(&[0.5, f64::NAN, 0.5]).unwrap();
-        assert_eq!(m.n, 2);
-        assert_eq!(m.half_width, Some(0.0));
+        let (_, half_width, n) = science::ci(&[0.5, f64::NAN, 0.5]).unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(half_width, Some(0.0));
     }
 
     #[test]
     fn t_quantiles() {
-        assert_eq!(t975(1), 12.706);
-        assert_eq!(t975(30), 2.042);
+        // The report uses the exact quantile of `metrics` (the t-table values, to 3 decimals).
+        let t975 = |df: usize| crate::metrics::student_t_quantile(0.975, df as f64);
+        assert!((t975(1) - 12.706).abs() < 5e-4);
+        assert!((t975(30) - 2.042).abs() < 5e-4);
         assert!((t975(60) - 2.000).abs() < 2e-3);
         assert!((t975(120) - 1.980).abs() < 2e-3);
         assert!((t975(100_000) - 1.96).abs() < 1e-3);

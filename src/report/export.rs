@@ -184,6 +184,9 @@ fn py_str(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string())
 }
 
+/// The notebook's `t975` and `ci95`: the report's 95% interval (exact Student t), in Python.
+const NOTEBOOK_STATS: &str = include_str!("../../templates/notebook/stats.py");
+
 /// The notebook: setup, then one markdown and one code cell per section.
 pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
     let mut cells = vec![md(&format!(
@@ -199,7 +202,7 @@ pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
 import numpy as np
 import pandas as pd
 import matplotlib.pyplot as plt
-
+{stats}
 DB = {db}
 SWEEP = {sweep}
 con = sqlite3.connect(f"file:{{DB}}?mode=ro", uri=True)
@@ -216,6 +219,7 @@ summary = q("SELECT * FROM trial_summary WHERE sweep = :sweep")
 done = summary[summary["status"] == "completed"].copy()
 done["model"] = model(done)
 summary["status"].value_counts()"#,
+        stats = NOTEBOOK_STATS,
         db = py_str(&db.display().to_string()),
         sweep = py_str(sweep)
     )));
@@ -269,8 +273,8 @@ else:
     axes[0].legend()
     pre = done[done["pretrained"] == 1].assign(forgetting=lambda d: d["source_acc_pretrained"] - d["source_acc_final"])
     for f, g in pre.groupby("freeze"):
-        g = g.groupby("lr")["forgetting"].agg(["mean", "sem"]).reset_index()
-        axes[1].errorbar(g["lr"], g["mean"], yerr=1.96 * g["sem"].fillna(0), marker="o", capsize=3, label=f"freeze {f}")
+        g = g.groupby("lr")["forgetting"].agg(["mean", "sem", "count"]).reset_index()
+        axes[1].errorbar(g["lr"], g["mean"], yerr=ci95(g), marker="o", capsize=3, label=f"freeze {f}")
     axes[1].set(xscale="log", xlabel="learning rate (log scale)", ylabel="forgetting", title="Forgetting vs learning rate")
     axes[1].legend()
     plt.tight_layout()
@@ -279,16 +283,16 @@ else:
 
     cells.push(md(
         "## Domain gap\n\nFinal target test accuracy for each shift of the target images, one \
-         line per frozen depth (and from scratch); error bars: 95% CI over seeds (normal \
-         approximation).",
+         line per frozen depth (and from scratch); error bars: 95% CI over seeds (Student t, as \
+         in the report).",
     ));
     cells.push(code(
         r#"shifts = list(dict.fromkeys(summary["shift"]))
-g = done.groupby(["model", "shift"])["final_test_acc"].agg(["mean", "sem"]).reset_index()
+g = done.groupby(["model", "shift"])["final_test_acc"].agg(["mean", "sem", "count"]).reset_index()
 fig, ax = plt.subplots(figsize=(8, 4.5))
 for m, d in g.groupby("model"):
     d = d.set_index("shift").reindex(shifts)
-    ax.errorbar(range(len(shifts)), d["mean"], yerr=1.96 * d["sem"].fillna(0), marker="o", capsize=3, label=m)
+    ax.errorbar(range(len(shifts)), d["mean"], yerr=ci95(d), marker="o", capsize=3, label=m)
 ax.set_xticks(range(len(shifts)), shifts, rotation=20)
 ax.set(xlabel="shift of the target images", ylabel="final test accuracy", title="Target accuracy vs shift")
 ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -300,10 +304,10 @@ plt.show()"#,
          axis), fine-tuned vs from scratch, with the spread over seeds as a band (95% CI).",
     ));
     cells.push(code(
-        r#"g = done.groupby(["model", "train_per_class"])["final_test_acc"].agg(["mean", "sem"]).reset_index()
+        r#"g = done.groupby(["model", "train_per_class"])["final_test_acc"].agg(["mean", "sem", "count"]).reset_index()
 fig, ax = plt.subplots(figsize=(8, 4.5))
 for m, d in g.groupby("model"):
-    ci = 1.96 * d["sem"].fillna(0)
+    ci = ci95(d)
     ax.plot(d["train_per_class"], d["mean"], "-o", label=m)
     ax.fill_between(d["train_per_class"], d["mean"] - ci, d["mean"] + ci, alpha=0.2)
 ax.set(xscale="log", xlabel="training examples per class (log scale)", ylabel="final test accuracy", title="Data efficiency")
@@ -354,7 +358,7 @@ for sched, g in lr.groupby("schedule", sort=False):
     cells.push(md(
         "## Transfer gain\n\nFine-tuned minus from-scratch final test accuracy for the same \
          setting and seed (the `transfer_gain` view), against training examples per class, one \
-         line per frozen depth; error bars: 95% CI over seeds (normal approximation). Below 0: \
+         line per frozen depth; error bars: 95% CI over seeds (Student t, as in the report). Below 0: \
          negative transfer.",
     ));
     cells.push(code(
@@ -362,10 +366,10 @@ for sched, g in lr.groupby("schedule", sort=False):
 if gain.empty:
     print("No transfer gain: the sweep has no from-scratch trial matching a fine-tuned one (add baselines: [scratch]).")
 else:
-    g = gain.groupby(["freeze", "train_per_class"])["transfer_gain"].agg(["mean", "sem"]).reset_index()
+    g = gain.groupby(["freeze", "train_per_class"])["transfer_gain"].agg(["mean", "sem", "count"]).reset_index()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for f, d in g.groupby("freeze"):
-        ax.errorbar(d["train_per_class"], d["mean"], yerr=1.96 * d["sem"].fillna(0), marker="o", capsize=3, label=f"freeze {f}")
+        ax.errorbar(d["train_per_class"], d["mean"], yerr=ci95(d), marker="o", capsize=3, label=f"freeze {f}")
     ax.axhline(0, color="grey", lw=1)
     ax.set(xscale="log", xlabel="training examples per class (log scale)", ylabel="fine-tuned - scratch accuracy", title="Transfer gain")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))

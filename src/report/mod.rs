@@ -23,7 +23,7 @@ pub mod science;
 mod trial;
 pub mod user;
 
-pub use cells::{mean_ci95, Cell, MeanCi, SECTIONS};
+pub use cells::{Cell, SECTIONS};
 pub use export::{export_sweep, ExportFormat};
 
 use anyhow::{bail, Context, Result};
