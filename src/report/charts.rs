@@ -11,6 +11,7 @@
 
 use anyhow::{anyhow, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -196,92 +197,10 @@ impl LineChart {
             .unwrap_or(0)
             + 64;
 
-        // x range and key points in plot coordinates.
-        let xs: Vec<f64> = self
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| self.map_x(p.x)))
-            .collect();
-        let (ticks, labels): (Vec<f64>, Vec<String>) = match &self.x_axis {
-            XAxis::Linear { ticks } => {
-                (ticks.clone(), ticks.iter().map(|&t| fmt_tick(t)).collect())
-            }
-            XAxis::Log { ticks } => (
-                ticks.iter().map(|&t| self.map_x(t)).collect(),
-                ticks.iter().map(|&t| fmt_tick(t)).collect(),
-            ),
-            XAxis::Categorical(cats) => ((0..cats.len()).map(|i| i as f64).collect(), cats.clone()),
-        };
-        let all_x = xs.iter().chain(ticks.iter()).copied();
-        let (mut x0, mut x1) = min_max(all_x).unwrap_or((0.0, 1.0));
-        match self.x_axis {
-            XAxis::Categorical(_) => {
-                x0 -= 0.5;
-                x1 += 0.5;
-            }
-            _ => {
-                let pad = if x1 > x0 { (x1 - x0) * 0.05 } else { 0.5 };
-                x0 -= pad;
-                x1 += pad;
-            }
-        }
-
-        // y range from points and error bars, clamped to the bounds.
-        let ys = self.series.iter().flat_map(|s| {
-            s.points.iter().flat_map(|p| {
-                let e = p.err.unwrap_or(0.0);
-                [p.y - e, p.y + e]
-            })
-        });
-        let (mut y0, mut y1) = min_max(ys).unwrap_or((0.0, 1.0));
-        if self.bars {
-            y0 = y0.min(0.0);
-            y1 = y1.max(0.0);
-        }
-        if let Some(h) = self.hline {
-            y0 = y0.min(h);
-            y1 = y1.max(h);
-        }
-        let pad = if y1 > y0 { (y1 - y0) * 0.08 } else { 0.05 };
-        y0 -= pad;
-        y1 += pad;
-        if let Some((lo, hi)) = self.y_bounds {
-            y0 = y0.max(lo);
-            y1 = y1.min(hi);
-            if y1 <= y0 {
-                (y0, y1) = (lo, hi);
-            }
-        }
-
+        let (xs, ticks, labels, (x0, x1)) = self.x_layout();
+        let (y0, y1) = self.y_range();
         let n_series = self.series.len().max(1);
-        // Bars: each x gets a group of n_series bars filling 80% of the gap to its neighbour.
-        let bar_w = if self.bars {
-            let mut px: Vec<f64> = ticks.iter().chain(xs.iter()).copied().collect();
-            px.sort_by(f64::total_cmp);
-            px.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
-            let gap = px
-                .windows(2)
-                .map(|w| w[1] - w[0])
-                .fold(f64::INFINITY, f64::min);
-            let gap = if gap.is_finite() {
-                gap
-            } else {
-                (x1 - x0) * 0.5
-            };
-            gap * 0.8 / n_series as f64
-        } else {
-            0.0
-        };
-        let dodge_step = if self.bars {
-            bar_w
-        } else if self.dodge && n_series > 1 {
-            match self.x_axis {
-                XAxis::Categorical(_) => 0.25 / n_series as f64,
-                _ => (x1 - x0) * 0.012,
-            }
-        } else {
-            0.0
-        };
+        let (bar_w, dodge_step) = self.offsets(&ticks, &xs, (x0, x1));
         let cap = (x1 - x0) * 0.006;
 
         let mut buf = String::new();
@@ -379,42 +298,149 @@ impl LineChart {
                 }
             }
 
-            // Legend column.
-            let mut y = 48;
-            if !self.legend_title.is_empty() {
-                legend_area.draw(&Text::new(
-                    self.legend_title.clone(),
-                    (8, y - 10),
-                    (FAMILY, legend_font).into_font().style(FontStyle::Bold),
-                ))?;
-                y += 16;
-            }
-            for e in &legend {
-                let c = rgb(e.color);
-                if e.dashed {
-                    legend_area
-                        .draw(&PathElement::new(vec![(8, y), (16, y)], c.stroke_width(2)))?;
-                    legend_area
-                        .draw(&PathElement::new(vec![(22, y), (30, y)], c.stroke_width(2)))?;
-                    legend_area
-                        .draw(&PathElement::new(vec![(36, y), (42, y)], c.stroke_width(2)))?;
-                } else {
-                    legend_area
-                        .draw(&PathElement::new(vec![(8, y), (42, y)], c.stroke_width(2)))?;
-                }
-                legend_area.draw(&Text::new(
-                    e.label.clone(),
-                    (50, y),
-                    (FAMILY, legend_font)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))?;
-                y += 22;
-            }
+            self.draw_legend(&legend_area, &legend, legend_font)?;
             root.present()?;
         }
         Ok(buf)
+    }
+
+    /// The x of every point and tick in plot coordinates, the tick labels, and the x range.
+    #[allow(clippy::type_complexity)]
+    fn x_layout(&self) -> (Vec<f64>, Vec<f64>, Vec<String>, (f64, f64)) {
+        let xs: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| self.map_x(p.x)))
+            .collect();
+        let (ticks, labels): (Vec<f64>, Vec<String>) = match &self.x_axis {
+            XAxis::Linear { ticks } => {
+                (ticks.clone(), ticks.iter().map(|&t| fmt_tick(t)).collect())
+            }
+            XAxis::Log { ticks } => (
+                ticks.iter().map(|&t| self.map_x(t)).collect(),
+                ticks.iter().map(|&t| fmt_tick(t)).collect(),
+            ),
+            XAxis::Categorical(cats) => ((0..cats.len()).map(|i| i as f64).collect(), cats.clone()),
+        };
+        let all_x = xs.iter().chain(ticks.iter()).copied();
+        let (mut x0, mut x1) = min_max(all_x).unwrap_or((0.0, 1.0));
+        match self.x_axis {
+            XAxis::Categorical(_) => {
+                x0 -= 0.5;
+                x1 += 0.5;
+            }
+            _ => {
+                let pad = if x1 > x0 { (x1 - x0) * 0.05 } else { 0.5 };
+                x0 -= pad;
+                x1 += pad;
+            }
+        }
+
+        (xs, ticks, labels, (x0, x1))
+    }
+
+    /// The y range: points and error bars (and 0 for bars, the reference line), padded and
+    /// clamped to the bounds.
+    fn y_range(&self) -> (f64, f64) {
+        let ys = self.series.iter().flat_map(|s| {
+            s.points.iter().flat_map(|p| {
+                let e = p.err.unwrap_or(0.0);
+                [p.y - e, p.y + e]
+            })
+        });
+        let (mut y0, mut y1) = min_max(ys).unwrap_or((0.0, 1.0));
+        if self.bars {
+            y0 = y0.min(0.0);
+            y1 = y1.max(0.0);
+        }
+        if let Some(h) = self.hline {
+            y0 = y0.min(h);
+            y1 = y1.max(h);
+        }
+        let pad = if y1 > y0 { (y1 - y0) * 0.08 } else { 0.05 };
+        y0 -= pad;
+        y1 += pad;
+        if let Some((lo, hi)) = self.y_bounds {
+            y0 = y0.max(lo);
+            y1 = y1.min(hi);
+            if y1 <= y0 {
+                (y0, y1) = (lo, hi);
+            }
+        }
+
+        (y0, y1)
+    }
+
+    /// The bar width and the horizontal offset between the series at one x (dodging).
+    fn offsets(&self, ticks: &[f64], xs: &[f64], (x0, x1): (f64, f64)) -> (f64, f64) {
+        let n_series = self.series.len().max(1);
+        // Bars: each x gets a group of n_series bars filling 80% of the gap to its neighbour.
+        let bar_w = if self.bars {
+            let mut px: Vec<f64> = ticks.iter().chain(xs.iter()).copied().collect();
+            px.sort_by(f64::total_cmp);
+            px.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+            let gap = px
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .fold(f64::INFINITY, f64::min);
+            let gap = if gap.is_finite() {
+                gap
+            } else {
+                (x1 - x0) * 0.5
+            };
+            gap * 0.8 / n_series as f64
+        } else {
+            0.0
+        };
+        let dodge_step = if self.bars {
+            bar_w
+        } else if self.dodge && n_series > 1 {
+            match self.x_axis {
+                XAxis::Categorical(_) => 0.25 / n_series as f64,
+                _ => (x1 - x0) * 0.012,
+            }
+        } else {
+            0.0
+        };
+        (bar_w, dodge_step)
+    }
+
+    /// The legend column: its title, then a line sample and a label per entry.
+    fn draw_legend(
+        &self,
+        legend_area: &DrawingArea<SVGBackend<'_>, Shift>,
+        legend: &[LegendEntry],
+        legend_font: f64,
+    ) -> Result<()> {
+        let mut y = 48;
+        if !self.legend_title.is_empty() {
+            legend_area.draw(&Text::new(
+                self.legend_title.clone(),
+                (8, y - 10),
+                (FAMILY, legend_font).into_font().style(FontStyle::Bold),
+            ))?;
+            y += 16;
+        }
+        for e in legend {
+            let c = rgb(e.color);
+            if e.dashed {
+                legend_area.draw(&PathElement::new(vec![(8, y), (16, y)], c.stroke_width(2)))?;
+                legend_area.draw(&PathElement::new(vec![(22, y), (30, y)], c.stroke_width(2)))?;
+                legend_area.draw(&PathElement::new(vec![(36, y), (42, y)], c.stroke_width(2)))?;
+            } else {
+                legend_area.draw(&PathElement::new(vec![(8, y), (42, y)], c.stroke_width(2)))?;
+            }
+            legend_area.draw(&Text::new(
+                e.label.clone(),
+                (50, y),
+                (FAMILY, legend_font)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+            y += 22;
+        }
+        Ok(())
     }
 }
 

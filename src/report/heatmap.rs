@@ -130,34 +130,13 @@ impl Heatmap {
             );
             for c in 0..self.x_labels.len() {
                 let x = left + c as i32 * cell_w;
-                match self
-                    .values
-                    .get(r)
-                    .and_then(|row| row.get(c))
-                    .copied()
-                    .flatten()
-                {
-                    Some(v) if v.is_finite() => {
-                        let (cr, cg, cb) = viridis(norm(v));
-                        let lum = 0.299 * cr as f64 + 0.587 * cg as f64 + 0.114 * cb as f64;
-                        let fg = if lum > 140.0 { "#000" } else { "#fff" };
-                        let _ = write!(
-                            o,
-                            r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#{cr:02x}{cg:02x}{cb:02x}" stroke="white"/><text x="{}" y="{}" font-size="13" fill="{fg}" text-anchor="middle" dominant-baseline="central">{}</text>"##,
-                            x + cell_w / 2,
-                            y + cell_h / 2,
-                            fmt_value(v)
-                        );
-                    }
-                    _ => {
-                        let _ = write!(
-                            o,
-                            r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#eeeeee" stroke="white"/><text x="{}" y="{}" font-size="12" fill="#888" text-anchor="middle" dominant-baseline="central">n/a</text>"##,
-                            x + cell_w / 2,
-                            y + cell_h / 2
-                        );
-                    }
-                }
+                let value = self.values.get(r).and_then(|row| row.get(c)).copied();
+                square(
+                    &mut o,
+                    (x, y),
+                    (cell_w, cell_h),
+                    value.flatten().map(|v| (v, norm(v))),
+                );
             }
         }
         for (c, col_label) in self.x_labels.iter().enumerate() {
@@ -191,9 +170,15 @@ impl Heatmap {
             top + grid_h / 2,
             escape(&self.y_desc)
         );
-        // Colour bar.
-        let bx = left + grid_w + 24;
-        let bh = grid_h.max(60);
+        self.colour_bar(&mut o, (left + grid_w + 24, top, grid_h.max(60)), (lo, hi));
+        o.push_str("</svg>");
+        Ok(o)
+    }
+
+    /// The colour bar right of the grid at (x, top) with height `bh`, labelled with the range.
+    fn colour_bar(&self, o: &mut String, (bx, top, bh): (i32, i32, i32), (lo, hi): (f64, f64)) {
+        use super::html::escape;
+        use std::fmt::Write as _;
         for i in 0..20 {
             let t = 1.0 - i as f64 / 19.0;
             let (cr, cg, cb) = viridis(t);
@@ -223,8 +208,39 @@ impl Heatmap {
             top + bh / 2,
             escape(&self.value_desc)
         );
-        o.push_str("</svg>");
-        Ok(o)
+    }
+}
+
+/// One square of the grid at (x, y): coloured by `value` = (value, position on the colour
+/// scale) with the value printed, or grey with "n/a".
+fn square(
+    o: &mut String,
+    (x, y): (i32, i32),
+    (cell_w, cell_h): (i32, i32),
+    value: Option<(f64, f64)>,
+) {
+    use std::fmt::Write as _;
+    match value {
+        Some((v, t)) if v.is_finite() => {
+            let (cr, cg, cb) = viridis(t);
+            let lum = 0.299 * cr as f64 + 0.587 * cg as f64 + 0.114 * cb as f64;
+            let fg = if lum > 140.0 { "#000" } else { "#fff" };
+            let _ = write!(
+                o,
+                r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#{cr:02x}{cg:02x}{cb:02x}" stroke="white"/><text x="{}" y="{}" font-size="13" fill="{fg}" text-anchor="middle" dominant-baseline="central">{}</text>"##,
+                x + cell_w / 2,
+                y + cell_h / 2,
+                fmt_value(v)
+            );
+        }
+        _ => {
+            let _ = write!(
+                o,
+                r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#eeeeee" stroke="white"/><text x="{}" y="{}" font-size="12" fill="#888" text-anchor="middle" dominant-baseline="central">n/a</text>"##,
+                x + cell_w / 2,
+                y + cell_h / 2
+            );
+        }
     }
 }
 
