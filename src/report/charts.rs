@@ -11,6 +11,7 @@
 
 use anyhow::{anyhow, Result};
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
@@ -18,10 +19,10 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 const FONT: &[u8] = include_bytes!("../../templates/fonts/DejaVuSans-subset.ttf");
-const FAMILY: &str = "sans-serif";
+pub(super) const FAMILY: &str = "sans-serif";
 
 /// Width and height of every chart, in SVG pixels.
-const WIDTH: u32 = 820;
+pub(super) const WIDTH: u32 = 820;
 const HEIGHT: u32 = 420;
 
 /// Tableau 10: distinguishable, colour-blind-aware series colours.
@@ -38,7 +39,7 @@ pub const PALETTE: [(u8, u8, u8); 10] = [
     (0x17, 0xbe, 0xcf),
 ];
 
-fn register_font() -> Result<()> {
+pub(super) fn register_font() -> Result<()> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
     if *REGISTERED
         .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok())
@@ -55,21 +56,6 @@ pub struct Point {
     pub x: f64,
     pub y: f64,
     pub err: Option<f64>,
-}
-
-/// The points of the `(label, x, y)` rows labelled `label`, in row order, without error bars.
-pub(crate) fn points_of<'a>(
-    rows: impl IntoIterator<Item = &'a (String, i64, f64)>,
-    label: &str,
-) -> Vec<Point> {
-    rows.into_iter()
-        .filter(|r| r.0 == label)
-        .map(|r| Point {
-            x: r.1 as f64,
-            y: r.2,
-            err: None,
-        })
-        .collect()
 }
 
 /// A line of the chart.
@@ -128,7 +114,7 @@ fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
-fn fmt_tick(v: f64) -> String {
+pub(super) fn fmt_tick(v: f64) -> String {
     if v != 0.0 && v.abs() < 0.01 {
         // 0.0001 -> 1e-4, 0.0003 -> 3e-4
         format!("{v:e}")
@@ -141,7 +127,7 @@ fn fmt_tick(v: f64) -> String {
 }
 
 /// Width in pixels of `text` at font size `size` (plotters units), from the embedded font.
-fn text_width(text: &str, size: f64) -> i32 {
+pub(super) fn text_width(text: &str, size: f64) -> i32 {
     let style: TextStyle = (FAMILY, size).into_font().into();
     style
         .font
@@ -211,92 +197,10 @@ impl LineChart {
             .unwrap_or(0)
             + 64;
 
-        // x range and key points in plot coordinates.
-        let xs: Vec<f64> = self
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| self.map_x(p.x)))
-            .collect();
-        let (ticks, labels): (Vec<f64>, Vec<String>) = match &self.x_axis {
-            XAxis::Linear { ticks } => {
-                (ticks.clone(), ticks.iter().map(|&t| fmt_tick(t)).collect())
-            }
-            XAxis::Log { ticks } => (
-                ticks.iter().map(|&t| self.map_x(t)).collect(),
-                ticks.iter().map(|&t| fmt_tick(t)).collect(),
-            ),
-            XAxis::Categorical(cats) => ((0..cats.len()).map(|i| i as f64).collect(), cats.clone()),
-        };
-        let all_x = xs.iter().chain(ticks.iter()).copied();
-        let (mut x0, mut x1) = min_max(all_x).unwrap_or((0.0, 1.0));
-        match self.x_axis {
-            XAxis::Categorical(_) => {
-                x0 -= 0.5;
-                x1 += 0.5;
-            }
-            _ => {
-                let pad = if x1 > x0 { (x1 - x0) * 0.05 } else { 0.5 };
-                x0 -= pad;
-                x1 += pad;
-            }
-        }
-
-        // y range from points and error bars, clamped to the bounds.
-        let ys = self.series.iter().flat_map(|s| {
-            s.points.iter().flat_map(|p| {
-                let e = p.err.unwrap_or(0.0);
-                [p.y - e, p.y + e]
-            })
-        });
-        let (mut y0, mut y1) = min_max(ys).unwrap_or((0.0, 1.0));
-        if self.bars {
-            y0 = y0.min(0.0);
-            y1 = y1.max(0.0);
-        }
-        if let Some(h) = self.hline {
-            y0 = y0.min(h);
-            y1 = y1.max(h);
-        }
-        let pad = if y1 > y0 { (y1 - y0) * 0.08 } else { 0.05 };
-        y0 -= pad;
-        y1 += pad;
-        if let Some((lo, hi)) = self.y_bounds {
-            y0 = y0.max(lo);
-            y1 = y1.min(hi);
-            if y1 <= y0 {
-                (y0, y1) = (lo, hi);
-            }
-        }
-
+        let (xs, ticks, labels, (x0, x1)) = self.x_layout();
+        let (y0, y1) = self.y_range();
         let n_series = self.series.len().max(1);
-        // Bars: each x gets a group of n_series bars filling 80% of the gap to its neighbour.
-        let bar_w = if self.bars {
-            let mut px: Vec<f64> = ticks.iter().chain(xs.iter()).copied().collect();
-            px.sort_by(f64::total_cmp);
-            px.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
-            let gap = px
-                .windows(2)
-                .map(|w| w[1] - w[0])
-                .fold(f64::INFINITY, f64::min);
-            let gap = if gap.is_finite() {
-                gap
-            } else {
-                (x1 - x0) * 0.5
-            };
-            gap * 0.8 / n_series as f64
-        } else {
-            0.0
-        };
-        let dodge_step = if self.bars {
-            bar_w
-        } else if self.dodge && n_series > 1 {
-            match self.x_axis {
-                XAxis::Categorical(_) => 0.25 / n_series as f64,
-                _ => (x1 - x0) * 0.012,
-            }
-        } else {
-            0.0
-        };
+        let (bar_w, dodge_step) = self.offsets(&ticks, &xs, (x0, x1));
         let cap = (x1 - x0) * 0.006;
 
         let mut buf = String::new();
@@ -394,42 +298,149 @@ impl LineChart {
                 }
             }
 
-            // Legend column.
-            let mut y = 48;
-            if !self.legend_title.is_empty() {
-                legend_area.draw(&Text::new(
-                    self.legend_title.clone(),
-                    (8, y - 10),
-                    (FAMILY, legend_font).into_font().style(FontStyle::Bold),
-                ))?;
-                y += 16;
-            }
-            for e in &legend {
-                let c = rgb(e.color);
-                if e.dashed {
-                    legend_area
-                        .draw(&PathElement::new(vec![(8, y), (16, y)], c.stroke_width(2)))?;
-                    legend_area
-                        .draw(&PathElement::new(vec![(22, y), (30, y)], c.stroke_width(2)))?;
-                    legend_area
-                        .draw(&PathElement::new(vec![(36, y), (42, y)], c.stroke_width(2)))?;
-                } else {
-                    legend_area
-                        .draw(&PathElement::new(vec![(8, y), (42, y)], c.stroke_width(2)))?;
-                }
-                legend_area.draw(&Text::new(
-                    e.label.clone(),
-                    (50, y),
-                    (FAMILY, legend_font)
-                        .into_font()
-                        .color(&BLACK)
-                        .pos(Pos::new(HPos::Left, VPos::Center)),
-                ))?;
-                y += 22;
-            }
+            self.draw_legend(&legend_area, &legend, legend_font)?;
             root.present()?;
         }
         Ok(buf)
+    }
+
+    /// The x of every point and tick in plot coordinates, the tick labels, and the x range.
+    #[allow(clippy::type_complexity)]
+    fn x_layout(&self) -> (Vec<f64>, Vec<f64>, Vec<String>, (f64, f64)) {
+        let xs: Vec<f64> = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| self.map_x(p.x)))
+            .collect();
+        let (ticks, labels): (Vec<f64>, Vec<String>) = match &self.x_axis {
+            XAxis::Linear { ticks } => {
+                (ticks.clone(), ticks.iter().map(|&t| fmt_tick(t)).collect())
+            }
+            XAxis::Log { ticks } => (
+                ticks.iter().map(|&t| self.map_x(t)).collect(),
+                ticks.iter().map(|&t| fmt_tick(t)).collect(),
+            ),
+            XAxis::Categorical(cats) => ((0..cats.len()).map(|i| i as f64).collect(), cats.clone()),
+        };
+        let all_x = xs.iter().chain(ticks.iter()).copied();
+        let (mut x0, mut x1) = min_max(all_x).unwrap_or((0.0, 1.0));
+        match self.x_axis {
+            XAxis::Categorical(_) => {
+                x0 -= 0.5;
+                x1 += 0.5;
+            }
+            _ => {
+                let pad = if x1 > x0 { (x1 - x0) * 0.05 } else { 0.5 };
+                x0 -= pad;
+                x1 += pad;
+            }
+        }
+
+        (xs, ticks, labels, (x0, x1))
+    }
+
+    /// The y range: points and error bars (and 0 for bars, the reference line), padded and
+    /// clamped to the bounds.
+    fn y_range(&self) -> (f64, f64) {
+        let ys = self.series.iter().flat_map(|s| {
+            s.points.iter().flat_map(|p| {
+                let e = p.err.unwrap_or(0.0);
+                [p.y - e, p.y + e]
+            })
+        });
+        let (mut y0, mut y1) = min_max(ys).unwrap_or((0.0, 1.0));
+        if self.bars {
+            y0 = y0.min(0.0);
+            y1 = y1.max(0.0);
+        }
+        if let Some(h) = self.hline {
+            y0 = y0.min(h);
+            y1 = y1.max(h);
+        }
+        let pad = if y1 > y0 { (y1 - y0) * 0.08 } else { 0.05 };
+        y0 -= pad;
+        y1 += pad;
+        if let Some((lo, hi)) = self.y_bounds {
+            y0 = y0.max(lo);
+            y1 = y1.min(hi);
+            if y1 <= y0 {
+                (y0, y1) = (lo, hi);
+            }
+        }
+
+        (y0, y1)
+    }
+
+    /// The bar width and the horizontal offset between the series at one x (dodging).
+    fn offsets(&self, ticks: &[f64], xs: &[f64], (x0, x1): (f64, f64)) -> (f64, f64) {
+        let n_series = self.series.len().max(1);
+        // Bars: each x gets a group of n_series bars filling 80% of the gap to its neighbour.
+        let bar_w = if self.bars {
+            let mut px: Vec<f64> = ticks.iter().chain(xs.iter()).copied().collect();
+            px.sort_by(f64::total_cmp);
+            px.dedup_by(|a, b| (*a - *b).abs() < 1e-12);
+            let gap = px
+                .windows(2)
+                .map(|w| w[1] - w[0])
+                .fold(f64::INFINITY, f64::min);
+            let gap = if gap.is_finite() {
+                gap
+            } else {
+                (x1 - x0) * 0.5
+            };
+            gap * 0.8 / n_series as f64
+        } else {
+            0.0
+        };
+        let dodge_step = if self.bars {
+            bar_w
+        } else if self.dodge && n_series > 1 {
+            match self.x_axis {
+                XAxis::Categorical(_) => 0.25 / n_series as f64,
+                _ => (x1 - x0) * 0.012,
+            }
+        } else {
+            0.0
+        };
+        (bar_w, dodge_step)
+    }
+
+    /// The legend column: its title, then a line sample and a label per entry.
+    fn draw_legend(
+        &self,
+        legend_area: &DrawingArea<SVGBackend<'_>, Shift>,
+        legend: &[LegendEntry],
+        legend_font: f64,
+    ) -> Result<()> {
+        let mut y = 48;
+        if !self.legend_title.is_empty() {
+            legend_area.draw(&Text::new(
+                self.legend_title.clone(),
+                (8, y - 10),
+                (FAMILY, legend_font).into_font().style(FontStyle::Bold),
+            ))?;
+            y += 16;
+        }
+        for e in legend {
+            let c = rgb(e.color);
+            if e.dashed {
+                legend_area.draw(&PathElement::new(vec![(8, y), (16, y)], c.stroke_width(2)))?;
+                legend_area.draw(&PathElement::new(vec![(22, y), (30, y)], c.stroke_width(2)))?;
+                legend_area.draw(&PathElement::new(vec![(36, y), (42, y)], c.stroke_width(2)))?;
+            } else {
+                legend_area.draw(&PathElement::new(vec![(8, y), (42, y)], c.stroke_width(2)))?;
+            }
+            legend_area.draw(&Text::new(
+                e.label.clone(),
+                (50, y),
+                (FAMILY, legend_font)
+                    .into_font()
+                    .color(&BLACK)
+                    .pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+            y += 22;
+        }
+        Ok(())
     }
 }
 
@@ -463,231 +474,7 @@ impl Ranged for TickedAxis {
     }
 }
 
-/// A heatmap: a grid of cells coloured by value, with the value printed in each cell.
-#[derive(Clone, Debug)]
-pub struct Heatmap {
-    pub title: String,
-    /// Column axis description and labels (left to right).
-    pub x_desc: String,
-    pub x_labels: Vec<String>,
-    /// Row axis description and labels (top to bottom).
-    pub y_desc: String,
-    pub y_labels: Vec<String>,
-    /// `values[row][col]`; `None` draws an empty (hatched grey) cell.
-    pub values: Vec<Vec<Option<f64>>>,
-    /// What the colour means (e.g. "mean final test accuracy").
-    pub value_desc: String,
-}
-
-/// Viridis at five stops, linearly interpolated.
-fn viridis(t: f64) -> (u8, u8, u8) {
-    const STOPS: [(f64, f64, f64); 5] = [
-        (68.0, 1.0, 84.0),
-        (59.0, 82.0, 139.0),
-        (33.0, 145.0, 140.0),
-        (94.0, 201.0, 98.0),
-        (253.0, 231.0, 37.0),
-    ];
-    let t = if t.is_finite() {
-        t.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let f = t * (STOPS.len() - 1) as f64;
-    let i = (f.floor() as usize).min(STOPS.len() - 2);
-    let u = f - i as f64;
-    let (a, b) = (STOPS[i], STOPS[i + 1]);
-    let mix = |p: f64, q: f64| (p + (q - p) * u).round() as u8;
-    (mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
-}
-
-fn fmt_value(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-impl Heatmap {
-    /// Renders the heatmap as a standalone `<svg>` element. Every text is escaped.
-    pub fn to_svg(&self) -> Result<String> {
-        use super::html::escape;
-        use std::fmt::Write as _;
-        register_font()?;
-        let label_font = 13.0;
-        let row_label_w = self
-            .y_labels
-            .iter()
-            .map(|l| text_width(l, label_font))
-            .max()
-            .unwrap_or(0)
-            .max(20)
-            + 14;
-        let left = 34 + row_label_w; // y description + row labels
-        let top = 46;
-        let legend_w = 90;
-        let ncols = self.x_labels.len().max(1);
-        let nrows = self.y_labels.len().max(1);
-        let avail = (WIDTH as i32 - left - legend_w - 10).max(100);
-        let cell_w = (avail / ncols as i32).clamp(36, 120);
-        let cell_h = 34;
-        let grid_w = cell_w * ncols as i32;
-        let grid_h = cell_h * nrows as i32;
-        // Column labels that do not fit their cell are drawn rotated.
-        let col_label_w = self
-            .x_labels
-            .iter()
-            .map(|l| text_width(l, label_font))
-            .max()
-            .unwrap_or(0);
-        let rotate = col_label_w > cell_w - 6;
-        let bottom = if rotate {
-            col_label_w.min(160) + 40
-        } else {
-            54
-        };
-        let width = (left + grid_w + legend_w + 10).max(320);
-        let height = top + grid_h + bottom;
-
-        let finite: Vec<f64> = self
-            .values
-            .iter()
-            .flatten()
-            .flatten()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        let (lo, hi) = min_max(finite.iter().copied()).unwrap_or((0.0, 1.0));
-        let norm = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-
-        let mut o = String::new();
-        let _ = write!(
-            o,
-            r#"<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" font-family="{FAMILY}">"#
-        );
-        let _ = write!(
-            o,
-            r#"<rect width="{width}" height="{height}" fill="white"/>"#
-        );
-        let _ = write!(
-            o,
-            r#"<text x="{}" y="24" font-size="19" text-anchor="middle">{}</text>"#,
-            left + grid_w / 2,
-            escape(&self.title)
-        );
-        for (r, row_label) in self.y_labels.iter().enumerate() {
-            let y = top + r as i32 * cell_h;
-            let _ = write!(
-                o,
-                r#"<text x="{}" y="{}" font-size="{label_font}" text-anchor="end" dominant-baseline="central">{}</text>"#,
-                left - 8,
-                y + cell_h / 2,
-                escape(row_label)
-            );
-            for c in 0..self.x_labels.len() {
-                let x = left + c as i32 * cell_w;
-                match self
-                    .values
-                    .get(r)
-                    .and_then(|row| row.get(c))
-                    .copied()
-                    .flatten()
-                {
-                    Some(v) if v.is_finite() => {
-                        let (cr, cg, cb) = viridis(norm(v));
-                        let lum = 0.299 * cr as f64 + 0.587 * cg as f64 + 0.114 * cb as f64;
-                        let fg = if lum > 140.0 { "#000" } else { "#fff" };
-                        let _ = write!(
-                            o,
-                            r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#{cr:02x}{cg:02x}{cb:02x}" stroke="white"/><text x="{}" y="{}" font-size="13" fill="{fg}" text-anchor="middle" dominant-baseline="central">{}</text>"##,
-                            x + cell_w / 2,
-                            y + cell_h / 2,
-                            fmt_value(v)
-                        );
-                    }
-                    _ => {
-                        let _ = write!(
-                            o,
-                            r##"<rect x="{x}" y="{y}" width="{cell_w}" height="{cell_h}" fill="#eeeeee" stroke="white"/><text x="{}" y="{}" font-size="12" fill="#888" text-anchor="middle" dominant-baseline="central">n/a</text>"##,
-                            x + cell_w / 2,
-                            y + cell_h / 2
-                        );
-                    }
-                }
-            }
-        }
-        for (c, col_label) in self.x_labels.iter().enumerate() {
-            let x = left + c as i32 * cell_w + cell_w / 2;
-            let y = top + grid_h + 16;
-            if rotate {
-                let _ = write!(
-                    o,
-                    r#"<text x="{x}" y="{y}" font-size="{label_font}" text-anchor="end" transform="rotate(-40 {x} {y})">{}</text>"#,
-                    escape(col_label)
-                );
-            } else {
-                let _ = write!(
-                    o,
-                    r#"<text x="{x}" y="{y}" font-size="{label_font}" text-anchor="middle">{}</text>"#,
-                    escape(col_label)
-                );
-            }
-        }
-        let _ = write!(
-            o,
-            r#"<text x="{}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
-            left + grid_w / 2,
-            height - 10,
-            escape(&self.x_desc)
-        );
-        let _ = write!(
-            o,
-            r#"<text x="14" y="{}" font-size="15" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#,
-            top + grid_h / 2,
-            top + grid_h / 2,
-            escape(&self.y_desc)
-        );
-        // Colour bar.
-        let bx = left + grid_w + 24;
-        let bh = grid_h.max(60);
-        for i in 0..20 {
-            let t = 1.0 - i as f64 / 19.0;
-            let (cr, cg, cb) = viridis(t);
-            let _ = write!(
-                o,
-                r##"<rect x="{bx}" y="{}" width="16" height="{}" fill="#{cr:02x}{cg:02x}{cb:02x}"/>"##,
-                top + i * bh / 20,
-                bh / 20 + 1
-            );
-        }
-        let _ = write!(
-            o,
-            r#"<text x="{}" y="{}" font-size="12" dominant-baseline="central">{}</text><text x="{}" y="{}" font-size="12" dominant-baseline="central">{}</text>"#,
-            bx + 20,
-            top + 6,
-            fmt_value(hi),
-            bx + 20,
-            top + bh - 6,
-            fmt_value(lo)
-        );
-        let _ = write!(
-            o,
-            r#"<text x="{}" y="{}" font-size="12" text-anchor="middle" transform="rotate(90 {} {})">{}</text>"#,
-            bx + 62,
-            top + bh / 2,
-            bx + 62,
-            top + bh / 2,
-            escape(&self.value_desc)
-        );
-        o.push_str("</svg>");
-        Ok(o)
-    }
-}
-
-fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+pub(super) fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values
         .filter(|v| v.is_finite())
         .fold(None, |acc, v| match acc {
@@ -738,27 +525,6 @@ mod tests {
         assert!(svg.contains("rotate 45"));
         assert!(svg.contains("Accuracy &lt;test&gt;"));
         assert!(!svg.contains("<test>"));
-    }
-
-    #[test]
-    fn heatmap_prints_values_and_escapes_labels() {
-        let h = Heatmap {
-            title: "T <x>".into(),
-            x_desc: "examples per class".into(),
-            x_labels: vec!["10".into(), "100".into()],
-            y_desc: "model".into(),
-            y_labels: vec!["freeze 0".into(), "<b>".into()],
-            values: vec![vec![Some(0.5), Some(0.75)], vec![None, Some(0.25)]],
-            value_desc: "acc".into(),
-        };
-        let svg = h.to_svg().unwrap();
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));
-        for v in ["0.500", "0.750", "0.250", "n/a", "T &lt;x&gt;", "&lt;b&gt;"] {
-            assert!(svg.contains(v), "{v} missing");
-        }
-        assert!(!svg.contains("<b>"));
-        assert_eq!(fmt_tick(0.0001), "1e-4");
-        assert_eq!(fmt_tick(0.05), "0.05");
     }
 
     #[test]

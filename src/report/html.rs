@@ -3,7 +3,7 @@
 //! Templates are embedded with `include_str!`, so the binary renders reports on its own; a
 //! user folder can replace any of them (see [`Templates`]).
 
-use super::cells::Cell;
+use super::page::Cell;
 use anyhow::{Context, Result};
 use minijinja::{context, Environment};
 use serde::Serialize;

@@ -6,30 +6,43 @@
 //! lines of inline script that make tables sortable): no fonts, no external requests. It is cheap to render, so the executor re-renders it
 //! after every trial and it can be read mid-sweep.
 //!
-//! - [`cells`]: the [`Cell`] type and the built-in sections, one function each.
-//! - [`charts`]: plotters line charts rendered to SVG strings.
-//! - [`html`]: the embedded minijinja templates (auto-escaping, user-overridable) and a small
-//!   markdown renderer.
-//! - [`user`]: the grid's own `report:` cells.
-//! - [`export`]: CSV, JSON and Jupyter exports.
-//! - trial pages (`reports/<sweep>/trials/<key>.html`) and `reports/index.html`.
+//! The modules, in layers (each imports only those above it):
+//!
+//! - [`page`]: the page model ([`Cell`], inputs, outputs, tables); imports nothing else of the
+//!   report.
+//! - [`charts`] (line charts), [`heatmap`] and [`html`] (templates, markdown): rendering, which
+//!   knows only the page model.
+//! - `rows`: the one row reader; [`context`]: the sweep and its trials as typed rows, the
+//!   page-wide colours and labels; `stats`: the one confidence interval (of
+//!   [`crate::metrics`]) and summary tables; `series`: chart series built from query rows.
+//! - [`sections`]: the built-in sections, one file each, listed once in page order; [`user`]:
+//!   the grid's own `report:` cells.
+//! - `trial`: trial pages (`reports/<sweep>/trials/<key>.html`); this module: the sweep page
+//!   and `reports/index.html`; `files`: atomic writes and safe names; [`export`]: CSV, JSON and
+//!   Jupyter exports (the notebook's Python is in `templates/notebook/`).
 
-pub mod cells;
 pub mod charts;
+pub mod context;
 pub mod export;
+mod files;
+pub mod heatmap;
 pub mod html;
-mod precision;
-pub mod science;
+pub mod page;
+mod rows;
+pub mod sections;
+mod series;
+mod stats;
 mod trial;
 pub mod user;
 
-pub use cells::{mean_ci95, Cell, MeanCi, SECTIONS};
 pub use export::{export_sweep, ExportFormat};
+pub use files::{dir_name, write_atomic};
+pub use page::Cell;
+pub use sections::SECTIONS;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Renders reports/<sweep>/index.html (out_dir = reports root) from the database, read-only,
@@ -73,8 +86,8 @@ pub fn render_sweep_with(
         "CREATE TEMP TABLE trial_summary AS SELECT * FROM main.trial_summary WHERE sweep = ?1",
         [sweep],
     )?;
-    let ctx = cells::Ctx::load(&conn, sweep, generated_at.clone())?;
-    let cells = cells::build(&ctx)?;
+    let ctx = context::Ctx::load(&conn, sweep, generated_at.clone())?;
+    let cells = sections::build(&ctx)?;
     let status_line = ctx.status_line();
     drop(ctx);
     let trials = trial::load(&conn, sweep, &tpl.fingerprint, &trials_dir)?;
@@ -171,65 +184,6 @@ fn write_index(
     let path = out_dir.join("index.html");
     write_atomic(&path, page.as_bytes())?;
     Ok(path)
-}
-
-/// Writes `contents` to a temporary file next to `path`, then renames it over `path`, so a
-/// reader sees either the old file or the new one, never a partial one.
-pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("writing {}", path.display()));
-    }
-    Ok(())
-}
-
-/// A file-name-safe form of a user string: characters outside `[A-Za-z0-9._-]` become `_`;
-/// a name made only of dots becomes underscores.
-pub(crate) fn safe_name(s: &str) -> String {
-    let name: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if name.is_empty() || name.chars().all(|c| c == '.') {
-        "_".repeat(name.len().max(1))
-    } else {
-        name
-    }
-}
-
-/// The report directory's name for a sweep.
-pub fn dir_name(sweep: &str) -> Result<String> {
-    let name: String = sweep
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if name.is_empty() || name.chars().all(|c| c == '.') {
-        bail!("sweep name \"{sweep}\" cannot be used as a report directory name");
-    }
-    Ok(name)
 }
 
 #[cfg(test)]

@@ -9,11 +9,11 @@
 //! carries a stamp (a hash of the trial row, the templates and the thaw version) and a page
 //! whose stamp matches is left alone, so re-rendering after every trial stays cheap.
 
-use super::cells::{
-    epoch_ticks, fmt_real, lr_series, sql_str, Cell, Input, Output, Table, TableCell,
-};
-use super::charts::{points_of, LineChart, Series, XAxis, PALETTE};
+use super::charts::{LineChart, Series, XAxis, PALETTE};
 use super::html::{markdown_to_html, Templates, TrialPage};
+use super::page::{Cell, Input, Output, Table, TableCell};
+use super::rows::{fmt_real, sql_str};
+use super::series::{epoch_ticks, lr_series, points_of};
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ pub(crate) struct TrialData {
 
 /// The file name of a trial's page.
 pub(crate) fn page_name(key: &str) -> String {
-    format!("{}.html", super::safe_name(key))
+    format!("{}.html", super::files::safe_name(key))
 }
 
 const TERMINAL: &[&str] = &["completed", "failed", "diverged", "interrupted"];
@@ -155,7 +155,7 @@ pub(crate) fn render_all(
                         let path: PathBuf = dir.join(page_name(&t.key));
                         let page = render_one(tpl, sweep, generated_at, t)
                             .with_context(|| format!("rendering the page of trial {}", t.key))?;
-                        super::write_atomic(&path, page.as_bytes())?;
+                        super::files::write_atomic(&path, page.as_bytes())?;
                     }
                     Ok(())
                 })
@@ -266,46 +266,13 @@ fn curve_chart(
 pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
     let mut cells = Vec::new();
 
-    // Config and status.
-    let pretty = serde_json::from_str::<serde_json::Value>(&t.config_json)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| t.config_json.clone());
     let train_seconds: f64 = t
         .metrics
         .iter()
         .filter(|m| m.0 == "epoch_seconds")
         .map(|m| m.2)
         .sum();
-    let mut md = format!("**Status:** {}", t.status);
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "\u{2014}".to_string());
-    md.push_str(&format!(
-        "\n\n- device: `{}`\n- started: {}\n- finished: {}\n- training time: {}",
-        opt(&t.device),
-        opt(&t.started_at),
-        opt(&t.finished_at),
-        if train_seconds > 0.0 {
-            format!("{train_seconds:.1} s")
-        } else {
-            "\u{2014}".to_string()
-        }
-    ));
-    let mut outputs = vec![Output::Html {
-        html: markdown_to_html(&md),
-    }];
-    if let Some(e) = t.error.as_deref().filter(|e| !e.is_empty()) {
-        outputs.push(Output::Error {
-            message: e.to_string(),
-        });
-    }
-    cells.push(Cell {
-        title: format!("Trial {}: resolved config", t.key),
-        inputs: vec![Input {
-            lang: "json",
-            text: pretty,
-        }],
-        outputs,
-    });
+    cells.push(config_cell(t, train_seconds));
 
     let mut chart_cell =
         |title: &str, filter: String, rows: Vec<&(String, i64, f64)>, chart: LineChart| {
@@ -382,7 +349,49 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         chart_cell("Other metrics", names_in(&names), other, chart);
     }
 
-    // Timings.
+    cells.push(timings_cell(sweep, t, train_seconds));
+    Ok(cells)
+}
+
+/// The trial's resolved config, status, device, times and error.
+fn config_cell(t: &TrialData, train_seconds: f64) -> Cell {
+    let pretty = serde_json::from_str::<serde_json::Value>(&t.config_json)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| t.config_json.clone());
+    let mut md = format!("**Status:** {}", t.status);
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "\u{2014}".to_string());
+    md.push_str(&format!(
+        "\n\n- device: `{}`\n- started: {}\n- finished: {}\n- training time: {}",
+        opt(&t.device),
+        opt(&t.started_at),
+        opt(&t.finished_at),
+        if train_seconds > 0.0 {
+            format!("{train_seconds:.1} s")
+        } else {
+            "\u{2014}".to_string()
+        }
+    ));
+    let mut outputs = vec![Output::Html {
+        html: markdown_to_html(&md),
+    }];
+    if let Some(e) = t.error.as_deref().filter(|e| !e.is_empty()) {
+        outputs.push(Output::Error {
+            message: e.to_string(),
+        });
+    }
+    Cell {
+        title: format!("Trial {}: resolved config", t.key),
+        inputs: vec![Input {
+            lang: "json",
+            text: pretty,
+        }],
+        outputs,
+    }
+}
+
+/// Seconds per epoch, as a table, and their total and mean.
+fn timings_cell(sweep: &str, t: &TrialData, train_seconds: f64) -> Cell {
     let secs: Vec<&(String, i64, f64)> = t
         .metrics
         .iter()
@@ -424,10 +433,9 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
             },
         ]
     };
-    cells.push(Cell {
+    Cell {
         title: "Timings (seconds per epoch)".to_string(),
         inputs: vec![Input::sql(sql)],
         outputs,
-    });
-    Ok(cells)
+    }
 }

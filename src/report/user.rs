@@ -5,9 +5,13 @@
 //! report's read-only connection, one statement each, with a time limit; any problem (bad
 //! SQL, a missing column, a timeout) becomes an error cell, never a failed report.
 
-use super::cells::{distinct, epoch_ticks, fmt_real, sql_table_limit, Cell, Ctx, Input, Output};
-use super::charts::{Heatmap, LineChart, Point, Series, XAxis, PALETTE};
+use super::charts::{LineChart, Point, Series, XAxis, PALETTE};
+use super::context::{distinct, Ctx};
+use super::heatmap::Heatmap;
 use super::html::markdown_to_html;
+use super::page::{Cell, Input, Output};
+use super::rows::{fmt_real, sql_table_limit};
+use super::series::epoch_ticks;
 use anyhow::{anyhow, bail, Result};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
@@ -238,169 +242,175 @@ fn query_output(ctx: &Ctx, q: &QueryCell) -> Result<Vec<Output>> {
             let t = with_time_limit(ctx.conn, || sql_table_limit(ctx.conn, &q.sql, TABLE_ROWS))?;
             Ok(vec![Output::Table(t)])
         }
-        "line" | "bar" => {
-            let (cols, rows) = run_query(ctx, &q.sql)?;
-            let xi = column(&cols, &q.x, "x")?;
-            let yi = column(&cols, &q.y, "y")?;
-            let si = match &q.series {
-                Some(_) => Some(column(&cols, &q.series, "series")?),
-                None => None,
-            };
-            let used: Vec<&Vec<Val>> = rows
-                .iter()
-                .filter(|r| r[yi].num().is_some() && r[xi] != Val::Null)
-                .collect();
-            if used.is_empty() {
-                return Ok(vec![Output::Text {
-                    text: format!(
-                        "The query returned {} rows, none with a number in `{}`.",
-                        rows.len(),
-                        cols[yi]
-                    ),
-                }]);
-            }
-            let numeric_x = used.iter().all(|r| r[xi].num().is_some()) && q.chart == "line";
-            let cats: Vec<String> = distinct(used.iter().map(|r| r[xi].label()));
-            let x_of = |r: &Vec<Val>| -> f64 {
-                if numeric_x {
-                    r[xi].num().unwrap_or(0.0)
-                } else {
-                    let l = r[xi].label();
-                    cats.iter().position(|c| *c == l).unwrap_or(0) as f64
-                }
-            };
-            let series_names: Vec<String> = match si {
-                Some(si) => distinct(used.iter().map(|r| r[si].label())),
-                None => vec![cols[yi].clone()],
-            };
-            let series: Vec<Series> = series_names
-                .iter()
-                .enumerate()
-                .map(|(k, name)| Series {
-                    label: name.clone(),
-                    color: page_color(ctx, q.series.as_deref(), name, k),
-                    dashed: false,
-                    points: used
-                        .iter()
-                        .filter(|r| si.is_none_or(|si| r[si].label() == *name))
-                        .map(|r| Point {
-                            x: x_of(r),
-                            y: r[yi].num().unwrap_or(0.0),
-                            err: None,
-                        })
-                        .collect(),
-                })
-                .collect();
-            let x_axis = if numeric_x {
-                let xs: Vec<f64> = used.iter().map(|r| x_of(r)).collect();
-                if xs.iter().all(|x| x.fract() == 0.0) {
-                    XAxis::Linear {
-                        ticks: epoch_ticks(&xs.iter().map(|x| *x as i64).collect::<Vec<_>>()),
-                    }
-                } else {
-                    let mut t = distinct(xs.into_iter());
-                    t.sort_by(f64::total_cmp);
-                    let step = t.len().div_ceil(10).max(1);
-                    XAxis::Linear {
-                        ticks: t.into_iter().step_by(step).collect(),
-                    }
-                }
-            } else {
-                XAxis::Categorical(cats.clone())
-            };
-            let chart = LineChart {
-                legend_title: si.map(|i| cols[i].clone()).unwrap_or_default(),
-                bars: q.chart == "bar",
-                ..LineChart::new(
-                    q.title.clone().unwrap_or_default(),
-                    cols[xi].clone(),
-                    cols[yi].clone(),
-                    x_axis,
-                    series,
-                )
-            };
-            Ok(vec![Output::Chart {
-                svg: chart.to_svg()?,
-                caption: format!(
-                    "{} of the query's {} rows drawn (rows without a number in `{}` are left \
-                     out).",
-                    used.len(),
-                    rows.len(),
-                    cols[yi]
-                ),
-                rows: used.len(),
-            }])
-        }
-        "heatmap" => {
-            let (cols, rows) = run_query(ctx, &q.sql)?;
-            let xi = column(&cols, &q.x, "x")?;
-            let yi = column(&cols, &q.y, "y")?;
-            let vi = match &q.series {
-                Some(_) => column(&cols, &q.series, "series")?,
-                None => (0..cols.len())
-                    .find(|&i| i != xi && i != yi && rows.iter().any(|r| r[i].num().is_some()))
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "a heatmap needs a third, numeric column for the colour (or \
-                             `series:` naming it)"
-                        )
-                    })?,
-            };
-            let used: Vec<&Vec<Val>> = rows.iter().filter(|r| r[vi].num().is_some()).collect();
-            if used.is_empty() {
-                return Ok(vec![Output::Text {
-                    text: format!("The query returned no numbers in `{}`.", cols[vi]),
-                }]);
-            }
-            let sorted = |i: usize| -> Vec<String> {
-                let mut vals: Vec<&Val> = Vec::new();
-                for r in &used {
-                    if !vals.contains(&&r[i]) {
-                        vals.push(&r[i]);
-                    }
-                }
-                if vals.iter().all(|v| v.num().is_some()) {
-                    vals.sort_by(|a, b| a.num().unwrap_or(0.0).total_cmp(&b.num().unwrap_or(0.0)));
-                }
-                vals.into_iter().map(Val::label).collect()
-            };
-            let xs = sorted(xi);
-            let ys = sorted(yi);
-            let values = ys
-                .iter()
-                .map(|yl| {
-                    xs.iter()
-                        .map(|xl| {
-                            let v: Vec<f64> = used
-                                .iter()
-                                .filter(|r| r[xi].label() == *xl && r[yi].label() == *yl)
-                                .filter_map(|r| r[vi].num())
-                                .collect();
-                            (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-                        })
-                        .collect()
-                })
-                .collect();
-            let chart = Heatmap {
-                title: q.title.clone().unwrap_or_default(),
-                x_desc: cols[xi].clone(),
-                x_labels: xs,
-                y_desc: cols[yi].clone(),
-                y_labels: ys,
-                values,
-                value_desc: cols[vi].clone(),
-            };
-            Ok(vec![Output::Chart {
-                svg: chart.to_svg()?,
-                caption: format!(
-                    "Colour and printed value: `{}` (the mean where several rows share a cell).",
-                    cols[vi]
-                ),
-                rows: used.len(),
-            }])
-        }
+        "line" | "bar" => line_output(ctx, q),
+        "heatmap" => heatmap_output(ctx, q),
         other => bail!("unknown chart kind `{other}`; use line, bar, heatmap or table"),
     }
+}
+
+/// A user cell's line or bar chart: `x` against `y`, one series per value of `series`.
+fn line_output(ctx: &Ctx, q: &QueryCell) -> Result<Vec<Output>> {
+    let (cols, rows) = run_query(ctx, &q.sql)?;
+    let xi = column(&cols, &q.x, "x")?;
+    let yi = column(&cols, &q.y, "y")?;
+    let si = match &q.series {
+        Some(_) => Some(column(&cols, &q.series, "series")?),
+        None => None,
+    };
+    let used: Vec<&Vec<Val>> = rows
+        .iter()
+        .filter(|r| r[yi].num().is_some() && r[xi] != Val::Null)
+        .collect();
+    if used.is_empty() {
+        return Ok(vec![Output::Text {
+            text: format!(
+                "The query returned {} rows, none with a number in `{}`.",
+                rows.len(),
+                cols[yi]
+            ),
+        }]);
+    }
+    let numeric_x = used.iter().all(|r| r[xi].num().is_some()) && q.chart == "line";
+    let cats: Vec<String> = distinct(used.iter().map(|r| r[xi].label()));
+    let x_of = |r: &Vec<Val>| -> f64 {
+        if numeric_x {
+            r[xi].num().unwrap_or(0.0)
+        } else {
+            let l = r[xi].label();
+            cats.iter().position(|c| *c == l).unwrap_or(0) as f64
+        }
+    };
+    let series_names: Vec<String> = match si {
+        Some(si) => distinct(used.iter().map(|r| r[si].label())),
+        None => vec![cols[yi].clone()],
+    };
+    let series: Vec<Series> = series_names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| Series {
+            label: name.clone(),
+            color: page_color(ctx, q.series.as_deref(), name, k),
+            dashed: false,
+            points: used
+                .iter()
+                .filter(|r| si.is_none_or(|si| r[si].label() == *name))
+                .map(|r| Point {
+                    x: x_of(r),
+                    y: r[yi].num().unwrap_or(0.0),
+                    err: None,
+                })
+                .collect(),
+        })
+        .collect();
+    let x_axis = if numeric_x {
+        let xs: Vec<f64> = used.iter().map(|r| x_of(r)).collect();
+        if xs.iter().all(|x| x.fract() == 0.0) {
+            XAxis::Linear {
+                ticks: epoch_ticks(&xs.iter().map(|x| *x as i64).collect::<Vec<_>>()),
+            }
+        } else {
+            let mut t = distinct(xs.into_iter());
+            t.sort_by(f64::total_cmp);
+            let step = t.len().div_ceil(10).max(1);
+            XAxis::Linear {
+                ticks: t.into_iter().step_by(step).collect(),
+            }
+        }
+    } else {
+        XAxis::Categorical(cats.clone())
+    };
+    let chart = LineChart {
+        legend_title: si.map(|i| cols[i].clone()).unwrap_or_default(),
+        bars: q.chart == "bar",
+        ..LineChart::new(
+            q.title.clone().unwrap_or_default(),
+            cols[xi].clone(),
+            cols[yi].clone(),
+            x_axis,
+            series,
+        )
+    };
+    Ok(vec![Output::Chart {
+        svg: chart.to_svg()?,
+        caption: format!(
+            "{} of the query's {} rows drawn (rows without a number in `{}` are left \
+             out).",
+            used.len(),
+            rows.len(),
+            cols[yi]
+        ),
+        rows: used.len(),
+    }])
+}
+
+/// A user cell's heatmap: `x` by `y`, coloured by `series` (or the first other numeric column).
+fn heatmap_output(ctx: &Ctx, q: &QueryCell) -> Result<Vec<Output>> {
+    let (cols, rows) = run_query(ctx, &q.sql)?;
+    let xi = column(&cols, &q.x, "x")?;
+    let yi = column(&cols, &q.y, "y")?;
+    let vi = match &q.series {
+        Some(_) => column(&cols, &q.series, "series")?,
+        None => (0..cols.len())
+            .find(|&i| i != xi && i != yi && rows.iter().any(|r| r[i].num().is_some()))
+            .ok_or_else(|| {
+                anyhow!(
+                    "a heatmap needs a third, numeric column for the colour (or \
+                     `series:` naming it)"
+                )
+            })?,
+    };
+    let used: Vec<&Vec<Val>> = rows.iter().filter(|r| r[vi].num().is_some()).collect();
+    if used.is_empty() {
+        return Ok(vec![Output::Text {
+            text: format!("The query returned no numbers in `{}`.", cols[vi]),
+        }]);
+    }
+    let sorted = |i: usize| -> Vec<String> {
+        let mut vals: Vec<&Val> = Vec::new();
+        for r in &used {
+            if !vals.contains(&&r[i]) {
+                vals.push(&r[i]);
+            }
+        }
+        if vals.iter().all(|v| v.num().is_some()) {
+            vals.sort_by(|a, b| a.num().unwrap_or(0.0).total_cmp(&b.num().unwrap_or(0.0)));
+        }
+        vals.into_iter().map(Val::label).collect()
+    };
+    let xs = sorted(xi);
+    let ys = sorted(yi);
+    let values = ys
+        .iter()
+        .map(|yl| {
+            xs.iter()
+                .map(|xl| {
+                    let v: Vec<f64> = used
+                        .iter()
+                        .filter(|r| r[xi].label() == *xl && r[yi].label() == *yl)
+                        .filter_map(|r| r[vi].num())
+                        .collect();
+                    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+                })
+                .collect()
+        })
+        .collect();
+    let chart = Heatmap {
+        title: q.title.clone().unwrap_or_default(),
+        x_desc: cols[xi].clone(),
+        x_labels: xs,
+        y_desc: cols[yi].clone(),
+        y_labels: ys,
+        values,
+        value_desc: cols[vi].clone(),
+    };
+    Ok(vec![Output::Chart {
+        svg: chart.to_svg()?,
+        caption: format!(
+            "Colour and printed value: `{}` (the mean where several rows share a cell).",
+            cols[vi]
+        ),
+        rows: used.len(),
+    }])
 }
 
 /// The page-wide colour of a series value when the series column is a grid axis the page

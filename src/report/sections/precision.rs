@@ -1,8 +1,11 @@
 //! The mixed-precision section: for a sweep that varies `precision`, bf16 against fp32 per
 //! backbone and model, in final test accuracy (paired by seed) and training time.
 
-use super::cells::{distinct, Cell, Ctx, Input, Output};
-use super::science::{ci, ci_table, findings_output, model_order, num, query, text, MODEL_SQL};
+use crate::report::context::{distinct, model_order, Ctx};
+use crate::report::page::{Cell, Input, Output};
+use crate::report::rows::{num, query, text};
+use crate::report::series::MODEL_SQL;
+use crate::report::stats::{ci, ci_table, findings_output};
 use anyhow::Result;
 
 /// A completed trial: (backbone, model, precision, seed, final test accuracy, train seconds).

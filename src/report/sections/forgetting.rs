@@ -1,0 +1,182 @@
+//! Source-task accuracy during fine-tuning, by frozen depth.
+
+use crate::report::charts::{LineChart, Series, XAxis};
+use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
+use crate::report::page::{Cell, Input, Output};
+use crate::report::rows::{num, query, text, typed_rows};
+use crate::report::series::{epoch_ticks, no_data, points_of};
+use crate::report::stats::{ci, ci_table, rises};
+use anyhow::Result;
+
+/// [4] Forgetting: source-task accuracy over fine-tuning epochs, by frozen depth.
+pub fn forgetting(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.trials.iter().any(|t| t.pretrained) {
+        return Ok(None);
+    }
+    let title = "Forgetting: source-task accuracy during fine-tuning";
+    let curve_sql = format!(
+        "SELECT t.freeze, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+  AND m.name = 'source_acc' AND m.value IS NOT NULL
+GROUP BY t.freeze, m.epoch
+ORDER BY t.{}, m.epoch;",
+        ctx.sweep_lit(),
+        FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
+    );
+    let table_sql = format!(
+        "SELECT ts.key, ts.freeze, ts.seed, ts.source_acc_pretrained AS source_acc_before,
+       ts.source_acc_final AS source_acc_after, ts.forgetting
+FROM trial_summary ts
+JOIN trials t ON t.id = ts.trial_id
+WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.pretrained = 1
+  AND ts.source_acc_pretrained IS NOT NULL AND ts.source_acc_final IS NOT NULL
+ORDER BY ts.{}, t.position;",
+        ctx.sweep_lit(),
+        FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(ts.freeze")
+    );
+    let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(table_sql.clone())];
+    let rows = typed_rows(ctx.conn, &curve_sql, |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, f64>(2)?,
+        ))
+    })?;
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let series: Vec<Series> = distinct(rows.iter().map(|r| r.0.as_str()))
+        .into_iter()
+        .map(|f| {
+            let label = freeze_label(f);
+            Series {
+                color: ctx.color(&label),
+                label,
+                dashed: false,
+                points: points_of(&rows, f),
+            }
+        })
+        .collect();
+    let chart = LineChart {
+        y_bounds: Some((0.0, 1.0)),
+        ..LineChart::new(
+            "Source accuracy (epoch 0 = before fine-tuning)".to_string(),
+            "fine-tuning epoch".to_string(),
+            "source-task accuracy".to_string(),
+            XAxis::Linear {
+                ticks: epoch_ticks(&rows.iter().map(|r| r.1).collect::<Vec<_>>()),
+            },
+            series,
+        )
+    };
+    let caption = format!(
+        "{} Pretrained trials only. Forgetting = source accuracy before \u{2212} after \
+         fine-tuning (BWT = \u{2212}forgetting); a fully frozen backbone forgets nothing.",
+        ctx.caption(&["freeze", "pretrained"], false)
+    );
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption,
+            rows: rows.len(),
+        }]
+        .into_iter()
+        .chain(forgetting_outputs(ctx, &table_sql)?)
+        .collect(),
+    }))
+}
+
+/// The forgetting table (mean and 95% CI per frozen depth) and its findings.
+fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
+    let raw = query(ctx.conn, sql)?;
+    let rows: Vec<(Vec<String>, Vec<Option<f64>>)> = raw
+        .iter()
+        .map(|r| {
+            (
+                vec![freeze_label(&text(&r[1]))],
+                vec![num(&r[3]), num(&r[4]), num(&r[5])],
+            )
+        })
+        .collect();
+    let pairs: Vec<(String, f64)> = raw
+        .iter()
+        .filter_map(|r| Some((text(&r[1]), num(&r[5])?)))
+        .collect();
+    let mut out = Vec::new();
+    let findings = forgetting_findings(&pairs);
+    if !findings.is_empty() {
+        out.push(Output::Text {
+            text: format!("Findings:\n{}", findings.join("\n")),
+        });
+    }
+    out.push(Output::Table(ci_table(
+        &["model"],
+        &["source_acc_before", "source_acc_after", "forgetting"],
+        &rows,
+    )));
+    Ok(out)
+}
+
+/// Findings of the forgetting table from (freeze, forgetting) per trial.
+pub(crate) fn forgetting_findings(rows: &[(String, f64)]) -> Vec<String> {
+    let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
+    // Most frozen first: the number of unfrozen blocks grows along the list.
+    freezes.sort_by_key(|f| freeze_order(f));
+    freezes.reverse();
+    let means: Vec<(String, f64)> = freezes
+        .iter()
+        .filter_map(|f| {
+            let v: Vec<f64> = rows.iter().filter(|r| &r.0 == f).map(|r| r.1).collect();
+            ci(&v).map(|c| (freeze_label(f), c.0))
+        })
+        .collect();
+    let mut out = Vec::new();
+    if means.len() > 1 {
+        let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+        out.push(format!(
+            "Forgetting grows with the number of unfrozen blocks: {} ({}).",
+            if rises(&vals, 0.0) { "yes" } else { "no" },
+            means
+                .iter()
+                .map(|(f, v)| format!("{f} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let all: Vec<f64> = rows.iter().filter(|r| r.0 == "all").map(|r| r.1).collect();
+    if !all.is_empty() {
+        let max = all.iter().fold(0f64, |a, b| a.max(b.abs()));
+        out.push(format!(
+            "A frozen backbone (freeze all) forgets nothing: {} (largest |forgetting| {max:.3} \
+             over {} trials).",
+            if max == 0.0 { "yes" } else { "no" },
+            all.len()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forgetting_findings_detect_an_effect_and_its_absence() {
+        // Forgetting and learning rate.
+        let f = forgetting_findings(&[
+            ("all".to_string(), 0.0),
+            ("2".to_string(), 0.05),
+            ("0".to_string(), 0.03),
+        ])
+        .join("\n");
+        assert!(
+            f.contains("unfrozen blocks: no (freeze all 0.000, freeze 2 0.050, freeze 0 0.030)"),
+            "{f}"
+        );
+    }
+}

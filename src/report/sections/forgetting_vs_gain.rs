@@ -1,0 +1,213 @@
+//! The forgetting / transfer-gain trade-off.
+
+use crate::report::charts::{LineChart, Point, Series, XAxis};
+use crate::report::context::{distinct, model_order, size_label, Ctx};
+use crate::report::page::{Cell, Input, Output};
+use crate::report::rows::{num, query, text};
+use crate::report::series::nice_ticks;
+use crate::report::stats::{ci, ci_table, findings_output, pearson, yes_no, Agg};
+use anyhow::Result;
+
+/// A setting of the trade-off chart: (freeze label, schedule, size) with mean gain and
+/// forgetting (mean, half-width).
+type Setting = ((String, String, i64), Agg, Agg);
+
+fn tradeoff_settings(rows: &[((String, String, i64), f64, f64)]) -> Vec<Setting> {
+    let mut keys = distinct(rows.iter().map(|r| r.0.clone()));
+    keys.sort_by_key(|k| (model_order(&k.0), k.2));
+    keys.into_iter()
+        .filter_map(|k| {
+            let g: Vec<f64> = rows.iter().filter(|r| r.0 == k).map(|r| r.1).collect();
+            let f: Vec<f64> = rows.iter().filter(|r| r.0 == k).map(|r| r.2).collect();
+            Some((k, ci(&g)?, ci(&f)?))
+        })
+        .collect()
+}
+
+/// Findings of the trade-off: whether settings that gain more also forget more.
+pub(crate) fn tradeoff_findings(settings: &[Setting]) -> Vec<String> {
+    let mut out = Vec::new();
+    let name = |k: &(String, String, i64)| format!("{}, {}, {}", k.0, k.1, size_label(k.2));
+    if settings.len() >= 3 {
+        let g: Vec<f64> = settings.iter().map(|s| s.1 .0).collect();
+        let f: Vec<f64> = settings.iter().map(|s| s.2 .0).collect();
+        let r = pearson(&g, &f);
+        if r.is_finite() {
+            out.push(format!(
+                "Settings that gain more on the target also forget more of the source (a \
+                 trade-off): {} (Pearson r = {r:.2} over {} settings).",
+                yes_no(r > 0.0),
+                settings.len()
+            ));
+        }
+    }
+    if let Some(best) = settings.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)) {
+        out.push(format!(
+            "Largest gain: {} (gain {:+.3}, forgetting {:.3}).",
+            name(&best.0),
+            best.1 .0,
+            best.2 .0
+        ));
+    }
+    if let Some(safe) = settings
+        .iter()
+        .filter(|s| s.1 .0 > 0.0)
+        .min_by(|a, b| a.2 .0.total_cmp(&b.2 .0))
+    {
+        out.push(format!(
+            "Least forgetting with a positive gain: {} (gain {:+.3}, forgetting {:.3}).",
+            name(&safe.0),
+            safe.1 .0,
+            safe.2 .0
+        ));
+    }
+    out
+}
+
+/// Forgetting against transfer gain, one point per (frozen depth, schedule, size): the
+/// price paid on the source task for what is gained on the target.
+pub fn forgetting_vs_gain(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.trials.iter().any(|t| t.pretrained) || !ctx.trials.iter().any(|t| !t.pretrained) {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT tg.key, 'freeze ' || tg.freeze AS series, tg.schedule, tg.train_per_class,
+       tg.seed, tg.transfer_gain, ts.forgetting
+FROM transfer_gain tg
+JOIN trial_summary ts ON ts.trial_id = tg.trial_id
+JOIN trials t ON t.id = tg.trial_id
+WHERE tg.sweep = {} AND tg.transfer_gain IS NOT NULL AND ts.forgetting IS NOT NULL
+ORDER BY t.position;",
+        ctx.sweep_lit()
+    );
+    let raw = query(ctx.conn, &sql)?;
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let rows: Vec<((String, String, i64), f64, f64)> = raw
+        .iter()
+        .filter_map(|r| {
+            Some((
+                (text(&r[1]), text(&r[2]), num(&r[3])? as i64),
+                num(&r[5])?,
+                num(&r[6])?,
+            ))
+        })
+        .collect();
+    let settings = tradeoff_settings(&rows);
+    let labels = distinct(settings.iter().map(|s| s.0 .0.clone()));
+    let series: Vec<Series> = labels
+        .iter()
+        .map(|l| Series {
+            label: l.clone(),
+            color: ctx.color(l),
+            dashed: false,
+            points: settings
+                .iter()
+                .filter(|s| &s.0 .0 == l)
+                .map(|s| Point {
+                    x: s.1 .0,
+                    y: s.2 .0,
+                    err: s.2 .1,
+                })
+                .collect(),
+        })
+        .collect();
+    let gx: Vec<f64> = settings.iter().map(|s| s.1 .0).collect();
+    let lo = gx.iter().copied().fold(0f64, f64::min);
+    let hi = gx.iter().copied().fold(0f64, f64::max);
+    let chart = LineChart {
+        y_bounds: Some((-1.0, 1.0)),
+        scatter: true,
+        hline: Some(0.0),
+        ..LineChart::new(
+            "Forgetting vs transfer gain, one point per setting".to_string(),
+            "transfer gain (fine-tuned \u{2212} scratch test acc.)".to_string(),
+            "forgetting (source acc. before \u{2212} after)".to_string(),
+            XAxis::Linear {
+                ticks: nice_ticks(lo, hi),
+            },
+            series,
+        )
+    };
+    let table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = settings
+        .iter()
+        .flat_map(|s| {
+            rows.iter().filter(move |r| r.0 == s.0).map(|r| {
+                (
+                    vec![r.0 .0.clone(), r.0 .1.clone(), r.0 .2.to_string()],
+                    vec![Some(r.1), Some(r.2)],
+                )
+            })
+        })
+        .collect();
+    let mut outputs =
+        vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption: format!(
+            "{} One point per (frozen depth, schedule, examples per class): mean over seeds of \
+             the transfer gain (x) and of the forgetting (y); error bars: 95% CI of the \
+             forgetting. Fine-tuned trials with a matching from-scratch trial only.",
+            ctx.caption(&["train_per_class", "freeze", "pretrained", "schedule", "lr"], true)
+        ),
+            rows: raw.len(),
+        }];
+    outputs.extend(findings_output(tradeoff_findings(&settings)));
+    outputs.push(Output::Table(ci_table(
+        &["model", "schedule", "train_per_class"],
+        &["transfer_gain", "forgetting"],
+        &table_rows,
+    )));
+    Ok(Some(Cell {
+        title: "Forgetting vs transfer gain: the trade-off".to_string(),
+        inputs: vec![Input::sql(sql)],
+        outputs,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tradeoff_finding_follows_the_correlation() {
+        let s = |f: &str, n: i64, g: f64, fo: f64| {
+            (
+                (f.to_string(), "cosine lr=0.02".to_string(), n),
+                (g, None, 2),
+                (fo, None, 2),
+            )
+        };
+        // More gain, more forgetting.
+        let f = tradeoff_findings(&[
+            s("freeze 0", 10, 0.2, 0.3),
+            s("freeze 2", 10, 0.1, 0.1),
+            s("freeze all", 10, 0.05, 0.0),
+        ])
+        .join("\n");
+        assert!(
+            f.contains("(a trade-off): yes (Pearson r = 1.00 over 3 settings)"),
+            "{f}"
+        );
+        assert!(
+            f.contains(
+                "Largest gain: freeze 0, cosine lr=0.02, 10/class (gain +0.200, forgetting 0.300)."
+            ),
+            "{f}"
+        );
+        assert!(
+            f.contains(
+                "Least forgetting with a positive gain: freeze all, cosine lr=0.02, 10/class"
+            ),
+            "{f}"
+        );
+        // More gain, less forgetting: no trade-off.
+        let f = tradeoff_findings(&[
+            s("freeze 0", 10, 0.2, 0.0),
+            s("freeze 2", 10, 0.1, 0.1),
+            s("freeze all", 10, -0.05, 0.3),
+        ])
+        .join("\n");
+        assert!(f.contains("(a trade-off): no (Pearson r = -"), "{f}");
+    }
+}

@@ -1,0 +1,144 @@
+//! Final forgetting against the learning rate.
+
+use crate::report::charts::{LineChart, XAxis};
+use crate::report::context::{distinct, Ctx};
+use crate::report::page::{Cell, Input, Output};
+use crate::report::rows::{query, text};
+use crate::report::sections::forgetting_by_schedule::is_ulmfit;
+use crate::report::series::{aggregate_series, final_acc_rows, no_data, per_trial_sql};
+use crate::report::stats::{ci, rises};
+use anyhow::Result;
+
+/// [6] Forgetting vs learning rate: final forgetting per trial against lr (log axis), one
+/// series per frozen depth.
+pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
+    if !ctx.trials.iter().any(|t| t.pretrained) || !ctx.varies("lr") {
+        return Ok(None);
+    }
+    let title = "Forgetting vs learning rate";
+    let sql = per_trial_sql(
+        ctx,
+        "lr",
+        "ts.source_acc_pretrained - ts.source_acc_final",
+        "forgetting",
+    )
+    .replace(" AS forgetting\n", " AS forgetting, ts.schedule\n");
+    let rows = final_acc_rows(ctx, &sql)?;
+    let schedules: Vec<String> = query(ctx.conn, &sql)?.iter().map(|r| text(&r[5])).collect();
+    let inputs = vec![Input::sql(sql)];
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    let mut lrs: Vec<f64> = distinct(ctx.trials.iter().map(|t| t.lr))
+        .into_iter()
+        .filter(|l| *l > 0.0)
+        .collect();
+    lrs.sort_by(f64::total_cmp);
+    let keys: Vec<String> = lrs.iter().map(|l| l.to_string()).collect();
+    let series = aggregate_series(ctx, &rows, &keys, |i, _| lrs[i]);
+    let chart = LineChart {
+        y_bounds: Some((-1.0, 1.0)),
+        dodge: true,
+        ..LineChart::new(
+            "Final forgetting by learning rate".to_string(),
+            "peak learning rate (log scale)".to_string(),
+            "forgetting (source acc. before \u{2212} after)".to_string(),
+            XAxis::Log { ticks: lrs },
+            series,
+        )
+    };
+    Ok(Some(Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: vec![Output::Chart {
+            svg: chart.to_svg()?,
+            caption: format!(
+                "{} Pretrained trials only.",
+                ctx.caption(&["lr", "schedule", "freeze", "pretrained"], true)
+            ),
+            rows: rows.len(),
+        }]
+        .into_iter()
+        .chain(lr_forgetting_finding(&rows, &schedules))
+        .collect(),
+    }))
+}
+
+/// "Forgetting grows with the learning rate: yes (lr 0.01 0.020, lr 0.1 0.150)", over the
+/// trials with unfrozen blocks and uniform schedules (where the sweep also has others).
+pub(crate) fn lr_forgetting_finding(
+    rows: &[(String, String, f64)],
+    schedules: &[String],
+) -> Option<Output> {
+    let uniform_exists = schedules.iter().any(|s| !is_ulmfit(s));
+    let keep: Vec<&(String, String, f64)> = rows
+        .iter()
+        .zip(schedules.iter().map(Some).chain(std::iter::repeat(None)))
+        .filter(|(r, s)| {
+            r.0 != "freeze all" && !(uniform_exists && s.is_some_and(|s| is_ulmfit(s)))
+        })
+        .map(|(r, _)| r)
+        .collect();
+    let mut lrs: Vec<f64> = distinct(keep.iter().filter_map(|r| r.1.parse::<f64>().ok()));
+    lrs.sort_by(f64::total_cmp);
+    let means: Vec<(f64, f64)> = lrs
+        .iter()
+        .filter_map(|lr| {
+            let v: Vec<f64> = keep
+                .iter()
+                .filter(|r| r.1.parse::<f64>().ok() == Some(*lr))
+                .map(|r| r.2)
+                .collect();
+            ci(&v).map(|c| (*lr, c.0))
+        })
+        .collect();
+    if means.len() < 2 {
+        return None;
+    }
+    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+    Some(Output::Text {
+        text: format!(
+            "Finding: forgetting grows with the learning rate: {} ({}; mean over trials with \
+             unfrozen blocks{}).",
+            if rises(&vals, 0.0) { "yes" } else { "no" },
+            means
+                .iter()
+                .map(|(lr, v)| format!("lr {lr} {v:.3}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            if uniform_exists && schedules.iter().any(|s| is_ulmfit(s)) {
+                " and uniform schedules"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lr_forgetting_finding_detects_the_effect() {
+        let rows = vec![
+            ("freeze 0".to_string(), "0.01".to_string(), 0.02),
+            ("freeze 0".to_string(), "0.1".to_string(), 0.2),
+            ("freeze 0".to_string(), "0.1".to_string(), 0.0),
+            ("freeze all".to_string(), "0.1".to_string(), 0.0),
+        ];
+        let sch = vec![
+            "constant lr=0.01".to_string(),
+            "constant lr=0.1".to_string(),
+            "constant lr=0.1 decay=2.6 unfreeze".to_string(),
+            "constant lr=0.1".to_string(),
+        ];
+        match lr_forgetting_finding(&rows, &sch) {
+            Some(Output::Text { text }) => assert!(
+                text.contains("learning rate: yes (lr 0.01 0.020, lr 0.1 0.200; mean over trials with unfrozen blocks and uniform schedules)"),
+                "{text}"
+            ),
+            o => panic!("{o:?}"),
+        }
+    }
+}
