@@ -6,9 +6,13 @@
 //!   `LD_LIBRARY_PATH`.
 //!
 //! It also compiles `csrc/autocast.cpp`, thaw's bf16 autocast switch (tch has no dtype setter),
-//! against the same libtorch's headers.
+//! against the same libtorch's headers. A build without the `train` feature links no libtorch.
 
 fn main() {
+    // Without the `train` feature there is no libtorch to link.
+    if std::env::var_os("CARGO_FEATURE_TRAIN").is_none() {
+        return;
+    }
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     println!("cargo:rerun-if-env-changed=LIBTORCH_USE_PYTORCH");
     let lib_dir = std::env::var("DEP_TCH_LIBTORCH_LIB")

@@ -4,12 +4,16 @@
 //! resume) → [`train`] (data, model, schedule, loop) → [`track`] (SQLite) → [`report`] (HTML).
 
 pub mod data;
+#[cfg(feature = "train")]
 pub mod doctor;
 pub mod exec;
 pub mod metrics;
+#[cfg(feature = "train")]
 pub mod model;
+pub mod paths;
 pub mod report;
 pub mod slurm;
 pub mod spec;
 pub mod track;
+#[cfg(feature = "train")]
 pub mod train;

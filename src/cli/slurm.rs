@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use thaw::exec::launch::grid_files;
+use thaw::exec::grid_files;
 use thaw::slurm::{self, submit, Resources, SlurmPlan};
 
 /// `thaw slurm GRID... [options]` or `thaw slurm status NAME`.

@@ -7,26 +7,32 @@
 //! files), [`prepare_task`] turns a task into u8 tensors on the trial's device, resized and
 //! shifted, and [`augment`] randomly transforms a training batch on its device.
 
+#[cfg(feature = "train")]
 mod augment;
+mod bundled;
 mod csv;
 mod idx;
 mod images;
 mod resize;
 mod shift;
 mod split;
+#[cfg(feature = "train")]
+mod tensors;
 
+#[cfg(feature = "train")]
 pub use augment::augment;
 pub use images::{decode_count, LoadStats, IMAGE_EXTENSIONS};
 pub use resize::resize_image;
 pub use shift::shift_image;
 pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSplit};
+#[cfg(feature = "train")]
+pub use tensors::{prepare_task, TaskData, TensorSet};
 
-use crate::spec::trial::{DatasetSource, OnBadFile, Shift};
+use crate::spec::trial::{DatasetSource, OnBadFile};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use tch::{Device, Kind, Tensor};
 
 /// Names of the datasets bundled under `data/`.
 pub const BUNDLED: [&str; 3] = ["mnist10k", "fashion10k", "digits8x8"];
@@ -141,15 +147,15 @@ fn resolve(src: &DatasetSource, data_dir: &Path) -> Result<Resolved> {
     Ok(match src {
         DatasetSource::Bundled { name } => match name.as_str() {
             "mnist10k" => Resolved::Idx {
-                images: data_dir.join("mnist10k/mnist10k-images-idx3-ubyte.gz"),
-                labels: data_dir.join("mnist10k/mnist10k-labels-idx1-ubyte.gz"),
+                images: bundled::file(data_dir, "mnist10k/mnist10k-images-idx3-ubyte.gz")?,
+                labels: bundled::file(data_dir, "mnist10k/mnist10k-labels-idx1-ubyte.gz")?,
             },
             "fashion10k" => Resolved::Idx {
-                images: data_dir.join("fashion10k/t10k-images-idx3-ubyte.gz"),
-                labels: data_dir.join("fashion10k/t10k-labels-idx1-ubyte.gz"),
+                images: bundled::file(data_dir, "fashion10k/t10k-images-idx3-ubyte.gz")?,
+                labels: bundled::file(data_dir, "fashion10k/t10k-labels-idx1-ubyte.gz")?,
             },
             "digits8x8" => Resolved::Csv {
-                path: data_dir.join("digits8x8/digits.csv.gz"),
+                path: bundled::file(data_dir, "digits8x8/digits.csv.gz")?,
                 side: 8,
                 max_value: 16.0,
             },
@@ -407,94 +413,7 @@ pub fn load_dataset_cached(
     Ok(ds)
 }
 
-/// A split as tensors on a device: images u8 `[N, 1, S, S]`, labels i64 `[N]` remapped so
-/// `classes[i] -> i`.
-#[derive(Debug)]
-pub struct TensorSet {
-    pub images: Tensor,
-    pub labels: Tensor,
-    pub len: usize,
-}
-
-/// The train/validation/test tensors of one task.
-#[derive(Debug)]
-pub struct TaskData {
-    pub train: TensorSet,
-    pub val: TensorSet,
-    pub test: TensorSet,
-    pub num_classes: usize,
-}
-
-/// Resizes and shifts the images at `indices`, returning u8 pixels and remapped labels.
-fn build_set(
-    ds: &Dataset,
-    indices: &[usize],
-    class_pos: &HashMap<u32, i64>,
-    resizer: &resize::Resizer,
-    shift: &Shift,
-    side: usize,
-) -> (Vec<u8>, Vec<i64>) {
-    let npix = side * side;
-    let mut pixels = Vec::with_capacity(indices.len() * npix);
-    let mut labels = Vec::with_capacity(indices.len());
-    let mut buf = Vec::with_capacity(npix);
-    for &i in indices {
-        resizer.run(ds.image(i), &mut buf);
-        shift::apply(shift, &mut buf, side, i);
-        pixels.extend(buf.iter().map(|&v| resize::to_u8(v)));
-        labels.push(class_pos[&ds.labels[i]]);
-    }
-    (pixels, labels)
-}
-
-fn to_tensors(pixels: Vec<u8>, labels: Vec<i64>, side: usize, device: Device) -> TensorSet {
-    let n = labels.len();
-    let images = Tensor::from_slice(&pixels)
-        .reshape([n as i64, 1, side as i64, side as i64])
-        .to_device(device);
-    let labels = Tensor::from_slice(&labels).to_device(device);
-    debug_assert_eq!(images.kind(), Kind::Uint8);
-    TensorSet {
-        images,
-        labels,
-        len: n,
-    }
-}
-
-/// Builds a task: split, resize every image to `image_size x image_size`, apply the shift (to
-/// train, val and test alike), move to `device` once.
-pub fn prepare_task(
-    ds: &Dataset,
-    classes: &[u32],
-    train_per_class: Option<usize>,
-    seed: u64,
-    shift: &Shift,
-    image_size: usize,
-    device: Device,
-) -> Result<TaskData> {
-    if image_size == 0 {
-        bail!("image_size must be at least 1");
-    }
-    let split = split_task(ds, classes, train_per_class, seed)?;
-    let class_pos: HashMap<u32, i64> = classes
-        .iter()
-        .enumerate()
-        .map(|(i, &c)| (c, i as i64))
-        .collect();
-    let resizer = resize::Resizer::new(ds.height, ds.width, image_size, image_size);
-    let make = |idx: &[usize]| {
-        let (p, l) = build_set(ds, idx, &class_pos, &resizer, shift, image_size);
-        to_tensors(p, l, image_size, device)
-    };
-    Ok(TaskData {
-        train: make(&split.train),
-        val: make(&split.val),
-        test: make(&split.test),
-        num_classes: classes.len(),
-    })
-}
-
-#[cfg(test)]
+#[cfg(all(test, feature = "train"))]
 mod tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "train"))]
 pub(crate) mod tests_images;

@@ -1,14 +1,10 @@
-//! Several trials at once: `--jobs N` starts N − 1 more `thaw run` processes on the same grids
-//! and database. Each process claims trials in a transaction (see [`crate::track::ClaimRules`]),
-//! so the work is shared without a coordinator and none runs twice; one process per trial keeps
-//! libtorch's per-process state (threads, CUDA context, allocator) separate, and a crash in one
-//! worker loses only its own epoch in flight.
+//! How many trials at once by default (`--jobs`): one on the CPU; on CUDA, as many as a GPU's
+//! free memory holds at the largest trial's estimated footprint. [`super::pool`] runs them.
 
 use crate::model::Network;
 use crate::spec::{BackboneKind, TrialSpec};
-use anyhow::{Context, Result};
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use tch::{Device, Kind, Tensor};
 
 /// Trials at once per CUDA device at most: beyond four, small trials measured no faster (the
@@ -182,58 +178,6 @@ fn visible_free_memory(
             .filter_map(|(logical, id)| Some((logical, *physical.get(&id.trim().parse().ok()?)?)))
             .collect(),
     }
-}
-
-/// The device of worker `i` of a run over `devices`: round robin.
-pub fn device_of(i: usize, devices: &[Device]) -> Device {
-    devices[i % devices.len()]
-}
-
-/// Starts workers `1..jobs` as child processes running `thaw run` with `args` (the command
-/// line after `run`, without `--jobs`, `--device` and `--threads`), each on its device with
-/// `threads` libtorch threads. Their output is discarded: they record everything in the
-/// database, and the parent reports the sweep.
-pub fn spawn(
-    args: &[String],
-    jobs: usize,
-    devices: &[Device],
-    threads: usize,
-) -> Result<Vec<Child>> {
-    let exe =
-        std::env::current_exe().context("cannot find the thaw executable to start workers")?;
-    (1..jobs)
-        .map(|i| {
-            Command::new(&exe)
-                .arg("run")
-                .args(args)
-                .args(["--jobs", "1", "--threads", &threads.to_string()])
-                .args(["--device", &super::device_name(device_of(i, devices))])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .with_context(|| format!("cannot start worker {i}"))
-        })
-        .collect()
-}
-
-/// Waits for the workers; an error names each worker that failed, with its last output.
-pub fn wait(children: Vec<Child>) -> Result<()> {
-    let mut failures = Vec::new();
-    for (i, child) in children.into_iter().enumerate() {
-        let out = child.wait_with_output()?;
-        if !out.status.success() && out.status.code() != Some(130) {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let tail: Vec<&str> = err.lines().rev().take(5).collect();
-            failures.push(format!(
-                "worker {} exited with {}: {}",
-                i + 1,
-                out.status,
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            ));
-        }
-    }
-    anyhow::ensure!(failures.is_empty(), "{}", failures.join("\n"));
-    Ok(())
 }
 
 #[cfg(test)]

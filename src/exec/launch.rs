@@ -9,16 +9,14 @@ use super::pool::Pool;
 use super::shard::Shard;
 use super::{device_name, jobs, plan, render, run, runner, PlannedSweep, RunOptions, RunSummary};
 use crate::track::{self, Db};
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 use tch::Device;
 
 /// Everything `thaw run` was asked to do.
 pub struct RunConfig {
-    /// Grid files, in the order given (folders already expanded, see [`grid_files`]).
+    /// Grid files, in the order given (folders already expanded, see [`super::grid_files`]).
     pub grids: Vec<PathBuf>,
-    /// Print the trials and keys; train and write nothing.
-    pub dry_run: bool,
     /// Devices trials train on; workers are spread over them.
     pub devices: Vec<Device>,
     /// Trials at once (`None`: chosen from the devices and the trials).
@@ -104,10 +102,6 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
     if let Some(shard) = cfg.shard {
         PlannedSweep::keep_shard(&mut planned, shard);
     }
-    if cfg.dry_run {
-        print_dry_run(&planned, cfg.shard);
-        return Ok(0);
-    }
     let jobs = if cfg.worker.is_some() {
         1
     } else {
@@ -139,49 +133,6 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
     }
     println!("database: {}", opts.db_path.display());
     Ok(outcome.exit_code())
-}
-
-/// The grid files named on the command line: files as given, folders expanded to their
-/// `*.yaml` / `*.yml` files in name order.
-pub fn grid_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    for arg in args {
-        if !arg.is_dir() {
-            files.push(arg.clone());
-            continue;
-        }
-        let before = files.len();
-        for entry in walkdir::WalkDir::new(arg).sort_by_file_name() {
-            let entry =
-                entry.with_context(|| format!("cannot read the folder {}", arg.display()))?;
-            let is_grid = entry
-                .path()
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml");
-            if entry.file_type().is_file() && is_grid {
-                files.push(entry.into_path());
-            }
-        }
-        if files.len() == before {
-            bail!("{}: no *.yaml grid files in this folder", arg.display());
-        }
-    }
-    Ok(files)
-}
-
-fn print_dry_run(planned: &[PlannedSweep], shard: Option<Shard>) {
-    for p in planned {
-        println!("{}", crate::spec::describe_trials(&p.grid));
-        for t in &p.trials {
-            println!("trial {:>4}  key {}", t.position + 1, t.key);
-        }
-        let share = shard.map_or(String::new(), |s| format!(" in shard {s}"));
-        println!(
-            "{}: {} trials{share}; nothing was trained or written (--dry-run)",
-            p.grid.name,
-            p.trials.len()
-        );
-    }
 }
 
 /// `--jobs`, or the default for the devices and the largest trial (said when above 1).

@@ -38,7 +38,7 @@ pub fn watch(pool: &mut Pool, db: &Path, sweeps: &[PlannedSweep]) -> Result<()> 
             p.trials.iter().map(|t| {
                 (
                     (p.grid.name.clone(), t.key.clone()),
-                    super::trial_label(&t.spec),
+                    super::plan::trial_label(&t.spec),
                 )
             })
         })

@@ -3,7 +3,8 @@
 //! decoded into the cache, every source checkpoint is pretrained, and weights files are checked.
 
 use super::progress::Progress;
-use super::{PlannedSweep, RunOptions, TrialRunner};
+use super::sweep::TrialRunner;
+use super::{PlannedSweep, RunOptions};
 use crate::track::Db;
 use crate::train::features::{self, FeatureCache};
 use anyhow::{Context, Result};
@@ -45,7 +46,7 @@ pub fn prepare(
         for t in &p.trials {
             let spec = &t.spec;
             if let (Some(weights), true) = (&spec.weights, spec.pretrained) {
-                let file = crate::model::weights::resolve(spec.backbone, weights)?;
+                let file = crate::paths::resolve_weights(spec.backbone, weights)?;
                 anyhow::ensure!(
                     file.exists(),
                     "{}: the weights file {} of backbone {} does not exist",

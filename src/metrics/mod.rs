@@ -1,4 +1,5 @@
-//! The evaluation metrics of DESIGN.md §6, as exact functions over tensors and numbers.
+//! The evaluation metrics, as exact functions over tensors and numbers (the tensor ones need the
+//! `train` feature).
 //!
 //! Tensor inputs may be f32 (or any float kind) on the CPU or CUDA; everything is computed in f64,
 //! on the input's device for the matrix work and on the CPU for the scalar loops, and returned as
@@ -12,18 +13,26 @@
 //! - [`aggregate`]: mean with a Student-t 95% interval, log-odds mean of accuracies.
 
 pub mod aggregate;
+#[cfg(feature = "train")]
 pub mod calibration;
+#[cfg(feature = "train")]
 pub mod cka;
+#[cfg(feature = "train")]
 pub mod domain;
 
 pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
+#[cfg(feature = "train")]
 pub use calibration::{ece, ece_after_temperature, fit_temperature, nll, ECE_BINS};
+#[cfg(feature = "train")]
 pub use cka::{linear_cka, weight_distance};
+#[cfg(feature = "train")]
 pub use domain::{frechet_distance, mmd2_unbiased_rbf, proxy_a_distance};
 
+#[cfg(feature = "train")]
 use tch::{Device, Kind, Tensor};
 
 /// `t` as an f64 matrix `[rows, features]` on its own device: trailing dimensions are flattened.
+#[cfg(feature = "train")]
 fn matrix_f64(t: &Tensor, what: &str) -> Tensor {
     assert!(
         t.dim() >= 2,
@@ -34,6 +43,7 @@ fn matrix_f64(t: &Tensor, what: &str) -> Tensor {
 }
 
 /// All elements of `t`, row-major, as f64 on the CPU.
+#[cfg(feature = "train")]
 fn to_vec_f64(t: &Tensor) -> Vec<f64> {
     let flat = t
         .detach()
@@ -45,6 +55,7 @@ fn to_vec_f64(t: &Tensor) -> Vec<f64> {
 }
 
 /// All elements of an integer tensor, as i64 on the CPU.
+#[cfg(feature = "train")]
 fn to_vec_i64(t: &Tensor) -> Vec<i64> {
     let flat = t
         .detach()
@@ -56,9 +67,10 @@ fn to_vec_i64(t: &Tensor) -> Vec<i64> {
 }
 
 /// A 0-dimensional (or one-element) tensor as f64.
+#[cfg(feature = "train")]
 fn scalar(t: &Tensor) -> f64 {
     f64::try_from(t).expect("one-element tensor converts to f64")
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "train"))]
 mod tests;

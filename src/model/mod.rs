@@ -7,7 +7,6 @@ pub mod weights;
 pub mod zoo;
 
 pub use predict::{imagenet_labels, predict, Prediction};
-pub use weights::imagenet_weights_path;
 
 use crate::spec::{BackboneKind, InputNorm, TrialSpec};
 use anyhow::{bail, Context, Result};

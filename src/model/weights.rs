@@ -8,43 +8,12 @@
 //! nothing else (`num_batches_tracked` counters aside): both are errors naming the tensors.
 
 use super::{Network, SOURCE_HEAD, TARGET_HEAD};
-use crate::spec::{BackboneKind, Weights};
+use crate::paths::LITE0_IMAGENET_FILE;
+use crate::spec::BackboneKind;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use tch::Tensor;
-
-/// File name of the converted ImageNet EfficientNet-Lite0 weights in the weights cache.
-pub const LITE0_IMAGENET_FILE: &str = "efficientnet_lite0_imagenet.safetensors";
-
-/// Folder of converted weights: `$THAW_WEIGHTS`, else `$HOME/.cache/thaw/weights`
-/// (where `make weights` writes).
-pub fn weights_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("THAW_WEIGHTS") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
-    PathBuf::from(home).join(".cache/thaw/weights")
-}
-
-/// The file `weights: imagenet` means for `kind` (only EfficientNet-Lite0 ships them).
-pub fn imagenet_weights_path(kind: BackboneKind) -> Result<PathBuf> {
-    if kind != BackboneKind::EfficientnetLite0 {
-        bail!(
-            "`imagenet` weights are provided for efficientnet_lite0 only; for {kind} give a \
-             safetensors file of a torchvision state_dict (see the README)"
-        );
-    }
-    Ok(weights_dir().join(LITE0_IMAGENET_FILE))
-}
-
-/// The file a `Weights` value names (`File` paths are taken as given).
-pub fn resolve(kind: BackboneKind, weights: &Weights) -> Result<PathBuf> {
-    match weights {
-        Weights::Imagenet => imagenet_weights_path(kind),
-        Weights::File(p) => Ok(p.clone()),
-    }
-}
 
 /// Reads a safetensors file into a name → tensor map, with a hint when it is absent.
 pub fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, Tensor>> {
