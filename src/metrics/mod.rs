@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod calibration;
 pub mod cka;
 pub mod domain;
+pub mod names;
 
 pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
 pub use calibration::{ece, ece_after_temperature, fit_temperature, nll, ECE_BINS};
