@@ -3,6 +3,9 @@
 //! One [`Db`] holds one connection. Every method that writes more than one row does so in one
 //! `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two runners on one
 //! database wait on the busy timeout instead of failing on a lock upgrade).
+//!
+//! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
+//! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`.
 
 mod claims;
 mod record;
