@@ -19,6 +19,7 @@ pub mod calibration;
 pub mod cka;
 #[cfg(feature = "train")]
 pub mod domain;
+pub mod names;
 
 pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
 #[cfg(feature = "train")]

@@ -2,7 +2,8 @@
 //! executor records trials through ([`Db`]), and read-only queries with their output formats
 //! for `thaw query` and `thaw ls` ([`query_readonly`], [`format_result`], [`format_overview`]).
 //!
-//! Tables and views are documented in `schema_v1.sql`; their names are a public contract.
+//! Tables are documented in `schema_v1.sql` and the migrations after it, views in `views.sql`,
+//! metric names in [`crate::metrics::names`]; their names are a public contract.
 
 pub mod journal;
 pub mod merge;

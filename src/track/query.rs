@@ -25,7 +25,11 @@ pub enum OutputFormat {
     Json,
 }
 
-/// Opens `db_path` read-only (`SQLITE_OPEN_READ_ONLY` and `PRAGMA query_only`).
+/// Opens `db_path` read-only (`SQLITE_OPEN_READ_ONLY` and `PRAGMA query_only`): the one
+/// read-only opener of a thaw database (`thaw query`, `thaw ls`, the monitor, the report).
+///
+/// Says what to do on a missing file, a directory and a non-SQLite file, and reads a WAL
+/// database in a folder this user cannot write.
 pub fn open_readonly(db_path: &Path) -> Result<Connection> {
     let p = db_path.display();
     if !db_path.exists() {
@@ -80,21 +84,17 @@ fn open_readonly_with(db_path: &Path, immutable: bool) -> Result<Connection> {
     }
     .with_context(|| format!("cannot open database {p}"))?;
     conn.busy_timeout(super::writer::BUSY_TIMEOUT)?;
+    let reading = |what: &str, e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => {
+            anyhow::anyhow!("{p} is not a thaw database (not SQLite): {e}; choose another --db")
+        }
+        _ => anyhow::Error::new(e).context(format!("{what} database {p}")),
+    };
     conn.pragma_update(None, "query_only", true)
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => {
-                anyhow::anyhow!("{p} is not a thaw database (not SQLite): {e}; choose another --db")
-            }
-            _ => anyhow::Error::new(e).context(format!("opening database {p}")),
-        })?;
+        .map_err(|e| reading("opening", e))?;
     // Touch the header so that a non-SQLite file is reported as such, not as a SQL error.
     conn.query_row("PRAGMA schema_version", [], |r| r.get::<_, i64>(0))
-        .map_err(|e| match e.sqlite_error_code() {
-            Some(ErrorCode::NotADatabase) => {
-                anyhow::anyhow!("{p} is not a thaw database (not SQLite): {e}; choose another --db")
-            }
-            _ => anyhow::Error::new(e).context(format!("reading database {p}")),
-        })?;
+        .map_err(|e| reading("reading", e))?;
     Ok(conn)
 }
 

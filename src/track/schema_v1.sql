@@ -1,4 +1,6 @@
 -- thaw database schema, version 1. Applied once by the migration runner (PRAGMA user_version).
+-- Migrations hold table changes only; the views (trial_summary, trial_metrics, transfer_gain)
+-- live in views.sql and are recreated after the migrations.
 
 CREATE TABLE sweeps (
     id          INTEGER PRIMARY KEY,
@@ -44,8 +46,7 @@ CREATE TABLE trials (
 CREATE INDEX trials_status ON trials(sweep_id, status);
 
 -- Long format. Epoch 0 holds evaluations of the model before fine-tuning.
--- Names: train_loss, train_acc, val_loss, val_acc, test_acc, source_acc, epoch_seconds,
--- and lr/<block> for every block of the backbone and lr/head.
+-- Names: the registry in src/metrics/names.rs (train_loss, val_acc, ..., lr/<block>, ...).
 CREATE TABLE metrics (
     trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
     epoch    INTEGER NOT NULL,
@@ -66,49 +67,3 @@ CREATE TABLE pretrained (
     seconds         REAL,
     created_at      TEXT NOT NULL
 );
-
--- One row per trial: its parameters and its final and best metrics.
-CREATE VIEW trial_summary AS
-WITH last AS (
-    SELECT trial_id, MAX(epoch) AS epoch FROM metrics WHERE name = 'train_loss' GROUP BY trial_id
-), best AS (
-    SELECT trial_id, epoch FROM (
-        SELECT trial_id, epoch,
-               ROW_NUMBER() OVER (PARTITION BY trial_id ORDER BY value ASC, epoch ASC) AS r
-        FROM metrics WHERE name = 'val_loss' AND epoch > 0 AND value IS NOT NULL
-    ) WHERE r = 1
-)
-SELECT
-    t.id AS trial_id, s.name AS sweep, t.key, t.status,
-    t.backbone, t.pretrained, t.freeze, t.frozen_blocks, t.source_dataset, t.target_dataset,
-    t.train_per_class, t.shift, t.shift_kind, t.shift_magnitude, t.schedule, t.lr, t.optimizer,
-    t.seed, t.epochs, t.batch_size, t.device,
-    last.epoch AS final_epoch,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = last.epoch AND m.name = 'train_acc') AS final_train_acc,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = last.epoch AND m.name = 'val_acc')   AS final_val_acc,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = last.epoch AND m.name = 'test_acc')  AS final_test_acc,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = last.epoch AND m.name = 'train_loss') AS final_train_loss,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = last.epoch AND m.name = 'val_loss')  AS final_val_loss,
-    best.epoch AS best_epoch,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = best.epoch AND m.name = 'val_acc')  AS best_val_acc,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = best.epoch AND m.name = 'test_acc') AS best_test_acc,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = 0 AND m.name = 'source_acc')        AS source_acc_pretrained,
-    (SELECT value FROM metrics m WHERE m.trial_id = t.id AND m.epoch = last.epoch AND m.name = 'source_acc') AS source_acc_final,
-    (SELECT SUM(value) FROM metrics m WHERE m.trial_id = t.id AND m.name = 'epoch_seconds') AS train_seconds,
-    t.started_at, t.finished_at, t.error
-FROM trials t
-JOIN sweeps s ON s.id = t.sweep_id
-LEFT JOIN last ON last.trial_id = t.id
-LEFT JOIN best ON best.trial_id = t.id;
-
--- Derived per-trial metrics as defined in DESIGN.md §6.
-CREATE VIEW trial_metrics AS
-SELECT
-    trial_id, sweep, key, status,
-    final_train_acc - final_val_acc            AS generalization_gap,
-    final_val_loss - final_train_loss          AS loss_gap,
-    best_epoch,
-    best_test_acc - final_test_acc             AS late_overfit,
-    source_acc_pretrained - source_acc_final   AS forgetting,
-    source_acc_final - source_acc_pretrained   AS bwt
-FROM trial_summary;

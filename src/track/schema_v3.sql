@@ -1,5 +1,5 @@
--- Version 3: split manifests, and a trial_summary that reads each metric once (joins on the
--- metrics primary key instead of a per-trial scan: linear in the number of trials).
+-- Version 3: split manifests (this version also made trial_summary read each metric once; the
+-- views are in views.sql).
 
 -- The files (or `#index` rows of single-file datasets) of every split a trial used.
 CREATE TABLE split_files (
@@ -10,74 +10,3 @@ CREATE TABLE split_files (
     PRIMARY KEY (split_key, split, path)
 ) WITHOUT ROWID;
 ALTER TABLE trials ADD COLUMN split_key TEXT;   -- the target task's split
-
-DROP VIEW trial_metrics;
-DROP VIEW trial_summary;
-
-CREATE VIEW trial_summary AS
-WITH last AS MATERIALIZED (
-    SELECT trial_id, MAX(epoch) AS epoch FROM metrics WHERE name = 'train_loss' GROUP BY trial_id
-), best AS MATERIALIZED (
-    SELECT trial_id, epoch FROM (
-        SELECT trial_id, epoch,
-               ROW_NUMBER() OVER (PARTITION BY trial_id ORDER BY value ASC, epoch ASC) AS r
-        FROM metrics WHERE name = 'val_loss' AND epoch > 0 AND value IS NOT NULL
-    ) WHERE r = 1
-), at_last AS MATERIALIZED (
-    SELECT m.trial_id,
-           MAX(CASE WHEN m.name = 'train_acc'  THEN m.value END) AS train_acc,
-           MAX(CASE WHEN m.name = 'val_acc'    THEN m.value END) AS val_acc,
-           MAX(CASE WHEN m.name = 'test_acc'   THEN m.value END) AS test_acc,
-           MAX(CASE WHEN m.name = 'train_loss' THEN m.value END) AS train_loss,
-           MAX(CASE WHEN m.name = 'val_loss'   THEN m.value END) AS val_loss,
-           MAX(CASE WHEN m.name = 'source_acc' THEN m.value END) AS source_acc
-    FROM last JOIN metrics m ON m.trial_id = last.trial_id AND m.epoch = last.epoch
-    GROUP BY m.trial_id
-), at_best AS MATERIALIZED (
-    SELECT m.trial_id,
-           MAX(CASE WHEN m.name = 'val_acc'  THEN m.value END) AS val_acc,
-           MAX(CASE WHEN m.name = 'test_acc' THEN m.value END) AS test_acc
-    FROM best JOIN metrics m ON m.trial_id = best.trial_id AND m.epoch = best.epoch
-    GROUP BY m.trial_id
-), totals AS MATERIALIZED (
-    SELECT trial_id,
-           MAX(CASE WHEN name = 'source_acc' AND epoch = 0 THEN value END) AS source_acc_pretrained,
-           SUM(CASE WHEN name = 'epoch_seconds' THEN value END) AS train_seconds
-    FROM metrics WHERE name IN ('source_acc', 'epoch_seconds') GROUP BY trial_id
-)
-SELECT
-    t.id AS trial_id, s.name AS sweep, t.key, t.status,
-    t.backbone, t.pretrained, t.freeze, t.frozen_blocks, t.source_dataset, t.target_dataset,
-    t.train_per_class, t.shift, t.shift_kind, t.shift_magnitude, t.schedule, t.lr, t.optimizer,
-    t.seed, t.epochs, t.batch_size, t.device,
-    last.epoch AS final_epoch,
-    at_last.train_acc AS final_train_acc,
-    at_last.val_acc AS final_val_acc,
-    at_last.test_acc AS final_test_acc,
-    at_last.train_loss AS final_train_loss,
-    at_last.val_loss AS final_val_loss,
-    best.epoch AS best_epoch,
-    at_best.val_acc AS best_val_acc,
-    at_best.test_acc AS best_test_acc,
-    totals.source_acc_pretrained,
-    at_last.source_acc AS source_acc_final,
-    totals.train_seconds,
-    t.started_at, t.finished_at, t.error
-FROM trials t
-JOIN sweeps s ON s.id = t.sweep_id
-LEFT JOIN last ON last.trial_id = t.id
-LEFT JOIN at_last ON at_last.trial_id = t.id
-LEFT JOIN best ON best.trial_id = t.id
-LEFT JOIN at_best ON at_best.trial_id = t.id
-LEFT JOIN totals ON totals.trial_id = t.id;
-
-CREATE VIEW trial_metrics AS
-SELECT
-    trial_id, sweep, key, status,
-    final_train_acc - final_val_acc            AS generalization_gap,
-    final_val_loss - final_train_loss          AS loss_gap,
-    best_epoch,
-    best_test_acc - final_test_acc             AS late_overfit,
-    source_acc_pretrained - source_acc_final   AS forgetting,
-    source_acc_final - source_acc_pretrained   AS bwt
-FROM trial_summary;

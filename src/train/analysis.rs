@@ -4,7 +4,7 @@
 
 use super::{EpochMetrics, FinalLogits, EVAL_BATCH};
 use crate::data::{TaskData, TensorSet};
-use crate::metrics;
+use crate::metrics::{self, names};
 use crate::model::{Head, Network};
 use tch::Tensor;
 
@@ -46,7 +46,7 @@ pub fn calibration_of(logits: &FinalLogits, target: &TaskData) -> EpochMetrics {
     let temperature = metrics::fit_temperature(val, &target.val.labels);
     vec![
         (
-            "ece".into(),
+            names::ECE.name.into(),
             metrics::ece(
                 &test.softmax(-1, tch::Kind::Float),
                 &target.test.labels,
@@ -54,7 +54,7 @@ pub fn calibration_of(logits: &FinalLogits, target: &TaskData) -> EpochMetrics {
             ),
         ),
         (
-            "ece_ts".into(),
+            names::ECE_TS.name.into(),
             metrics::ece_after_temperature(
                 test,
                 &target.test.labels,
@@ -62,7 +62,7 @@ pub fn calibration_of(logits: &FinalLogits, target: &TaskData) -> EpochMetrics {
                 metrics::ECE_BINS,
             ),
         ),
-        ("temperature".into(), temperature),
+        (names::TEMPERATURE.name.into(), temperature),
     ]
 }
 
@@ -98,8 +98,8 @@ pub fn drift(
                 metrics::weight_distance(pretrained.block_params(i), tuned.block_params(i)),
             )
         };
-        out.push((format!("cka/{name}"), cka));
-        out.push((format!("weight_dist/{name}"), distance));
+        out.push((names::CKA.name(name), cka));
+        out.push((names::WEIGHT_DIST.name(name), distance));
     }
     out
 }

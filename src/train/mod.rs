@@ -13,6 +13,7 @@ pub mod pretrain;
 pub mod schedule;
 
 use crate::data::{self, TaskData, TensorSet};
+use crate::metrics::names;
 use crate::model::{Head, Network};
 use crate::spec::{Augment, Optimizer, Precision, TrialSpec};
 use anyhow::Result;
@@ -404,12 +405,12 @@ pub fn fine_tune(
         if let Some(slot) = final_logits {
             slot.replace(Some(FinalLogits { val, test }));
         }
-        m.push(("val_loss".into(), val_loss));
-        m.push(("val_acc".into(), val_acc));
-        m.push(("test_acc".into(), test_acc));
+        m.push((names::VAL_LOSS.name.into(), val_loss));
+        m.push((names::VAL_ACC.name.into(), val_acc));
+        m.push((names::TEST_ACC.name.into(), test_acc));
         if let Some(src) = &source_in {
             let (_, source_acc) = evaluate(net, src, Head::Source);
-            m.push(("source_acc".into(), source_acc));
+            m.push((names::SOURCE_ACC.name.into(), source_acc));
         }
     };
     let first_epoch = match resumed {
@@ -437,12 +438,12 @@ pub fn fine_tune(
         let train_loss = f64::try_from(&sums.loss)? / sums.seen as f64;
         let train_acc = i64::try_from(&sums.correct)? as f64 / sums.seen as f64;
         let mut m: EpochMetrics = vec![
-            ("train_loss".into(), train_loss),
-            ("train_acc".into(), train_acc),
+            (names::TRAIN_LOSS.name.into(), train_loss),
+            (names::TRAIN_ACC.name.into(), train_acc),
         ];
         if !train_loss.is_finite() {
             m.push((
-                "epoch_seconds".into(),
+                names::EPOCH_SECONDS.name.into(),
                 (started.elapsed() + setup).as_secs_f64(),
             ));
             on_epoch(epoch, &m)?;
@@ -454,11 +455,11 @@ pub fn fine_tune(
         let lrs = trainer.block_lrs(n_blocks, from, last_step);
         let head_lr = trainer.plan.head_lr(last_step);
         for (name, lr) in spec.backbone.block_names().iter().zip(lrs) {
-            m.push((format!("lr/{name}"), lr));
+            m.push((names::LR.name(name), lr));
         }
-        m.push(("lr/head".into(), head_lr));
+        m.push((names::LR.name(names::HEAD), head_lr));
         m.push((
-            "epoch_seconds".into(),
+            names::EPOCH_SECONDS.name.into(),
             (started.elapsed() + setup).as_secs_f64(),
         ));
         let control = on_epoch(epoch, &m)?;
