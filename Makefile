@@ -40,6 +40,7 @@ test: $(TORCH_STAMP) weights slurm-tools
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test --release
+	bash scripts/check-reader-build.sh $(THAW_BIN)
 
 libtorch: $(TORCH_STAMP)
 

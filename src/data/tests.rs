@@ -1,7 +1,9 @@
 use super::*;
+use crate::spec::trial::Shift;
 use flate2::write::GzEncoder;
 use std::collections::BTreeSet;
 use std::io::Write;
+use tch::{Device, Kind, Tensor};
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data")

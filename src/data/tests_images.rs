@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::spec::trial::ImageOptions;
+use crate::spec::trial::Shift;
 use std::collections::BTreeSet;
+use tch::Device;
 
 /// Grey level of image `i` of class `c`: distinct per class and image, exact in PNG.
 pub(crate) fn level(c: usize, i: usize) -> u8 {

@@ -124,8 +124,16 @@ pub fn render_index_with(
     write_index(&conn, &tpl, db_path, out_dir, &now())
 }
 
+/// The time a report says it was generated: now, or `SOURCE_DATE_EPOCH` (seconds since 1970,
+/// the reproducible-builds convention) when set, so that two renders can be compared byte for
+/// byte.
 fn now() -> String {
-    chrono::Utc::now()
+    let fixed = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
+    fixed
+        .unwrap_or_else(chrono::Utc::now)
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string()
 }
