@@ -24,17 +24,28 @@ batch_size: 8
 image_size: 8
 "#,
     );
-    let out = thaw_cmd(empty.path(), &["run", grid.to_str().unwrap(), "--device", "cpu"])
-        .env_remove("THAW_DATA")
-        .env("XDG_CACHE_HOME", xdg.path())
-        .output()
-        .unwrap();
+    let out = thaw_cmd(
+        empty.path(),
+        &["run", grid.to_str().unwrap(), "--device", "cpu"],
+    )
+    .env_remove("THAW_DATA")
+    .env("XDG_CACHE_HOME", xdg.path())
+    .output()
+    .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let copy = xdg.path().join("thaw/data/mnist10k/mnist10k-images-idx3-ubyte.gz");
+    let copy = xdg
+        .path()
+        .join("thaw/data/mnist10k/mnist10k-images-idx3-ubyte.gz");
     let bundled = data_dir().join("mnist10k/mnist10k-images-idx3-ubyte.gz");
-    assert_eq!(std::fs::read(copy).unwrap(), std::fs::read(bundled).unwrap());
     assert_eq!(
-        scalar(&empty.path().join("thaw.sqlite"), "SELECT status FROM trials"),
+        std::fs::read(copy).unwrap(),
+        std::fs::read(bundled).unwrap()
+    );
+    assert_eq!(
+        scalar(
+            &empty.path().join("thaw.sqlite"),
+            "SELECT status FROM trials"
+        ),
         "completed"
     );
     assert!(empty.path().join("reports/anywhere/index.html").exists());
