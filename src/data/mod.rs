@@ -384,14 +384,6 @@ pub fn load_dataset_cached(
     let resolved = resolve(src, data_dir)?;
     for f in resolved.files() {
         if !f.is_file() {
-            if matches!(src, DatasetSource::Bundled { .. }) {
-                bail!(
-                    "{}: bundled dataset file not found; the bundled data lives in the \
-                     project's data/ folder (point --data-dir at it; it is {} now)",
-                    f.display(),
-                    data_dir.display()
-                );
-            }
             bail!(
                 "{}: dataset file not found; check the path (a relative path is relative to \
                  the grid file's folder)",

@@ -122,14 +122,14 @@ fn idx_errors_name_the_file() {
 }
 
 #[test]
-fn missing_bundled_file_points_at_data_dir() {
+fn a_bundled_dataset_absent_from_the_data_dir_comes_from_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let src = DatasetSource::Bundled {
         name: "mnist10k".into(),
     };
-    let err = load_dataset(&src, dir.path()).unwrap_err().to_string();
-    assert!(err.contains("mnist10k-images-idx3-ubyte.gz"), "{err}");
-    assert!(err.contains("data/") && err.contains("--data-dir"), "{err}");
+    let embedded = load_dataset(&src, dir.path()).unwrap();
+    assert_eq!(embedded.fingerprint, mnist().fingerprint);
+    assert_eq!(embedded.count, 10_000);
     let err = load_dataset(
         &DatasetSource::Bundled {
             name: "cifar".into(),
