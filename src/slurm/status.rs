@@ -75,7 +75,7 @@ fn queue(ids: &[&str]) -> String {
             "-h",
             "-r",
             "-o",
-            "  %-14i %-10T %-22r %M %N",
+            "  %14i %10T %22r %M %N",
             "-j",
             &ids.join(","),
         ])
