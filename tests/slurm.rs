@@ -178,6 +178,33 @@ fn task_pid(shards: &Path, task: usize) -> Option<i32> {
     })
 }
 
+/// What a failing fault scenario needs to be understood: each shard's trial counts, the tail of
+/// each task's log and Slurm's view of the array.
+fn diagnose(cluster: &Cluster, folder: &Path, trials: &str) -> String {
+    let mut out = String::new();
+    for task in 0..4 {
+        let db = folder.join(format!("shards/task-{task}.sqlite"));
+        if db.exists() {
+            let counts = scalar(
+                &db,
+                "SELECT group_concat(status || '=' || n) FROM \
+                 (SELECT status, COUNT(*) AS n FROM trials GROUP BY status)",
+            );
+            out += &format!("task {task} shard: {counts}\n");
+        }
+        let log = std::fs::read_to_string(folder.join(format!("logs/task-{task}.out")))
+            .unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        out += &format!("task {task} log tail:\n");
+        for line in tail.into_iter().rev() {
+            out += &format!("    {line}\n");
+        }
+    }
+    out += &text(&cluster.cmd("scontrol", &["show", "job", trials]));
+    out += &cluster.logs();
+    out
+}
+
 fn skip() -> bool {
     std::env::var_os("THAW_SKIP_SLURM").is_some_and(|v| v == "1")
 }
@@ -252,7 +279,7 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
     // requeued. The merge is held until then.
     let f = tempfile::tempdir().unwrap();
     // Longer trials than the small grid's, so that a task is still mid-trial when signalled.
-    let faults = small_grid("faults").replace("epochs: 4", "epochs: 12");
+    let faults = small_grid("faults").replace("epochs: 4", "epochs: 16");
     let grid = write_grid(f.path(), "faults.yaml", &faults);
     let (folder, jobs) = submit(&cluster, f.path(), &grid, &["--requeue"]);
     let out = cluster.cmd("scontrol", &["hold", &jobs.merge]);
@@ -265,22 +292,20 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
                 break;
             }
             let db = shards.join(format!("task-{task}.sqlite"));
-            if !hit.iter().any(|&(t, _)| t == task) && db.exists() && mid_trial(&db) {
+            if !hit.iter().any(|&(t, _)| t == task) && db.exists() && early_in_trial(&db, 6) {
                 if let Some(pid) = task_pid(&shards, task) {
                     let id = format!("{}_{task}", jobs.trials);
                     let signal = if hit.is_empty() {
                         // SAFETY: kills the thaw process of a job this test submitted.
                         unsafe { libc::kill(pid, libc::SIGKILL) };
                         libc::SIGKILL
-                    } else if cluster
-                        .cmd("scancel", &["--signal=TERM", "--batch", &id])
-                        .status
-                        .success()
-                    {
-                        libc::SIGTERM
                     } else {
-                        // The task ended in between: try another.
-                        continue;
+                        // scancel can report an error and still deliver the signal, so the
+                        // task counts as hit either way; it has epochs to go, so it cannot
+                        // have ended in between.
+                        let out = cluster.cmd("scancel", &["--signal=TERM", "--batch", &id]);
+                        eprintln!("scancel {id}: {:?} {}", out.status.code(), text(&out));
+                        libc::SIGTERM
                     };
                     hit.push((task, signal));
                 }
@@ -335,7 +360,9 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
             &db,
             "SELECT COUNT(*) FROM trials WHERE status = 'completed'"
         ),
-        n
+        n,
+        "killed task {killed}, stopped task {termed}\n{}",
+        diagnose(&cluster, &folder, &jobs.trials)
     );
     assert_eq!(
         scalar(

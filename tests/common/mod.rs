@@ -103,6 +103,23 @@ pub fn mid_trial(db: &Path) -> bool {
         > 0
 }
 
+/// Whether some running trial of the database at `db` has finished at least one epoch and at
+/// most `last` (so that a signal sent now still finds epochs to go).
+pub fn early_in_trial(db: &Path, last: i64) -> bool {
+    Connection::open(db)
+        .and_then(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM (SELECT MAX(m.epoch) AS e FROM metrics m
+                 JOIN trials t ON t.id = m.trial_id WHERE t.status = 'running'
+                 GROUP BY t.id) WHERE e BETWEEN 1 AND ?1",
+                [last],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .unwrap_or(0)
+        > 0
+}
+
 /// A small grid of 12 trials (seconds on a CPU) named `name`.
 pub fn small_grid(name: &str) -> String {
     format!(
