@@ -284,6 +284,18 @@ fn a_grid_as_a_slurm_array_merges_to_one_database_even_after_a_sigkill_and_a_sig
     let (folder, jobs) = submit(&cluster, f.path(), &grid, &["--requeue"]);
     let out = cluster.cmd("scontrol", &["hold", &jobs.merge]);
     assert!(out.status.success(), "{}", text(&out));
+    let status = thaw_cmd(f.path(), &["slurm", "status", "faults"])
+        .env("SLURM_CONF", &cluster.conf)
+        .output()
+        .unwrap();
+    let held = text(&status)
+        .lines()
+        .any(|l| l.trim_start().starts_with(&jobs.merge) && l.contains("PENDING"));
+    assert!(
+        held,
+        "the held merge job in the queue table:\n{}",
+        text(&status)
+    );
     let shards = folder.join("shards");
     let mut hit = Vec::new();
     wait_until("two tasks mid-trial", Duration::from_secs(600), || {
