@@ -248,21 +248,7 @@ fn register_twice_keeps_one_row_and_does_not_reset_completed() {
             "SELECT backbone, pretrained, freeze, frozen_blocks, source_dataset, target_dataset,
                     shift, shift_magnitude, schedule, optimizer, seed FROM trials WHERE key = 'k2'",
             [],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .unwrap();
     assert_eq!(
@@ -393,18 +379,7 @@ fn summary_and_derived_metrics() {
             "SELECT final_epoch, final_test_acc, best_epoch, best_test_acc, source_acc_pretrained,
                     source_acc_final, train_seconds, status FROM trial_summary WHERE trial_id = ?1",
             [t],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .unwrap();
     assert_eq!(final_epoch, 3);

@@ -135,17 +135,22 @@ fn message(result: Result<MergeSummary>) -> String {
 
 const COMPLETED: State = State::Done(TrialStatus::Completed, 3);
 
-#[test]
-fn disjoint_shards_merge_to_their_union_with_metrics_and_shared_rows() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let a = shard(
+/// Shard `a.db` of sweep `s`: `k1` completed, `k2` running at epoch 1.
+fn shard_a(d: &Path) -> PathBuf {
+    shard(
         d,
         "a.db",
         "s",
         &[("k1", COMPLETED), ("k2", State::Running(1))],
         10.0,
-    );
+    )
+}
+
+#[test]
+fn disjoint_shards_merge_to_their_union_with_metrics_and_shared_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = shard_a(d);
     let b = shard(
         d,
         "b.db",
@@ -224,13 +229,7 @@ fn disjoint_shards_merge_to_their_union_with_metrics_and_shared_rows() {
 fn merging_again_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let a = shard(
-        d,
-        "a.db",
-        "s",
-        &[("k1", COMPLETED), ("k2", State::Running(1))],
-        10.0,
-    );
+    let a = shard_a(d);
     let b = shard(
         d,
         "b.db",

@@ -1,5 +1,5 @@
 //! Upgrades: a database as each released version of thaw left it (its tables, and its views as
-//! released, verbatim in `testdata/`) opens at the latest version with its rows kept and the
+//! released, verbatim in `tests/fixtures/released_views/`) opens at the latest version with its rows kept and the
 //! views of `views.sql`, giving the same results as a database created at the latest version.
 
 use super::*;
@@ -9,9 +9,9 @@ use rusqlite::types::Value;
 /// The views a released thaw created at `version`.
 fn released_views(version: i64) -> &'static str {
     match version {
-        1 | 2 => include_str!("testdata/released_views_v1.sql"),
-        3 => include_str!("testdata/released_views_v3.sql"),
-        4 => include_str!("testdata/released_views_v4.sql"),
+        1 | 2 => include_str!("../../tests/fixtures/released_views/released_views_v1.sql"),
+        3 => include_str!("../../tests/fixtures/released_views/released_views_v3.sql"),
+        4 => include_str!("../../tests/fixtures/released_views/released_views_v4.sql"),
         5 => VIEWS,
         _ => unreachable!("no release at version {version}"),
     }
