@@ -24,6 +24,8 @@ pub mod pool;
 pub mod prepare;
 #[cfg(feature = "train")]
 pub mod sweep;
+#[cfg(feature = "train")]
+mod trainer;
 
 pub use plan::{grid_files, plan, PlannedSweep, PlannedTrial};
 #[cfg(feature = "train")]

@@ -3,7 +3,7 @@
 //! decoded into the cache, every source checkpoint is pretrained, and weights files are checked.
 
 use super::progress::Progress;
-use super::sweep::TrialRunner;
+use super::trainer::TrialRunner;
 use super::{PlannedSweep, RunOptions};
 use crate::track::Db;
 use crate::train::features::{self, FeatureCache};

@@ -7,23 +7,21 @@
 pub mod analysis;
 pub mod checkpoint;
 pub mod features;
+mod fine_tune;
 pub mod optim;
 pub mod precision;
 pub mod pretrain;
 pub mod schedule;
 
-use crate::data::{self, TaskData, TensorSet};
-use crate::metrics::names;
+use crate::data::{self, TensorSet};
 use crate::model::{Head, Network};
-use crate::spec::{Augment, Optimizer, Precision, TrialSpec};
-use anyhow::Result;
+use crate::spec::{Augment, Optimizer, Precision};
 use features::{FeatureCache, PrefixKey};
 use optim::Optim;
 use schedule::LrPlan;
-use std::cell::{Cell, RefCell};
-use std::path::Path;
-use std::time::{Duration, Instant};
 use tch::{Kind, Tensor};
+
+pub use fine_tune::{fine_tune, FitOptions};
 
 /// How a fine-tuning run ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -314,173 +312,4 @@ impl Trainer<'_> {
 /// Steps per epoch for `len` examples in batches of `batch_size` (the last batch may be short).
 pub fn steps_per_epoch(len: usize, batch_size: usize) -> usize {
     len.div_ceil(batch_size.max(1))
-}
-
-/// How a fine-tuning run is carried out (not what it computes).
-#[derive(Clone, Copy, Debug)]
-pub struct FitOptions<'a> {
-    /// The source task's test set, for source accuracy (forgetting) with the source head.
-    pub source_test: Option<&'a TensorSet>,
-    /// Resume from this checkpoint when it holds a saved position (epochs already reported are
-    /// not reported again), and save it after an epoch when `checkpoint_every` has passed since
-    /// the last save, after the last epoch, and when stopping.
-    pub checkpoint: Option<&'a Path>,
-    /// Least time between two checkpoints (zero: after every epoch). Saving takes about a
-    /// millisecond for a small network, a real share of an epoch that itself takes milliseconds.
-    pub checkpoint_every: Duration,
-    /// Compute a frozen prefix's outputs once instead of every epoch (when the run allows it:
-    /// no augmentation, no gradual unfreezing, no LP-FT). The metrics are the same either way.
-    pub reuse_frozen_features: bool,
-    /// Share those outputs with other trials through this cache.
-    pub feature_cache: Option<&'a FeatureCache>,
-    /// Time spent writing checkpoints is added here (the run's bookkeeping overhead).
-    pub bookkeeping: Option<&'a Cell<Duration>>,
-    /// The last epoch's validation and test logits are left here (for calibration without a
-    /// second pass over the data).
-    pub final_logits: Option<&'a RefCell<Option<FinalLogits>>>,
-}
-
-/// Fine-tunes `net` on the target task as `spec` says, calling `on_epoch` with the metrics of
-/// epoch 0 (the model before fine-tuning) and of every epoch after it.
-pub fn fine_tune(
-    spec: &TrialSpec,
-    net: &Network,
-    target: &TaskData,
-    options: &FitOptions<'_>,
-    on_epoch: &mut dyn FnMut(usize, &EpochMetrics) -> Result<EpochControl>,
-) -> Result<FitOutcome> {
-    let FitOptions {
-        source_test,
-        checkpoint,
-        checkpoint_every,
-        reuse_frozen_features,
-        feature_cache,
-        bookkeeping,
-        final_logits,
-    } = *options;
-    let n_blocks = net.n_blocks();
-    let frozen = spec.frozen_blocks();
-    let plan = LrPlan::new(
-        &spec.schedule,
-        spec.epochs,
-        steps_per_epoch(target.train.len, spec.batch_size),
-    );
-    let mut trainer = Trainer {
-        net,
-        opt: build_optimizer(net, &spec.optimizer, Head::Target),
-        plan,
-        batch_size: spec.batch_size,
-        step: 0,
-        augment: spec.target.dataset.augment().map(|a| (a, spec.seed)),
-    };
-    let resumed = match checkpoint.filter(|p| p.exists()) {
-        Some(path) => Some(checkpoint::load(path, net, &mut trainer.opt)?),
-        None => None,
-    };
-    // A frozen prefix without augmentation computes the same outputs in every epoch: compute
-    // them once for every split and train and evaluate only the blocks after it.
-    let reuse = reuse_frozen_features
-        && !spec.schedule.gradual_unfreeze
-        && spec.schedule.probe_epochs == 0
-        && trainer.augment.is_none();
-    let prefix = if reuse { frozen } else { 0 };
-    // Computing the prefix's outputs is work the epochs would otherwise do: it is counted in
-    // the first epoch's time.
-    let preparing = Instant::now();
-    let shared = feature_cache
-        .filter(|_| prefix > 0)
-        .map(|c| (c, PrefixKey::new(net, prefix, spec.precision)));
-    let inputs = |set: &TensorSet| {
-        let cache = shared.as_ref().map(|(c, key)| (*c, key));
-        Inputs::after_prefix(net, set, prefix, spec.precision, cache)
-    };
-    let train_in = inputs(&target.train);
-    let val_in = inputs(&target.val);
-    let test_in = inputs(&target.test);
-    let source_in = source_test.filter(|_| net.has_source_head()).map(inputs);
-    let mut prepared = preparing.elapsed();
-    let evaluate_all = |m: &mut EpochMetrics| {
-        let (val_loss, val_acc, val) = evaluate_logits(net, &val_in, Head::Target);
-        let (_, test_acc, test) = evaluate_logits(net, &test_in, Head::Target);
-        if let Some(slot) = final_logits {
-            slot.replace(Some(FinalLogits { val, test }));
-        }
-        m.push((names::VAL_LOSS.name.into(), val_loss));
-        m.push((names::VAL_ACC.name.into(), val_acc));
-        m.push((names::TEST_ACC.name.into(), test_acc));
-        if let Some(src) = &source_in {
-            let (_, source_acc) = evaluate(net, src, Head::Source);
-            m.push((names::SOURCE_ACC.name.into(), source_acc));
-        }
-    };
-    let first_epoch = match resumed {
-        Some(at) => {
-            trainer.step = at.step;
-            at.epoch + 1
-        }
-        None => {
-            let mut before = EpochMetrics::new();
-            evaluate_all(&mut before);
-            if on_epoch(0, &before)? == EpochControl::Stop {
-                return Ok(FitOutcome::Interrupted { epoch: 0 });
-            }
-            1
-        }
-    };
-    let mut last_saved = Instant::now();
-    for epoch in first_epoch..=spec.epochs {
-        let started = Instant::now();
-        let setup = std::mem::take(&mut prepared);
-        seed_epoch(spec.seed, epoch);
-        let from = trainer.plan.trainable_from(epoch - 1, frozen, n_blocks);
-        net.set_trainable_from(from);
-        let sums = trainer.epoch(&train_in, Head::Target, from);
-        let train_loss = f64::try_from(&sums.loss)? / sums.seen as f64;
-        let train_acc = i64::try_from(&sums.correct)? as f64 / sums.seen as f64;
-        let mut m: EpochMetrics = vec![
-            (names::TRAIN_LOSS.name.into(), train_loss),
-            (names::TRAIN_ACC.name.into(), train_acc),
-        ];
-        if !train_loss.is_finite() {
-            m.push((
-                names::EPOCH_SECONDS.name.into(),
-                (started.elapsed() + setup).as_secs_f64(),
-            ));
-            on_epoch(epoch, &m)?;
-            return Ok(FitOutcome::Diverged { epoch });
-        }
-        evaluate_all(&mut m);
-        // The rates of the epoch's last step.
-        let last_step = trainer.step.saturating_sub(1);
-        let lrs = trainer.block_lrs(n_blocks, from, last_step);
-        let head_lr = trainer.plan.head_lr(last_step);
-        for (name, lr) in spec.backbone.block_names().iter().zip(lrs) {
-            m.push((names::LR.name(name), lr));
-        }
-        m.push((names::LR.name(names::HEAD), head_lr));
-        m.push((
-            names::EPOCH_SECONDS.name.into(),
-            (started.elapsed() + setup).as_secs_f64(),
-        ));
-        let control = on_epoch(epoch, &m)?;
-        let due = last_saved.elapsed() >= checkpoint_every
-            || epoch == spec.epochs
-            || control == EpochControl::Stop;
-        if let Some(path) = checkpoint.filter(|_| due) {
-            let at = checkpoint::Position {
-                epoch,
-                step: trainer.step,
-            };
-            let saving = Instant::now();
-            checkpoint::save(path, net, &trainer.opt, at)?;
-            last_saved = Instant::now();
-            if let Some(total) = bookkeeping {
-                total.set(total.get() + saving.elapsed());
-            }
-        }
-        if control == EpochControl::Stop && epoch < spec.epochs {
-            return Ok(FitOutcome::Interrupted { epoch });
-        }
-    }
-    Ok(FitOutcome::Completed)
 }

@@ -1,0 +1,305 @@
+//! Training one trial in this process: its datasets (cached across trials), its source
+//! checkpoint (pretrained when missing), the fit with a line per epoch and a checkpoint after
+//! each, and the domain distance between its source and target data.
+
+use super::interrupt;
+use super::plan::load;
+use super::progress::Progress;
+use super::sweep::RunOptions;
+use crate::data::{self, TaskData, TensorSet};
+use crate::model::Network;
+use crate::spec::{DatasetSource, Shift, TrialSpec};
+use crate::track::{Db, DomainRow};
+use crate::train::features::FeatureCache;
+use crate::train::{self, analysis, pretrain, EpochControl, FitOutcome};
+use anyhow::{Context, Result};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Trains trials, reusing pretrained checkpoints and source test sets across them.
+pub(crate) struct TrialRunner<'a> {
+    opts: &'a RunOptions,
+    db: &'a Db,
+    /// Time spent on database writes of epochs, checkpoints and report renders.
+    bookkeeping: &'a Cell<Duration>,
+    source_tests: HashMap<String, TensorSet>,
+    /// Source checkpoints this runner pretrained (the others were cached).
+    pub(super) pretrained_now: usize,
+    /// Frozen-prefix outputs shared by the trials of this process (and, on disk, of others).
+    features: &'a FeatureCache,
+}
+
+impl<'a> TrialRunner<'a> {
+    pub(super) fn new(
+        opts: &'a RunOptions,
+        db: &'a Db,
+        bookkeeping: &'a Cell<Duration>,
+        features: &'a FeatureCache,
+    ) -> Self {
+        TrialRunner {
+            opts,
+            db,
+            bookkeeping,
+            source_tests: HashMap::new(),
+            pretrained_now: 0,
+            features,
+        }
+    }
+
+    fn load(&self, src: &DatasetSource) -> Result<Arc<data::Dataset>> {
+        load(src, &self.opts.data_dir, &self.opts.cache_dir)
+    }
+
+    /// Records which files the trial's target splits hold (shared by trials with the same
+    /// data, classes, size and seed).
+    fn record_split(&self, trial: &TrialSpec, trial_id: i64, ds: &data::Dataset) -> Result<()> {
+        let t = &trial.target;
+        let split_key = blake3::hash(
+            format!(
+                "{}|{:?}|{}|{}",
+                ds.fingerprint, t.classes, t.train_per_class, trial.seed
+            )
+            .as_bytes(),
+        )
+        .to_hex()[..16]
+            .to_string();
+        let rows = data::split_manifest(ds, &t.classes, Some(t.train_per_class), trial.seed)?;
+        self.db.record_split(trial_id, &split_key, &rows)
+    }
+
+    /// The source task of `trial` prepared with the trial's seed (the training sample depends on
+    /// it; validation and test do not).
+    fn source_task(&self, trial: &TrialSpec) -> Result<TaskData> {
+        let src = &trial.source;
+        let ds = self.load(&src.dataset)?;
+        data::prepare_task(
+            &ds,
+            &src.classes,
+            src.train_per_class,
+            trial.seed,
+            &Shift::None,
+            trial.image_size,
+            self.opts.device,
+        )
+    }
+
+    /// The key and path of the pretrained checkpoint `trial` needs, training it first if it is
+    /// missing.
+    pub(super) fn pretrained_checkpoint(
+        &mut self,
+        trial: &TrialSpec,
+        progress: &Progress,
+    ) -> Result<(String, PathBuf)> {
+        let fingerprint = self.load(&trial.source.dataset)?.fingerprint.clone();
+        let key = pretrain::pretrain_key(trial, &fingerprint);
+        let path = self
+            .opts
+            .cache_dir
+            .join("pretrained")
+            .join(format!("{key}.safetensors"));
+        if path.exists() {
+            return Ok((key, path));
+        }
+        progress.println(&format!(
+            "pretraining {} on {} classes {:?} for {} epochs (seed {}); cached as {}",
+            trial.backbone,
+            trial.source.dataset.label(),
+            trial.source.classes,
+            trial.source.epochs,
+            trial.seed,
+            path.display()
+        ));
+        let started = Instant::now();
+        let source = self.source_task(trial)?;
+        let (net, acc) = pretrain::pretrain(trial, &source, self.opts.device)?;
+        net.save(&path)?;
+        self.pretrained_now += 1;
+        let seconds = started.elapsed().as_secs_f64();
+        self.db.record_pretrained(
+            &key,
+            trial.backbone.name(),
+            &trial.source.dataset.label(),
+            trial.seed,
+            &path,
+            acc,
+            seconds,
+        )?;
+        progress.println(&format!(
+            "pretrained {}: source test accuracy {acc:.3} in {seconds:.1}s",
+            trial.backbone
+        ));
+        Ok((key, path))
+    }
+
+    /// The source test set (for forgetting), shared by every trial with the same source task.
+    fn source_test(&mut self, trial: &TrialSpec) -> Result<&TensorSet> {
+        let id = format!(
+            "{}|{}",
+            serde_json::to_string(&trial.source)?,
+            trial.image_size
+        );
+        if !self.source_tests.contains_key(&id) {
+            let task = self.source_task(trial)?;
+            self.source_tests.insert(id.clone(), task.test);
+        }
+        Ok(&self.source_tests[&id])
+    }
+
+    pub(super) fn run_trial(
+        &mut self,
+        trial: &TrialSpec,
+        trial_id: i64,
+        checkpoint: &Path,
+        progress: &mut Progress,
+    ) -> Result<FitOutcome> {
+        let opts = self.opts;
+        let device = opts.device;
+        let db = self.db;
+        let bookkeeping = self.bookkeeping;
+        let feature_cache = self.features;
+        let pretrained = if trial.pretrains_on_source() {
+            Some(self.pretrained_checkpoint(trial, progress)?)
+        } else {
+            None
+        };
+        let target_ds = self.load(&trial.target.dataset)?;
+        self.record_split(trial, trial_id, &target_ds)?;
+        let target = data::prepare_task(
+            &target_ds,
+            &trial.target.classes,
+            Some(trial.target.train_per_class),
+            trial.seed,
+            &trial.target.shift,
+            trial.image_size,
+            device,
+        )?;
+        tch::manual_seed(trial.seed as i64);
+        let net = match (&trial.weights, &pretrained) {
+            // Backbone weights from a file (issue 5): new target head, no source head.
+            (Some(w), _) if trial.pretrained => {
+                let mut net = Network::for_trial(trial, device, None, Some(target.num_classes));
+                net.load_weights(&crate::paths::resolve_weights(trial.backbone, w)?)?;
+                net
+            }
+            (_, Some((_, path))) => {
+                let mut net = Network::for_trial(
+                    trial,
+                    device,
+                    Some(trial.source.classes.len()),
+                    Some(target.num_classes),
+                );
+                net.load_pretrained(path)?;
+                net
+            }
+            _ => Network::for_trial(trial, device, None, Some(target.num_classes)),
+        };
+        // The pretrained model as it was, for domain distance and representation drift.
+        let reference = match &pretrained {
+            Some((key, path)) => {
+                let mut r =
+                    Network::for_trial(trial, device, Some(trial.source.classes.len()), None);
+                r.load_pretrained(path)?;
+                self.domain_distance(trial, trial_id, key, &r, &target_ds, &target)?;
+                Some(r)
+            }
+            None => None,
+        };
+        let source_test = if trial.pretrains_on_source() {
+            Some(self.source_test(trial)?)
+        } else {
+            None
+        };
+        let epochs = trial.epochs;
+        let on_epoch = &mut |epoch: usize, metrics: &train::EpochMetrics| {
+            let writing = Instant::now();
+            db.log_epoch(trial_id, epoch as i64, metrics)
+                .context("cannot record the epoch's metrics")?;
+            bookkeeping.set(bookkeeping.get() + writing.elapsed());
+            let val_acc = metrics.iter().find(|(n, _)| n == "val_acc").map(|m| m.1);
+            if epoch > 0 {
+                progress.epoch(epoch, epochs, val_acc);
+            }
+            Ok(if interrupt::requested() {
+                EpochControl::Stop
+            } else {
+                EpochControl::Continue
+            })
+        };
+        let final_logits = RefCell::new(None);
+        let options = train::FitOptions {
+            source_test,
+            checkpoint: Some(checkpoint),
+            checkpoint_every: opts.checkpoint_every,
+            reuse_frozen_features: opts.feature_reuse,
+            feature_cache: Some(feature_cache),
+            bookkeeping: Some(bookkeeping),
+            final_logits: Some(&final_logits),
+        };
+        let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
+        if outcome == FitOutcome::Completed {
+            // The last epoch's logits, unless no epoch ran here (resumed after the last one).
+            let mut last = match final_logits.take() {
+                Some(logits) => analysis::calibration_of(&logits, &target),
+                None => analysis::calibration(&net, &target),
+            };
+            if let Some(reference) = &reference {
+                let rows = (target.test.len as i64).min(analysis::PROBE_ROWS);
+                let probe = target.test.images.narrow(0, 0, rows);
+                last.extend(analysis::drift(
+                    reference,
+                    &net,
+                    &probe,
+                    trial.backbone.block_names(),
+                    trial.frozen_blocks(),
+                ));
+            }
+            db.log_epoch(trial_id, trial.epochs as i64, &last)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Links the trial to the domain distance between its source and (shifted) target on the
+    /// pretrained backbone's features, computing it first if no trial has yet.
+    fn domain_distance(
+        &mut self,
+        trial: &TrialSpec,
+        trial_id: i64,
+        pretrained_key: &str,
+        pretrained: &Network,
+        target_ds: &data::Dataset,
+        target: &TaskData,
+    ) -> Result<()> {
+        let t = &trial.target;
+        let key = blake3::hash(
+            format!(
+                "{pretrained_key}|{}|{:?}|{}|{}",
+                target_ds.fingerprint,
+                t.classes,
+                serde_json::to_string(&t.shift)?,
+                trial.image_size
+            )
+            .as_bytes(),
+        )
+        .to_hex()[..16]
+            .to_string();
+        if !self.db.has_domain_distance(&key)? {
+            let source = self.source_test(trial)?;
+            let d = analysis::domain_distance(pretrained, source, &target.test, trial.seed);
+            self.db.record_domain_distance(&DomainRow {
+                key: &key,
+                pretrained_key,
+                target_dataset: &t.dataset.label(),
+                shift: &t.shift.to_string(),
+                proxy_a: d.proxy_a,
+                mmd2: d.mmd2,
+                frechet: d.frechet,
+                n_source: d.n_source,
+                n_target: d.n_target,
+            })?;
+        }
+        self.db.link_domain_distance(trial_id, &key)
+    }
+}
