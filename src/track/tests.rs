@@ -81,6 +81,16 @@ fn fresh() -> (tempfile::TempDir, Db) {
     (dir, db)
 }
 
+/// A fresh database with sweep `s` and its one trial `k1` running on the CPU: the sweep's and
+/// the trial's ids.
+fn one_running_trial() -> (tempfile::TempDir, Db, i64, i64) {
+    let (d, db) = fresh();
+    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
+    db.register_trials(sid, &[(0, "k1", &spec(1))]).unwrap();
+    let t = start(&db, sid, "k1", "cpu").unwrap();
+    (d, db, sid, t)
+}
+
 fn epoch(db: &Db, trial: i64, e: i64, vals: &[(&str, f64)]) {
     let v: Vec<(String, f64)> = vals.iter().map(|(k, x)| (k.to_string(), *x)).collect();
     db.log_epoch(trial, e, &v).unwrap();
@@ -132,8 +142,7 @@ fn non_sqlite_file_is_rejected_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("grid.yaml");
     std::fs::write(&path, "name: not a database\n".repeat(50)).unwrap();
-    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
-    assert!(err.contains(&path.display().to_string()), "{err}");
+    let err = refusal(&path);
     assert!(err.contains("not a thaw database (not SQLite)"), "{err}");
     let err = format!("{:#}", query_readonly(&path, "SELECT 1").unwrap_err());
     assert!(err.contains("not SQLite"), "{err}");
@@ -141,6 +150,13 @@ fn non_sqlite_file_is_rejected_naming_it() {
     assert!(std::fs::read_to_string(&path)
         .unwrap()
         .starts_with("name: not"));
+}
+
+/// Why `Db::open` refuses `path`, a message that names it.
+fn refusal(path: &Path) -> String {
+    let err = format!("{:#}", Db::open(path).err().expect("must fail"));
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    err
 }
 
 #[test]
@@ -151,9 +167,8 @@ fn foreign_sqlite_database_is_rejected() {
         .unwrap()
         .execute_batch("CREATE TABLE users (id INTEGER)")
         .unwrap();
-    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
+    let err = refusal(&path);
     assert!(err.contains("another program"), "{err}");
-    assert!(err.contains(&path.display().to_string()), "{err}");
 }
 
 #[test]
@@ -165,9 +180,8 @@ fn newer_schema_is_rejected() {
         .unwrap()
         .pragma_update(None, "user_version", 99)
         .unwrap();
-    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
+    let err = refusal(&path);
     assert!(err.contains("newer thaw (schema 99 > 5)"), "{err}");
-    assert!(err.contains(&path.display().to_string()), "{err}");
 }
 
 #[test]
@@ -177,8 +191,7 @@ fn unwritable_path_is_reported() {
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let path = blocker.join("thaw.db");
-    let err = format!("{:#}", Db::open(&path).err().expect("must fail"));
-    assert!(err.contains(&path.display().to_string()), "{err}");
+    refusal(&path);
     let err = format!("{:#}", Db::open(dir.path()).err().expect("must fail"));
     assert!(err.contains("is a directory"), "{err}");
 }
@@ -309,11 +322,7 @@ fn start_trial_clears_old_metrics_and_unknown_key_fails() {
 
 #[test]
 fn summary_and_derived_metrics() {
-    let (_d, db) = fresh();
-    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
-    let s1 = spec(1);
-    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
-    let t = start(&db, sid, "k1", "cpu").unwrap();
+    let (_d, db, _, t) = one_running_trial();
     // Epoch 0: before fine-tuning. Its val_loss is the lowest but must not count as best.
     epoch(
         &db,
@@ -406,11 +415,7 @@ fn summary_and_derived_metrics() {
 
 #[test]
 fn non_finite_values_are_stored_as_null_and_replaced_on_relog() {
-    let (_d, db) = fresh();
-    let sid = db.upsert_sweep("s", "", "g.yaml", "").unwrap();
-    let s1 = spec(1);
-    db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
-    let t = start(&db, sid, "k1", "cpu").unwrap();
+    let (_d, db, sid, t) = one_running_trial();
     epoch(
         &db,
         t,
