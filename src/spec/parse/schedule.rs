@@ -3,6 +3,21 @@
 use super::*;
 
 impl Parser<'_> {
+    /// Reports the unknown keys of a mapping with a `kind:` (an enum `T`); a key of another
+    /// kind is explained by `misplaced(key, other kind, valid keys)`.
+    fn check_kind_keys<T: serde::de::DeserializeOwned>(
+        &mut self,
+        keys: &Keys,
+        path: &[Seg],
+        kind_keys: fn(T) -> &'static [&'static str],
+        misplaced: &dyn Fn(&str, &str, &str) -> String,
+    ) {
+        let valid = keys.valid().join(", ");
+        keys.check(self.diag, path, &|k| {
+            kind_with_key(k, kind_keys).map(|other| misplaced(k, other, &valid))
+        });
+    }
+
     pub(super) fn schedule(&mut self, v: &Value, path: &[Seg]) -> Option<Schedule> {
         let mut keys = Keys::new(self.mapping(v, path, "{kind: cosine, lr: 0.01}")?);
         let s: RawSchedule = keys.read();
@@ -17,14 +32,11 @@ impl Parser<'_> {
         )?;
         let sk = self.schedule_kind(tag, &mut keys, path);
         let kind = kv.as_str().unwrap_or_default();
-        let valid = keys.valid().join(", ");
-        keys.check(self.diag, path, &|k| {
-            kind_with_key(k, ScheduleTag::keys).map(|other| {
-                format!(
-                    "`{k}` does not apply to a `{kind}` schedule (it belongs to `{other}`); \
-                     remove it or use kind: {other}. Valid keys for {kind}: {valid}"
-                )
-            })
+        self.check_kind_keys(&keys, path, ScheduleTag::keys, &|k, other, valid| {
+            format!(
+                "`{k}` does not apply to a `{kind}` schedule (it belongs to `{other}`); \
+                 remove it or use kind: {other}. Valid keys for {kind}: {valid}"
+            )
         });
         let lr = self
             .required(
@@ -144,14 +156,11 @@ impl Parser<'_> {
         )?;
         let optimizer = self.optimizer_kind(tag, &mut keys, path);
         let kind = kv.as_str().unwrap_or_default();
-        let valid = keys.valid().join(", ");
-        keys.check(self.diag, path, &|k| {
-            kind_with_key(k, OptimizerTag::keys).map(|other| {
-                format!(
-                    "`{k}` does not apply to {kind} (it is an {other} setting); \
-                     valid keys for {kind}: {valid}"
-                )
-            })
+        self.check_kind_keys(&keys, path, OptimizerTag::keys, &|k, other, valid| {
+            format!(
+                "`{k}` does not apply to {kind} (it is an {other} setting); \
+                 valid keys for {kind}: {valid}"
+            )
         });
         optimizer
     }
