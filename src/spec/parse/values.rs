@@ -196,19 +196,22 @@ impl Parser<'_> {
     }
 
     pub(super) fn shift(&mut self, v: &Value, path: &[Seg]) -> Option<Shift> {
-        const FORMS: &str = "`none`, `invert`, or a mapping with one of rotate, noise, invert, \
-                             blur, contrast, e.g. {rotate: 45}";
+        let kinds = names::<RawShift>();
+        let forms = format!(
+            "`none`, `invert`, or a mapping with one of {}, e.g. {{rotate: 45}}",
+            kinds.join(", ")
+        );
         match v {
             Value::String(s) => match s.as_str() {
                 "none" => Some(Shift::None),
                 "invert" => Some(Shift::Invert { amount: 1.0 }),
                 other => {
                     let mut all = vec!["none"];
-                    all.extend_from_slice(names::<RawShift>());
+                    all.extend_from_slice(kinds);
                     self.diag.err(
                         path,
                         format!(
-                            "unknown shift `{other}`{}A shift is {FORMS}",
+                            "unknown shift `{other}`{}A shift is {forms}",
                             did_you_mean(other, &all)
                         ),
                     );
@@ -220,7 +223,7 @@ impl Parser<'_> {
             other => {
                 self.diag.err(
                     path,
-                    format!("expected a shift ({FORMS}), got {}", describe(other)),
+                    format!("expected a shift ({forms}), got {}", describe(other)),
                 );
                 None
             }
