@@ -104,23 +104,18 @@ impl BackboneKind {
             feature_dim,
             classifier: Some(classifier),
         };
+        // thaw's own small backbones: grayscale in, 64 features, no external checkpoints.
+        let own = |blocks| BackboneProfile {
+            blocks,
+            in_channels: 1,
+            default_input_size: None,
+            norm: InputNorm::Symmetric,
+            feature_dim: 64,
+            classifier: None,
+        };
         match self {
-            BackboneKind::Cnn4 => BackboneProfile {
-                blocks: &["block1", "block2", "block3", "block4"],
-                in_channels: 1,
-                default_input_size: None,
-                norm: InputNorm::Symmetric,
-                feature_dim: 64,
-                classifier: None,
-            },
-            BackboneKind::Resnet8 => BackboneProfile {
-                blocks: &["stem", "stage1", "stage2", "stage3"],
-                in_channels: 1,
-                default_input_size: None,
-                norm: InputNorm::Symmetric,
-                feature_dim: 64,
-                classifier: None,
-            },
+            BackboneKind::Cnn4 => own(&["block1", "block2", "block3", "block4"]),
+            BackboneKind::Resnet8 => own(&["stem", "stage1", "stage2", "stage3"]),
             BackboneKind::Resnet18 | BackboneKind::Resnet34 => tv(512, "fc", RESNET_BLOCKS),
             BackboneKind::Resnet50 => tv(2048, "fc", RESNET_BLOCKS),
             BackboneKind::MobilenetV2 | BackboneKind::EfficientnetB0 => {

@@ -9,8 +9,10 @@ mod check;
 mod describe;
 mod error;
 mod expand;
+mod keys;
 mod parse;
 mod report;
+mod schema;
 pub mod trial;
 mod words;
 

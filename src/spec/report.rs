@@ -16,19 +16,10 @@
 //! grid text (`sweeps.spec_yaml`) and runs the SQL at render time.
 
 use super::error::{idx, key, Diag, Seg};
+use super::keys::{names, variant, Field, Keys};
+use super::schema::{ChartKind, RawMarkdownCell, RawQueryCell};
 use super::words::{describe, did_you_mean};
 use serde_norway::{Mapping, Value};
-
-/// Keys of a markdown item.
-pub(crate) const MARKDOWN_KEYS: &[&str] = &["markdown"];
-/// Keys of a query item.
-pub(crate) const QUERY_KEYS: &[&str] = &["title", "sql", "chart", "x", "y", "series"];
-/// Chart kinds of a query item.
-pub(crate) const CHART_KINDS: &[&str] = &["line", "bar", "heatmap", "table"];
-
-fn all_keys() -> Vec<&'static str> {
-    MARKDOWN_KEYS.iter().chain(QUERY_KEYS).copied().collect()
-}
 
 /// Checks the value of `report:` (at `path`), recording every problem in `diag`.
 pub(crate) fn check_report(diag: &mut Diag, v: &Value, path: &[Seg]) {
@@ -62,96 +53,89 @@ pub(crate) fn check_report(diag: &mut Diag, v: &Value, path: &[Seg]) {
     }
 }
 
-fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
-    let is_markdown = m.contains_key("markdown");
-    let valid: Vec<&str> = if is_markdown {
-        MARKDOWN_KEYS.to_vec()
-    } else if m.contains_key("sql") || m.contains_key("chart") || m.contains_key("title") {
-        QUERY_KEYS.to_vec()
-    } else {
-        all_keys()
-    };
-    for k in m.keys() {
-        let Some(text) = k.as_str() else {
-            diag.err(
-                path,
-                format!("keys must be plain names, got {}", describe(k)),
-            );
-            continue;
-        };
-        if valid.contains(&text) {
-            continue;
+/// The text of a cell's key (`None` when absent, null or not text; the last is reported).
+fn text(diag: &mut Diag, f: &Field, path: &[Seg], k: &str) -> Option<String> {
+    match f.given()? {
+        Value::String(s) => Some(s.clone()),
+        v => {
+            diag.err(&key(path, k), format!("expected text, got {}", describe(v)));
+            None
         }
-        let msg = if is_markdown && QUERY_KEYS.contains(&text) {
-            format!("a markdown cell has only `markdown:`; put `{text}` in a separate query cell")
-        } else {
-            format!(
-                "unknown key{}Valid keys: {}",
-                did_you_mean(text, &valid),
-                valid.join(", ")
-            )
-        };
-        diag.key_err(&key(path, text), msg);
     }
-    let text_field = |diag: &mut Diag, k: &str| -> Option<String> {
-        match m.get(k) {
-            None | Some(Value::Null) => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(v) => {
-                diag.err(&key(path, k), format!("expected text, got {}", describe(v)));
-                None
-            }
-        }
-    };
-    if is_markdown {
-        if text_field(diag, "markdown").is_none() && matches!(m.get("markdown"), Some(Value::Null))
+}
+
+fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
+    let mut keys = Keys::new(m);
+    if keys.has("markdown") {
+        let cell: RawMarkdownCell = keys.read();
+        keys.check(diag, path, &|k| {
+            names::<RawQueryCell>().contains(&k).then(|| {
+                format!("a markdown cell has only `markdown:`; put `{k}` in a separate query cell")
+            })
+        });
+        if text(diag, &cell.markdown, path, "markdown").is_none()
+            && matches!(cell.markdown.0, Some(Value::Null))
         {
             diag.err(&key(path, "markdown"), "the markdown cell is empty");
         }
         return;
     }
-    if !m.contains_key("sql") {
+    if !["sql", "chart", "title"].iter().any(|k| keys.has(k)) {
+        keys.read::<RawMarkdownCell>();
+    }
+    let cell: RawQueryCell = keys.read();
+    keys.check(diag, path, &|_| None);
+    if cell.sql.0.is_none() {
         diag.err(
             path,
             "a report cell needs `markdown: TEXT`, or `sql: QUERY` with `chart:` (line, bar, \
              heatmap or table)",
         );
     }
-    text_field(diag, "title");
-    let sql = text_field(diag, "sql");
-    let sql_blank = matches!(m.get("sql"), Some(Value::Null))
+    text(diag, &cell.title, path, "title");
+    let sql = text(diag, &cell.sql, path, "sql");
+    let sql_blank = matches!(cell.sql.0, Some(Value::Null))
         || sql.as_deref().is_some_and(|s| s.trim().is_empty());
     if sql_blank {
         diag.err(&key(path, "sql"), "the query is empty");
     }
-    let chart = text_field(diag, "chart");
-    match chart.as_deref() {
-        None if !m.contains_key("chart") => {
-            diag.err(path, "missing `chart:`; one of line, bar, heatmap, table")
+    let charts = names::<ChartKind>();
+    let chart = text(diag, &cell.chart, path, "chart");
+    let kind = match chart.as_deref() {
+        None if cell.chart.0.is_none() => {
+            diag.err(
+                path,
+                format!("missing `chart:`; one of {}", charts.join(", ")),
+            );
+            None
         }
-        None => {}
-        Some(c) if !CHART_KINDS.contains(&c) => diag.err(
-            &key(path, "chart"),
-            format!(
-                "unknown chart kind `{c}`{}Chart kinds: {}",
-                did_you_mean(c, CHART_KINDS),
-                CHART_KINDS.join(", ")
-            ),
-        ),
-        Some(_) => {}
-    }
-    let x = text_field(diag, "x");
-    let y = text_field(diag, "y");
-    text_field(diag, "series");
-    if matches!(chart.as_deref(), Some("line" | "bar" | "heatmap")) {
-        let c = chart.as_deref().unwrap_or_default();
-        if x.is_none() && !m.contains_key("x") {
+        None => None,
+        Some(c) => {
+            let kind = variant::<ChartKind>(c);
+            if kind.is_none() {
+                diag.err(
+                    &key(path, "chart"),
+                    format!(
+                        "unknown chart kind `{c}`{}Chart kinds: {}",
+                        did_you_mean(c, charts),
+                        charts.join(", ")
+                    ),
+                );
+            }
+            kind
+        }
+    };
+    let x = text(diag, &cell.x, path, "x");
+    let y = text(diag, &cell.y, path, "y");
+    text(diag, &cell.series, path, "series");
+    if let (Some(c), Some(ChartKind::Line | ChartKind::Bar | ChartKind::Heatmap)) = (&chart, kind) {
+        if x.is_none() && cell.x.0.is_none() {
             diag.err(
                 path,
                 format!("a {c} chart needs `x:` (the column for the x axis)"),
             );
         }
-        if y.is_none() && !m.contains_key("y") {
+        if y.is_none() && cell.y.0.is_none() {
             diag.err(
                 path,
                 format!("a {c} chart needs `y:` (the column for the y axis)"),
@@ -162,42 +146,21 @@ fn check_item(diag: &mut Diag, m: &Mapping, path: &[Seg]) {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::{parse_grid, SpecError};
-    use std::path::Path;
-
-    const BASE: &str = "\
-name: t
-source:
-  dataset: mnist10k
-  classes: [0, 1, 2, 3, 4]
-target:
-  dataset: mnist10k
-  classes: [5, 6, 7, 8, 9]
-  train_per_class: 10
-backbone: cnn4
-schedule: {kind: constant, lr: 0.01}
-epochs: 2
-";
-
-    fn parse(extra: &str) -> Result<crate::spec::Grid, SpecError> {
-        parse_grid(Path::new("experiments/x.yaml"), &format!("{BASE}{extra}"))
-    }
+    use crate::spec::tests::{err, grid, with};
 
     #[test]
     fn valid_report_cells_are_accepted() {
-        let g = parse(
+        let g = grid(&with(
             "report:\n  - markdown: \"## Notes\"\n  - title: By seed\n    sql: SELECT seed, final_test_acc FROM trial_summary\n    chart: line\n    x: seed\n    y: final_test_acc\n    series: freeze\n  - {title: All, sql: SELECT * FROM trial_summary, chart: table}\n",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        ));
         assert_eq!(g.trials.len(), 1);
     }
 
     #[test]
     fn unknown_keys_bad_kinds_and_missing_axes_are_errors() {
-        let e = parse(
+        let e = err(&with(
             "report:\n  - markdown: hi\n  - title: T\n    sql: SELECT 1\n    chart: pie\n  - title: U\n    sql: SELECT 1 AS a\n    chart: line\n    serie: a\n",
-        )
-        .unwrap_err();
+        ));
         let text = e.to_string();
         let chart = e
             .problems
@@ -233,14 +196,14 @@ epochs: 2
 
     #[test]
     fn report_must_be_a_list_of_mappings() {
-        let e = parse("report: hello\n").unwrap_err();
+        let e = err(&with("report: hello\n"));
         assert!(
             e.problems[0].message.contains("expected a list of cells"),
             "{e}"
         );
-        let e = parse("report:\n  - just text\n").unwrap_err();
+        let e = err(&with("report:\n  - just text\n"));
         assert_eq!(e.problems[0].field, "report[0]", "{e}");
-        let e = parse("report:\n  - markdown: x\n    sql: SELECT 1\n").unwrap_err();
+        let e = err(&with("report:\n  - markdown: x\n    sql: SELECT 1\n"));
         assert!(e.to_string().contains("separate query cell"), "{e}");
     }
 }

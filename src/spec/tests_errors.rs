@@ -4,21 +4,10 @@ use super::tests::{err, find, grid, with, BASE};
 
 #[test]
 fn unknown_key_with_suggestion_and_location() {
-    let yaml = "\
-name: t
-source:
-  dataset: mnist10k
-  classes: [0, 1, 2, 3, 4]
-target:
-  dataset: mnist10k
-  classes: [5, 6, 7, 8, 9]
-  train_per_class: 10
-  shfit: [none]
-backbone: cnn4
-schedule: {kind: constant, lr: 0.01}
-epochs: 2
-";
-    let e = err(yaml);
+    let e = err(&BASE.replace(
+        "  train_per_class: 10\n",
+        "  train_per_class: 10\n  shfit: [none]\n",
+    ));
     assert_eq!(e.problems.len(), 1, "{e}");
     assert_eq!(
         e.to_string(),
@@ -29,22 +18,16 @@ epochs: 2
 
 #[test]
 fn several_errors_are_all_reported_in_file_order() {
-    let yaml = "\
-name: t
-sedes: [0]
-source:
-  dataset: mnist10k
-  classes: [0, 1, 2, 3, 4]
-target:
-  dataset: mnist10k
-  classes: [5, 6, 7, 8, 9]
-  train_per_class: 10
-  shift: [none, {rotate: 45}, {noise: -1}]
-backbone: [cnn4, resnt8]
-schedule: {kind: cosine, lr: 0.01, cut_frac: 0.3}
-epochs: 2
-";
-    let e = err(yaml);
+    let yaml = BASE
+        .replace("name: t\n", "name: t\nsedes: [0]\n")
+        .replace(
+            "  train_per_class: 10\n",
+            "  train_per_class: 10\n  shift: [none, {rotate: 45}, {noise: -1}]\n",
+        )
+        .replace("backbone: cnn4", "backbone: [cnn4, resnt8]")
+        .replace("kind: constant,", "kind: cosine,")
+        .replace("lr: 0.01}", "lr: 0.01, cut_frac: 0.3}");
+    let e = err(&yaml);
     let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
     assert_eq!(
         fields,
@@ -241,4 +224,70 @@ fn unknown_precisions_are_rejected_with_the_reason() {
     let e = err(&with("precision: [fp32, bf61]\n"));
     let p = find(&e, "precision[1]");
     assert!(p.message.contains("did you mean `bf16`?"), "{e}");
+}
+
+#[test]
+fn wrong_types_are_reported_with_every_other_problem() {
+    let yaml = BASE
+        .replace("source:\n  dataset: mnist10k", "source:\n  dataset: 7")
+        .replace(
+            "epochs: 2",
+            "epochs: ten\nbatch_size: [8, big]\nbatchsize: 3",
+        )
+        .replace("lr: 0.01}", "lr: fast, gamma: 0.5}");
+    let e = err(&yaml);
+    let fields: Vec<&str> = e.problems.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "source.dataset",
+            "schedule.lr",
+            "schedule.gamma",
+            "epochs",
+            "batch_size[1]",
+            "batchsize"
+        ],
+        "{e}"
+    );
+    assert!(find(&e, "source.dataset")
+        .message
+        .starts_with("expected a dataset ("));
+    assert!(find(&e, "schedule.gamma")
+        .message
+        .contains("does not apply to a `constant` schedule (it belongs to `step`)"));
+    assert_eq!(
+        find(&e, "schedule.lr").message,
+        "expected a number, got the string `fast`"
+    );
+    assert_eq!(
+        find(&e, "epochs").message,
+        "expected an integer (number of training epochs), got the string `ten`"
+    );
+    assert_eq!(
+        find(&e, "batch_size[1]").message,
+        "expected an integer (examples per batch), got the string `big`"
+    );
+    assert!(find(&e, "batchsize")
+        .message
+        .starts_with("unknown key; did you mean `batch_size`?"));
+}
+
+#[test]
+fn a_section_of_the_wrong_type_does_not_hide_the_others() {
+    let e = err(&BASE
+        .replace(
+            "target:\n  dataset: mnist10k\n  classes: [5, 6, 7, 8, 9]\n  train_per_class: 10\n",
+            "target: mnist10k\n",
+        )
+        .replace("epochs: 2", "epochs: 0"));
+    assert!(
+        find(&e, "target")
+            .message
+            .starts_with("expected a mapping such as {dataset: mnist10k"),
+        "{e}"
+    );
+    assert!(
+        find(&e, "epochs").message.contains("must be at least 1"),
+        "{e}"
+    );
 }

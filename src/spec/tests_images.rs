@@ -158,6 +158,8 @@ fn image_dataset_errors_name_the_field() {
     assert!(e.to_string().contains("did you mean `folder`"), "{e}");
 }
 
+// The image writer lives in the data module's tests, which need the training build.
+#[cfg(feature = "train")]
 #[test]
 fn class_names_resolve_for_folder_datasets() {
     let dir = tempfile::tempdir().unwrap();

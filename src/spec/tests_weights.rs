@@ -1,5 +1,6 @@
 //! Grids that start from backbone weights (`weights:`, `input_size:`).
 
+use super::tests::find;
 use super::*;
 use std::path::Path;
 
@@ -20,13 +21,6 @@ epochs: 2
 
 fn parse(yaml: &str) -> Result<Grid, SpecError> {
     parse_grid(Path::new("experiments/x.yaml"), yaml)
-}
-
-fn problem<'a>(e: &'a SpecError, field: &str) -> &'a Problem {
-    e.problems
-        .iter()
-        .find(|p| p.field == field)
-        .unwrap_or_else(|| panic!("no problem at `{field}` in:\n{e}"))
 }
 
 #[test]
@@ -73,7 +67,7 @@ fn weights_errors_name_the_line_and_what_to_do() {
     // imagenet weights for a backbone that has none shipped.
     let e =
         parse(&WEIGHTS.replace("backbone: efficientnet_lite0", "backbone: resnet18")).unwrap_err();
-    let p = problem(&e, "weights");
+    let p = find(&e, "weights");
     assert_eq!(p.line, Some(7));
     assert!(
         p.message.contains("efficientnet_lite0 only"),
@@ -83,19 +77,19 @@ fn weights_errors_name_the_line_and_what_to_do() {
 
     // A backbone that cannot load weights at all.
     let e = parse(&WEIGHTS.replace("backbone: efficientnet_lite0", "backbone: cnn4")).unwrap_err();
-    assert!(problem(&e, "backbone")
+    assert!(find(&e, "backbone")
         .message
         .contains("cannot load `weights:`"));
-    assert!(problem(&e, "input_size").message.contains("image_size"));
+    assert!(find(&e, "input_size").message.contains("image_size"));
 
     // A file that is not safetensors, and one that does not exist.
     let e = parse(&WEIGHTS.replace("weights: imagenet", "weights: r18.pth")).unwrap_err();
-    assert!(problem(&e, "weights")
+    assert!(find(&e, "weights")
         .message
         .contains("not a .safetensors file"));
     let e = parse(&WEIGHTS.replace("weights: imagenet", "weights: nowhere/r18.safetensors"))
         .unwrap_err();
-    let p = problem(&e, "weights");
+    let p = find(&e, "weights");
     assert!(p.message.contains("does not exist") && p.message.contains("nowhere"));
 
     // A source next to weights is a mistake.
@@ -105,13 +99,13 @@ fn weights_errors_name_the_line_and_what_to_do() {
     ))
     .unwrap_err();
     // Reported at the mapping under `source:`.
-    assert_eq!(problem(&e, "source").line, Some(3));
+    assert_eq!(find(&e, "source").line, Some(3));
 
     // input_size is one number in range.
     let e = parse(&WEIGHTS.replace("input_size: 96", "input_size: [64, 96]")).unwrap_err();
-    assert!(problem(&e, "input_size").message.contains("not an axis"));
+    assert!(find(&e, "input_size").message.contains("not an axis"));
     let e = parse(&WEIGHTS.replace("input_size: 96", "input_size: 4096")).unwrap_err();
-    assert!(problem(&e, "input_size")
+    assert!(find(&e, "input_size")
         .message
         .contains("between 16 and 1024"));
 }
@@ -128,7 +122,7 @@ fn a_weights_file_fits_one_backbone() {
     assert_eq!(g.trials[0].weights, Some(Weights::File(file.clone())));
     let e =
         parse(&yaml.replace("backbone: resnet18", "backbone: [resnet18, resnet34]")).unwrap_err();
-    assert!(problem(&e, "weights")
+    assert!(find(&e, "weights")
         .message
         .contains("one backbone per grid"));
 }
@@ -143,7 +137,7 @@ fn check_data_skips_the_unused_source() {
         Ok((0..10).map(|l| (l, 100)).collect())
     }) {
         assert_eq!(e.problems.len(), 1, "{e}");
-        assert!(problem(&e, "weights").message.contains("make weights"));
+        assert!(find(&e, "weights").message.contains("make weights"));
     }
     assert_eq!(seen, ["fashion10k"]);
 }

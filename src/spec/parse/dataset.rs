@@ -1,10 +1,11 @@
 //! `dataset:` in its forms (bundled, idx, pixel CSV, folder, CSV list) and image options.
 
 use super::*;
+use crate::data::BUNDLED;
 
 impl Parser<'_> {
-    pub(super) fn path_field(&mut self, m: &Mapping, path: &[Seg], k: &str) -> Option<PathBuf> {
-        let v = self.required(m, path, k, &format!("`{k}: PATH`"))?;
+    fn path_field(&mut self, f: &Field, path: &[Seg], k: &str) -> Option<PathBuf> {
+        let v = self.required(f, path, k, &format!("`{k}: PATH`"))?;
         let s = self.string(v, &key(path, k), "a file path")?;
         if s.is_empty() {
             self.diag.err(&key(path, k), "empty path; give a file path");
@@ -28,7 +29,7 @@ impl Parser<'_> {
                         path,
                         format!(
                             "unknown dataset `{s}`{}A dataset is {FORMS}",
-                            did_you_mean(s, BUNDLED)
+                            did_you_mean(s, &BUNDLED)
                         ),
                     );
                     None
@@ -47,91 +48,79 @@ impl Parser<'_> {
 
     /// `dataset:` as a mapping with a `kind:`.
     fn dataset_mapping(&mut self, m: &Mapping, path: &[Seg]) -> Option<DatasetSource> {
-        let kv = self.required(
-            m,
-            path,
-            "kind",
-            "`kind: folder`, `kind: csv` or `kind: idx`",
+        let mut keys = Keys::new(m);
+        let k: RawKind = keys.read();
+        let hint = "`kind: folder`, `kind: csv` or `kind: idx`";
+        let kv = self.required(&k.kind, path, "kind", hint)?;
+        let tag: DatasetTag = self.tag(
+            kv,
+            &key(path, "kind"),
+            "a dataset kind",
+            ("unknown dataset kind", "Kinds"),
         )?;
-        let kind = self.string(kv, &key(path, "kind"), "a dataset kind")?;
-        let kinds = ["bundled", "idx", "csv", "folder"];
-        let valid: &[&str] = match kind {
-            "bundled" => &["kind", "name"],
-            "idx" => &["kind", "images", "labels"],
-            "csv" => &[
-                "kind",
-                "path",
-                "side",
-                "max_value",
-                "image_column",
-                "label_column",
-                "split_column",
-                "decode_size",
-                "on_bad_file",
-                "augment",
-            ],
-            "folder" => &["kind", "path", "decode_size", "on_bad_file", "augment"],
-            other => {
-                self.diag.err(
-                    &key(path, "kind"),
-                    format!(
-                        "unknown dataset kind `{other}`{}Kinds: folder, csv, idx, bundled",
-                        did_you_mean(other, &kinds)
-                    ),
-                );
-                return None;
+        let ds = match tag {
+            DatasetTag::Bundled => {
+                let r: RawBundled = keys.read();
+                self.required(&r.name, path, "name", "`name: mnist10k`")
+                    .and_then(|nv| self.dataset(nv, &key(path, "name")))
             }
-        };
-        self.check_keys(m, path, valid, &|_| None);
-        match kind {
-            "bundled" => {
-                let nv = self.required(m, path, "name", "`name: mnist10k`")?;
-                self.dataset(nv, &key(path, "name"))
-            }
-            "idx" => {
-                let images = self.path_field(m, path, "images");
-                let labels = self.path_field(m, path, "labels");
+            DatasetTag::Idx => {
+                let r: RawIdx = keys.read();
+                let images = self.path_field(&r.images, path, "images");
+                let labels = self.path_field(&r.labels, path, "labels");
                 Some(DatasetSource::Idx {
                     images: images?,
                     labels: labels?,
                 })
             }
-            "folder" => {
-                let p = self.path_field(m, path, "path");
-                let images = self.image_options(m, path);
+            DatasetTag::Folder => {
+                let r: RawFolder = keys.read();
+                let p = self.path_field(&r.path, path, "path");
+                let images = self.image_options(&keys.read(), path);
                 Some(DatasetSource::Folder {
                     path: p?,
                     images: images?,
                 })
             }
-            _ if !m.contains_key("side") && !m.contains_key("max_value") => self.csv_list(m, path),
-            _ => self.pixel_csv(m, path),
-        }
-    }
-
-    /// `kind: csv` without `side`/`max_value`: a list of image files and labels.
-    fn csv_list(&mut self, m: &Mapping, path: &[Seg]) -> Option<DatasetSource> {
-        let p = self.path_field(m, path, "path");
-        let mut column = |k: &str, default: &str| -> Option<String> {
-            match m.get(k) {
-                None => Some(default.to_string()),
-                Some(v) => {
-                    let s = self.string(v, &key(path, k), "a column name")?;
-                    if s.is_empty() {
-                        self.diag.err(&key(path, k), "empty column name");
-                        return None;
-                    }
-                    Some(s.to_string())
+            DatasetTag::Csv => {
+                let r: RawCsv = keys.read();
+                let list: RawCsvList = keys.read();
+                let images: RawImages = keys.read();
+                if r.side.0.is_none() && r.max_value.0.is_none() {
+                    self.csv_list(&r, &list, &images, path)
+                } else {
+                    self.pixel_csv(&r, &keys, path)
                 }
             }
         };
-        let image_column = column("image_column", "path");
-        let label_column = column("label_column", "label");
-        let split_column = match m.get("split_column") {
-            None => Some(None),
-            Some(_) => column("split_column", "split").map(Some),
+        keys.check(self.diag, path, &|_| None);
+        ds
+    }
+
+    /// `kind: csv` without `side`/`max_value`: a list of image files and labels.
+    fn csv_list(
+        &mut self,
+        r: &RawCsv,
+        list: &RawCsvList,
+        images: &RawImages,
+        path: &[Seg],
+    ) -> Option<DatasetSource> {
+        let p = self.path_field(&r.path, path, "path");
+        let mut column = |v: &Value, k: &str| -> Option<String> {
+            let s = self.string(v, &key(path, k), "a column name")?;
+            if s.is_empty() {
+                self.diag.err(&key(path, k), "empty column name");
+                return None;
+            }
+            Some(s.to_string())
         };
-        let images = self.image_options(m, path);
+        let image_column = column(&list.image_column, "image_column");
+        let label_column = column(&list.label_column, "label_column");
+        let split_column = match &list.split_column.0 {
+            None => Some(None),
+            Some(v) => column(v, "split_column").map(Some),
+        };
+        let images = self.image_options(images, path);
         Some(DatasetSource::CsvList {
             path: p?,
             image_column: image_column?,
@@ -142,33 +131,25 @@ impl Parser<'_> {
     }
 
     /// `kind: csv` with `side` and `max_value`: one image per row of pixel values.
-    fn pixel_csv(&mut self, m: &Mapping, path: &[Seg]) -> Option<DatasetSource> {
-        for k in [
-            "image_column",
-            "label_column",
-            "split_column",
-            "decode_size",
-            "on_bad_file",
-            "augment",
-        ] {
-            if m.contains_key(k) {
-                self.diag.key_err(
-                    &key(path, k),
-                    format!(
-                        "`{k}` belongs to a CSV list of image files, but `side`/\
-                         `max_value` make this a pixel CSV; remove `{k}`, or \
-                         remove `side` and `max_value`"
-                    ),
-                );
-            }
+    fn pixel_csv(&mut self, r: &RawCsv, keys: &Keys, path: &[Seg]) -> Option<DatasetSource> {
+        let list_only = names::<RawCsvList>().iter().chain(names::<RawImages>());
+        for k in list_only.filter(|k| keys.has(k)) {
+            self.diag.key_err(
+                &key(path, k),
+                format!(
+                    "`{k}` belongs to a CSV list of image files, but `side`/\
+                     `max_value` make this a pixel CSV; remove `{k}`, or \
+                     remove `side` and `max_value`"
+                ),
+            );
         }
-        let p = self.path_field(m, path, "path");
+        let p = self.path_field(&r.path, path, "path");
         let side = self
-            .required(m, path, "side", "`side:` (image side length, e.g. 8)")
+            .required(&r.side, path, "side", "`side:` (image side length, e.g. 8)")
             .and_then(|sv| self.usize(sv, &key(path, "side"), 1, "image side length"));
         let max_value = self
             .required(
-                m,
+                &r.max_value,
                 path,
                 "max_value",
                 "`max_value:` (largest pixel value, e.g. 16 or 255)",
@@ -182,48 +163,35 @@ impl Parser<'_> {
     }
 
     /// `decode_size`, `on_bad_file` and `augment` of an image-file dataset mapping.
-    pub(super) fn image_options(&mut self, m: &Mapping, path: &[Seg]) -> Option<ImageOptions> {
-        let decode_size = match m.get("decode_size") {
+    fn image_options(&mut self, raw: &RawImages, path: &[Seg]) -> Option<ImageOptions> {
+        let decode_size = match &raw.decode_size.0 {
             None => Some(None),
             Some(v) => {
-                let p = key(path, "decode_size");
-                self.usize(v, &p, 4, "side length images are decoded to")
-                    .and_then(|s| {
-                        if s > 1024 {
-                            self.diag
-                                .err(&p, format!("must be between 4 and 1024, got {s}"));
-                            None
-                        } else {
-                            Some(Some(s))
-                        }
-                    })
+                let what = "side length images are decoded to";
+                self.usize_in(v, &key(path, "decode_size"), (4, 1024), what, "")
+                    .map(Some)
             }
         };
-        let on_bad_file = match m.get("on_bad_file") {
-            None => Some(OnBadFile::Error),
-            Some(v) => {
-                let p = key(path, "on_bad_file");
-                match self.string(v, &p, "`error` or `skip`") {
-                    Some("error") => Some(OnBadFile::Error),
-                    Some("skip") => Some(OnBadFile::Skip),
-                    Some(other) => {
-                        self.diag.err(
-                            &p,
-                            format!(
-                                "unknown choice `{other}`{}Choices: error (fail, listing every \
-                                 file that cannot be decoded), skip (leave them out, with a \
-                                 warning listing them)",
-                                did_you_mean(other, &["error", "skip"])
-                            ),
-                        );
-                        None
-                    }
-                    None => None,
+        let p = key(path, "on_bad_file");
+        let on_bad_file = self
+            .string(&raw.on_bad_file, &p, "`error` or `skip`")
+            .and_then(|s| {
+                let choice = variant::<OnBadFile>(s);
+                if choice.is_none() {
+                    self.diag.err(
+                        &p,
+                        format!(
+                            "unknown choice `{s}`{}Choices: error (fail, listing every \
+                             file that cannot be decoded), skip (leave them out, with a \
+                             warning listing them)",
+                            did_you_mean(s, names::<OnBadFile>())
+                        ),
+                    );
                 }
-            }
-        };
-        let augment = match m.get("augment") {
-            None | Some(Value::Null) => Some(None),
+                choice
+            });
+        let augment = match raw.augment.given() {
+            None => Some(None),
             Some(v) => self.augment(v, &key(path, "augment")).map(Some),
         };
         Some(ImageOptions {
@@ -233,57 +201,28 @@ impl Parser<'_> {
         })
     }
 
-    pub(super) fn augment(&mut self, v: &Value, path: &[Seg]) -> Option<Augment> {
-        const KEYS: &[&str] = &["crop_padding", "hflip", "rotate", "brightness", "contrast"];
-        let m = self.mapping(
-            v,
-            path,
-            "{crop_padding: 2, hflip: true, rotate: 10, brightness: 0.1, contrast: 0.1}",
-        )?;
-        self.check_keys(m, path, KEYS, &|_| None);
-        let crop_padding = match m.get("crop_padding") {
-            None => Some(0),
-            Some(v) => {
-                let p = key(path, "crop_padding");
-                self.usize(v, &p, 0, "pixels of padding").and_then(|n| {
-                    if n > 64 {
-                        self.diag
-                            .err(&p, format!("must be between 0 and 64 pixels, got {n}"));
-                        None
-                    } else {
-                        Some(n)
-                    }
-                })
-            }
-        };
-        let hflip = match m.get("hflip") {
-            None => Some(false),
-            Some(v) => self.boolean(v, &key(path, "hflip")),
-        };
-        let rotate = self.opt_float(
-            m,
-            path,
-            "rotate",
-            0.0,
-            |x| (0.0..=180.0).contains(&x),
-            "between 0 and 180 degrees",
+    fn augment(&mut self, v: &Value, path: &[Seg]) -> Option<Augment> {
+        let example = "{crop_padding: 2, hflip: true, rotate: 10, brightness: 0.1, contrast: 0.1}";
+        let a: RawAugment = self.section(v, path, example, &|_| None)?;
+        let crop_padding = self.usize_in(
+            &a.crop_padding,
+            &key(path, "crop_padding"),
+            (0, 64),
+            "pixels of padding",
+            " pixels",
         );
-        let brightness = self.opt_float(
-            m,
-            path,
+        let hflip = self.boolean(&a.hflip, &key(path, "hflip"));
+        let mut up_to = |v: &Value, k: &str, max: f64, range: &str| {
+            self.float_in(v, &key(path, k), |x| (0.0..=max).contains(&x), range)
+        };
+        let rotate = up_to(&a.rotate, "rotate", 180.0, "between 0 and 180 degrees");
+        let brightness = up_to(
+            &a.brightness,
             "brightness",
-            0.0,
-            |x| (0.0..=1.0).contains(&x),
+            1.0,
             "between 0 and 1 (a fraction of the pixel range)",
         );
-        let contrast = self.opt_float(
-            m,
-            path,
-            "contrast",
-            0.0,
-            |x| (0.0..=1.0).contains(&x),
-            "between 0 and 1",
-        );
+        let contrast = up_to(&a.contrast, "contrast", 1.0, "between 0 and 1");
         Some(Augment {
             crop_padding: crop_padding?,
             hflip: hflip?,

@@ -3,10 +3,10 @@
 use super::*;
 
 impl Parser<'_> {
-    pub(super) fn name(&mut self, m: &Mapping) -> Option<String> {
+    pub(super) fn name(&mut self, f: &Field) -> Option<String> {
         let p = vec![Seg::Key("name".into())];
         let v = self.required(
-            m,
+            f,
             &[],
             "name",
             "`name: my-experiment` (used as a folder name)",
@@ -66,9 +66,10 @@ impl Parser<'_> {
         }
     }
 
-    fn check_top_keys(&mut self, m: &Mapping) {
-        self.check_keys(m, &[], TOP_KEYS, &|k| {
-            if SOURCE_KEYS.contains(&k) || TARGET_KEYS.contains(&k) {
+    fn check_top_keys(&mut self, keys: &Keys) {
+        let tasks = [names::<RawSource>(), names::<RawTarget>()];
+        keys.check(self.diag, &[], &|k| {
+            if tasks.iter().any(|t| t.contains(&k)) {
                 Some(format!(
                     "`{k}` belongs inside `source:` or `target:`, not at the top level; move it there"
                 ))
@@ -81,10 +82,9 @@ impl Parser<'_> {
     }
 
     /// `source:`, required unless `weights:` is given (then it must be absent: `None`).
-    fn source_unless_weights(&mut self, m: &Mapping) -> Option<SourceTask> {
+    fn source_unless_weights(&mut self, g: &RawGrid) -> Option<SourceTask> {
         let root: &[Seg] = &[];
-        let has_weights = m.get("weights").is_some_and(|v| !v.is_null());
-        match (has_weights, m.get("source")) {
+        match (g.weights.given().is_some(), &g.source.0) {
             (true, None) => None,
             (true, Some(_)) => {
                 self.diag.err(
@@ -96,7 +96,7 @@ impl Parser<'_> {
             }
             (false, _) => self
                 .required(
-                    m,
+                    &g.source,
                     root,
                     "source",
                     "a `source:` mapping (the pretraining task), or `weights:` to start from a \
@@ -107,43 +107,42 @@ impl Parser<'_> {
     }
 
     /// `target:`; `None` when it is missing or not a mapping.
-    fn target(&mut self, m: &Mapping) -> Option<TargetParts> {
-        let root: &[Seg] = &[];
-        let tp = key(root, "target");
+    fn target(&mut self, g: &RawGrid) -> Option<TargetParts> {
+        let tp = vec![Seg::Key("target".into())];
         let tv = self.required(
-            m,
-            root,
+            &g.target,
+            &[],
             "target",
             "a `target:` mapping (the fine-tuning task)",
         )?;
-        let tm = self.mapping(
+        let t: RawTarget = self.section(
             tv,
             &tp,
             "{dataset: mnist10k, classes: [5, 6, 7, 8, 9], train_per_class: 10}",
+            &|k| {
+                matches!(k, "epochs" | "lr").then(|| {
+                    format!("the target task has no `{k}`; set `{k}` at the top level (or in `schedule:` for lr)")
+                })
+            },
         )?;
-        self.check_keys(tm, &tp, TARGET_KEYS, &|k| {
-            matches!(k, "epochs" | "lr").then(|| {
-                format!("the target task has no `{k}`; set `{k}` at the top level (or in `schedule:` for lr)")
-            })
-        });
         let ds = self
-            .required(tm, &tp, "dataset", "`dataset: mnist10k`")
+            .required(&t.dataset, &tp, "dataset", "`dataset: mnist10k`")
             .and_then(|d| self.dataset(d, &key(&tp, "dataset")));
-        let classes = self.classes(tm, &tp, ds.as_ref());
+        let classes = self.classes(&t.classes, &tp, ds.as_ref());
         let tpc = self.axis_req(
-            tm,
+            &t.train_per_class,
             &tp,
             "train_per_class",
             "`train_per_class: [10, 100]` (examples per class)",
             Self::train_per_class,
         );
-        let shift = self.axis_or(tm, &tp, "shift", Shift::None, Self::shift);
+        let shift = self.axis(&t.shift, &key(&tp, "shift"), Self::shift);
         Some((ds, classes, tpc, shift))
     }
 
     /// The `seeds:` axis; a seed listed twice is an error.
-    fn seeds(&mut self, m: &Mapping) -> Option<Vec<Av<u64>>> {
-        let seeds = self.axis_or(m, &[], "seeds", 0, Self::seed);
+    fn seeds(&mut self, v: &Value) -> Option<Vec<Av<u64>>> {
+        let seeds = self.axis(v, &[Seg::Key("seeds".into())], Self::seed);
         if let Some(seeds) = &seeds {
             for (i, s) in seeds.iter().enumerate() {
                 if let Some(j) = seeds[..i].iter().position(|o| o.value == s.value) {
@@ -160,136 +159,116 @@ impl Parser<'_> {
         seeds
     }
 
-    fn image_size(&mut self, m: &Mapping) -> Option<usize> {
-        let p = key(&[], "image_size");
-        match m.get("image_size") {
-            None => Some(28),
-            Some(Value::Sequence(_)) => {
-                self.diag.err(
-                    &p,
-                    "image_size is not an axis; give one number between 8 and 256",
-                );
-                None
-            }
-            Some(v) => self
-                .usize(v, &p, 8, "image side length in pixels")
-                .and_then(|s| {
-                    if s > 256 {
-                        self.diag
-                            .err(&p, format!("must be between 8 and 256, got {s}"));
-                        None
-                    } else {
-                        Some(s)
-                    }
-                }),
-        }
+    fn image_size(&mut self, v: &Value) -> Option<usize> {
+        let p = [Seg::Key("image_size".into())];
+        let v = self.single(
+            v,
+            &p,
+            "image_size is not an axis; give one number between 8 and 256",
+        )?;
+        self.usize_in(v, &p, (8, 256), "image side length in pixels", "")
     }
 
-    fn baselines(&mut self, m: &Mapping) -> Option<Vec<String>> {
-        const BASELINES: [&str; 2] = ["scratch", "linear_probe"];
-        match m.get("baselines") {
-            None | Some(Value::Null) => Some(Vec::new()),
-            Some(v) => {
-                let bp = key(&[], "baselines");
-                self.axis(v, &bp, |p: &mut Self, item, ip| {
-                    let s = p.string(item, ip, "a baseline name (scratch, linear_probe)")?;
-                    if BASELINES.contains(&s) {
-                        Some(s.to_string())
-                    } else {
-                        p.diag.err(
-                            ip,
-                            format!(
-                                "unknown baseline `{s}`{}Baselines: scratch, linear_probe",
-                                did_you_mean(s, &BASELINES)
-                            ),
-                        );
-                        None
-                    }
-                })
-                .map(|items| items.into_iter().map(|a| a.value).collect())
-            }
-        }
-    }
-
-    /// Parses the whole document. `None` when anything was wrong (see the diag).
-    pub fn grid(&mut self, root: &Value) -> Option<Parsed> {
-        let m = self.root_mapping(root)?;
-        let root: &[Seg] = &[];
-        self.check_top_keys(m);
-        let name = self.name(m);
-        let description = match m.get("description") {
-            None | Some(Value::Null) => Some(String::new()),
-            Some(v) => self
-                .string(v, &[Seg::Key("description".into())], "text")
-                .map(str::to_string),
+    fn baselines(&mut self, f: &Field) -> Option<Vec<Baseline>> {
+        let Some(v) = f.given() else {
+            return Some(Vec::new());
         };
-        let source = self.source_unless_weights(m);
-        let target = self.target(m);
+        self.axis(
+            v,
+            &[Seg::Key("baselines".into())],
+            |p: &mut Self, item, ip| {
+                let expected = format!("a baseline name ({})", names::<Baseline>().join(", "));
+                p.tag(item, ip, &expected, ("unknown baseline", "Baselines"))
+            },
+        )
+        .map(|items| items.into_iter().map(|a| a.value).collect())
+    }
+
+    /// The axes of the cartesian product (the target's are read with the target).
+    fn axes(
+        &mut self,
+        g: &RawGrid,
+        train_per_class: Option<Vec<Av<usize>>>,
+        shift: Option<Vec<Av<Shift>>>,
+    ) -> (Option<Vec<Av<BackboneKind>>>, Option<Axes>) {
+        let root: &[Seg] = &[];
+        let at = |k: &str| key(root, k);
         let backbone = self.axis_req(
-            m,
+            &g.backbone,
             root,
             "backbone",
             "`backbone: cnn4` (or a list: [cnn4, resnet8])",
             Self::backbone,
         );
-        let freeze = self.axis_or(m, root, "freeze", Freeze::Blocks(0), Self::freeze);
+        let freeze = self.axis(&g.freeze, &at("freeze"), Self::freeze);
         let schedule = self.axis_req(
-            m,
+            &g.schedule,
             root,
             "schedule",
             "`schedule: {kind: cosine, lr: 0.01}`",
             Self::schedule,
         );
-        let optimizer = self.axis_or(
-            m,
-            root,
-            "optimizer",
-            Optimizer::Sgd {
-                momentum: 0.9,
-                nesterov: false,
-                weight_decay: 0.0,
-            },
-            Self::optimizer,
-        );
-        let epochs = self.axis_req(m, root, "epochs", "`epochs: 10`", Self::epochs);
-        let batch_size = self.axis_or(m, root, "batch_size", 64, Self::batch_size);
-        let precision = self.axis_or(m, root, "precision", Precision::Fp32, Self::precision);
-        let seeds = self.seeds(m);
-        let image_size = self.image_size(m);
-        let weights = match (m.get("weights"), &backbone) {
-            (None | Some(Value::Null), _) => Some(None),
+        let optimizer = self.axis(&g.optimizer, &at("optimizer"), Self::optimizer);
+        let epochs = self.axis_req(&g.epochs, root, "epochs", "`epochs: 10`", Self::epochs);
+        let batch_size = self.axis(&g.batch_size, &at("batch_size"), Self::batch_size);
+        let precision = self.axis(&g.precision, &at("precision"), Self::precision);
+        let seed = self.seeds(&g.seeds);
+        let axes = (|| {
+            Some(Axes {
+                backbone: backbone.clone()?,
+                freeze: freeze?,
+                train_per_class: train_per_class?,
+                shift: shift?,
+                schedule: schedule?,
+                optimizer: optimizer?,
+                epochs: epochs?,
+                batch_size: batch_size?,
+                precision: precision?,
+                seed: seed?,
+            })
+        })();
+        (backbone, axes)
+    }
+
+    /// Validates the whole document. `None` when anything was wrong (see the diag).
+    pub fn grid(&mut self, root: &Value) -> Option<Parsed> {
+        let mut keys = Keys::new(self.root_mapping(root)?);
+        let g: RawGrid = keys.read();
+        self.check_top_keys(&keys);
+        let root: &[Seg] = &[];
+        let name = self.name(&g.name);
+        let description = match g.description.given() {
+            None => Some(String::new()),
+            Some(v) => self
+                .string(v, &key(root, "description"), "text")
+                .map(str::to_string),
+        };
+        let source = self.source_unless_weights(&g);
+        let (tds, tclasses, tpc, shift) = self.target(&g).unwrap_or((None, None, None, None));
+        let (backbone, axes) = self.axes(&g, tpc, shift);
+        let image_size = self.image_size(&g.image_size);
+        let weights = match (g.weights.given(), &backbone) {
+            (None, _) => Some(None),
             (Some(v), Some(bbs)) => self.weights(v, &key(root, "weights"), bbs).map(Some),
             (Some(_), None) => None,
         };
-        let input_size = match (m.get("input_size"), &backbone) {
-            (None | Some(Value::Null), _) => Some(None),
+        let input_size = match (g.input_size.given(), &backbone) {
+            (None, _) => Some(None),
             (Some(v), Some(bbs)) => self.input_size(v, &key(root, "input_size"), bbs).map(Some),
             (Some(_), None) => None,
         };
-        let baselines = self.baselines(m);
-        if let Some(v) = m.get("report") {
+        let baselines = self.baselines(&g.baselines);
+        if let Some(v) = g.report.given() {
             super::super::report::check_report(self.diag, v, &key(root, "report"));
         }
-        let zips = match m.get("zip") {
-            None | Some(Value::Null) => Some(Vec::new()),
+        let zips = match g.zip.given() {
+            None => Some(Vec::new()),
             Some(v) => self.zips(v, &key(root, "zip")),
         };
-        let (tds, tclasses, tpc, shift) = target?;
-        let axes = Axes {
-            backbone: backbone?,
-            freeze: freeze?,
-            train_per_class: tpc?,
-            shift: shift?,
-            schedule: schedule?,
-            optimizer: optimizer?,
-            epochs: epochs?,
-            batch_size: batch_size?,
-            precision: precision?,
-            seed: seeds?,
-        };
+        let axes = axes?;
         let excludes_path = key(root, "exclude");
-        let excludes = match m.get("exclude") {
-            None | Some(Value::Null) => Some(Vec::new()),
+        let excludes = match g.exclude.given() {
+            None => Some(Vec::new()),
             Some(v) => self.excludes(v, &excludes_path, &axes),
         };
         // Image files are decoded straight to the grid's image size unless the dataset says
@@ -307,7 +286,7 @@ impl Parser<'_> {
                 images.decode_size.get_or_insert(image_size);
             }
         }
-        let has = |b: &str| baselines.as_ref().is_some_and(|v| v.iter().any(|s| s == b));
+        let baselines = baselines?;
         Some(Parsed {
             name: name?,
             description: description?,
@@ -315,8 +294,8 @@ impl Parser<'_> {
             target_dataset: tds,
             target_classes: tclasses?,
             axes,
-            scratch: has("scratch"),
-            linear_probe: has("linear_probe"),
+            scratch: baselines.contains(&Baseline::Scratch),
+            linear_probe: baselines.contains(&Baseline::LinearProbe),
             image_size,
             weights,
             input_size: input_size?,

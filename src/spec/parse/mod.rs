@@ -1,7 +1,10 @@
-//! From YAML text to typed axes: every key, type and range is checked here, with errors
-//! collected in a [`Diag`] rather than stopping at the first one.
+//! The validation pass: from the schema structs ([`super::schema`]) to typed axes. Every
+//! type, range and cross-field rule is checked here, with errors collected in a [`Diag`] rather
+//! than stopping at the first one.
 
 use super::error::{idx, key, Diag, Seg};
+use super::keys::{kind_with_key, names, variant, Field, Keys};
+use super::schema::*;
 use super::trial::*;
 use super::words::{describe, did_you_mean, key_text};
 use serde_norway::{Mapping, Value};
@@ -16,58 +19,6 @@ mod task;
 mod values;
 
 pub(crate) use axes::*;
-
-pub(crate) const TOP_KEYS: &[&str] = &[
-    "name",
-    "description",
-    "seeds",
-    "source",
-    "target",
-    "backbone",
-    "freeze",
-    "baselines",
-    "schedule",
-    "optimizer",
-    "epochs",
-    "batch_size",
-    "precision",
-    "image_size",
-    "weights",
-    "input_size",
-    "zip",
-    "exclude",
-    "report",
-];
-const SOURCE_KEYS: &[&str] = &["dataset", "classes", "train_per_class", "epochs", "lr"];
-const TARGET_KEYS: &[&str] = &["dataset", "classes", "train_per_class", "shift"];
-pub(crate) const BUNDLED: &[&str] = &["mnist10k", "fashion10k", "digits8x8"];
-const SHIFT_KINDS: &[&str] = &["rotate", "noise", "invert", "blur", "contrast"];
-const SCHEDULE_KINDS: &[&str] = &["constant", "step", "cosine", "stlr"];
-const SCHEDULE_COMMON: &[&str] = &[
-    "kind",
-    "lr",
-    "layer_decay",
-    "gradual_unfreeze",
-    "probe_epochs",
-];
-const OPTIMIZER_KINDS: &[&str] = &["sgd", "adamw"];
-
-fn schedule_kind_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "step" => &["step_epochs", "gamma"],
-        "cosine" => &["warmup_epochs"],
-        "stlr" => &["cut_frac", "ratio"],
-        _ => &[],
-    }
-}
-
-fn optimizer_kind_keys(kind: &str) -> &'static [&'static str] {
-    match kind {
-        "sgd" => &["kind", "momentum", "nesterov", "weight_decay"],
-        "adamw" => &["kind", "beta1", "beta2", "weight_decay"],
-        _ => &["kind"],
-    }
-}
 
 /// Joins a relative path to the grid file's directory and removes `.`/`..` lexically.
 pub(crate) fn resolve_path(base_dir: &Path, p: &str) -> PathBuf {
@@ -122,39 +73,19 @@ impl Parser<'_> {
         }
     }
 
-    /// Reports keys of `m` not in `valid`; `misplaced` may explain a known-but-wrong key.
-    fn check_keys(
+    /// The mapping at `path` read as the schema struct `T`, its unknown keys reported (`misplaced`
+    /// may explain a key that belongs elsewhere).
+    fn section<T: serde::de::DeserializeOwned>(
         &mut self,
-        m: &Mapping,
+        v: &Value,
         path: &[Seg],
-        valid: &[&str],
+        example: &str,
         misplaced: &dyn Fn(&str) -> Option<String>,
-    ) {
-        for k in m.keys() {
-            let Some(text) = key_text(k) else {
-                self.diag.err(
-                    path,
-                    format!(
-                        "keys must be plain names, got {}; valid keys: {}",
-                        describe(k),
-                        valid.join(", ")
-                    ),
-                );
-                continue;
-            };
-            if valid.contains(&text.as_str()) {
-                continue;
-            }
-            let msg = match misplaced(&text) {
-                Some(m) => m,
-                None => format!(
-                    "unknown key{}Valid keys: {}",
-                    did_you_mean(&text, valid),
-                    valid.join(", ")
-                ),
-            };
-            self.diag.key_err(&key(path, &text), msg);
-        }
+    ) -> Option<T> {
+        let mut keys = Keys::new(self.mapping(v, path, example)?);
+        let raw = keys.read();
+        keys.check(self.diag, path, misplaced);
+        Some(raw)
     }
 
     fn uint(&mut self, v: &Value, path: &[Seg], min: u64, what: &str) -> Option<u64> {
@@ -197,6 +128,26 @@ impl Parser<'_> {
         })
     }
 
+    /// A whole number in `min..=max`; `unit` follows the range in the message (` pixels`).
+    fn usize_in(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        (min, max): (u64, usize),
+        what: &str,
+        unit: &str,
+    ) -> Option<usize> {
+        let n = self.usize(v, path, min, what)?;
+        if n > max {
+            self.diag.err(
+                path,
+                format!("must be between {min} and {max}{unit}, got {n}"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
     fn float(&mut self, v: &Value, path: &[Seg]) -> Option<f64> {
         match v {
             Value::Number(n) => match n.as_f64() {
@@ -233,22 +184,6 @@ impl Parser<'_> {
         }
     }
 
-    /// Optional float field with a default.
-    fn opt_float(
-        &mut self,
-        m: &Mapping,
-        path: &[Seg],
-        k: &str,
-        default: f64,
-        ok: impl Fn(f64) -> bool,
-        range: &str,
-    ) -> Option<f64> {
-        match m.get(k) {
-            None => Some(default),
-            Some(v) => self.float_in(v, &key(path, k), ok, range),
-        }
-    }
-
     fn boolean(&mut self, v: &Value, path: &[Seg]) -> Option<bool> {
         match v {
             Value::Bool(b) => Some(*b),
@@ -273,21 +208,46 @@ impl Parser<'_> {
         }
     }
 
+    /// A `kind:`-like value: one of the names of the enum `T`. `expected` describes the type
+    /// wanted; an unknown name is reported as "{unknown} `NAME`; did you mean ...? {list}: ...".
+    fn tag<T: serde::de::DeserializeOwned>(
+        &mut self,
+        v: &Value,
+        path: &[Seg],
+        expected: &str,
+        (unknown, list): (&str, &str),
+    ) -> Option<T> {
+        let s = self.string(v, path, expected)?;
+        let t = variant(s);
+        if t.is_none() {
+            let all = names::<T>();
+            self.diag.err(
+                path,
+                format!(
+                    "{unknown} `{s}`{}{list}: {}",
+                    did_you_mean(s, all),
+                    all.join(", ")
+                ),
+            );
+        }
+        t
+    }
+
+    /// The value of a required key `k` of the mapping at `path`.
     fn required<'v>(
         &mut self,
-        m: &'v Mapping,
+        f: &'v Field,
         path: &[Seg],
         k: &str,
         hint: &str,
     ) -> Option<&'v Value> {
-        let v = m.get(k);
-        if v.is_none() {
+        if f.0.is_none() {
             self.diag.err(
                 &key(path, k),
                 format!("required key is missing; add {hint}"),
             );
         }
-        v
+        f.0.as_ref()
     }
 
     /// One value or a list of values (an axis). `None` when any element is invalid.
@@ -326,35 +286,25 @@ impl Parser<'_> {
         }
     }
 
-    /// An optional axis with a default value.
-    fn axis_or<T>(
-        &mut self,
-        m: &Mapping,
-        path: &[Seg],
-        k: &str,
-        default: T,
-        f: impl FnMut(&mut Self, &Value, &[Seg]) -> Option<T>,
-    ) -> Option<Vec<Av<T>>> {
-        let p = key(path, k);
-        match m.get(k) {
-            None => Some(vec![Av {
-                value: default,
-                path: p,
-            }]),
-            Some(v) => self.axis(v, &p, f),
-        }
-    }
-
     /// A required axis.
     fn axis_req<T>(
         &mut self,
-        m: &Mapping,
+        f: &Field,
         path: &[Seg],
         k: &str,
         hint: &str,
-        f: impl FnMut(&mut Self, &Value, &[Seg]) -> Option<T>,
+        parse: impl FnMut(&mut Self, &Value, &[Seg]) -> Option<T>,
     ) -> Option<Vec<Av<T>>> {
-        let v = self.required(m, path, k, hint)?;
-        self.axis(v, &key(path, k), f)
+        let v = self.required(f, path, k, hint)?;
+        self.axis(v, &key(path, k), parse)
+    }
+
+    /// A key that takes one value: a list is reported as `not_axis`.
+    fn single<'v>(&mut self, v: &'v Value, path: &[Seg], not_axis: &str) -> Option<&'v Value> {
+        if v.is_sequence() {
+            self.diag.err(path, not_axis);
+            return None;
+        }
+        Some(v)
     }
 }

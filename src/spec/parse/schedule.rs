@@ -1,113 +1,64 @@
-//! `schedule:` and `optimizer:` mappings, with the keys each kind accepts.
+//! `schedule:` and `optimizer:` mappings: the keys of each kind are those of its schema struct.
 
 use super::*;
 
 impl Parser<'_> {
+    /// Reports the unknown keys of a mapping with a `kind:` (an enum `T`); a key of another
+    /// kind is explained by `misplaced(key, other kind, valid keys)`.
+    fn check_kind_keys<T: serde::de::DeserializeOwned>(
+        &mut self,
+        keys: &Keys,
+        path: &[Seg],
+        kind_keys: fn(T) -> &'static [&'static str],
+        misplaced: &dyn Fn(&str, &str, &str) -> String,
+    ) {
+        let valid = keys.valid().join(", ");
+        keys.check(self.diag, path, &|k| {
+            kind_with_key(k, kind_keys).map(|other| misplaced(k, other, &valid))
+        });
+    }
+
     pub(super) fn schedule(&mut self, v: &Value, path: &[Seg]) -> Option<Schedule> {
-        let m = self.mapping(v, path, "{kind: cosine, lr: 0.01}")?;
-        let kind_v = self.required(
-            m,
-            path,
-            "kind",
-            &format!("`kind:` (one of {})", SCHEDULE_KINDS.join(", ")),
-        );
-        let kind = match kind_v {
-            Some(kv) => {
-                let s = self.string(kv, &key(path, "kind"), "a schedule kind")?;
-                if !SCHEDULE_KINDS.contains(&s) {
-                    self.diag.err(
-                        &key(path, "kind"),
-                        format!(
-                            "unknown schedule kind `{s}`{}Kinds: {}",
-                            did_you_mean(s, SCHEDULE_KINDS),
-                            SCHEDULE_KINDS.join(", ")
-                        ),
-                    );
-                    return None;
-                }
-                s
-            }
-            None => return None,
-        };
-        let mut valid: Vec<&str> = SCHEDULE_COMMON.to_vec();
-        valid.extend_from_slice(schedule_kind_keys(kind));
-        self.check_keys(m, path, &valid, &|k| {
-            SCHEDULE_KINDS
-                .iter()
-                .find(|other| schedule_kind_keys(other).contains(&k))
-                .map(|other| {
-                    format!(
-                        "`{k}` does not apply to a `{kind}` schedule (it belongs to `{other}`); \
-                         remove it or use kind: {other}. Valid keys for {kind}: {}",
-                        valid.join(", ")
-                    )
-                })
+        let mut keys = Keys::new(self.mapping(v, path, "{kind: cosine, lr: 0.01}")?);
+        let s: RawSchedule = keys.read();
+        let kind_hint = format!("`kind:` (one of {})", names::<ScheduleTag>().join(", "));
+        let kv = self.required(&s.kind, path, "kind", &kind_hint)?;
+        let kp = key(path, "kind");
+        let tag: ScheduleTag = self.tag(
+            kv,
+            &kp,
+            "a schedule kind",
+            ("unknown schedule kind", "Kinds"),
+        )?;
+        let sk = self.schedule_kind(tag, &mut keys, path);
+        let kind = kv.as_str().unwrap_or_default();
+        self.check_kind_keys(&keys, path, ScheduleTag::keys, &|k, other, valid| {
+            format!(
+                "`{k}` does not apply to a `{kind}` schedule (it belongs to `{other}`); \
+                 remove it or use kind: {other}. Valid keys for {kind}: {valid}"
+            )
         });
         let lr = self
-            .required(m, path, "lr", "`lr:` (the peak learning rate, e.g. 0.01)")
+            .required(
+                &s.lr,
+                path,
+                "lr",
+                "`lr:` (the peak learning rate, e.g. 0.01)",
+            )
             .and_then(|lv| self.float_in(lv, &key(path, "lr"), |x| x > 0.0, "> 0"));
-        let layer_decay = self.opt_float(
-            m,
-            path,
-            "layer_decay",
-            1.0,
+        let layer_decay = self.float_in(
+            &s.layer_decay,
+            &key(path, "layer_decay"),
             |x| x >= 1.0,
             ">= 1 (1 = same rate for every block)",
         );
-        let gradual_unfreeze = match m.get("gradual_unfreeze") {
-            None => Some(false),
-            Some(b) => self.boolean(b, &key(path, "gradual_unfreeze")),
-        };
-        let probe_epochs = match m.get("probe_epochs") {
-            None => Some(0),
-            Some(v) => self.usize(
-                v,
-                &key(path, "probe_epochs"),
-                0,
-                "epochs of linear probing before fine-tuning (LP-FT)",
-            ),
-        };
-        let sk = match kind {
-            "constant" => Some(ScheduleKind::Constant),
-            "cosine" => self
-                .opt_float(m, path, "warmup_epochs", 0.0, |x| x >= 0.0, ">= 0")
-                .map(|warmup_epochs| ScheduleKind::Cosine { warmup_epochs }),
-            "step" => {
-                let step_epochs = self
-                    .required(
-                        m,
-                        path,
-                        "step_epochs",
-                        "`step_epochs:` (decay every N epochs, >= 1)",
-                    )
-                    .and_then(|sv| {
-                        self.usize(sv, &key(path, "step_epochs"), 1, "epochs between decays")
-                    });
-                let gamma =
-                    self.opt_float(m, path, "gamma", 0.1, |x| x > 0.0 && x <= 1.0, "in (0, 1]");
-                match (step_epochs, gamma) {
-                    (Some(step_epochs), Some(gamma)) => {
-                        Some(ScheduleKind::Step { step_epochs, gamma })
-                    }
-                    _ => None,
-                }
-            }
-            _ => {
-                let cut_frac = self.opt_float(
-                    m,
-                    path,
-                    "cut_frac",
-                    0.1,
-                    |x| x > 0.0 && x < 1.0,
-                    "in (0, 1)",
-                );
-                let ratio = self.opt_float(m, path, "ratio", 32.0, |x| x >= 1.0, ">= 1");
-                match (cut_frac, ratio) {
-                    (Some(cut_frac), Some(ratio)) => Some(ScheduleKind::Stlr { cut_frac, ratio }),
-                    _ => None,
-                }
-            }
-        };
+        let gradual_unfreeze = self.boolean(&s.gradual_unfreeze, &key(path, "gradual_unfreeze"));
+        let probe_epochs = self.usize(
+            &s.probe_epochs,
+            &key(path, "probe_epochs"),
+            0,
+            "epochs of linear probing before fine-tuning (LP-FT)",
+        );
         Some(Schedule {
             kind: sk?,
             lr: lr?,
@@ -117,16 +68,63 @@ impl Parser<'_> {
         })
     }
 
-    pub(super) fn optimizer(&mut self, v: &Value, path: &[Seg]) -> Option<Optimizer> {
-        let (kind, m): (&str, Option<&Mapping>) = match v {
-            Value::String(s) => (s.as_str(), None),
-            Value::Mapping(m) => {
-                let kv = self.required(m, path, "kind", "`kind: sgd` or `kind: adamw`")?;
-                (
-                    self.string(kv, &key(path, "kind"), "an optimizer kind")?,
-                    Some(m),
-                )
+    /// The keys of a schedule's kind, read from `keys` and checked.
+    fn schedule_kind(
+        &mut self,
+        tag: ScheduleTag,
+        keys: &mut Keys,
+        path: &[Seg],
+    ) -> Option<ScheduleKind> {
+        let at = |k: &str| key(path, k);
+        match tag {
+            ScheduleTag::Constant => {
+                keys.read::<RawConstant>();
+                Some(ScheduleKind::Constant)
             }
+            ScheduleTag::Cosine => {
+                let r: RawCosine = keys.read();
+                self.float_in(&r.warmup_epochs, &at("warmup_epochs"), |x| x >= 0.0, ">= 0")
+                    .map(|warmup_epochs| ScheduleKind::Cosine { warmup_epochs })
+            }
+            ScheduleTag::Step => {
+                let r: RawStep = keys.read();
+                let step_epochs = self
+                    .required(
+                        &r.step_epochs,
+                        path,
+                        "step_epochs",
+                        "`step_epochs:` (decay every N epochs, >= 1)",
+                    )
+                    .and_then(|sv| self.usize(sv, &at("step_epochs"), 1, "epochs between decays"));
+                let gamma =
+                    self.float_in(&r.gamma, &at("gamma"), |x| x > 0.0 && x <= 1.0, "in (0, 1]");
+                Some(ScheduleKind::Step {
+                    step_epochs: step_epochs?,
+                    gamma: gamma?,
+                })
+            }
+            ScheduleTag::Stlr => {
+                let r: RawStlr = keys.read();
+                let cut_frac = self.float_in(
+                    &r.cut_frac,
+                    &at("cut_frac"),
+                    |x| x > 0.0 && x < 1.0,
+                    "in (0, 1)",
+                );
+                let ratio = self.float_in(&r.ratio, &at("ratio"), |x| x >= 1.0, ">= 1");
+                Some(ScheduleKind::Stlr {
+                    cut_frac: cut_frac?,
+                    ratio: ratio?,
+                })
+            }
+        }
+    }
+
+    pub(super) fn optimizer(&mut self, v: &Value, path: &[Seg]) -> Option<Optimizer> {
+        let empty = Mapping::new();
+        let m = match v {
+            Value::String(_) => &empty,
+            Value::Mapping(m) => m,
             other => {
                 self.diag.err(
                     path,
@@ -139,86 +137,78 @@ impl Parser<'_> {
                 return None;
             }
         };
-        if !OPTIMIZER_KINDS.contains(&kind) {
-            let p = if m.is_some() {
-                key(path, "kind")
-            } else {
-                path.to_vec()
-            };
-            self.diag.err(
-                &p,
-                format!(
-                    "unknown optimizer `{kind}`{}Optimizers: sgd, adamw",
-                    did_you_mean(kind, OPTIMIZER_KINDS)
-                ),
-            );
-            return None;
-        }
-        let empty = Mapping::new();
-        let m = m.unwrap_or(&empty);
-        let valid = optimizer_kind_keys(kind);
-        self.check_keys(m, path, valid, &|k| {
-            OPTIMIZER_KINDS
-                .iter()
-                .find(|other| optimizer_kind_keys(other).contains(&k))
-                .map(|other| {
-                    format!(
-                        "`{k}` does not apply to {kind} (it is an {other} setting); \
-                         valid keys for {kind}: {}",
-                        valid.join(", ")
-                    )
-                })
-        });
-        if kind == "sgd" {
-            let momentum = self.opt_float(
-                m,
-                path,
-                "momentum",
-                0.9,
-                |x| (0.0..1.0).contains(&x),
-                "in [0, 1)",
-            );
-            let nesterov = match m.get("nesterov") {
-                None => Some(false),
-                Some(b) => self.boolean(b, &key(path, "nesterov")),
-            };
-            let weight_decay = self.opt_float(m, path, "weight_decay", 0.0, |x| x >= 0.0, ">= 0");
-            let (momentum, nesterov, weight_decay) = (momentum?, nesterov?, weight_decay?);
-            if nesterov && momentum <= 0.0 {
-                self.diag.err(
-                    &key(path, "nesterov"),
-                    "Nesterov momentum needs momentum > 0; set momentum (e.g. 0.9) or nesterov: false",
-                );
-                return None;
-            }
-            Some(Optimizer::Sgd {
-                momentum,
-                nesterov,
-                weight_decay,
-            })
+        let mut keys = Keys::new(m);
+        let k: RawKind = keys.read();
+        let (kv, kp) = if v.is_string() {
+            (v, path.to_vec())
         } else {
-            let beta1 = self.opt_float(
-                m,
-                path,
-                "beta1",
-                0.9,
-                |x| (0.0..1.0).contains(&x),
-                "in [0, 1)",
-            );
-            let beta2 = self.opt_float(
-                m,
-                path,
-                "beta2",
-                0.999,
-                |x| (0.0..1.0).contains(&x),
-                "in [0, 1)",
-            );
-            let weight_decay = self.opt_float(m, path, "weight_decay", 0.01, |x| x >= 0.0, ">= 0");
-            Some(Optimizer::Adamw {
-                beta1: beta1?,
-                beta2: beta2?,
-                weight_decay: weight_decay?,
-            })
+            let hint = "`kind: sgd` or `kind: adamw`";
+            (
+                self.required(&k.kind, path, "kind", hint)?,
+                key(path, "kind"),
+            )
+        };
+        let tag: OptimizerTag = self.tag(
+            kv,
+            &kp,
+            "an optimizer kind",
+            ("unknown optimizer", "Optimizers"),
+        )?;
+        let optimizer = self.optimizer_kind(tag, &mut keys, path);
+        let kind = kv.as_str().unwrap_or_default();
+        self.check_kind_keys(&keys, path, OptimizerTag::keys, &|k, other, valid| {
+            format!(
+                "`{k}` does not apply to {kind} (it is an {other} setting); \
+                 valid keys for {kind}: {valid}"
+            )
+        });
+        optimizer
+    }
+
+    /// The settings of an optimizer's kind, read from `keys` and checked.
+    fn optimizer_kind(
+        &mut self,
+        tag: OptimizerTag,
+        keys: &mut Keys,
+        path: &[Seg],
+    ) -> Option<Optimizer> {
+        let at = |k: &str| key(path, k);
+        let fraction = |p: &mut Self, v: &Value, k: &str| {
+            p.float_in(v, &at(k), |x| (0.0..1.0).contains(&x), "in [0, 1)")
+        };
+        let decay =
+            |p: &mut Self, v: &Value| p.float_in(v, &at("weight_decay"), |x| x >= 0.0, ">= 0");
+        match tag {
+            OptimizerTag::Sgd => {
+                let r: RawSgd = keys.read();
+                let momentum = fraction(self, &r.momentum, "momentum");
+                let nesterov = self.boolean(&r.nesterov, &at("nesterov"));
+                let weight_decay = decay(self, &r.weight_decay);
+                let (momentum, nesterov, weight_decay) = (momentum?, nesterov?, weight_decay?);
+                if nesterov && momentum <= 0.0 {
+                    self.diag.err(
+                        &at("nesterov"),
+                        "Nesterov momentum needs momentum > 0; set momentum (e.g. 0.9) or nesterov: false",
+                    );
+                    return None;
+                }
+                Some(Optimizer::Sgd {
+                    momentum,
+                    nesterov,
+                    weight_decay,
+                })
+            }
+            OptimizerTag::Adamw => {
+                let r: RawAdamw = keys.read();
+                let beta1 = fraction(self, &r.beta1, "beta1");
+                let beta2 = fraction(self, &r.beta2, "beta2");
+                let weight_decay = decay(self, &r.weight_decay);
+                Some(Optimizer::Adamw {
+                    beta1: beta1?,
+                    beta2: beta2?,
+                    weight_decay: weight_decay?,
+                })
+            }
         }
     }
 }

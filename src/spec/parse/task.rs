@@ -7,12 +7,12 @@ impl Parser<'_> {
     /// (`dataset` is `None` when the dataset itself was invalid).
     pub(super) fn classes(
         &mut self,
-        m: &Mapping,
+        f: &Field,
         path: &[Seg],
         dataset: Option<&DatasetSource>,
     ) -> Option<Vec<u32>> {
         let v = self.required(
-            m,
+            f,
             path,
             "classes",
             "`classes: [0, 1, 2]` (dataset labels to use)",
@@ -117,35 +117,35 @@ impl Parser<'_> {
     }
 
     pub(super) fn source(&mut self, v: &Value, path: &[Seg]) -> Option<SourceTask> {
-        let m = self.mapping(v, path, "{dataset: mnist10k, classes: [0, 1, 2, 3, 4]}")?;
-        self.check_keys(m, path, SOURCE_KEYS, &|k| {
-            (k == "shift").then(|| {
-                "the source task has no shift; shifts apply to the target (`target.shift`)"
-                    .to_string()
-            })
-        });
+        let s: RawSource = self.section(
+            v,
+            path,
+            "{dataset: mnist10k, classes: [0, 1, 2, 3, 4]}",
+            &|k| {
+                (k == "shift").then(|| {
+                    "the source task has no shift; shifts apply to the target (`target.shift`)"
+                        .to_string()
+                })
+            },
+        )?;
         let dataset = self
-            .required(m, path, "dataset", "`dataset: mnist10k`")
+            .required(&s.dataset, path, "dataset", "`dataset: mnist10k`")
             .and_then(|d| self.dataset(d, &key(path, "dataset")));
-        let classes = self.classes(m, path, dataset.as_ref());
-        let train_per_class = match m.get("train_per_class") {
+        let classes = self.classes(&s.classes, path, dataset.as_ref());
+        let tpc_path = key(path, "train_per_class");
+        let train_per_class = match &s.train_per_class.0 {
             None => Some(None),
-            Some(Value::Sequence(_)) => {
-                self.diag.err(
-                    &key(path, "train_per_class"),
-                    "the source task is not an axis; give one number (or omit it to use the whole training pool)",
-                );
-                None
-            }
             Some(t) => self
-                .train_per_class(t, &key(path, "train_per_class"))
+                .single(
+                    t,
+                    &tpc_path,
+                    "the source task is not an axis; give one number (or omit it to use the whole training pool)",
+                )
+                .and_then(|t| self.train_per_class(t, &tpc_path))
                 .map(Some),
         };
-        let epochs = match m.get("epochs") {
-            None => Some(3),
-            Some(e) => self.epochs(e, &key(path, "epochs")),
-        };
-        let lr = self.opt_float(m, path, "lr", 0.05, |x| x > 0.0, "> 0");
+        let epochs = self.epochs(&s.epochs, &key(path, "epochs"));
+        let lr = self.float_in(&s.lr, &key(path, "lr"), |x| x > 0.0, "> 0");
         Some(SourceTask {
             dataset: dataset?,
             classes: classes?,

@@ -1,6 +1,8 @@
 //! One value of an axis, or of a single-valued key: backbone, weights, freeze, shift, ...
 
 use super::*;
+use serde::Deserialize;
+use serde_norway::value::{Tag, TaggedValue};
 
 impl Parser<'_> {
     pub(super) fn precision(&mut self, v: &Value, path: &[Seg]) -> Option<Precision> {
@@ -52,14 +54,12 @@ impl Parser<'_> {
         path: &[Seg],
         backbones: &[Av<BackboneKind>],
     ) -> Option<Weights> {
-        if let Value::Sequence(_) = v {
-            self.diag.err(
-                path,
-                "weights is not an axis; give one value (`imagenet` or a .safetensors file) and \
-                 one backbone",
-            );
-            return None;
-        }
+        let v = self.single(
+            v,
+            path,
+            "weights is not an axis; give one value (`imagenet` or a .safetensors file) and \
+             one backbone",
+        )?;
         let s = self.string(v, path, "`imagenet` or a .safetensors file of a state_dict")?;
         let mut ok = true;
         for b in backbones {
@@ -136,19 +136,12 @@ impl Parser<'_> {
         path: &[Seg],
         backbones: &[Av<BackboneKind>],
     ) -> Option<usize> {
-        if let Value::Sequence(_) = v {
-            self.diag.err(
-                path,
-                "input_size is not an axis; give one number between 16 and 1024",
-            );
-            return None;
-        }
-        let n = self.usize(v, path, 16, "input side length in pixels")?;
-        if n > 1024 {
-            self.diag
-                .err(path, format!("must be between 16 and 1024, got {n}"));
-            return None;
-        }
+        let v = self.single(
+            v,
+            path,
+            "input_size is not an axis; give one number between 16 and 1024",
+        )?;
+        let n = self.usize_in(v, path, (16, 1024), "input side length in pixels", "")?;
         let mut ok = true;
         for b in backbones {
             if b.value.profile().default_input_size.is_none() {
@@ -203,19 +196,22 @@ impl Parser<'_> {
     }
 
     pub(super) fn shift(&mut self, v: &Value, path: &[Seg]) -> Option<Shift> {
-        const FORMS: &str = "`none`, `invert`, or a mapping with one of rotate, noise, invert, \
-                             blur, contrast, e.g. {rotate: 45}";
+        let kinds = names::<RawShift>();
+        let forms = format!(
+            "`none`, `invert`, or a mapping with one of {}, e.g. {{rotate: 45}}",
+            kinds.join(", ")
+        );
         match v {
             Value::String(s) => match s.as_str() {
                 "none" => Some(Shift::None),
                 "invert" => Some(Shift::Invert { amount: 1.0 }),
                 other => {
                     let mut all = vec!["none"];
-                    all.extend_from_slice(SHIFT_KINDS);
+                    all.extend_from_slice(kinds);
                     self.diag.err(
                         path,
                         format!(
-                            "unknown shift `{other}`{}A shift is {FORMS}",
+                            "unknown shift `{other}`{}A shift is {forms}",
                             did_you_mean(other, &all)
                         ),
                     );
@@ -223,70 +219,68 @@ impl Parser<'_> {
                 }
             },
             Value::Null => Some(Shift::None),
-            Value::Mapping(m) => {
-                self.check_keys(m, path, SHIFT_KINDS, &|_| None);
-                let present: Vec<&str> = SHIFT_KINDS
-                    .iter()
-                    .copied()
-                    .filter(|k| m.get(*k).is_some())
-                    .collect();
-                if present.len() != 1 {
-                    if m.len() == present.len() {
-                        self.diag.err(
-                            path,
-                            format!(
-                                "a shift has exactly one kind, got {}; write one shift per \
-                                 list entry, e.g. [{{rotate: 45}}, {{noise: 0.2}}]",
-                                if present.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    present.join(" and ")
-                                }
-                            ),
-                        );
-                    }
-                    return None;
-                }
-                let k = present[0];
-                let p = key(path, k);
-                let val = m.get(k).unwrap();
-                match k {
-                    "rotate" => self.float(val, &p).map(|degrees| Shift::Rotate { degrees }),
-                    "noise" => self
-                        .float_in(
-                            val,
-                            &p,
-                            |x| x >= 0.0,
-                            ">= 0 (standard deviation on the 0..1 pixel scale)",
-                        )
-                        .map(|sigma| Shift::Noise { sigma }),
-                    "invert" => self
-                        .float_in(
-                            val,
-                            &p,
-                            |x| (0.0..=1.0).contains(&x),
-                            "in [0, 1] (1 = full inversion)",
-                        )
-                        .map(|amount| Shift::Invert { amount }),
-                    "blur" => self
-                        .float_in(val, &p, |x| x >= 0.0, ">= 0 (blur sigma in pixels)")
-                        .map(|sigma| Shift::Blur { sigma }),
-                    _ => self
-                        .float_in(
-                            val,
-                            &p,
-                            |x| x > 0.0 && x <= 1.0,
-                            "in (0, 1] (contrast factor)",
-                        )
-                        .map(|factor| Shift::Contrast { factor }),
-                }
-            }
+            Value::Mapping(m) => self.shift_mapping(m, path),
             other => {
                 self.diag.err(
                     path,
-                    format!("expected a shift ({FORMS}), got {}", describe(other)),
+                    format!("expected a shift ({forms}), got {}", describe(other)),
                 );
                 None
+            }
+        }
+    }
+
+    /// A shift written as a mapping with one kind, e.g. `{rotate: 45}`.
+    fn shift_mapping(&mut self, m: &Mapping, path: &[Seg]) -> Option<Shift> {
+        let kinds = names::<RawShift>();
+        let mut keys = Keys::new(m);
+        keys.accept(kinds);
+        keys.check(self.diag, path, &|_| None);
+        let present: Vec<&str> = kinds.iter().copied().filter(|k| keys.has(k)).collect();
+        let [k] = present[..] else {
+            if m.len() == present.len() {
+                self.diag.err(
+                    path,
+                    format!(
+                        "a shift has exactly one kind, got {}; write one shift per list entry, \
+                         e.g. [{{rotate: 45}}, {{noise: 0.2}}]",
+                        if present.is_empty() {
+                            "none".to_string()
+                        } else {
+                            present.join(" and ")
+                        }
+                    ),
+                );
+            }
+            return None;
+        };
+        let p = key(path, k);
+        let tagged = TaggedValue {
+            tag: Tag::new(k),
+            value: m.get(k)?.clone(),
+        };
+        let raw = RawShift::deserialize(Value::Tagged(Box::new(tagged))).ok()?;
+        let mut within =
+            |v: &Value, ok: fn(f64) -> bool, range: &str| self.float_in(v, &p, ok, range);
+        match raw {
+            RawShift::Rotate(v) => self.float(&v, &p).map(|degrees| Shift::Rotate { degrees }),
+            RawShift::Noise(v) => within(
+                &v,
+                |x| x >= 0.0,
+                ">= 0 (standard deviation on the 0..1 pixel scale)",
+            )
+            .map(|sigma| Shift::Noise { sigma }),
+            RawShift::Invert(v) => within(
+                &v,
+                |x| (0.0..=1.0).contains(&x),
+                "in [0, 1] (1 = full inversion)",
+            )
+            .map(|amount| Shift::Invert { amount }),
+            RawShift::Blur(v) => within(&v, |x| x >= 0.0, ">= 0 (blur sigma in pixels)")
+                .map(|sigma| Shift::Blur { sigma }),
+            RawShift::Contrast(v) => {
+                within(&v, |x| x > 0.0 && x <= 1.0, "in (0, 1] (contrast factor)")
+                    .map(|factor| Shift::Contrast { factor })
             }
         }
     }
