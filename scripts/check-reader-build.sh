@@ -2,12 +2,18 @@
 # The reader build (`cargo build --no-default-features`: no libtorch) renders a sweep's report
 # byte for byte as the full build does. Trains a small grid with the full build, renders its
 # report with both builds (SOURCE_DATE_EPOCH fixes the "generated at" time), and compares the
-# folders. Usage: scripts/check-reader-build.sh FULL_THAW_BINARY
+# folders. First the reader passes clippy and its own unit tests. Usage: scripts/check-reader-build.sh FULL_THAW_BINARY
 set -euo pipefail
 cd "$(dirname "$0")/.."
 full=$(realpath "${1:?usage: $0 FULL_THAW_BINARY}")
-echo "building the reader (no libtorch) into target/reader"
-env -u LIBTORCH -u LIBTORCH_USE_PYTORCH cargo build --release --no-default-features --target-dir target/reader
+echo "building the reader (no libtorch) into target/reader: clippy, its unit tests, the binary"
+reader_cargo() {
+    env -u LIBTORCH -u LIBTORCH_USE_PYTORCH cargo "$1" --release --no-default-features \
+        --target-dir target/reader "${@:2}"
+}
+reader_cargo clippy --all-targets -- -D warnings
+reader_cargo test --lib
+reader_cargo build
 reader=target/reader/release/thaw
 if ldd "$reader" | grep -q torch; then
     echo "FAIL: the reader build links libtorch" >&2

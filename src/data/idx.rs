@@ -185,8 +185,8 @@ pub(crate) fn read_pair(images_path: &Path, labels_path: &Path) -> Result<IdxPai
     })
 }
 
-/// Encodes images and labels as IDX bytes (used by tests and for exporting subsets).
-#[cfg(test)]
+/// Encodes images and labels as IDX bytes (for the data tests).
+#[cfg(all(test, feature = "train"))]
 pub(crate) fn encode(
     count: usize,
     rows: usize,
