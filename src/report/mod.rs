@@ -40,10 +40,10 @@ pub use files::{dir_name, write_atomic};
 pub use page::Cell;
 pub use sections::SECTIONS;
 
+use crate::track::query::open_readonly;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Renders reports/<sweep>/index.html (out_dir = reports root) from the database, read-only,
 /// with the embedded templates. See [`render_sweep_with`].
@@ -82,10 +82,14 @@ pub fn render_sweep_with(
     // The page reads trial_summary about ten times: read it once into a connection-local
     // table of the same name (unqualified names resolve to `temp` first), so every query
     // shown stays runnable as-is against the view.
+    // The opener sets `query_only`, which refuses even this connection-local table; the file
+    // itself stays read-only (SQLITE_OPEN_READ_ONLY).
+    conn.pragma_update(None, "query_only", false)?;
     conn.execute(
         "CREATE TEMP TABLE trial_summary AS SELECT * FROM main.trial_summary WHERE sweep = ?1",
         [sweep],
     )?;
+    conn.pragma_update(None, "query_only", true)?;
     let ctx = context::Ctx::load(&conn, sweep, generated_at.clone())?;
     let cells = sections::build(&ctx)?;
     let status_line = ctx.status_line();
@@ -136,16 +140,6 @@ fn now() -> String {
         .unwrap_or_else(chrono::Utc::now)
         .format("%Y-%m-%d %H:%M:%S UTC")
         .to_string()
-}
-
-fn open_readonly(db_path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        db_path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening {} read-only", db_path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    Ok(conn)
 }
 
 fn write_index(
