@@ -1,7 +1,7 @@
 //! Heatmaps (a value per row and column label, viridis colours, the value printed in every
 //! square) rendered to SVG strings with plotters.
 
-use super::charts::{min_max, register_font, text_width, FAMILY, WIDTH};
+use super::axes::{min_max, register_font, text_width, FAMILY, WIDTH};
 use anyhow::Result;
 
 /// A heatmap: a grid of cells coloured by value, with the value printed in each cell.
@@ -247,7 +247,7 @@ fn square(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::charts::fmt_tick;
+    use crate::report::axes::fmt_tick;
 
     #[test]
     fn heatmap_prints_values_and_escapes_labels() {

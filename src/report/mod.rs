@@ -10,8 +10,8 @@
 //!
 //! - [`page`]: the page model ([`Cell`], inputs, outputs, tables); imports nothing else of the
 //!   report.
-//! - [`charts`] (line charts), [`heatmap`] and [`html`] (templates, markdown): rendering, which
-//!   knows only the page model.
+//! - `axes` (the chart font, size, tick labels and ranges), then [`charts`] (line charts),
+//!   [`heatmap`] and [`html`] (templates, markdown): rendering, which knows only the page model.
 //! - `rows`: the one row reader; [`context`]: the sweep and its trials as typed rows, the
 //!   page-wide colours and labels; `stats`: the one confidence interval (of
 //!   [`crate::metrics`]) and summary tables; `series`: chart series built from query rows.
@@ -21,6 +21,7 @@
 //!   and `reports/index.html`; `files`: atomic writes and safe names; [`export`]: CSV, JSON and
 //!   Jupyter exports (the notebook's Python is in `templates/notebook/`).
 
+mod axes;
 pub mod charts;
 pub mod context;
 pub mod export;

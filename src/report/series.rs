@@ -27,9 +27,28 @@ pub(crate) fn no_data(title: &str, inputs: Vec<Input>) -> Cell {
     }
 }
 
+/// A cell of one chart (its SVG, caption and the number of query rows drawn), then `more`
+/// outputs (findings, tables).
+pub(crate) fn chart_cell(
+    title: &str,
+    inputs: Vec<Input>,
+    svg: String,
+    caption: String,
+    rows: usize,
+    more: impl IntoIterator<Item = Output>,
+) -> Cell {
+    Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: std::iter::once(Output::Chart { svg, caption, rows })
+            .chain(more)
+            .collect(),
+    }
+}
+
 /// Final test accuracy per trial against one axis, with a series per freeze value
 /// (pretrained) plus `scratch`. Rows: (key, series, x value, seed, final_test_acc).
-pub(crate) fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
+fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
     per_trial_sql(ctx, axis, "ts.final_test_acc", "final_test_acc")
 }
 
@@ -45,6 +64,26 @@ WHERE ts.sweep = {} AND ts.status = 'completed' AND {value} IS NOT NULL
 ORDER BY t.position;",
         ctx.sweep_lit()
     )
+}
+
+/// The cell of final test accuracy per trial against `axis` (see [`final_acc_sql`]): `None`
+/// when the axis does not vary, the "no data" cell without rows, else `cell(rows, inputs)`.
+pub(crate) fn final_acc_cell(
+    ctx: &Ctx,
+    axis: &str,
+    title: &str,
+    cell: impl FnOnce(Vec<(String, String, f64)>, Vec<Input>) -> Result<Cell>,
+) -> Result<Option<Cell>> {
+    if !ctx.varies(axis) {
+        return Ok(None);
+    }
+    let sql = final_acc_sql(ctx, axis);
+    let rows = final_acc_rows(ctx, &sql)?;
+    let inputs = vec![Input::sql(sql)];
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    cell(rows, inputs).map(Some)
 }
 
 /// Rows of [`final_acc_sql`] as (series, x, accuracy); x read as text.

@@ -4,8 +4,8 @@ use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, text, typed_rows};
-use crate::report::series::{epoch_ticks, no_data, points_of};
-use crate::report::stats::{ci, ci_table, rises};
+use crate::report::series::{chart_cell, epoch_ticks, no_data, points_of};
+use crate::report::stats::{ci, ci_table, rise_finding};
 use anyhow::Result;
 
 /// [4] Forgetting: source-task accuracy over fine-tuning epochs, by frozen depth.
@@ -77,18 +77,14 @@ ORDER BY ts.{}, t.position;",
          fine-tuning (BWT = \u{2212}forgetting); a fully frozen backbone forgets nothing.",
         ctx.caption(&["freeze", "pretrained"], false)
     );
-    Ok(Some(Cell {
-        title: title.to_string(),
+    Ok(Some(chart_cell(
+        title,
         inputs,
-        outputs: vec![Output::Chart {
-            svg: chart.to_svg()?,
-            caption,
-            rows: rows.len(),
-        }]
-        .into_iter()
-        .chain(forgetting_outputs(ctx, &table_sql)?)
-        .collect(),
-    }))
+        chart.to_svg()?,
+        caption,
+        rows.len(),
+        forgetting_outputs(ctx, &table_sql)?,
+    )))
 }
 
 /// The forgetting table (mean and 95% CI per frozen depth) and its findings.
@@ -137,15 +133,10 @@ pub(crate) fn forgetting_findings(rows: &[(String, f64)]) -> Vec<String> {
         .collect();
     let mut out = Vec::new();
     if means.len() > 1 {
-        let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
-        out.push(format!(
-            "Forgetting grows with the number of unfrozen blocks: {} ({}).",
-            if rises(&vals, 0.0) { "yes" } else { "no" },
-            means
-                .iter()
-                .map(|(f, v)| format!("{f} {v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        out.push(rise_finding(
+            "Forgetting grows with the number of unfrozen blocks",
+            &means,
+            "",
         ));
     }
     let all: Vec<f64> = rows.iter().filter(|r| r.0 == "all").map(|r| r.1).collect();

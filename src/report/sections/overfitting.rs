@@ -1,10 +1,10 @@
 //! Train against validation accuracy per epoch, and the generalization gap.
 
-use crate::report::charts::{LegendEntry, LineChart, Point, Series, XAxis};
+use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, text, typed_rows};
-use crate::report::series::{epoch_ticks, no_data};
+use crate::report::series::{chart_cell, epoch_ticks, no_data};
 use crate::report::stats::{ci, ci_table};
 use anyhow::Result;
 
@@ -84,15 +84,17 @@ ORDER BY ts.train_per_class, t.position;",
     let chart = LineChart {
         legend_title: "train per class".to_string(),
         legend_extra: vec![
-            LegendEntry {
+            Series {
                 label: "train".to_string(),
                 color: grey,
                 dashed: false,
+                points: vec![],
             },
-            LegendEntry {
+            Series {
                 label: "validation".to_string(),
                 color: grey,
                 dashed: true,
+                points: vec![],
             },
         ],
         y_bounds: Some((0.0, 1.0)),
@@ -106,26 +108,19 @@ ORDER BY ts.train_per_class, t.position;",
             series,
         )
     };
-    let caption = ctx.caption(&["train_per_class"], false);
-    Ok(Some(Cell {
-        title: title.to_string(),
+    let gap_intro = Output::Text {
+        text: "Generalization gap = final train accuracy \u{2212} final validation accuracy, \
+               per completed trial, aggregated by target size:"
+            .to_string(),
+    };
+    Ok(Some(chart_cell(
+        title,
         inputs,
-        outputs: vec![
-            Output::Chart {
-                svg: chart.to_svg()?,
-                caption,
-                rows: rows.len(),
-            },
-            Output::Text {
-                text: "Generalization gap = final train accuracy \u{2212} final validation \
-                       accuracy, per completed trial, aggregated by target size:"
-                    .to_string(),
-            },
-        ]
-        .into_iter()
-        .chain(gap_outputs(ctx, &gap_sql)?)
-        .collect(),
-    }))
+        chart.to_svg()?,
+        ctx.caption(&["train_per_class"], false),
+        rows.len(),
+        std::iter::once(gap_intro).chain(gap_outputs(ctx, &gap_sql)?),
+    )))
 }
 
 /// The generalization-gap table (mean and 95% CI per target size) and its finding.

@@ -175,17 +175,14 @@ ORDER BY t.position, c.name;",
             }
         })
         .collect();
-    let chart = LineChart {
-        y_bounds: Some((0.0, 1.02)),
-        dodge: true,
-        ..LineChart::new(
-            "Linear CKA to the pretrained network, per block".to_string(),
-            "block (input \u{2192} output)".to_string(),
-            "linear CKA (1 = unchanged)".to_string(),
-            XAxis::Categorical(blocks.clone()),
-            series,
-        )
-    };
+    let chart = LineChart::with_error_bars(
+        "Linear CKA to the pretrained network, per block",
+        "block (input \u{2192} output)",
+        "linear CKA (1 = unchanged)",
+        XAxis::Categorical(blocks.clone()),
+        series,
+        (0.0, 1.02),
+    );
     let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = rows
         .iter()
         .map(|r| {
