@@ -423,35 +423,33 @@ mod tests {
 
     #[test]
     fn renders_svg_with_labels_and_legend() {
+        let series = vec![Series {
+            label: "freeze 0".into(),
+            color: PALETTE[0],
+            dashed: false,
+            points: vec![
+                Point {
+                    x: 0.0,
+                    y: 0.9,
+                    err: Some(0.02),
+                },
+                Point {
+                    x: 1.0,
+                    y: 0.7,
+                    err: None,
+                },
+            ],
+        }];
         let chart = LineChart {
-            title: "Accuracy <test>".into(),
-            x_desc: "shift".into(),
-            y_desc: "accuracy".into(),
-            x_axis: XAxis::Categorical(vec!["none".into(), "rotate 45".into()]),
-            series: vec![Series {
-                label: "freeze 0".into(),
-                color: PALETTE[0],
-                dashed: false,
-                points: vec![
-                    Point {
-                        x: 0.0,
-                        y: 0.9,
-                        err: Some(0.02),
-                    },
-                    Point {
-                        x: 1.0,
-                        y: 0.7,
-                        err: None,
-                    },
-                ],
-            }],
             legend_title: "series".into(),
-            legend_extra: vec![],
-            y_bounds: Some((0.0, 1.0)),
-            dodge: true,
-            bars: false,
-            scatter: false,
-            hline: None,
+            ..LineChart::with_error_bars(
+                "Accuracy <test>",
+                "shift",
+                "accuracy",
+                XAxis::Categorical(vec!["none".into(), "rotate 45".into()]),
+                series,
+                (0.0, 1.0),
+            )
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.starts_with("<svg"));
@@ -463,37 +461,25 @@ mod tests {
 
     #[test]
     fn log_axis_ticks_show_raw_values() {
+        let series = vec![Series {
+            label: "scratch".into(),
+            color: PALETTE[1],
+            dashed: true,
+            points: [(10.0, 0.5), (1000.0, 0.8)]
+                .map(|(x, y)| Point { x, y, err: None })
+                .to_vec(),
+        }];
         let chart = LineChart {
-            title: "t".into(),
-            x_desc: "n".into(),
-            y_desc: "acc".into(),
-            x_axis: XAxis::Log {
-                ticks: vec![10.0, 100.0, 1000.0],
-            },
-            series: vec![Series {
-                label: "scratch".into(),
-                color: PALETTE[1],
-                dashed: true,
-                points: vec![
-                    Point {
-                        x: 10.0,
-                        y: 0.5,
-                        err: None,
-                    },
-                    Point {
-                        x: 1000.0,
-                        y: 0.8,
-                        err: None,
-                    },
-                ],
-            }],
             legend_title: String::new(),
-            legend_extra: vec![],
-            y_bounds: None,
-            dodge: false,
-            bars: false,
-            scatter: false,
-            hline: None,
+            ..LineChart::new(
+                "t".into(),
+                "n".into(),
+                "acc".into(),
+                XAxis::Log {
+                    ticks: vec![10.0, 100.0, 1000.0],
+                },
+                series,
+            )
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.contains(">\n100\n<") || svg.contains(">100<"), "{svg}");
