@@ -1,6 +1,7 @@
 //! What every section reads: the sweep, its trials as typed rows, the page-wide colours, and
 //! the labels and orders shared by every chart (`freeze 2`, `scratch`, `100/class`).
 
+use crate::metrics::names::{HEAD, LR};
 use crate::report::charts::PALETTE;
 use crate::report::rows::{read_sweep, read_trials, sql_str};
 pub use crate::report::rows::{SweepInfo, TrialInfo};
@@ -208,10 +209,10 @@ pub(crate) fn model_order(label: &str) -> (u8, (u8, i64, String)) {
     }
 }
 
-/// Sort key of a learning-rate metric: blocks by their number, then the head.
+/// Sort key of a block, or of its learning-rate metric: blocks by their number, then the head.
 pub(crate) fn block_order(name: &str) -> (u8, i64, String) {
-    let b = name.strip_prefix("lr/").unwrap_or(name);
-    if b == "head" {
+    let b = LR.block_of(name).unwrap_or(name);
+    if b == HEAD {
         return (2, 0, String::new());
     }
     let digits: String = b.chars().filter(|c| c.is_ascii_digit()).collect();

@@ -6,6 +6,7 @@
 //! so the analysis can go on in Jupyter.
 
 use super::rows::{read_sweep, sql_str};
+use crate::metrics::names::{CKA, ECE, ECE_TS, LR, SOURCE_ACC, TEMPERATURE, TRAIN_ACC, VAL_ACC};
 use crate::track::query::open_readonly;
 use anyhow::{bail, Context, Result};
 use rusqlite::types::ValueRef;
@@ -185,6 +186,14 @@ pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
         stats => NOTEBOOK_STATS,
         db => py_str(&db.display().to_string()),
         sweep => py_str(sweep),
+        train_acc => TRAIN_ACC.name,
+        val_acc => VAL_ACC.name,
+        source_acc => SOURCE_ACC.name,
+        ece => ECE.name,
+        ece_ts => ECE_TS.name,
+        temperature => TEMPERATURE.name,
+        lr => LR.prefix,
+        cka => CKA.prefix,
     };
     let cells: Vec<Value> = template_cells(NOTEBOOK)
         .into_iter()

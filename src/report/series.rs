@@ -1,6 +1,7 @@
 //! Series building: chart series and axes from query rows, each point aggregated over seeds
 //! with [`super::stats::ci`], and the per-trial SQL the aggregated charts are drawn from.
 
+use crate::metrics::names::LR;
 use crate::report::charts::{Point, Series, PALETTE};
 use crate::report::context::{block_order, distinct, freeze_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
@@ -196,7 +197,7 @@ pub(crate) fn points_of<'a>(
         .collect()
 }
 
-/// One line per block: the learning rate of `lr/<block>` over epochs.
+/// One line per block: the learning rate of `lr/<block>` ([`LR`]) over epochs.
 pub(crate) fn lr_series(rows: &[(String, i64, f64)]) -> Vec<Series> {
     let mut blocks = distinct(rows.iter().map(|r| r.0.as_str()));
     blocks.sort_by_key(|b| block_order(b));
@@ -204,7 +205,7 @@ pub(crate) fn lr_series(rows: &[(String, i64, f64)]) -> Vec<Series> {
         .into_iter()
         .enumerate()
         .map(|(i, b)| Series {
-            label: b.strip_prefix("lr/").unwrap_or(b).to_string(),
+            label: LR.block_of(b).unwrap_or(b).to_string(),
             color: PALETTE[i % PALETTE.len()],
             dashed: false,
             points: points_of(rows, b),

@@ -1,9 +1,10 @@
 //! Source-task accuracy during fine-tuning, by frozen depth.
 
+use crate::metrics::names::SOURCE_ACC;
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text, typed_rows};
+use crate::report::rows::{num, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data, points_of};
 use crate::report::stats::{ci, ci_table, rise_finding};
 use anyhow::Result;
@@ -14,17 +15,13 @@ pub fn forgetting(ctx: &Ctx) -> Result<Option<Cell>> {
         return Ok(None);
     }
     let title = "Forgetting: source-task accuracy during fine-tuning";
-    let curve_sql = format!(
-        "SELECT t.freeze, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
-FROM metrics m
-JOIN trials t ON t.id = m.trial_id
-JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
-  AND m.name = 'source_acc' AND m.value IS NOT NULL
-GROUP BY t.freeze, m.epoch
-ORDER BY t.{}, m.epoch;",
-        ctx.sweep_lit(),
-        FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
+    let curve_sql = source_acc_sql(
+        ctx,
+        "freeze",
+        &format!(
+            "t.{}",
+            FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
+        ),
     );
     let table_sql = format!(
         "SELECT ts.key, ts.freeze, ts.seed, ts.source_acc_pretrained AS source_acc_before,
@@ -38,13 +35,7 @@ ORDER BY ts.{}, t.position;",
         FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(ts.freeze")
     );
     let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(table_sql.clone())];
-    let rows = typed_rows(ctx.conn, &curve_sql, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, f64>(2)?,
-        ))
-    })?;
+    let rows = source_acc_rows(ctx, &curve_sql)?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
@@ -85,6 +76,29 @@ ORDER BY ts.{}, t.position;",
         rows.len(),
         forgetting_outputs(ctx, &table_sql)?,
     )))
+}
+
+/// The mean source-task accuracy per epoch of the completed pretrained trials, one curve per
+/// value of the trial column `by`, curves ordered by `order` (SQL).
+pub(crate) fn source_acc_sql(ctx: &Ctx, by: &str, order: &str) -> String {
+    format!(
+        "SELECT t.{by}, m.epoch, AVG(m.value) AS {acc}, COUNT(*) AS trials
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+  AND m.name = {} AND m.value IS NOT NULL
+GROUP BY t.{by}, m.epoch
+ORDER BY {order}, m.epoch;",
+        ctx.sweep_lit(),
+        sql_str(SOURCE_ACC.name),
+        acc = SOURCE_ACC.name,
+    )
+}
+
+/// Rows of [`source_acc_sql`]: (curve, epoch, mean source accuracy).
+pub(crate) fn source_acc_rows(ctx: &Ctx, sql: &str) -> Result<Vec<(String, i64, f64)>> {
+    typed_rows(ctx.conn, sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
 /// The forgetting table (mean and 95% CI per frozen depth) and its findings.

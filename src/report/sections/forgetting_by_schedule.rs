@@ -5,7 +5,8 @@ use crate::report::context::{
     distinct, freeze_label, freeze_order, model_order, schedule_label, Ctx,
 };
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text, typed_rows};
+use crate::report::rows::{num, query, text};
+use crate::report::sections::forgetting::{source_acc_rows, source_acc_sql};
 use crate::report::series::{epoch_ticks, no_data, points_of};
 use crate::report::stats::{ci, ci_table};
 use anyhow::Result;
@@ -16,17 +17,7 @@ pub fn forgetting_by_schedule(ctx: &Ctx) -> Result<Option<Cell>> {
         return Ok(None);
     }
     let title = "Forgetting by schedule: source-task accuracy during fine-tuning";
-    let sql = format!(
-        "SELECT t.schedule, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
-FROM metrics m
-JOIN trials t ON t.id = m.trial_id
-JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
-  AND m.name = 'source_acc' AND m.value IS NOT NULL
-GROUP BY t.schedule, m.epoch
-ORDER BY MIN(t.position), m.epoch;",
-        ctx.sweep_lit()
-    );
+    let sql = source_acc_sql(ctx, "schedule", "MIN(t.position)");
     let table_sql = format!(
         "SELECT ts.key, ts.schedule, ts.lr, ts.freeze, ts.seed, ts.forgetting
 FROM trial_summary ts
@@ -37,13 +28,7 @@ ORDER BY t.position;",
         ctx.sweep_lit()
     );
     let inputs = vec![Input::sql(sql.clone()), Input::sql(table_sql.clone())];
-    let rows = typed_rows(ctx.conn, &sql, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, f64>(2)?,
-        ))
-    })?;
+    let rows = source_acc_rows(ctx, &sql)?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }

@@ -1,9 +1,10 @@
 //! Train against validation accuracy per epoch, and the generalization gap.
 
+use crate::metrics::names::{TRAIN_ACC, VAL_ACC};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text, typed_rows};
+use crate::report::rows::{num, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data};
 use crate::report::stats::{ci, ci_table};
 use anyhow::Result;
@@ -14,16 +15,18 @@ type CurveRow = (i64, i64, Option<f64>, Option<f64>);
 /// [3] Overfitting: train vs validation accuracy per epoch, by target size; gap table.
 pub fn overfitting(ctx: &Ctx) -> Result<Option<Cell>> {
     let title = "Overfitting: train vs validation accuracy";
+    let (train, val) = (TRAIN_ACC.name, VAL_ACC.name);
+    let (train_lit, val_lit) = (sql_str(train), sql_str(val));
     let curve_sql = format!(
         "SELECT t.train_per_class, m.epoch,
-       AVG(CASE WHEN m.name = 'train_acc' THEN m.value END) AS train_acc,
-       AVG(CASE WHEN m.name = 'val_acc' THEN m.value END) AS val_acc,
+       AVG(CASE WHEN m.name = {train_lit} THEN m.value END) AS {train},
+       AVG(CASE WHEN m.name = {val_lit} THEN m.value END) AS {val},
        COUNT(DISTINCT t.id) AS trials
 FROM metrics m
 JOIN trials t ON t.id = m.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
 WHERE s.name = {} AND t.status = 'completed'
-  AND m.name IN ('train_acc', 'val_acc') AND m.epoch >= 1
+  AND m.name IN ({train_lit}, {val_lit}) AND m.epoch >= 1
 GROUP BY t.train_per_class, m.epoch
 ORDER BY t.train_per_class, m.epoch;",
         ctx.sweep_lit()

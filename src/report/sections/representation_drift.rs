@@ -1,9 +1,10 @@
 //! How far each block's features move during fine-tuning.
 
+use crate::metrics::names::{CKA, WEIGHT_DIST};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{block_order, distinct, freeze_order, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text};
+use crate::report::rows::{family_like, num, query, sql_str, text};
 use crate::report::stats::{ci, ci_table, findings_output, listing, mean, yes_no};
 use anyhow::Result;
 
@@ -112,18 +113,24 @@ pub fn representation_drift(ctx: &Ctx) -> Result<Option<Cell>> {
     if !ctx.trials.iter().any(|t| t.pretrained) {
         return Ok(None);
     }
+    // The block: what follows `cka/` (SUBSTR counts from 1).
+    let block = format!("SUBSTR(c.name, {})", CKA.prefix.len() + 2);
     let sql = format!(
-        "SELECT t.key, 'freeze ' || t.freeze AS series, SUBSTR(c.name, 5) AS block, t.seed,
-       c.value AS cka, w.value AS weight_dist
+        "SELECT t.key, 'freeze ' || t.freeze AS series, {block} AS block, t.seed,
+       c.value AS {cka}, w.value AS {dist}
 FROM metrics c
 JOIN trials t ON t.id = c.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
 LEFT JOIN metrics w ON w.trial_id = c.trial_id AND w.epoch = c.epoch
-                   AND w.name = 'weight_dist/' || SUBSTR(c.name, 5)
+                   AND w.name = {} || {block}
 WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
-  AND c.name LIKE 'cka/%' AND c.value IS NOT NULL
+  AND c.name LIKE {} AND c.value IS NOT NULL
 ORDER BY t.position, c.name;",
-        ctx.sweep_lit()
+        sql_str(&WEIGHT_DIST.name("")),
+        ctx.sweep_lit(),
+        family_like(CKA),
+        cka = CKA.prefix,
+        dist = WEIGHT_DIST.prefix,
     );
     let raw = query(ctx.conn, &sql)?;
     if raw.is_empty() {
@@ -213,7 +220,7 @@ ORDER BY t.position, c.name;",
     });
     outputs.push(Output::Table(ci_table(
         &["model", "block"],
-        &["cka", "weight_dist"],
+        &[CKA.prefix, WEIGHT_DIST.prefix],
         &table_rows,
     )));
     Ok(Some(Cell {
