@@ -42,6 +42,7 @@ pub use page::Cell;
 pub use sections::SECTIONS;
 
 use crate::track::query::open_readonly;
+use crate::track::TrialStatus;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
@@ -160,7 +161,10 @@ fn write_index(
     let mut q = stmt.query([])?;
     while let Some(r) = q.next()? {
         let name: String = r.get(0)?;
-        let status: Option<String> = r.get(3)?;
+        let status: Option<TrialStatus> = r
+            .get::<_, Option<String>>(3)?
+            .map(|s| s.parse())
+            .transpose()?;
         let n: i64 = r.get(4)?;
         if rows.last().is_none_or(|l| l.name != name) {
             let dir = dir_name(&name).unwrap_or_else(|_| "_".to_string());

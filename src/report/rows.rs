@@ -74,10 +74,7 @@ pub(crate) fn read_trials(conn: &Connection, sweep: &str) -> Result<Vec<TrialInf
                     BackboneKind::ALL.into_iter().find(|b| b.name() == s)
                 })?,
                 pretrained: r.get::<_, i64>(2)? != 0,
-                freeze: parsed(r, 3, |s| match s {
-                    "all" => Some(Freeze::All),
-                    n => n.parse().ok().map(Freeze::Blocks),
-                })?,
+                freeze: parsed(r, 3, parse_freeze)?,
                 train_per_class: r.get(4)?,
                 shift: r.get(5)?,
                 schedule: r.get(6)?,
@@ -89,6 +86,14 @@ pub(crate) fn read_trials(conn: &Connection, sweep: &str) -> Result<Vec<TrialInf
         .collect::<rusqlite::Result<Vec<_>>>()
         .context("reading the sweep's trials")?;
     Ok(trials)
+}
+
+/// A freeze value as the database stores it (`2`, `all`; [`Freeze`]'s `Display`).
+pub(crate) fn parse_freeze(s: &str) -> Option<Freeze> {
+    match s {
+        "all" => Some(Freeze::All),
+        n => n.parse().ok().map(Freeze::Blocks),
+    }
 }
 
 /// Column `i` as text, parsed by `parse`; a conversion error naming the text otherwise.

@@ -3,7 +3,7 @@
 
 use crate::metrics::names::LR;
 use crate::report::charts::{Point, Series, PALETTE};
-use crate::report::context::{block_order, distinct, freeze_order, Ctx};
+use crate::report::context::{block_order, distinct, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::typed_rows;
 use crate::report::stats::ci;
@@ -109,11 +109,7 @@ pub(crate) fn aggregate_series(
     xpos: impl Fn(usize, &str) -> f64,
 ) -> Vec<Series> {
     let mut labels = distinct(rows.iter().map(|r| r.0.as_str()));
-    labels.sort_by_key(|l| {
-        l.strip_prefix("freeze ")
-            .map(|f| (0, freeze_order(f)))
-            .unwrap_or((1, (0, 0, l.to_string())))
-    });
+    labels.sort_by_key(|l| model_order(l));
     labels
         .into_iter()
         .map(|label| {

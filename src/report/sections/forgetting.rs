@@ -4,9 +4,10 @@ use crate::metrics::names::SOURCE_ACC;
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, sql_str, text, typed_rows};
+use crate::report::rows::{num, parse_freeze, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data, points_of};
 use crate::report::stats::{ci, ci_table, rise_finding};
+use crate::spec::Freeze;
 use anyhow::Result;
 
 /// [4] Forgetting: source-task accuracy over fine-tuning epochs, by frozen depth.
@@ -113,9 +114,9 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
             )
         })
         .collect();
-    let pairs: Vec<(String, f64)> = raw
+    let pairs: Vec<(Freeze, f64)> = raw
         .iter()
-        .filter_map(|r| Some((text(&r[1]), num(&r[5])?)))
+        .filter_map(|r| Some((parse_freeze(&text(&r[1]))?, num(&r[5])?)))
         .collect();
     let mut out = Vec::new();
     let findings = forgetting_findings(&pairs);
@@ -133,15 +134,15 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
 }
 
 /// Findings of the forgetting table from (freeze, forgetting) per trial.
-pub(crate) fn forgetting_findings(rows: &[(String, f64)]) -> Vec<String> {
-    let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
+pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
+    let mut freezes = distinct(rows.iter().map(|r| r.0));
     // Most frozen first: the number of unfrozen blocks grows along the list.
-    freezes.sort_by_key(|f| freeze_order(f));
+    freezes.sort_by_key(|f| freeze_order(*f));
     freezes.reverse();
     let means: Vec<(String, f64)> = freezes
-        .iter()
+        .into_iter()
         .filter_map(|f| {
-            let v: Vec<f64> = rows.iter().filter(|r| &r.0 == f).map(|r| r.1).collect();
+            let v: Vec<f64> = rows.iter().filter(|r| r.0 == f).map(|r| r.1).collect();
             ci(&v).map(|c| (freeze_label(f), c.0))
         })
         .collect();
@@ -153,7 +154,11 @@ pub(crate) fn forgetting_findings(rows: &[(String, f64)]) -> Vec<String> {
             "",
         ));
     }
-    let all: Vec<f64> = rows.iter().filter(|r| r.0 == "all").map(|r| r.1).collect();
+    let all: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.0 == Freeze::All)
+        .map(|r| r.1)
+        .collect();
     if !all.is_empty() {
         let max = all.iter().fold(0f64, |a, b| a.max(b.abs()));
         out.push(format!(
@@ -174,9 +179,9 @@ mod tests {
     fn forgetting_findings_detect_an_effect_and_its_absence() {
         // Forgetting and learning rate.
         let f = forgetting_findings(&[
-            ("all".to_string(), 0.0),
-            ("2".to_string(), 0.05),
-            ("0".to_string(), 0.03),
+            (Freeze::All, 0.0),
+            (Freeze::Blocks(2), 0.05),
+            (Freeze::Blocks(0), 0.03),
         ])
         .join("\n");
         assert!(
