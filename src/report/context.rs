@@ -1,7 +1,7 @@
 //! What every section reads: the sweep, its trials as typed rows, the page-wide colours, and
 //! the labels and orders shared by every chart (`freeze 2`, `scratch`, `100/class`).
 
-use crate::metrics::names::{HEAD, LR};
+use crate::metrics::names::{Metric, HEAD, LR};
 use crate::report::charts::PALETTE;
 use crate::report::rows::{parse_freeze, read_sweep, read_trials, sql_str};
 pub use crate::report::rows::{SweepInfo, TrialInfo};
@@ -164,6 +164,11 @@ impl<'a> Ctx<'a> {
 }
 
 pub(crate) const SCRATCH: &str = "scratch";
+
+/// The label of a metric's value at the last epoch: `final test accuracy`.
+pub(crate) fn final_label(metric: Metric) -> String {
+    format!("final {}", metric.label)
+}
 
 /// The series label of a fine-tuned model: `freeze 2`, `freeze all`.
 pub(crate) fn freeze_label(freeze: impl fmt::Display) -> String {

@@ -354,7 +354,7 @@ fn config_cell(t: &TrialData, train_seconds: f64) -> Cell {
         opt(&t.started_at),
         opt(&t.finished_at),
         if train_seconds > 0.0 {
-            format!("{train_seconds:.1} s")
+            format!("{train_seconds:.1} {}", EPOCH_SECONDS.unit)
         } else {
             "\u{2014}".to_string()
         }
@@ -414,9 +414,11 @@ fn timings_cell(sweep: &str, t: &TrialData, train_seconds: f64) -> Cell {
             }),
             Output::Text {
                 text: format!(
-                    "{} epochs, {train_seconds:.1} s in total, {:.2} s per epoch on average.",
+                    "{} epochs, {train_seconds:.1} {unit} in total, {:.2} {unit} per epoch on \
+                     average.",
                     secs.len(),
-                    train_seconds / secs.len() as f64
+                    train_seconds / secs.len() as f64,
+                    unit = EPOCH_SECONDS.unit,
                 ),
             },
         ]

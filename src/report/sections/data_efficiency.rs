@@ -1,7 +1,8 @@
 //! Final accuracy against the target training size.
 
+use crate::metrics::names::TEST_ACC;
 use crate::report::charts::{LineChart, XAxis};
-use crate::report::context::{distinct, size_label, Ctx};
+use crate::report::context::{distinct, final_label, size_label, Ctx};
 use crate::report::page::{Cell, Output};
 use crate::report::series::{aggregate_series, chart_cell, final_acc_cell, mean_at};
 use crate::report::stats::rise_finding;
@@ -18,7 +19,7 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
         let chart = LineChart::with_error_bars(
             "Final test accuracy by training examples per class",
             "training examples per class (log scale)",
-            "final test accuracy",
+            &final_label(TEST_ACC),
             XAxis::Log {
                 ticks: sizes.iter().map(|&n| n as f64).collect(),
             },

@@ -1,7 +1,8 @@
 //! The measured domain distance against the accuracy lost to the shift.
 
+use crate::metrics::names::TEST_ACC;
 use crate::report::charts::{LineChart, Point, Series, XAxis};
-use crate::report::context::{distinct, model_order, Ctx};
+use crate::report::context::{distinct, final_label, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{fmt_real, num, query, text};
 use crate::report::series::nice_ticks;
@@ -261,7 +262,7 @@ fn distance_chart(ctx: &Ctx, acc: &[(String, String, f64, f64)], rows: usize) ->
     let chart = LineChart::with_error_bars(
         "Target test accuracy vs proxy A-distance",
         "proxy A-distance, source vs shifted target",
-        "final test accuracy",
+        &final_label(TEST_ACC),
         XAxis::Linear {
             ticks: nice_ticks(lo, hi),
         },

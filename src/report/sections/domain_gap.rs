@@ -1,7 +1,8 @@
 //! Final target accuracy against the shift of the target images.
 
+use crate::metrics::names::TEST_ACC;
 use crate::report::charts::{LineChart, XAxis};
-use crate::report::context::{distinct, Ctx};
+use crate::report::context::{distinct, final_label, Ctx};
 use crate::report::page::{Cell, Output};
 use crate::report::series::{aggregate_series, chart_cell, final_acc_cell, mean_at};
 use anyhow::Result;
@@ -14,7 +15,7 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
         let chart = LineChart::with_error_bars(
             "Final target test accuracy by shift",
             "shift of the target images",
-            "final test accuracy",
+            &final_label(TEST_ACC),
             XAxis::Categorical(shifts.clone()),
             aggregate_series(ctx, &rows, &shifts, |i, _| i as f64),
             (0.0, 1.0),

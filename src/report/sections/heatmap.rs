@@ -1,6 +1,7 @@
 //! Mean final accuracy by model and examples per class.
 
-use crate::report::context::{distinct, Ctx, FREEZE_ORDER_SQL};
+use crate::metrics::names::TEST_ACC;
+use crate::report::context::{distinct, final_label, Ctx, FREEZE_ORDER_SQL};
 use crate::report::heatmap::Heatmap;
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::typed_rows;
@@ -56,7 +57,7 @@ ORDER BY pretrained DESC, {}, train_per_class;",
         y_desc: "model".to_string(),
         y_labels: row_labels.clone(),
         values,
-        value_desc: "mean final test accuracy".to_string(),
+        value_desc: format!("mean {}", final_label(TEST_ACC)),
     };
     // Finding: the best model at each size.
     let mut best = Vec::new();
