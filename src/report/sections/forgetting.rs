@@ -109,7 +109,7 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
         .iter()
         .map(|r| {
             (
-                vec![freeze_label(&text(&r[1]))],
+                vec![freeze_label(text(&r[1]))],
                 vec![num(&r[3]), num(&r[4]), num(&r[5])],
             )
         })

@@ -241,15 +241,16 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
     let conn = create_db(&db);
     let sid = insert_sweep(&conn, "digits-test", YAML);
     let models = [(true, "0"), (true, "all"), (false, "0")];
-    let mut pos = insert_completed(&conn, sid, &models, &[10, 100], &["none", "rotate 45"], 2);
-    for (status, error) in [
+    let completed = insert_completed(&conn, sid, &models, &[10, 100], &["none", "rotate 45"], 2);
+    let unfinished = [
         (
             "failed",
             Some("CUDA error: <script>alert('x')</script> & more"),
         ),
         ("running", None),
         ("pending", None),
-    ] {
+    ];
+    for (pos, (status, error)) in (completed..).zip(unfinished) {
         insert_trial(
             &conn,
             sid,
@@ -265,7 +266,6 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
                 cosine: false,
             },
         );
-        pos += 1;
     }
 
     add_science(&conn, sid);
