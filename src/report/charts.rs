@@ -4,26 +4,16 @@
 //! solid or dashed series, and an x axis that is linear, categorical or logarithmic. The
 //! legend is drawn in its own column to the right of the plot, so it never covers data.
 //!
-//! Text: the SVG names the viewer's `sans-serif` font; plotters needs glyph metrics to lay
-//! out labels, so a subset of DejaVu Sans (templates/fonts, Bitstream Vera licence) is
-//! registered with plotters' ab_glyph support for measuring only. Nothing is embedded in
-//! or loaded by the SVG.
+//! Text: the SVG names the viewer's `sans-serif` font, measured with the font of [`super::axes`].
 
-use anyhow::{anyhow, Result};
-use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use super::axes::{
+    fmt_tick, min_max, register_font, text_width, TickedAxis, FAMILY, HEIGHT, WIDTH,
+};
+use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
-use std::ops::Range;
-use std::sync::OnceLock;
-
-const FONT: &[u8] = include_bytes!("../../templates/fonts/DejaVuSans-subset.ttf");
-pub(super) const FAMILY: &str = "sans-serif";
-
-/// Width and height of every chart, in SVG pixels.
-pub(super) const WIDTH: u32 = 820;
-const HEIGHT: u32 = 420;
 
 /// Tableau 10: distinguishable, colour-blind-aware series colours.
 pub const PALETTE: [(u8, u8, u8); 10] = [
@@ -39,17 +29,6 @@ pub const PALETTE: [(u8, u8, u8); 10] = [
     (0x17, 0xbe, 0xcf),
 ];
 
-pub(super) fn register_font() -> Result<()> {
-    static REGISTERED: OnceLock<bool> = OnceLock::new();
-    if *REGISTERED
-        .get_or_init(|| plotters::style::register_font(FAMILY, FontStyle::Normal, FONT).is_ok())
-    {
-        Ok(())
-    } else {
-        Err(anyhow!("the embedded chart font could not be parsed"))
-    }
-}
-
 /// One plotted point: `err` is the half-width of its error bar, if any.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
@@ -58,21 +37,13 @@ pub struct Point {
     pub err: Option<f64>,
 }
 
-/// A line of the chart.
+/// A line of the chart; without points, a legend row only (see [`LineChart::legend_extra`]).
 #[derive(Clone, Debug)]
 pub struct Series {
     pub label: String,
     pub color: (u8, u8, u8),
     pub dashed: bool,
     pub points: Vec<Point>,
-}
-
-/// A legend row: a sample line and its text.
-#[derive(Clone, Debug)]
-pub struct LegendEntry {
-    pub label: String,
-    pub color: (u8, u8, u8),
-    pub dashed: bool,
 }
 
 /// The x axis of a chart.
@@ -96,8 +67,8 @@ pub struct LineChart {
     pub series: Vec<Series>,
     /// Title above the legend (e.g. "freeze").
     pub legend_title: String,
-    /// Extra legend rows after the series (e.g. line styles).
-    pub legend_extra: Vec<LegendEntry>,
+    /// Extra legend rows after the series (e.g. line styles); their points are not drawn.
+    pub legend_extra: Vec<Series>,
     /// Clamp the y range to these bounds (e.g. 0..1 for accuracies).
     pub y_bounds: Option<(f64, f64)>,
     /// Offset series horizontally so that error bars at the same x do not overlap.
@@ -112,28 +83,6 @@ pub struct LineChart {
 
 fn rgb(c: (u8, u8, u8)) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
-}
-
-pub(super) fn fmt_tick(v: f64) -> String {
-    if v != 0.0 && v.abs() < 0.01 {
-        // 0.0001 -> 1e-4, 0.0003 -> 3e-4
-        format!("{v:e}")
-    } else if v.fract().abs() < 1e-9 && v.abs() < 1e9 {
-        format!("{}", v as i64)
-    } else {
-        let s = format!("{v:.3}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    }
-}
-
-/// Width in pixels of `text` at font size `size` (plotters units), from the embedded font.
-pub(super) fn text_width(text: &str, size: f64) -> i32 {
-    let style: TextStyle = (FAMILY, size).into_font().into();
-    style
-        .font
-        .box_size(text)
-        .map(|(w, _)| w as i32)
-        .unwrap_or((text.chars().count() as f64 * size * 0.5) as i32)
 }
 
 impl LineChart {
@@ -161,15 +110,39 @@ impl LineChart {
         }
     }
 
+    /// A chart of means with error bars: y clamped to `y_bounds`, series dodged apart so that
+    /// error bars at one x do not overlap.
+    pub fn with_error_bars(
+        title: &str,
+        x_desc: &str,
+        y_desc: &str,
+        x_axis: XAxis,
+        series: Vec<Series>,
+        y_bounds: (f64, f64),
+    ) -> Self {
+        LineChart {
+            y_bounds: Some(y_bounds),
+            dodge: true,
+            ..LineChart::new(
+                title.to_string(),
+                x_desc.to_string(),
+                y_desc.to_string(),
+                x_axis,
+                series,
+            )
+        }
+    }
+
     /// Legend rows: one per series (first occurrence of a label), then the extra rows.
-    fn legend(&self) -> Vec<LegendEntry> {
-        let mut rows: Vec<LegendEntry> = Vec::new();
+    fn legend(&self) -> Vec<Series> {
+        let mut rows: Vec<Series> = Vec::new();
         for s in &self.series {
             if !rows.iter().any(|r| r.label == s.label) {
-                rows.push(LegendEntry {
+                rows.push(Series {
                     label: s.label.clone(),
                     color: s.color,
                     dashed: false,
+                    points: vec![],
                 });
             }
         }
@@ -409,7 +382,7 @@ impl LineChart {
     fn draw_legend(
         &self,
         legend_area: &DrawingArea<SVGBackend<'_>, Shift>,
-        legend: &[LegendEntry],
+        legend: &[Series],
         legend_font: f64,
     ) -> Result<()> {
         let mut y = 48;
@@ -444,80 +417,39 @@ impl LineChart {
     }
 }
 
-/// A linear f64 axis whose tick marks are exactly the given values (epochs, category
-/// indices, log10 of target sizes).
-struct TickedAxis {
-    range: Range<f64>,
-    ticks: Vec<f64>,
-}
-
-impl Ranged for TickedAxis {
-    type FormatOption = DefaultFormatting;
-    type ValueType = f64;
-
-    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
-        let span = self.range.end - self.range.start;
-        let frac = if span > 0.0 {
-            (v - self.range.start) / span
-        } else {
-            0.5
-        };
-        limit.0 + (frac * (limit.1 - limit.0) as f64).round() as i32
-    }
-
-    fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
-        self.ticks.clone()
-    }
-
-    fn range(&self) -> Range<f64> {
-        self.range.clone()
-    }
-}
-
-pub(super) fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    values
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn renders_svg_with_labels_and_legend() {
+        let series = vec![Series {
+            label: "freeze 0".into(),
+            color: PALETTE[0],
+            dashed: false,
+            points: vec![
+                Point {
+                    x: 0.0,
+                    y: 0.9,
+                    err: Some(0.02),
+                },
+                Point {
+                    x: 1.0,
+                    y: 0.7,
+                    err: None,
+                },
+            ],
+        }];
         let chart = LineChart {
-            title: "Accuracy <test>".into(),
-            x_desc: "shift".into(),
-            y_desc: "accuracy".into(),
-            x_axis: XAxis::Categorical(vec!["none".into(), "rotate 45".into()]),
-            series: vec![Series {
-                label: "freeze 0".into(),
-                color: PALETTE[0],
-                dashed: false,
-                points: vec![
-                    Point {
-                        x: 0.0,
-                        y: 0.9,
-                        err: Some(0.02),
-                    },
-                    Point {
-                        x: 1.0,
-                        y: 0.7,
-                        err: None,
-                    },
-                ],
-            }],
             legend_title: "series".into(),
-            legend_extra: vec![],
-            y_bounds: Some((0.0, 1.0)),
-            dodge: true,
-            bars: false,
-            scatter: false,
-            hline: None,
+            ..LineChart::with_error_bars(
+                "Accuracy <test>",
+                "shift",
+                "accuracy",
+                XAxis::Categorical(vec!["none".into(), "rotate 45".into()]),
+                series,
+                (0.0, 1.0),
+            )
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.starts_with("<svg"));
@@ -529,37 +461,25 @@ mod tests {
 
     #[test]
     fn log_axis_ticks_show_raw_values() {
+        let series = vec![Series {
+            label: "scratch".into(),
+            color: PALETTE[1],
+            dashed: true,
+            points: [(10.0, 0.5), (1000.0, 0.8)]
+                .map(|(x, y)| Point { x, y, err: None })
+                .to_vec(),
+        }];
         let chart = LineChart {
-            title: "t".into(),
-            x_desc: "n".into(),
-            y_desc: "acc".into(),
-            x_axis: XAxis::Log {
-                ticks: vec![10.0, 100.0, 1000.0],
-            },
-            series: vec![Series {
-                label: "scratch".into(),
-                color: PALETTE[1],
-                dashed: true,
-                points: vec![
-                    Point {
-                        x: 10.0,
-                        y: 0.5,
-                        err: None,
-                    },
-                    Point {
-                        x: 1000.0,
-                        y: 0.8,
-                        err: None,
-                    },
-                ],
-            }],
             legend_title: String::new(),
-            legend_extra: vec![],
-            y_bounds: None,
-            dodge: false,
-            bars: false,
-            scatter: false,
-            hline: None,
+            ..LineChart::new(
+                "t".into(),
+                "n".into(),
+                "acc".into(),
+                XAxis::Log {
+                    ticks: vec![10.0, 100.0, 1000.0],
+                },
+                series,
+            )
         };
         let svg = chart.to_svg().unwrap();
         assert!(svg.contains(">\n100\n<") || svg.contains(">100<"), "{svg}");

@@ -1,13 +1,16 @@
 //! What every section reads: the sweep, its trials as typed rows, the page-wide colours, and
 //! the labels and orders shared by every chart (`freeze 2`, `scratch`, `100/class`).
 
+use crate::metrics::names::{Metric, HEAD, LR};
 use crate::report::charts::PALETTE;
-use crate::report::rows::{read_sweep, read_trials, sql_str};
+use crate::report::rows::{parse_freeze, read_sweep, read_trials, sql_str};
 pub use crate::report::rows::{SweepInfo, TrialInfo};
+use crate::spec::Freeze;
 use crate::track::TrialStatus;
 use anyhow::Result;
 use rusqlite::Connection;
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// What every section may read: the connection, the sweep, its trials, the page's colours.
 pub struct Ctx<'a> {
@@ -28,12 +31,9 @@ impl<'a> Ctx<'a> {
         // Colours: one per series label, assigned in a fixed order so that a value has the
         // same colour in every chart of the page.
         let mut colors = BTreeMap::new();
-        let mut freeze_values: Vec<String> = distinct(trials.iter().map(|t| t.freeze))
-            .iter()
-            .map(|f| f.to_string())
-            .collect();
-        freeze_values.sort_by_key(|f| freeze_order(f));
-        let mut labels: Vec<String> = freeze_values.iter().map(|f| freeze_label(f)).collect();
+        let mut freeze_values = distinct(trials.iter().map(|t| t.freeze));
+        freeze_values.sort_by_key(|f| freeze_order(*f));
+        let mut labels: Vec<String> = freeze_values.into_iter().map(freeze_label).collect();
         labels.push(SCRATCH.to_string());
         for (i, l) in labels.into_iter().enumerate() {
             colors.insert(l, PALETTE[i % PALETTE.len()]);
@@ -165,7 +165,13 @@ impl<'a> Ctx<'a> {
 
 pub(crate) const SCRATCH: &str = "scratch";
 
-pub(crate) fn freeze_label(freeze: &str) -> String {
+/// The label of a metric's value at the last epoch: `final test accuracy`.
+pub(crate) fn final_label(metric: Metric) -> String {
+    format!("final {}", metric.label)
+}
+
+/// The series label of a fine-tuned model: `freeze 2`, `freeze all`.
+pub(crate) fn freeze_label(freeze: impl fmt::Display) -> String {
     format!("freeze {freeze}")
 }
 
@@ -178,10 +184,10 @@ pub(crate) fn size_label(n: i64) -> String {
 }
 
 /// Sort key of a freeze value: block counts numerically, then `all`.
-pub(crate) fn freeze_order(f: &str) -> (u8, i64, String) {
-    match f.parse::<i64>() {
-        Ok(n) => (0, n, String::new()),
-        Err(_) => (1, 0, f.to_string()),
+pub(crate) fn freeze_order(f: Freeze) -> (u8, usize) {
+    match f {
+        Freeze::Blocks(k) => (0, k),
+        Freeze::All => (1, 0),
     }
 }
 
@@ -200,18 +206,18 @@ pub(crate) fn distinct<T: PartialEq>(it: impl Iterator<Item = T>) -> Vec<T> {
 }
 
 /// Sort key of a series label: `freeze <k>` by frozen depth, then `scratch`, then the rest.
-pub(crate) fn model_order(label: &str) -> (u8, (u8, i64, String)) {
-    match label.strip_prefix("freeze ") {
-        Some(f) => (0, freeze_order(f)),
-        None if label == SCRATCH => (1, (0, 0, String::new())),
-        None => (2, (0, 0, label.to_string())),
+pub(crate) fn model_order(label: &str) -> (u8, (u8, usize), String) {
+    match label.strip_prefix("freeze ").and_then(parse_freeze) {
+        Some(f) => (0, freeze_order(f), String::new()),
+        None if label == SCRATCH => (1, (0, 0), String::new()),
+        None => (2, (0, 0), label.to_string()),
     }
 }
 
-/// Sort key of a learning-rate metric: blocks by their number, then the head.
+/// Sort key of a block, or of its learning-rate metric: blocks by their number, then the head.
 pub(crate) fn block_order(name: &str) -> (u8, i64, String) {
-    let b = name.strip_prefix("lr/").unwrap_or(name);
-    if b == "head" {
+    let b = LR.block_of(name).unwrap_or(name);
+    if b == HEAD {
         return (2, 0, String::new());
     }
     let digits: String = b.chars().filter(|c| c.is_ascii_digit()).collect();
@@ -227,8 +233,11 @@ mod tests {
 
     #[test]
     fn freeze_values_sort_numerically_then_all() {
-        let mut v = vec!["all", "10", "2", "0"];
-        v.sort_by_key(|f| freeze_order(f));
-        assert_eq!(v, ["0", "2", "10", "all"]);
+        let mut v = vec![Freeze::All, Freeze::Blocks(10), Freeze::Blocks(2)];
+        v.sort_by_key(|f| freeze_order(*f));
+        assert_eq!(v, [Freeze::Blocks(2), Freeze::Blocks(10), Freeze::All]);
+        let mut labels = vec!["scratch", "freeze all", "freeze 10", "freeze 2"];
+        labels.sort_by_key(|l| model_order(l));
+        assert_eq!(labels, ["freeze 2", "freeze 10", "freeze all", "scratch"]);
     }
 }

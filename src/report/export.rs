@@ -5,14 +5,15 @@
 //! pandas and redraws the report's main charts with matplotlib, one markdown cell per section,
 //! so the analysis can go on in Jupyter.
 
-use super::rows::sql_str;
+use super::rows::{read_sweep, sql_str};
+use crate::metrics::names::{CKA, ECE, ECE_TS, LR, SOURCE_ACC, TEMPERATURE, TRAIN_ACC, VAL_ACC};
+use crate::track::query::open_readonly;
 use anyhow::{bail, Context, Result};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
 
 /// The formats of `thaw export`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,24 +48,8 @@ impl FromStr for ExportFormat {
 
 /// Writes the sweep in `format` to `out` (atomically: a temporary file, then a rename).
 pub fn export_sweep(db_path: &Path, sweep: &str, format: ExportFormat, out: &Path) -> Result<()> {
-    let conn = Connection::open_with_flags(
-        db_path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening {} read-only", db_path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let description: String = conn
-        .query_row(
-            "SELECT description FROM sweeps WHERE name = ?1",
-            [sweep],
-            |r| r.get(0),
-        )
-        .map_err(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => {
-                anyhow::anyhow!("no sweep named \"{sweep}\" in the database")
-            }
-            e => anyhow::Error::new(e).context("reading the sweep"),
-        })?;
+    let conn = open_readonly(db_path)?;
+    let description = read_sweep(&conn, sweep)?.description;
     // One consistent snapshot.
     conn.execute_batch("BEGIN DEFERRED")?;
     let text = match format {
@@ -201,6 +186,14 @@ pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
         stats => NOTEBOOK_STATS,
         db => py_str(&db.display().to_string()),
         sweep => py_str(sweep),
+        train_acc => TRAIN_ACC.name,
+        val_acc => VAL_ACC.name,
+        source_acc => SOURCE_ACC.name,
+        ece => ECE.name,
+        ece_ts => ECE_TS.name,
+        temperature => TEMPERATURE.name,
+        lr => LR.prefix,
+        cka => CKA.prefix,
     };
     let cells: Vec<Value> = template_cells(NOTEBOOK)
         .into_iter()

@@ -45,20 +45,11 @@ pub(crate) fn safe_name(s: &str) -> String {
     }
 }
 
-/// The report directory's name for a sweep.
+/// The report directory's name for a sweep: its `safe_name`; an error for a name that is
+/// empty or only dots.
 pub fn dir_name(sweep: &str) -> Result<String> {
-    let name: String = sweep
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if name.is_empty() || name.chars().all(|c| c == '.') {
+    if sweep.is_empty() || sweep.chars().all(|c| c == '.') {
         bail!("sweep name \"{sweep}\" cannot be used as a report directory name");
     }
-    Ok(name)
+    Ok(safe_name(sweep))
 }

@@ -1,7 +1,7 @@
 //! Heatmaps (a value per row and column label, viridis colours, the value printed in every
 //! square) rendered to SVG strings with plotters.
 
-use super::charts::{min_max, register_font, text_width, FAMILY, WIDTH};
+use super::axes::{min_max, register_font, text_width, FAMILY, WIDTH};
 use anyhow::Result;
 
 /// A heatmap: a grid of cells coloured by value, with the value printed in each cell.
@@ -52,12 +52,131 @@ fn fmt_value(v: f64) -> String {
     }
 }
 
+/// The placement of a heatmap's parts, in SVG pixels.
+struct Layout {
+    /// Font size of the row and column labels.
+    label_font: f64,
+    /// Left edge of the grid.
+    left: i32,
+    /// Top edge of the grid.
+    top: i32,
+    cell_w: i32,
+    cell_h: i32,
+    /// Width of the grid: `cell_w` times the columns.
+    grid_w: i32,
+    /// Height of the grid: `cell_h` times the rows.
+    grid_h: i32,
+    /// Whether the column labels are drawn rotated (they do not fit their cells).
+    rotate: bool,
+    width: i32,
+    height: i32,
+}
+
 impl Heatmap {
     /// Renders the heatmap as a standalone `<svg>` element. Every text is escaped.
     pub fn to_svg(&self) -> Result<String> {
         use super::html::escape;
         use std::fmt::Write as _;
         register_font()?;
+        let l = self.layout();
+        let finite: Vec<f64> = self
+            .values
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let (lo, hi) = min_max(finite.iter().copied()).unwrap_or((0.0, 1.0));
+        let norm = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+
+        let mut o = String::new();
+        let (width, height, font) = (l.width, l.height, l.label_font);
+        let _ = write!(
+            o,
+            r#"<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" font-family="{FAMILY}">"#
+        );
+        let _ = write!(
+            o,
+            r#"<rect width="{width}" height="{height}" fill="white"/>"#
+        );
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="24" font-size="19" text-anchor="middle">{}</text>"#,
+            l.left + l.grid_w / 2,
+            escape(&self.title)
+        );
+        for (r, row_label) in self.y_labels.iter().enumerate() {
+            let y = l.top + r as i32 * l.cell_h;
+            let _ = write!(
+                o,
+                r#"<text x="{}" y="{}" font-size="{font}" text-anchor="end" dominant-baseline="central">{}</text>"#,
+                l.left - 8,
+                y + l.cell_h / 2,
+                escape(row_label)
+            );
+            for c in 0..self.x_labels.len() {
+                let x = l.left + c as i32 * l.cell_w;
+                let value = self.values.get(r).and_then(|row| row.get(c)).copied();
+                square(
+                    &mut o,
+                    (x, y),
+                    (l.cell_w, l.cell_h),
+                    value.flatten().map(|v| (v, norm(v))),
+                );
+            }
+        }
+        self.axis_labels(&mut o, &l);
+        self.colour_bar(
+            &mut o,
+            (l.left + l.grid_w + 24, l.top, l.grid_h.max(60)),
+            (lo, hi),
+        );
+        o.push_str("</svg>");
+        Ok(o)
+    }
+
+    /// The column labels under the grid (rotated when they do not fit) and both axis
+    /// descriptions.
+    fn axis_labels(&self, o: &mut String, l: &Layout) {
+        use super::html::escape;
+        use std::fmt::Write as _;
+        let font = l.label_font;
+        for (c, col_label) in self.x_labels.iter().enumerate() {
+            let x = l.left + c as i32 * l.cell_w + l.cell_w / 2;
+            let y = l.top + l.grid_h + 16;
+            if l.rotate {
+                let _ = write!(
+                    o,
+                    r#"<text x="{x}" y="{y}" font-size="{font}" text-anchor="end" transform="rotate(-40 {x} {y})">{}</text>"#,
+                    escape(col_label)
+                );
+            } else {
+                let _ = write!(
+                    o,
+                    r#"<text x="{x}" y="{y}" font-size="{font}" text-anchor="middle">{}</text>"#,
+                    escape(col_label)
+                );
+            }
+        }
+        let _ = write!(
+            o,
+            r#"<text x="{}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
+            l.left + l.grid_w / 2,
+            l.height - 10,
+            escape(&self.x_desc)
+        );
+        let _ = write!(
+            o,
+            r#"<text x="14" y="{}" font-size="15" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#,
+            l.top + l.grid_h / 2,
+            l.top + l.grid_h / 2,
+            escape(&self.y_desc)
+        );
+    }
+
+    /// Where the grid, its labels and the colour bar go.
+    fn layout(&self) -> Layout {
         let label_font = 13.0;
         let row_label_w = self
             .y_labels
@@ -75,8 +194,6 @@ impl Heatmap {
         let avail = (WIDTH as i32 - left - legend_w - 10).max(100);
         let cell_w = (avail / ncols as i32).clamp(36, 120);
         let cell_h = 34;
-        let grid_w = cell_w * ncols as i32;
-        let grid_h = cell_h * nrows as i32;
         // Column labels that do not fit their cell are drawn rotated.
         let col_label_w = self
             .x_labels
@@ -90,89 +207,19 @@ impl Heatmap {
         } else {
             54
         };
-        let width = (left + grid_w + legend_w + 10).max(320);
-        let height = top + grid_h + bottom;
-
-        let finite: Vec<f64> = self
-            .values
-            .iter()
-            .flatten()
-            .flatten()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        let (lo, hi) = min_max(finite.iter().copied()).unwrap_or((0.0, 1.0));
-        let norm = |v: f64| if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-
-        let mut o = String::new();
-        let _ = write!(
-            o,
-            r#"<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" font-family="{FAMILY}">"#
-        );
-        let _ = write!(
-            o,
-            r#"<rect width="{width}" height="{height}" fill="white"/>"#
-        );
-        let _ = write!(
-            o,
-            r#"<text x="{}" y="24" font-size="19" text-anchor="middle">{}</text>"#,
-            left + grid_w / 2,
-            escape(&self.title)
-        );
-        for (r, row_label) in self.y_labels.iter().enumerate() {
-            let y = top + r as i32 * cell_h;
-            let _ = write!(
-                o,
-                r#"<text x="{}" y="{}" font-size="{label_font}" text-anchor="end" dominant-baseline="central">{}</text>"#,
-                left - 8,
-                y + cell_h / 2,
-                escape(row_label)
-            );
-            for c in 0..self.x_labels.len() {
-                let x = left + c as i32 * cell_w;
-                let value = self.values.get(r).and_then(|row| row.get(c)).copied();
-                square(
-                    &mut o,
-                    (x, y),
-                    (cell_w, cell_h),
-                    value.flatten().map(|v| (v, norm(v))),
-                );
-            }
+        let (grid_w, grid_h) = (cell_w * ncols as i32, cell_h * nrows as i32);
+        Layout {
+            label_font,
+            left,
+            top,
+            cell_w,
+            cell_h,
+            grid_w,
+            grid_h,
+            rotate,
+            width: (left + grid_w + legend_w + 10).max(320),
+            height: top + grid_h + bottom,
         }
-        for (c, col_label) in self.x_labels.iter().enumerate() {
-            let x = left + c as i32 * cell_w + cell_w / 2;
-            let y = top + grid_h + 16;
-            if rotate {
-                let _ = write!(
-                    o,
-                    r#"<text x="{x}" y="{y}" font-size="{label_font}" text-anchor="end" transform="rotate(-40 {x} {y})">{}</text>"#,
-                    escape(col_label)
-                );
-            } else {
-                let _ = write!(
-                    o,
-                    r#"<text x="{x}" y="{y}" font-size="{label_font}" text-anchor="middle">{}</text>"#,
-                    escape(col_label)
-                );
-            }
-        }
-        let _ = write!(
-            o,
-            r#"<text x="{}" y="{}" font-size="15" text-anchor="middle">{}</text>"#,
-            left + grid_w / 2,
-            height - 10,
-            escape(&self.x_desc)
-        );
-        let _ = write!(
-            o,
-            r#"<text x="14" y="{}" font-size="15" text-anchor="middle" transform="rotate(-90 14 {})">{}</text>"#,
-            top + grid_h / 2,
-            top + grid_h / 2,
-            escape(&self.y_desc)
-        );
-        self.colour_bar(&mut o, (left + grid_w + 24, top, grid_h.max(60)), (lo, hi));
-        o.push_str("</svg>");
-        Ok(o)
     }
 
     /// The colour bar right of the grid at (x, top) with height `bh`, labelled with the range.
@@ -247,7 +294,7 @@ fn square(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::charts::fmt_tick;
+    use crate::report::axes::fmt_tick;
 
     #[test]
     fn heatmap_prints_values_and_escapes_labels() {

@@ -4,6 +4,7 @@
 //! user folder can replace any of them (see [`Templates`]).
 
 use super::page::Cell;
+use crate::track::TrialStatus;
 use anyhow::{Context, Result};
 use minijinja::{context, Environment};
 use serde::Serialize;
@@ -51,13 +52,13 @@ pub struct IndexRow {
 }
 
 /// Trial statuses, in the order of the index page's columns.
-pub const STATUSES: &[&str] = &[
-    "completed",
-    "running",
-    "pending",
-    "failed",
-    "diverged",
-    "interrupted",
+pub const STATUSES: [TrialStatus; 6] = [
+    TrialStatus::Completed,
+    TrialStatus::Running,
+    TrialStatus::Pending,
+    TrialStatus::Failed,
+    TrialStatus::Diverged,
+    TrialStatus::Interrupted,
 ];
 
 /// The template set: the embedded templates, each replaced by a file of the same name in the
@@ -129,7 +130,7 @@ impl Templates {
                 db => db,
                 generated_at => generated_at,
                 sweeps => sweeps,
-                statuses => STATUSES,
+                statuses => STATUSES.map(|s| s.as_str()),
             })
             .context("rendering the index template")
     }

@@ -10,8 +10,8 @@
 //!
 //! - [`page`]: the page model ([`Cell`], inputs, outputs, tables); imports nothing else of the
 //!   report.
-//! - [`charts`] (line charts), [`heatmap`] and [`html`] (templates, markdown): rendering, which
-//!   knows only the page model.
+//! - `axes` (the chart font, size, tick labels and ranges), then [`charts`] (line charts),
+//!   [`heatmap`] and [`html`] (templates, markdown): rendering, which knows only the page model.
 //! - `rows`: the one row reader; [`context`]: the sweep and its trials as typed rows, the
 //!   page-wide colours and labels; `stats`: the one confidence interval (of
 //!   [`crate::metrics`]) and summary tables; `series`: chart series built from query rows.
@@ -21,6 +21,7 @@
 //!   and `reports/index.html`; `files`: atomic writes and safe names; [`export`]: CSV, JSON and
 //!   Jupyter exports (the notebook's Python is in `templates/notebook/`).
 
+mod axes;
 pub mod charts;
 pub mod context;
 pub mod export;
@@ -40,10 +41,11 @@ pub use files::{dir_name, write_atomic};
 pub use page::Cell;
 pub use sections::SECTIONS;
 
+use crate::track::query::open_readonly;
+use crate::track::TrialStatus;
 use anyhow::{Context, Result};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// Renders reports/<sweep>/index.html (out_dir = reports root) from the database, read-only,
 /// with the embedded templates. See [`render_sweep_with`].
@@ -82,10 +84,14 @@ pub fn render_sweep_with(
     // The page reads trial_summary about ten times: read it once into a connection-local
     // table of the same name (unqualified names resolve to `temp` first), so every query
     // shown stays runnable as-is against the view.
+    // The opener sets `query_only`, which refuses even this connection-local table; the file
+    // itself stays read-only (SQLITE_OPEN_READ_ONLY).
+    conn.pragma_update(None, "query_only", false)?;
     conn.execute(
         "CREATE TEMP TABLE trial_summary AS SELECT * FROM main.trial_summary WHERE sweep = ?1",
         [sweep],
     )?;
+    conn.pragma_update(None, "query_only", true)?;
     let ctx = context::Ctx::load(&conn, sweep, generated_at.clone())?;
     let cells = sections::build(&ctx)?;
     let status_line = ctx.status_line();
@@ -138,16 +144,6 @@ fn now() -> String {
         .to_string()
 }
 
-fn open_readonly(db_path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
-        db_path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .with_context(|| format!("opening {} read-only", db_path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    Ok(conn)
-}
-
 fn write_index(
     conn: &Connection,
     tpl: &html::Templates,
@@ -165,7 +161,10 @@ fn write_index(
     let mut q = stmt.query([])?;
     while let Some(r) = q.next()? {
         let name: String = r.get(0)?;
-        let status: Option<String> = r.get(3)?;
+        let status: Option<TrialStatus> = r
+            .get::<_, Option<String>>(3)?
+            .map(|s| s.parse())
+            .transpose()?;
         let n: i64 = r.get(4)?;
         if rows.last().is_none_or(|l| l.name != name) {
             let dir = dir_name(&name).unwrap_or_else(|_| "_".to_string());

@@ -1,6 +1,7 @@
 //! The one row reader: SQL results as typed tuples, as SQLite values, or as a page table, and
 //! the formatting of numbers and SQL literals they share.
 
+use crate::metrics::names::Family;
 use crate::report::page::{Table, TableCell};
 use crate::spec::{BackboneKind, Freeze, Precision};
 use crate::track::TrialStatus;
@@ -73,10 +74,7 @@ pub(crate) fn read_trials(conn: &Connection, sweep: &str) -> Result<Vec<TrialInf
                     BackboneKind::ALL.into_iter().find(|b| b.name() == s)
                 })?,
                 pretrained: r.get::<_, i64>(2)? != 0,
-                freeze: parsed(r, 3, |s| match s {
-                    "all" => Some(Freeze::All),
-                    n => n.parse().ok().map(Freeze::Blocks),
-                })?,
+                freeze: parsed(r, 3, parse_freeze)?,
                 train_per_class: r.get(4)?,
                 shift: r.get(5)?,
                 schedule: r.get(6)?,
@@ -90,8 +88,16 @@ pub(crate) fn read_trials(conn: &Connection, sweep: &str) -> Result<Vec<TrialInf
     Ok(trials)
 }
 
+/// A freeze value as the database stores it (`2`, `all`; [`Freeze`]'s `Display`).
+pub(crate) fn parse_freeze(s: &str) -> Option<Freeze> {
+    match s {
+        "all" => Some(Freeze::All),
+        n => n.parse().ok().map(Freeze::Blocks),
+    }
+}
+
 /// Column `i` as text, parsed by `parse`; a conversion error naming the text otherwise.
-fn parsed<T>(
+pub(crate) fn parsed<T>(
     r: &rusqlite::Row<'_>,
     i: usize,
     parse: impl Fn(&str) -> Option<T>,
@@ -109,6 +115,11 @@ fn parsed<T>(
 /// An SQL string literal.
 pub fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The SQL `LIKE` pattern of every stored name of a metric family: `'lr/%'`.
+pub(crate) fn family_like(family: Family) -> String {
+    sql_str(&family.name("%"))
 }
 
 pub(crate) fn fmt_real(v: f64) -> String {

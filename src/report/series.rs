@@ -1,8 +1,9 @@
 //! Series building: chart series and axes from query rows, each point aggregated over seeds
 //! with [`super::stats::ci`], and the per-trial SQL the aggregated charts are drawn from.
 
+use crate::metrics::names::LR;
 use crate::report::charts::{Point, Series, PALETTE};
-use crate::report::context::{block_order, distinct, freeze_order, Ctx};
+use crate::report::context::{block_order, distinct, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::typed_rows;
 use crate::report::stats::ci;
@@ -27,9 +28,28 @@ pub(crate) fn no_data(title: &str, inputs: Vec<Input>) -> Cell {
     }
 }
 
+/// A cell of one chart (its SVG, caption and the number of query rows drawn), then `more`
+/// outputs (findings, tables).
+pub(crate) fn chart_cell(
+    title: &str,
+    inputs: Vec<Input>,
+    svg: String,
+    caption: String,
+    rows: usize,
+    more: impl IntoIterator<Item = Output>,
+) -> Cell {
+    Cell {
+        title: title.to_string(),
+        inputs,
+        outputs: std::iter::once(Output::Chart { svg, caption, rows })
+            .chain(more)
+            .collect(),
+    }
+}
+
 /// Final test accuracy per trial against one axis, with a series per freeze value
 /// (pretrained) plus `scratch`. Rows: (key, series, x value, seed, final_test_acc).
-pub(crate) fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
+fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
     per_trial_sql(ctx, axis, "ts.final_test_acc", "final_test_acc")
 }
 
@@ -45,6 +65,26 @@ WHERE ts.sweep = {} AND ts.status = 'completed' AND {value} IS NOT NULL
 ORDER BY t.position;",
         ctx.sweep_lit()
     )
+}
+
+/// The cell of final test accuracy per trial against `axis` (see [`final_acc_sql`]): `None`
+/// when the axis does not vary, the "no data" cell without rows, else `cell(rows, inputs)`.
+pub(crate) fn final_acc_cell(
+    ctx: &Ctx,
+    axis: &str,
+    title: &str,
+    cell: impl FnOnce(Vec<(String, String, f64)>, Vec<Input>) -> Result<Cell>,
+) -> Result<Option<Cell>> {
+    if !ctx.varies(axis) {
+        return Ok(None);
+    }
+    let sql = final_acc_sql(ctx, axis);
+    let rows = final_acc_rows(ctx, &sql)?;
+    let inputs = vec![Input::sql(sql)];
+    if rows.is_empty() {
+        return Ok(Some(no_data(title, inputs)));
+    }
+    cell(rows, inputs).map(Some)
 }
 
 /// Rows of [`final_acc_sql`] as (series, x, accuracy); x read as text.
@@ -69,11 +109,7 @@ pub(crate) fn aggregate_series(
     xpos: impl Fn(usize, &str) -> f64,
 ) -> Vec<Series> {
     let mut labels = distinct(rows.iter().map(|r| r.0.as_str()));
-    labels.sort_by_key(|l| {
-        l.strip_prefix("freeze ")
-            .map(|f| (0, freeze_order(f)))
-            .unwrap_or((1, (0, 0, l.to_string())))
-    });
+    labels.sort_by_key(|l| model_order(l));
     labels
         .into_iter()
         .map(|label| {
@@ -157,7 +193,7 @@ pub(crate) fn points_of<'a>(
         .collect()
 }
 
-/// One line per block: the learning rate of `lr/<block>` over epochs.
+/// One line per block: the learning rate of `lr/<block>` ([`LR`]) over epochs.
 pub(crate) fn lr_series(rows: &[(String, i64, f64)]) -> Vec<Series> {
     let mut blocks = distinct(rows.iter().map(|r| r.0.as_str()));
     blocks.sort_by_key(|b| block_order(b));
@@ -165,7 +201,7 @@ pub(crate) fn lr_series(rows: &[(String, i64, f64)]) -> Vec<Series> {
         .into_iter()
         .enumerate()
         .map(|(i, b)| Series {
-            label: b.strip_prefix("lr/").unwrap_or(b).to_string(),
+            label: LR.block_of(b).unwrap_or(b).to_string(),
             color: PALETTE[i % PALETTE.len()],
             dashed: false,
             points: points_of(rows, b),

@@ -134,6 +134,17 @@ pub(crate) fn listing(items: &[(String, f64)], signed: bool) -> String {
         .join(", ")
 }
 
+/// "<claim>: yes (a 0.100, b 0.200<note>)." stating whether the means rise along the list.
+pub(crate) fn rise_finding(claim: &str, means: &[(String, f64)], note: &str) -> String {
+    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+    format!(
+        "{claim}: {} ({}{note}).",
+        yes_no(rises(&vals, 0.0)),
+        listing(means, false)
+    )
+}
+
+/// "yes" or "no".
 pub(crate) fn yes_no(b: bool) -> &'static str {
     if b {
         "yes"
@@ -142,6 +153,7 @@ pub(crate) fn yes_no(b: bool) -> &'static str {
     }
 }
 
+/// The findings as one "Findings:" text, or `None` when there are none.
 pub(crate) fn findings_output(lines: Vec<String>) -> Option<Output> {
     (!lines.is_empty()).then(|| Output::Text {
         text: format!("Findings:\n{}", lines.join("\n")),

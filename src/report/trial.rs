@@ -12,8 +12,12 @@
 use super::charts::{LineChart, Series, XAxis, PALETTE};
 use super::html::{markdown_to_html, Templates, TrialPage};
 use super::page::{Cell, Input, Output, Table, TableCell};
-use super::rows::{fmt_real, sql_str};
+use super::rows::{family_like, fmt_real, parsed, sql_str};
 use super::series::{epoch_ticks, lr_series, points_of};
+use crate::metrics::names::{
+    EPOCH_SECONDS, LR, SOURCE_ACC, TEST_ACC, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS,
+};
+use crate::track::TrialStatus;
 use anyhow::{Context, Result};
 use rusqlite::{params, Connection};
 use std::path::{Path, PathBuf};
@@ -21,7 +25,7 @@ use std::path::{Path, PathBuf};
 /// Everything one trial page shows, read inside the report's snapshot.
 pub(crate) struct TrialData {
     pub key: String,
-    pub status: String,
+    pub status: TrialStatus,
     pub config_json: String,
     pub device: Option<String>,
     pub started_at: Option<String>,
@@ -37,8 +41,6 @@ pub(crate) fn page_name(key: &str) -> String {
     format!("{}.html", super::files::safe_name(key))
 }
 
-const TERMINAL: &[&str] = &["completed", "failed", "diverged", "interrupted"];
-
 /// Reads the trials whose page must be (re)written into `dir`.
 pub(crate) fn load(
     conn: &Connection,
@@ -52,28 +54,20 @@ pub(crate) fn load(
          FROM trials t JOIN sweeps s ON s.id = t.sweep_id
          WHERE s.name = ?1 ORDER BY t.position, t.id",
     )?;
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let rows: Vec<Row> = stmt
+    let rows: Vec<(i64, TrialData)> = stmt
         .query_map(params![sweep], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
+            let t = TrialData {
+                key: r.get(1)?,
+                status: parsed(r, 2, |s| s.parse::<TrialStatus>().ok())?,
+                config_json: r.get(3)?,
+                device: r.get(4)?,
+                started_at: r.get(5)?,
+                finished_at: r.get(6)?,
+                error: r.get(7)?,
+                stamp: String::new(),
+                metrics: Vec::new(),
+            };
+            Ok((r.get(0)?, t))
         })?
         .collect::<rusqlite::Result<_>>()
         .context("reading the trials")?;
@@ -82,35 +76,26 @@ pub(crate) fn load(
          WHERE trial_id = ?1 AND value IS NOT NULL ORDER BY name, epoch",
     )?;
     let mut out = Vec::new();
-    for (id, key, status, config_json, device, started_at, finished_at, error) in rows {
-        let stamp = blake3::hash(
+    for (id, mut t) in rows {
+        t.stamp = blake3::hash(
             format!(
-                "{fingerprint}\0{sweep}\0{key}\0{status}\0{config_json}\0{device:?}\0\
-                 {started_at:?}\0{finished_at:?}\0{error:?}"
+                "{fingerprint}\0{sweep}\0{}\0{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
+                t.key, t.status, t.config_json, t.device, t.started_at, t.finished_at, t.error
             )
             .as_bytes(),
         )
         .to_hex()[..24]
             .to_string();
-        if TERMINAL.contains(&status.as_str())
-            && existing_stamp(&dir.join(page_name(&key))).as_deref() == Some(stamp.as_str())
+        let finished = !matches!(t.status, TrialStatus::Pending | TrialStatus::Running);
+        if finished
+            && existing_stamp(&dir.join(page_name(&t.key))).as_deref() == Some(t.stamp.as_str())
         {
             continue;
         }
-        let m = metrics
+        t.metrics = metrics
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.push(TrialData {
-            key,
-            status,
-            config_json,
-            device,
-            started_at,
-            finished_at,
-            error,
-            stamp,
-            metrics: m,
-        });
+        out.push(t);
     }
     Ok(out)
 }
@@ -203,18 +188,20 @@ fn names_in(names: &[&str]) -> String {
     format!("m.name IN ({})", list.join(", "))
 }
 
-const LOSSES: &[&str] = &["train_loss", "val_loss"];
-const ACCURACIES: &[&str] = &["train_acc", "val_acc", "test_acc", "source_acc"];
+const LOSSES: &[&str] = &[TRAIN_LOSS.name, VAL_LOSS.name];
+const ACCURACIES: &[&str] = &[TRAIN_ACC.name, VAL_ACC.name, TEST_ACC.name, SOURCE_ACC.name];
+/// The validation curves, drawn dashed.
+const VALIDATION: &[&str] = &[VAL_LOSS.name, VAL_ACC.name];
 
+/// The colour of a loss or accuracy curve: one per split (train, validation, test, source).
 fn metric_color(name: &str) -> (u8, u8, u8) {
-    let i = match name {
-        n if n.starts_with("train") => 0,
-        n if n.starts_with("val") => 1,
-        n if n.starts_with("test") => 2,
-        n if n.starts_with("source") => 3,
-        _ => 7,
-    };
-    PALETTE[i]
+    let splits: [&[&str]; 4] = [
+        &[TRAIN_LOSS.name, TRAIN_ACC.name],
+        VALIDATION,
+        &[TEST_ACC.name],
+        &[SOURCE_ACC.name],
+    ];
+    PALETTE[splits.iter().position(|s| s.contains(&name)).unwrap_or(7)]
 }
 
 fn curve_chart(
@@ -240,7 +227,7 @@ fn curve_chart(
             } else {
                 metric_color(n)
             },
-            dashed: n.starts_with("val"),
+            dashed: VALIDATION.contains(n),
             points: points_of(rows.iter().copied(), n),
         })
         .collect();
@@ -269,7 +256,7 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
     let train_seconds: f64 = t
         .metrics
         .iter()
-        .filter(|m| m.0 == "epoch_seconds")
+        .filter(|m| m.0 == EPOCH_SECONDS.name)
         .map(|m| m.2)
         .sum();
     cells.push(config_cell(t, train_seconds));
@@ -313,7 +300,7 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
     let lr: Vec<&(String, i64, f64)> = t
         .metrics
         .iter()
-        .filter(|m| m.0.starts_with("lr/"))
+        .filter(|m| LR.block_of(&m.0).is_some())
         .collect();
     let owned: Vec<(String, i64, f64)> = lr.iter().map(|r| (*r).clone()).collect();
     let chart = LineChart {
@@ -321,7 +308,7 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         ..LineChart::new(
             "Learning rate per block".to_string(),
             "epoch".to_string(),
-            "learning rate".to_string(),
+            LR.label.to_string(),
             XAxis::Linear {
                 ticks: epoch_ticks(&lr.iter().map(|r| r.1).collect::<Vec<_>>()),
             },
@@ -330,7 +317,7 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
     };
     chart_cell(
         "Learning rate per block",
-        "m.name LIKE 'lr/%'".to_string(),
+        format!("m.name LIKE {}", family_like(LR)),
         lr,
         chart,
     );
@@ -338,8 +325,8 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
     let known = |n: &str| {
         LOSSES.contains(&n)
             || ACCURACIES.contains(&n)
-            || n.starts_with("lr/")
-            || n == "epoch_seconds"
+            || LR.block_of(n).is_some()
+            || n == EPOCH_SECONDS.name
     };
     let other: Vec<&(String, i64, f64)> = t.metrics.iter().filter(|m| !known(&m.0)).collect();
     if !other.is_empty() {
@@ -367,7 +354,7 @@ fn config_cell(t: &TrialData, train_seconds: f64) -> Cell {
         opt(&t.started_at),
         opt(&t.finished_at),
         if train_seconds > 0.0 {
-            format!("{train_seconds:.1} s")
+            format!("{train_seconds:.1} {}", EPOCH_SECONDS.unit)
         } else {
             "\u{2014}".to_string()
         }
@@ -395,9 +382,10 @@ fn timings_cell(sweep: &str, t: &TrialData, train_seconds: f64) -> Cell {
     let secs: Vec<&(String, i64, f64)> = t
         .metrics
         .iter()
-        .filter(|m| m.0 == "epoch_seconds")
+        .filter(|m| m.0 == EPOCH_SECONDS.name)
         .collect();
-    let sql = metric_sql(sweep, &t.key, "m.name = 'epoch_seconds'");
+    let filter = format!("m.name = {}", sql_str(EPOCH_SECONDS.name));
+    let sql = metric_sql(sweep, &t.key, &filter);
     let cell = |text: String, class: &str| TableCell {
         text,
         class: class.to_string(),
@@ -426,9 +414,11 @@ fn timings_cell(sweep: &str, t: &TrialData, train_seconds: f64) -> Cell {
             }),
             Output::Text {
                 text: format!(
-                    "{} epochs, {train_seconds:.1} s in total, {:.2} s per epoch on average.",
+                    "{} epochs, {train_seconds:.1} {unit} in total, {:.2} {unit} per epoch on \
+                     average.",
                     secs.len(),
-                    train_seconds / secs.len() as f64
+                    train_seconds / secs.len() as f64,
+                    unit = EPOCH_SECONDS.unit,
                 ),
             },
         ]

@@ -1,6 +1,8 @@
 # The cells of the notebook that `thaw export --format ipynb` writes: markdown after a
 # `# %% [markdown]` line, code after a `# %%` line. Each cell is rendered by minijinja with
-# title, description, db_path (text) and db, sweep (Python string literals), stats (stats.py).
+# title, description, db_path (text) and db, sweep (Python string literals), stats (stats.py),
+# and the stored metric names of thaw's registry (src/metrics/names.rs): train_acc, val_acc,
+# source_acc, ece, ece_ts, temperature, and the per-block prefixes lr and cka.
 # %% [markdown]
 # {{ title }}
 
@@ -36,17 +38,17 @@ Train (solid) vs validation (dashed) accuracy per epoch, mean over completed tri
 # %%
 curves = q("""
 SELECT t.train_per_class, m.epoch,
-       AVG(CASE WHEN m.name = 'train_acc' THEN m.value END) AS train_acc,
-       AVG(CASE WHEN m.name = 'val_acc' THEN m.value END) AS val_acc
+       AVG(CASE WHEN m.name = '{{ train_acc }}' THEN m.value END) AS {{ train_acc }},
+       AVG(CASE WHEN m.name = '{{ val_acc }}' THEN m.value END) AS {{ val_acc }}
 FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
 WHERE s.name = :sweep AND t.status = 'completed'
-  AND m.name IN ('train_acc', 'val_acc') AND m.epoch >= 1
+  AND m.name IN ('{{ train_acc }}', '{{ val_acc }}') AND m.epoch >= 1
 GROUP BY t.train_per_class, m.epoch ORDER BY t.train_per_class, m.epoch
 """)
 fig, ax = plt.subplots(figsize=(8, 4.5))
 for i, (n, g) in enumerate(curves.groupby("train_per_class")):
-    ax.plot(g["epoch"], g["train_acc"], "-o", color=f"C{i}", label=f"{n}/class train")
-    ax.plot(g["epoch"], g["val_acc"], "--o", color=f"C{i}", mfc="none", label=f"{n}/class validation")
+    ax.plot(g["epoch"], g["{{ train_acc }}"], "-o", color=f"C{i}", label=f"{n}/class train")
+    ax.plot(g["epoch"], g["{{ val_acc }}"], "--o", color=f"C{i}", mfc="none", label=f"{n}/class validation")
 ax.set(xlabel="epoch", ylabel="accuracy", title="Train vs validation accuracy")
 ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
 plt.show()
@@ -57,10 +59,10 @@ done.assign(gap=done["final_train_acc"] - done["final_val_acc"]).groupby("train_
 Source-task accuracy during fine-tuning (epoch 0 = before), by frozen depth; forgetting = source accuracy before − after, against the learning rate.
 # %%
 src = q("""
-SELECT t.freeze, t.schedule, m.epoch, AVG(m.value) AS source_acc
+SELECT t.freeze, t.schedule, m.epoch, AVG(m.value) AS {{ source_acc }}
 FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
 WHERE s.name = :sweep AND t.status = 'completed' AND t.pretrained = 1
-  AND m.name = 'source_acc' AND m.value IS NOT NULL
+  AND m.name = '{{ source_acc }}' AND m.value IS NOT NULL
 GROUP BY t.freeze, t.schedule, m.epoch ORDER BY t.freeze, m.epoch
 """)
 if src.empty:
@@ -68,8 +70,8 @@ if src.empty:
 else:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for f, g in src.groupby("freeze"):
-        g = g.groupby("epoch", as_index=False)["source_acc"].mean()
-        axes[0].plot(g["epoch"], g["source_acc"], "-o", label=f"freeze {f}")
+        g = g.groupby("epoch", as_index=False)["{{ source_acc }}"].mean()
+        axes[0].plot(g["epoch"], g["{{ source_acc }}"], "-o", label=f"freeze {f}")
     axes[0].set(xlabel="fine-tuning epoch", ylabel="source-task accuracy", title="Source accuracy by frozen depth")
     axes[0].legend()
     pre = done[done["pretrained"] == 1].assign(forgetting=lambda d: d["source_acc_pretrained"] - d["source_acc_final"])
@@ -131,9 +133,9 @@ plt.show()
 The learning rate of every block over training, for the first trial of each schedule.
 # %%
 lr = q("""
-SELECT t.schedule, t.key, m.name AS block, m.epoch, m.value AS lr
+SELECT t.schedule, t.key, m.name AS block, m.epoch, m.value AS {{ lr }}
 FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = :sweep AND m.name LIKE 'lr/%' AND m.value IS NOT NULL
+WHERE s.name = :sweep AND m.name LIKE '{{ lr }}/%' AND m.value IS NOT NULL
   AND t.id IN (SELECT MIN(t2.id) FROM trials t2 JOIN sweeps s2 ON s2.id = t2.sweep_id
                WHERE s2.name = :sweep AND t2.status <> 'pending' GROUP BY t2.schedule)
 ORDER BY t.position, m.name, m.epoch
@@ -141,7 +143,7 @@ ORDER BY t.position, m.name, m.epoch
 for sched, g in lr.groupby("schedule", sort=False):
     fig, ax = plt.subplots(figsize=(8, 3.5))
     for b, d in g.groupby("block"):
-        ax.plot(d["epoch"], d["lr"], "-o", label=b.removeprefix("lr/"))
+        ax.plot(d["epoch"], d["{{ lr }}"], "-o", label=b.removeprefix("{{ lr }}/"))
     ax.set(xlabel="epoch", ylabel="learning rate", title=f"Learning rate per block: {sched}")
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5))
     plt.show()
@@ -167,11 +169,11 @@ else:
 
 Expected calibration error (15 bins) on the target test set before and after temperature scaling fitted on the validation set, and the fitted temperature, mean over completed trials per model.
 # %%
-cal = done.dropna(subset=["ece", "ece_ts"]).groupby("model")[["ece", "ece_ts", "temperature"]].mean()
+cal = done.dropna(subset=["{{ ece }}", "{{ ece_ts }}"]).groupby("model")[["{{ ece }}", "{{ ece_ts }}", "{{ temperature }}"]].mean()
 if cal.empty:
     print("No calibration metrics recorded.")
 else:
-    ax = cal[["ece", "ece_ts"]].rename(columns={"ece": "before", "ece_ts": "after temperature scaling"}).plot.bar(figsize=(8, 4.5), rot=0)
+    ax = cal[["{{ ece }}", "{{ ece_ts }}"]].rename(columns={"{{ ece }}": "before", "{{ ece_ts }}": "after temperature scaling"}).plot.bar(figsize=(8, 4.5), rot=0)
     ax.set(xlabel="model", ylabel="expected calibration error", title="ECE before and after temperature scaling")
     plt.show()
 cal
@@ -183,7 +185,7 @@ Linear CKA between each block's outputs before and after fine-tuning (1 = unchan
 cka = q("""
 SELECT t.freeze, m.name, m.value
 FROM metrics m JOIN trials t ON t.id = m.trial_id JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = :sweep AND t.status = 'completed' AND m.name LIKE 'cka/%'
+WHERE s.name = :sweep AND t.status = 'completed' AND m.name LIKE '{{ cka }}/%'
 """)
 def block_order(name):
     """Blocks from the input up: a stem (no number) first, then by their number."""
@@ -198,7 +200,7 @@ else:
     for f, d in cka.groupby("freeze"):
         d = d.groupby("name")["value"].mean().reindex(blocks)
         ax.plot(range(len(blocks)), d.values, "-o", label=f"freeze {f}")
-    ax.set_xticks(range(len(blocks)), [b.removeprefix("cka/") for b in blocks])
+    ax.set_xticks(range(len(blocks)), [b.removeprefix("{{ cka }}/") for b in blocks])
     ax.set(xlabel="block", ylabel="linear CKA to the pretrained block", title="Representation drift")
     ax.legend()
     plt.show()

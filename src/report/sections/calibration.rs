@@ -1,5 +1,6 @@
 //! Expected calibration error of fine-tuned against from-scratch models.
 
+use crate::metrics::names::{ECE, ECE_TS, TEMPERATURE};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
@@ -69,11 +70,13 @@ pub(crate) fn calibration_findings(rows: &[CalRow]) -> Vec<String> {
 /// Calibration: ECE (15 equal-width bins) before and after temperature scaling fitted on the
 /// validation set, by setting, with the fitted temperatures.
 pub fn calibration(ctx: &Ctx) -> Result<Option<Cell>> {
+    // trial_summary has a column per metric, named after it.
+    let (ece, ece_ts, temperature) = (ECE.name, ECE_TS.name, TEMPERATURE.name);
     let sql = format!(
-        "SELECT ts.key, {MODEL_SQL} AS setting, ts.seed, ts.ece, ts.ece_ts, ts.temperature
+        "SELECT ts.key, {MODEL_SQL} AS setting, ts.seed, ts.{ece}, ts.{ece_ts}, ts.{temperature}
 FROM trial_summary ts
 JOIN trials t ON t.id = ts.trial_id
-WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.ece IS NOT NULL AND ts.ece_ts IS NOT NULL
+WHERE ts.sweep = {} AND ts.status = 'completed' AND ts.{ece} IS NOT NULL AND ts.{ece_ts} IS NOT NULL
 ORDER BY t.position;",
         ctx.sweep_lit()
     );
@@ -143,7 +146,7 @@ ORDER BY t.position;",
     outputs.extend(findings_output(calibration_findings(&rows)));
     outputs.push(Output::Table(ci_table(
         &["model"],
-        &["ece", "ece_ts", "temperature"],
+        &[ece, ece_ts, temperature],
         &table_rows,
     )));
     Ok(Some(Cell {

@@ -1,79 +1,62 @@
 //! Final accuracy against the target training size.
 
+use crate::metrics::names::TEST_ACC;
 use crate::report::charts::{LineChart, XAxis};
-use crate::report::context::{distinct, size_label, Ctx};
-use crate::report::page::{Cell, Input, Output};
-use crate::report::series::{aggregate_series, final_acc_rows, final_acc_sql, mean_at, no_data};
-use crate::report::stats::rises;
+use crate::report::context::{distinct, final_label, size_label, Ctx};
+use crate::report::page::{Cell, Output};
+use crate::report::series::{aggregate_series, chart_cell, final_acc_cell, mean_at};
+use crate::report::stats::rise_finding;
 use anyhow::Result;
 
 /// [6] Data efficiency: final test accuracy against target size (log axis), fine-tuned
 /// by frozen depth vs from scratch.
 pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
-    if !ctx.varies("train_per_class") {
-        return Ok(None);
-    }
     let title = "Data efficiency: accuracy vs target training size";
-    let sql = final_acc_sql(ctx, "train_per_class");
-    let rows = final_acc_rows(ctx, &sql)?;
-    let inputs = vec![Input::sql(sql)];
-    if rows.is_empty() {
-        return Ok(Some(no_data(title, inputs)));
-    }
-    let mut sizes: Vec<i64> = distinct(ctx.trials.iter().map(|t| t.train_per_class));
-    sizes.sort();
-    let keys: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
-    let series = aggregate_series(ctx, &rows, &keys, |i, _| sizes[i] as f64);
-    let chart = LineChart {
-        y_bounds: Some((0.0, 1.0)),
-        dodge: true,
-        ..LineChart::new(
-            "Final test accuracy by training examples per class".to_string(),
-            "training examples per class (log scale)".to_string(),
-            "final test accuracy".to_string(),
+    final_acc_cell(ctx, "train_per_class", title, |rows, inputs| {
+        let mut sizes: Vec<i64> = distinct(ctx.trials.iter().map(|t| t.train_per_class));
+        sizes.sort();
+        let keys: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();
+        let chart = LineChart::with_error_bars(
+            "Final test accuracy by training examples per class",
+            "training examples per class (log scale)",
+            &final_label(TEST_ACC),
             XAxis::Log {
                 ticks: sizes.iter().map(|&n| n as f64).collect(),
             },
-            series,
-        )
-    };
-    Ok(Some(Cell {
-        title: title.to_string(),
-        inputs,
-        outputs: vec![Output::Chart {
-            svg: chart.to_svg()?,
-            caption: ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
-            rows: rows.len(),
-        }]
-        .into_iter()
-        .chain(size_finding(&rows, &sizes))
-        .collect(),
-    }))
+            aggregate_series(ctx, &rows, &keys, |i, _| sizes[i] as f64),
+            (0.0, 1.0),
+        );
+        Ok(chart_cell(
+            title,
+            inputs,
+            chart.to_svg()?,
+            ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
+            rows.len(),
+            size_finding(&rows, &sizes),
+        ))
+    })
 }
 
 /// "Accuracy grows with the examples per class: yes (10/class 0.60, 100/class 0.80)."
 pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Option<Output> {
-    let means: Vec<(i64, f64)> = sizes
+    let means: Vec<(String, f64)> = sizes
         .iter()
-        .filter_map(|n| Some((*n, mean_at(rows, &n.to_string())?)))
+        .filter_map(|n| Some((size_label(*n), mean_at(rows, &n.to_string())?)))
         .collect();
     if means.len() < 2 {
         return None;
     }
-    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
     Some(Output::Text {
         text: format!(
-            "Finding: accuracy grows with the examples per class: {} ({}; mean over models).",
-            if rises(&vals, 0.0) { "yes" } else { "no" },
-            means
-                .iter()
-                .map(|(n, a)| format!("{} {a:.3}", size_label(*n)))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "Finding: {}",
+            rise_finding(
+                "accuracy grows with the examples per class",
+                &means,
+                "; mean over models"
+            )
         ),
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

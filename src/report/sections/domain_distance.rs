@@ -1,7 +1,8 @@
 //! The measured domain distance against the accuracy lost to the shift.
 
+use crate::metrics::names::TEST_ACC;
 use crate::report::charts::{LineChart, Point, Series, XAxis};
-use crate::report::context::{distinct, model_order, Ctx};
+use crate::report::context::{distinct, final_label, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{fmt_real, num, query, text};
 use crate::report::series::nice_ticks;
@@ -258,19 +259,16 @@ fn distance_chart(ctx: &Ctx, acc: &[(String, String, f64, f64)], rows: usize) ->
         .collect();
     let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let chart = LineChart {
-        y_bounds: Some((0.0, 1.0)),
-        dodge: true,
-        ..LineChart::new(
-            "Target test accuracy vs proxy A-distance".to_string(),
-            "proxy A-distance, source vs shifted target".to_string(),
-            "final test accuracy".to_string(),
-            XAxis::Linear {
-                ticks: nice_ticks(lo, hi),
-            },
-            series,
-        )
-    };
+    let chart = LineChart::with_error_bars(
+        "Target test accuracy vs proxy A-distance",
+        "proxy A-distance, source vs shifted target",
+        &final_label(TEST_ACC),
+        XAxis::Linear {
+            ticks: nice_ticks(lo, hi),
+        },
+        series,
+        (0.0, 1.0),
+    );
     Ok(Output::Chart {
         svg: chart.to_svg()?,
         caption: format!(

@@ -1,48 +1,34 @@
 //! Final target accuracy against the shift of the target images.
 
+use crate::metrics::names::TEST_ACC;
 use crate::report::charts::{LineChart, XAxis};
-use crate::report::context::{distinct, Ctx};
-use crate::report::page::{Cell, Input, Output};
-use crate::report::series::{aggregate_series, final_acc_rows, final_acc_sql, mean_at, no_data};
+use crate::report::context::{distinct, final_label, Ctx};
+use crate::report::page::{Cell, Output};
+use crate::report::series::{aggregate_series, chart_cell, final_acc_cell, mean_at};
 use anyhow::Result;
 
 /// [5] Domain gap: final target test accuracy against the shift, by frozen depth.
 pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
-    if !ctx.varies("shift") {
-        return Ok(None);
-    }
     let title = "Domain gap: target accuracy vs shift";
-    let sql = final_acc_sql(ctx, "shift");
-    let rows = final_acc_rows(ctx, &sql)?;
-    let inputs = vec![Input::sql(sql)];
-    if rows.is_empty() {
-        return Ok(Some(no_data(title, inputs)));
-    }
-    let shifts: Vec<String> = distinct(ctx.trials.iter().map(|t| t.shift.clone()));
-    let series = aggregate_series(ctx, &rows, &shifts, |i, _| i as f64);
-    let chart = LineChart {
-        y_bounds: Some((0.0, 1.0)),
-        dodge: true,
-        ..LineChart::new(
-            "Final target test accuracy by shift".to_string(),
-            "shift of the target images".to_string(),
-            "final test accuracy".to_string(),
+    final_acc_cell(ctx, "shift", title, |rows, inputs| {
+        let shifts: Vec<String> = distinct(ctx.trials.iter().map(|t| t.shift.clone()));
+        let chart = LineChart::with_error_bars(
+            "Final target test accuracy by shift",
+            "shift of the target images",
+            &final_label(TEST_ACC),
             XAxis::Categorical(shifts.clone()),
-            series,
-        )
-    };
-    Ok(Some(Cell {
-        title: title.to_string(),
-        inputs,
-        outputs: vec![Output::Chart {
-            svg: chart.to_svg()?,
-            caption: ctx.caption(&["shift", "freeze", "pretrained"], true),
-            rows: rows.len(),
-        }]
-        .into_iter()
-        .chain(shift_finding(&rows, &shifts))
-        .collect(),
-    }))
+            aggregate_series(ctx, &rows, &shifts, |i, _| i as f64),
+            (0.0, 1.0),
+        );
+        Ok(chart_cell(
+            title,
+            inputs,
+            chart.to_svg()?,
+            ctx.caption(&["shift", "freeze", "pretrained"], true),
+            rows.len(),
+            shift_finding(&rows, &shifts),
+        ))
+    })
 }
 
 /// "Target accuracy is lower under every shift than without: yes (none 0.80, rotate 45 0.65)."

@@ -1,11 +1,13 @@
 //! Source-task accuracy during fine-tuning, by frozen depth.
 
+use crate::metrics::names::SOURCE_ACC;
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text, typed_rows};
-use crate::report::series::{epoch_ticks, no_data, points_of};
-use crate::report::stats::{ci, ci_table, rises};
+use crate::report::rows::{num, parse_freeze, query, sql_str, text, typed_rows};
+use crate::report::series::{chart_cell, epoch_ticks, no_data, points_of};
+use crate::report::stats::{ci, ci_table, rise_finding};
+use crate::spec::Freeze;
 use anyhow::Result;
 
 /// [4] Forgetting: source-task accuracy over fine-tuning epochs, by frozen depth.
@@ -14,17 +16,13 @@ pub fn forgetting(ctx: &Ctx) -> Result<Option<Cell>> {
         return Ok(None);
     }
     let title = "Forgetting: source-task accuracy during fine-tuning";
-    let curve_sql = format!(
-        "SELECT t.freeze, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
-FROM metrics m
-JOIN trials t ON t.id = m.trial_id
-JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
-  AND m.name = 'source_acc' AND m.value IS NOT NULL
-GROUP BY t.freeze, m.epoch
-ORDER BY t.{}, m.epoch;",
-        ctx.sweep_lit(),
-        FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
+    let curve_sql = source_acc_sql(
+        ctx,
+        "freeze",
+        &format!(
+            "t.{}",
+            FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(t.freeze")
+        ),
     );
     let table_sql = format!(
         "SELECT ts.key, ts.freeze, ts.seed, ts.source_acc_pretrained AS source_acc_before,
@@ -38,13 +36,7 @@ ORDER BY ts.{}, t.position;",
         FREEZE_ORDER_SQL.replace("CAST(freeze", "CAST(ts.freeze")
     );
     let inputs = vec![Input::sql(curve_sql.clone()), Input::sql(table_sql.clone())];
-    let rows = typed_rows(ctx.conn, &curve_sql, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, f64>(2)?,
-        ))
-    })?;
+    let rows = source_acc_rows(ctx, &curve_sql)?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
@@ -77,18 +69,37 @@ ORDER BY ts.{}, t.position;",
          fine-tuning (BWT = \u{2212}forgetting); a fully frozen backbone forgets nothing.",
         ctx.caption(&["freeze", "pretrained"], false)
     );
-    Ok(Some(Cell {
-        title: title.to_string(),
+    Ok(Some(chart_cell(
+        title,
         inputs,
-        outputs: vec![Output::Chart {
-            svg: chart.to_svg()?,
-            caption,
-            rows: rows.len(),
-        }]
-        .into_iter()
-        .chain(forgetting_outputs(ctx, &table_sql)?)
-        .collect(),
-    }))
+        chart.to_svg()?,
+        caption,
+        rows.len(),
+        forgetting_outputs(ctx, &table_sql)?,
+    )))
+}
+
+/// The mean source-task accuracy per epoch of the completed pretrained trials, one curve per
+/// value of the trial column `by`, curves ordered by `order` (SQL).
+pub(crate) fn source_acc_sql(ctx: &Ctx, by: &str, order: &str) -> String {
+    format!(
+        "SELECT t.{by}, m.epoch, AVG(m.value) AS {acc}, COUNT(*) AS trials
+FROM metrics m
+JOIN trials t ON t.id = m.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+  AND m.name = {} AND m.value IS NOT NULL
+GROUP BY t.{by}, m.epoch
+ORDER BY {order}, m.epoch;",
+        ctx.sweep_lit(),
+        sql_str(SOURCE_ACC.name),
+        acc = SOURCE_ACC.name,
+    )
+}
+
+/// Rows of [`source_acc_sql`]: (curve, epoch, mean source accuracy).
+pub(crate) fn source_acc_rows(ctx: &Ctx, sql: &str) -> Result<Vec<(String, i64, f64)>> {
+    typed_rows(ctx.conn, sql, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
 }
 
 /// The forgetting table (mean and 95% CI per frozen depth) and its findings.
@@ -98,14 +109,14 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
         .iter()
         .map(|r| {
             (
-                vec![freeze_label(&text(&r[1]))],
+                vec![freeze_label(text(&r[1]))],
                 vec![num(&r[3]), num(&r[4]), num(&r[5])],
             )
         })
         .collect();
-    let pairs: Vec<(String, f64)> = raw
+    let pairs: Vec<(Freeze, f64)> = raw
         .iter()
-        .filter_map(|r| Some((text(&r[1]), num(&r[5])?)))
+        .filter_map(|r| Some((parse_freeze(&text(&r[1]))?, num(&r[5])?)))
         .collect();
     let mut out = Vec::new();
     let findings = forgetting_findings(&pairs);
@@ -123,32 +134,31 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
 }
 
 /// Findings of the forgetting table from (freeze, forgetting) per trial.
-pub(crate) fn forgetting_findings(rows: &[(String, f64)]) -> Vec<String> {
-    let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
+pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
+    let mut freezes = distinct(rows.iter().map(|r| r.0));
     // Most frozen first: the number of unfrozen blocks grows along the list.
-    freezes.sort_by_key(|f| freeze_order(f));
+    freezes.sort_by_key(|f| freeze_order(*f));
     freezes.reverse();
     let means: Vec<(String, f64)> = freezes
-        .iter()
+        .into_iter()
         .filter_map(|f| {
-            let v: Vec<f64> = rows.iter().filter(|r| &r.0 == f).map(|r| r.1).collect();
+            let v: Vec<f64> = rows.iter().filter(|r| r.0 == f).map(|r| r.1).collect();
             ci(&v).map(|c| (freeze_label(f), c.0))
         })
         .collect();
     let mut out = Vec::new();
     if means.len() > 1 {
-        let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
-        out.push(format!(
-            "Forgetting grows with the number of unfrozen blocks: {} ({}).",
-            if rises(&vals, 0.0) { "yes" } else { "no" },
-            means
-                .iter()
-                .map(|(f, v)| format!("{f} {v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        out.push(rise_finding(
+            "Forgetting grows with the number of unfrozen blocks",
+            &means,
+            "",
         ));
     }
-    let all: Vec<f64> = rows.iter().filter(|r| r.0 == "all").map(|r| r.1).collect();
+    let all: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.0 == Freeze::All)
+        .map(|r| r.1)
+        .collect();
     if !all.is_empty() {
         let max = all.iter().fold(0f64, |a, b| a.max(b.abs()));
         out.push(format!(
@@ -169,9 +179,9 @@ mod tests {
     fn forgetting_findings_detect_an_effect_and_its_absence() {
         // Forgetting and learning rate.
         let f = forgetting_findings(&[
-            ("all".to_string(), 0.0),
-            ("2".to_string(), 0.05),
-            ("0".to_string(), 0.03),
+            (Freeze::All, 0.0),
+            (Freeze::Blocks(2), 0.05),
+            (Freeze::Blocks(0), 0.03),
         ])
         .join("\n");
         assert!(

@@ -5,9 +5,11 @@ use crate::report::context::{
     distinct, freeze_label, freeze_order, model_order, schedule_label, Ctx,
 };
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text, typed_rows};
+use crate::report::rows::{num, parse_freeze, query, text};
+use crate::report::sections::forgetting::{source_acc_rows, source_acc_sql};
 use crate::report::series::{epoch_ticks, no_data, points_of};
 use crate::report::stats::{ci, ci_table};
+use crate::spec::Freeze;
 use anyhow::Result;
 
 /// [5] Forgetting by schedule: source-task accuracy over epochs, one line per schedule.
@@ -16,17 +18,7 @@ pub fn forgetting_by_schedule(ctx: &Ctx) -> Result<Option<Cell>> {
         return Ok(None);
     }
     let title = "Forgetting by schedule: source-task accuracy during fine-tuning";
-    let sql = format!(
-        "SELECT t.schedule, m.epoch, AVG(m.value) AS source_acc, COUNT(*) AS trials
-FROM metrics m
-JOIN trials t ON t.id = m.trial_id
-JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
-  AND m.name = 'source_acc' AND m.value IS NOT NULL
-GROUP BY t.schedule, m.epoch
-ORDER BY MIN(t.position), m.epoch;",
-        ctx.sweep_lit()
-    );
+    let sql = source_acc_sql(ctx, "schedule", "MIN(t.position)");
     let table_sql = format!(
         "SELECT ts.key, ts.schedule, ts.lr, ts.freeze, ts.seed, ts.forgetting
 FROM trial_summary ts
@@ -37,20 +29,21 @@ ORDER BY t.position;",
         ctx.sweep_lit()
     );
     let inputs = vec![Input::sql(sql.clone()), Input::sql(table_sql.clone())];
-    let rows = typed_rows(ctx.conn, &sql, |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, f64>(2)?,
-        ))
-    })?;
+    let rows = source_acc_rows(ctx, &sql)?;
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
     let table_raw = query(ctx.conn, &table_sql)?;
     let sched_rows: Vec<ScheduleRow> = table_raw
         .iter()
-        .filter_map(|r| Some((text(&r[1]), num(&r[2])?, text(&r[3]), num(&r[5])?)))
+        .filter_map(|r| {
+            Some((
+                text(&r[1]),
+                num(&r[2])?,
+                parse_freeze(&text(&r[3]))?,
+                num(&r[5])?,
+            ))
+        })
         .collect();
     // Page order of schedules (grid order), whatever order SQL grouped them in.
     let order = distinct(ctx.trials.iter().map(|t| t.schedule.as_str()));
@@ -98,7 +91,7 @@ ORDER BY t.position;",
     }
     let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = sched_rows
         .iter()
-        .map(|r| (vec![r.0.clone(), freeze_label(&r.2)], vec![Some(r.3)]))
+        .map(|r| (vec![r.0.clone(), freeze_label(r.2)], vec![Some(r.3)]))
         .collect();
     table_rows.sort_by_key(|r| {
         (
@@ -146,14 +139,14 @@ pub(crate) fn is_ulmfit(schedule: &str) -> bool {
 }
 
 /// A schedule-comparison row: (schedule, lr, freeze, forgetting).
-pub(crate) type ScheduleRow = (String, f64, String, f64);
+pub(crate) type ScheduleRow = (String, f64, Freeze, f64);
 
 /// "Discriminative learning rates with gradual unfreezing forget less than uniform full
 /// fine-tuning: yes (…)", comparing each such schedule with the uniform one of the same peak
 /// rate at the least frozen depth both have.
 pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<String> {
     let mut out = Vec::new();
-    let forgetting = |sch: &str, f: &str| -> Option<f64> {
+    let forgetting = |sch: &str, f: Freeze| -> Option<f64> {
         let v: Vec<f64> = rows
             .iter()
             .filter(|r| r.0 == sch && r.2 == f)
@@ -175,11 +168,11 @@ pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<String> {
         let mut freezes = distinct(
             rows.iter()
                 .filter(|r| r.0 == sch.0)
-                .map(|r| r.2.clone())
-                .filter(|f| rows.iter().any(|r| &r.0 == u && &r.2 == f)),
+                .map(|r| r.2)
+                .filter(|f| rows.iter().any(|r| &r.0 == u && r.2 == *f)),
         );
-        freezes.sort_by_key(|f| freeze_order(f));
-        let Some(f) = freezes.first() else { continue };
+        freezes.sort_by_key(|f| freeze_order(*f));
+        let Some(&f) = freezes.first() else { continue };
         if let (Some(a), Some(b)) = (forgetting(&sch.0, f), forgetting(u, f)) {
             let what = match (sch.0.contains(" decay="), sch.0.contains(" unfreeze")) {
                 (true, true) => "Discriminative learning rates with gradual unfreezing",
@@ -204,11 +197,11 @@ mod tests {
     #[test]
     fn ulmfit_findings_detect_the_effect() {
         let u = ulmfit_findings(&[
-            ("constant lr=0.1".to_string(), 0.1, "0".to_string(), 0.2),
+            ("constant lr=0.1".to_string(), 0.1, Freeze::Blocks(0), 0.2),
             (
                 "constant lr=0.1 decay=2.6 unfreeze".to_string(),
                 0.1,
-                "0".to_string(),
+                Freeze::Blocks(0),
                 0.05,
             ),
         ])

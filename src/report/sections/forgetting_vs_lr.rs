@@ -5,8 +5,8 @@ use crate::report::context::{distinct, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{query, text};
 use crate::report::sections::forgetting_by_schedule::is_ulmfit;
-use crate::report::series::{aggregate_series, final_acc_rows, no_data, per_trial_sql};
-use crate::report::stats::{ci, rises};
+use crate::report::series::{aggregate_series, chart_cell, final_acc_rows, no_data, per_trial_sql};
+use crate::report::stats::{ci, rise_finding};
 use anyhow::Result;
 
 /// [6] Forgetting vs learning rate: final forgetting per trial against lr (log axis), one
@@ -36,32 +36,25 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
     lrs.sort_by(f64::total_cmp);
     let keys: Vec<String> = lrs.iter().map(|l| l.to_string()).collect();
     let series = aggregate_series(ctx, &rows, &keys, |i, _| lrs[i]);
-    let chart = LineChart {
-        y_bounds: Some((-1.0, 1.0)),
-        dodge: true,
-        ..LineChart::new(
-            "Final forgetting by learning rate".to_string(),
-            "peak learning rate (log scale)".to_string(),
-            "forgetting (source acc. before \u{2212} after)".to_string(),
-            XAxis::Log { ticks: lrs },
-            series,
-        )
-    };
-    Ok(Some(Cell {
-        title: title.to_string(),
+    let chart = LineChart::with_error_bars(
+        "Final forgetting by learning rate",
+        "peak learning rate (log scale)",
+        "forgetting (source acc. before \u{2212} after)",
+        XAxis::Log { ticks: lrs },
+        series,
+        (-1.0, 1.0),
+    );
+    Ok(Some(chart_cell(
+        title,
         inputs,
-        outputs: vec![Output::Chart {
-            svg: chart.to_svg()?,
-            caption: format!(
-                "{} Pretrained trials only.",
-                ctx.caption(&["lr", "schedule", "freeze", "pretrained"], true)
-            ),
-            rows: rows.len(),
-        }]
-        .into_iter()
-        .chain(lr_forgetting_finding(&rows, &schedules))
-        .collect(),
-    }))
+        chart.to_svg()?,
+        format!(
+            "{} Pretrained trials only.",
+            ctx.caption(&["lr", "schedule", "freeze", "pretrained"], true)
+        ),
+        rows.len(),
+        lr_forgetting_finding(&rows, &schedules),
+    )))
 }
 
 /// "Forgetting grows with the learning rate: yes (lr 0.01 0.020, lr 0.1 0.150)", over the
@@ -95,22 +88,22 @@ pub(crate) fn lr_forgetting_finding(
     if means.len() < 2 {
         return None;
     }
-    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
+    let means: Vec<(String, f64)> = means
+        .iter()
+        .map(|(lr, v)| (format!("lr {lr}"), *v))
+        .collect();
+    let note = format!(
+        "; mean over trials with unfrozen blocks{}",
+        if uniform_exists && schedules.iter().any(|s| is_ulmfit(s)) {
+            " and uniform schedules"
+        } else {
+            ""
+        }
+    );
     Some(Output::Text {
         text: format!(
-            "Finding: forgetting grows with the learning rate: {} ({}; mean over trials with \
-             unfrozen blocks{}).",
-            if rises(&vals, 0.0) { "yes" } else { "no" },
-            means
-                .iter()
-                .map(|(lr, v)| format!("lr {lr} {v:.3}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if uniform_exists && schedules.iter().any(|s| is_ulmfit(s)) {
-                " and uniform schedules"
-            } else {
-                ""
-            }
+            "Finding: {}",
+            rise_finding("forgetting grows with the learning rate", &means, &note)
         ),
     })
 }

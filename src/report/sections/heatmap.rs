@@ -1,10 +1,11 @@
 //! Mean final accuracy by model and examples per class.
 
-use crate::report::context::{distinct, Ctx, FREEZE_ORDER_SQL};
+use crate::metrics::names::TEST_ACC;
+use crate::report::context::{distinct, final_label, Ctx, FREEZE_ORDER_SQL};
 use crate::report::heatmap::Heatmap;
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::typed_rows;
-use crate::report::series::no_data;
+use crate::report::series::{chart_cell, no_data};
 use anyhow::Result;
 
 /// [10] Heatmap: model (frozen depth, or scratch) × examples per class, coloured by the
@@ -56,7 +57,7 @@ ORDER BY pretrained DESC, {}, train_per_class;",
         y_desc: "model".to_string(),
         y_labels: row_labels.clone(),
         values,
-        value_desc: "mean final test accuracy".to_string(),
+        value_desc: format!("mean {}", final_label(TEST_ACC)),
     };
     // Finding: the best model at each size.
     let mut best = Vec::new();
@@ -69,18 +70,14 @@ ORDER BY pretrained DESC, {}, train_per_class;",
             best.push(format!("{} at {n}/class ({:.3})", r.0, r.2));
         }
     }
-    Ok(Some(Cell {
-        title: title.to_string(),
+    Ok(Some(chart_cell(
+        title,
         inputs,
-        outputs: vec![
-            Output::Chart {
-                svg: chart.to_svg()?,
-                caption: ctx.caption(&["freeze", "pretrained", "train_per_class"], false),
-                rows: rows.len(),
-            },
-            Output::Text {
-                text: format!("Best: {}.", best.join("; ")),
-            },
-        ],
-    }))
+        chart.to_svg()?,
+        ctx.caption(&["freeze", "pretrained", "train_per_class"], false),
+        rows.len(),
+        [Output::Text {
+            text: format!("Best: {}.", best.join("; ")),
+        }],
+    )))
 }

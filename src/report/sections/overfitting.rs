@@ -1,10 +1,11 @@
 //! Train against validation accuracy per epoch, and the generalization gap.
 
-use crate::report::charts::{LegendEntry, LineChart, Point, Series, XAxis};
+use crate::metrics::names::{TRAIN_ACC, VAL_ACC};
+use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text, typed_rows};
-use crate::report::series::{epoch_ticks, no_data};
+use crate::report::rows::{num, query, sql_str, text, typed_rows};
+use crate::report::series::{chart_cell, epoch_ticks, no_data};
 use crate::report::stats::{ci, ci_table};
 use anyhow::Result;
 
@@ -14,16 +15,18 @@ type CurveRow = (i64, i64, Option<f64>, Option<f64>);
 /// [3] Overfitting: train vs validation accuracy per epoch, by target size; gap table.
 pub fn overfitting(ctx: &Ctx) -> Result<Option<Cell>> {
     let title = "Overfitting: train vs validation accuracy";
+    let (train, val) = (TRAIN_ACC.name, VAL_ACC.name);
+    let (train_lit, val_lit) = (sql_str(train), sql_str(val));
     let curve_sql = format!(
         "SELECT t.train_per_class, m.epoch,
-       AVG(CASE WHEN m.name = 'train_acc' THEN m.value END) AS train_acc,
-       AVG(CASE WHEN m.name = 'val_acc' THEN m.value END) AS val_acc,
+       AVG(CASE WHEN m.name = {train_lit} THEN m.value END) AS {train},
+       AVG(CASE WHEN m.name = {val_lit} THEN m.value END) AS {val},
        COUNT(DISTINCT t.id) AS trials
 FROM metrics m
 JOIN trials t ON t.id = m.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
 WHERE s.name = {} AND t.status = 'completed'
-  AND m.name IN ('train_acc', 'val_acc') AND m.epoch >= 1
+  AND m.name IN ({train_lit}, {val_lit}) AND m.epoch >= 1
 GROUP BY t.train_per_class, m.epoch
 ORDER BY t.train_per_class, m.epoch;",
         ctx.sweep_lit()
@@ -84,15 +87,17 @@ ORDER BY ts.train_per_class, t.position;",
     let chart = LineChart {
         legend_title: "train per class".to_string(),
         legend_extra: vec![
-            LegendEntry {
+            Series {
                 label: "train".to_string(),
                 color: grey,
                 dashed: false,
+                points: vec![],
             },
-            LegendEntry {
+            Series {
                 label: "validation".to_string(),
                 color: grey,
                 dashed: true,
+                points: vec![],
             },
         ],
         y_bounds: Some((0.0, 1.0)),
@@ -106,26 +111,19 @@ ORDER BY ts.train_per_class, t.position;",
             series,
         )
     };
-    let caption = ctx.caption(&["train_per_class"], false);
-    Ok(Some(Cell {
-        title: title.to_string(),
+    let gap_intro = Output::Text {
+        text: "Generalization gap = final train accuracy \u{2212} final validation accuracy, \
+               per completed trial, aggregated by target size:"
+            .to_string(),
+    };
+    Ok(Some(chart_cell(
+        title,
         inputs,
-        outputs: vec![
-            Output::Chart {
-                svg: chart.to_svg()?,
-                caption,
-                rows: rows.len(),
-            },
-            Output::Text {
-                text: "Generalization gap = final train accuracy \u{2212} final validation \
-                       accuracy, per completed trial, aggregated by target size:"
-                    .to_string(),
-            },
-        ]
-        .into_iter()
-        .chain(gap_outputs(ctx, &gap_sql)?)
-        .collect(),
-    }))
+        chart.to_svg()?,
+        ctx.caption(&["train_per_class"], false),
+        rows.len(),
+        std::iter::once(gap_intro).chain(gap_outputs(ctx, &gap_sql)?),
+    )))
 }
 
 /// The generalization-gap table (mean and 95% CI per target size) and its finding.

@@ -1,10 +1,12 @@
 //! How far each block's features move during fine-tuning.
 
+use crate::metrics::names::{CKA, WEIGHT_DIST};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
-use crate::report::context::{block_order, distinct, freeze_order, model_order, Ctx};
+use crate::report::context::{block_order, distinct, freeze_label, freeze_order, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::{num, query, text};
+use crate::report::rows::{family_like, num, parse_freeze, query, sql_str, text};
 use crate::report::stats::{ci, ci_table, findings_output, listing, mean, yes_no};
+use crate::spec::Freeze;
 use anyhow::Result;
 
 /// Sort key of a block name from the input side: `stem` (resnet8) first, then numbered blocks
@@ -18,7 +20,7 @@ pub(crate) fn input_order(name: &str) -> (u8, (u8, i64, String)) {
 }
 
 /// A drift row: (freeze value, block, cka, weight distance).
-pub(crate) type DriftRow = (String, String, f64, Option<f64>);
+pub(crate) type DriftRow = (Freeze, String, f64, Option<f64>);
 
 /// Findings of the drift section.
 pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
@@ -26,18 +28,11 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
     let mut blocks = distinct(rows.iter().map(|r| r.1.clone()));
     blocks.sort_by_key(|b| input_order(b));
     let n_blocks = blocks.len();
-    let frozen_count = |f: &str| -> usize {
-        if f == "all" {
-            n_blocks
-        } else {
-            f.parse::<usize>().unwrap_or(0).min(n_blocks)
-        }
-    };
     // Frozen blocks are exactly unchanged.
     let frozen: Vec<&DriftRow> = rows
         .iter()
         .filter(|r| {
-            let k = frozen_count(&r.0);
+            let k = r.0.frozen_blocks(n_blocks);
             blocks.iter().position(|b| *b == r.1).is_some_and(|i| i < k)
         })
         .collect();
@@ -58,9 +53,9 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
             frozen.len()
         ));
     }
-    let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
-    freezes.sort_by_key(|f| freeze_order(f));
-    let cka_of = |f: &str, b: &str| -> f64 {
+    let mut freezes = distinct(rows.iter().map(|r| r.0));
+    freezes.sort_by_key(|f| freeze_order(*f));
+    let cka_of = |f: Freeze, b: &str| -> f64 {
         let v: Vec<f64> = rows
             .iter()
             .filter(|r| r.0 == f && r.1 == b)
@@ -69,8 +64,8 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
         mean(&v)
     };
     // Later blocks drift more under the least-frozen setting.
-    if let Some(f) = freezes.first() {
-        let k = frozen_count(f);
+    if let Some(&f) = freezes.first() {
+        let k = f.frozen_blocks(n_blocks);
         let trainable: Vec<(String, f64)> = blocks[k.min(n_blocks)..]
             .iter()
             .map(|b| (b.clone(), cka_of(f, b)))
@@ -91,7 +86,7 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
         if let Some(top) = blocks.last() {
             let by_freeze: Vec<(String, f64)> = freezes
                 .iter()
-                .map(|f| (format!("freeze {f}"), cka_of(f, top)))
+                .map(|&f| (freeze_label(f), cka_of(f, top)))
                 .collect();
             let first = by_freeze[0].1;
             let last = by_freeze[by_freeze.len() - 1].1;
@@ -112,18 +107,24 @@ pub fn representation_drift(ctx: &Ctx) -> Result<Option<Cell>> {
     if !ctx.trials.iter().any(|t| t.pretrained) {
         return Ok(None);
     }
+    // The block: what follows `cka/` (SUBSTR counts from 1).
+    let block = format!("SUBSTR(c.name, {})", CKA.prefix.len() + 2);
     let sql = format!(
-        "SELECT t.key, 'freeze ' || t.freeze AS series, SUBSTR(c.name, 5) AS block, t.seed,
-       c.value AS cka, w.value AS weight_dist
+        "SELECT t.key, 'freeze ' || t.freeze AS series, {block} AS block, t.seed,
+       c.value AS {cka}, w.value AS {dist}
 FROM metrics c
 JOIN trials t ON t.id = c.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
 LEFT JOIN metrics w ON w.trial_id = c.trial_id AND w.epoch = c.epoch
-                   AND w.name = 'weight_dist/' || SUBSTR(c.name, 5)
+                   AND w.name = {} || {block}
 WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
-  AND c.name LIKE 'cka/%' AND c.value IS NOT NULL
+  AND c.name LIKE {} AND c.value IS NOT NULL
 ORDER BY t.position, c.name;",
-        ctx.sweep_lit()
+        sql_str(&WEIGHT_DIST.name("")),
+        ctx.sweep_lit(),
+        family_like(CKA),
+        cka = CKA.prefix,
+        dist = WEIGHT_DIST.prefix,
     );
     let raw = query(ctx.conn, &sql)?;
     if raw.is_empty() {
@@ -134,10 +135,7 @@ ORDER BY t.position, c.name;",
         .filter_map(|r| {
             let series = text(&r[1]);
             Some((
-                series
-                    .strip_prefix("freeze ")
-                    .unwrap_or(&series)
-                    .to_string(),
+                parse_freeze(series.strip_prefix("freeze ")?)?,
                 text(&r[2]),
                 num(&r[4])?,
                 num(&r[5]),
@@ -146,12 +144,12 @@ ORDER BY t.position, c.name;",
         .collect();
     let mut blocks = distinct(rows.iter().map(|r| r.1.clone()));
     blocks.sort_by_key(|b| input_order(b));
-    let mut freezes = distinct(rows.iter().map(|r| r.0.clone()));
-    freezes.sort_by_key(|f| freeze_order(f));
+    let mut freezes = distinct(rows.iter().map(|r| r.0));
+    freezes.sort_by_key(|f| freeze_order(*f));
     let series: Vec<Series> = freezes
         .iter()
-        .map(|f| {
-            let label = format!("freeze {f}");
+        .map(|&f| {
+            let label = freeze_label(f);
             Series {
                 color: ctx.color(&label),
                 label,
@@ -162,7 +160,7 @@ ORDER BY t.position, c.name;",
                     .filter_map(|(i, b)| {
                         let v: Vec<f64> = rows
                             .iter()
-                            .filter(|r| &r.0 == f && &r.1 == b)
+                            .filter(|r| r.0 == f && &r.1 == b)
                             .map(|r| r.2)
                             .collect();
                         ci(&v).map(|c| Point {
@@ -175,17 +173,14 @@ ORDER BY t.position, c.name;",
             }
         })
         .collect();
-    let chart = LineChart {
-        y_bounds: Some((0.0, 1.02)),
-        dodge: true,
-        ..LineChart::new(
-            "Linear CKA to the pretrained network, per block".to_string(),
-            "block (input \u{2192} output)".to_string(),
-            "linear CKA (1 = unchanged)".to_string(),
-            XAxis::Categorical(blocks.clone()),
-            series,
-        )
-    };
+    let chart = LineChart::with_error_bars(
+        "Linear CKA to the pretrained network, per block",
+        "block (input \u{2192} output)",
+        "linear CKA (1 = unchanged)",
+        XAxis::Categorical(blocks.clone()),
+        series,
+        (0.0, 1.02),
+    );
     let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = rows
         .iter()
         .map(|r| {
@@ -216,7 +211,7 @@ ORDER BY t.position, c.name;",
     });
     outputs.push(Output::Table(ci_table(
         &["model", "block"],
-        &["cka", "weight_dist"],
+        &[CKA.prefix, WEIGHT_DIST.prefix],
         &table_rows,
     )));
     Ok(Some(Cell {
@@ -233,10 +228,10 @@ mod tests {
     #[test]
     fn drift_findings_detect_an_effect_and_its_absence() {
         // Drift: CKA rising with depth is not the expected effect.
-        let drift: Vec<(String, String, f64, Option<f64>)> = (0..3)
+        let drift: Vec<DriftRow> = (0..3)
             .map(|b| {
                 (
-                    "0".to_string(),
+                    Freeze::Blocks(0),
                     format!("block{b}"),
                     0.5 + 0.1 * b as f64,
                     Some(1.0),

@@ -1,9 +1,10 @@
 //! The learning rate of every block over training, per schedule.
 
+use crate::metrics::names::LR;
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, Ctx};
 use crate::report::page::{Cell, Input, Output};
-use crate::report::rows::typed_rows;
+use crate::report::rows::{family_like, typed_rows};
 use crate::report::series::{epoch_ticks, lr_series, no_data};
 use anyhow::Result;
 
@@ -22,14 +23,16 @@ pub fn schedules(ctx: &Ctx) -> Result<Option<Cell>> {
                                   ORDER BY t.pretrained DESC, t.frozen_blocks, t.position) AS r
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
         WHERE s.name = {} AND t.status <> 'pending'
-          AND EXISTS (SELECT 1 FROM metrics m WHERE m.trial_id = t.id AND m.name LIKE 'lr/%')
+          AND EXISTS (SELECT 1 FROM metrics m WHERE m.trial_id = t.id AND m.name LIKE {lr_like})
     ) WHERE r = 1
 )
-SELECT rep.schedule, rep.key, m.name AS block, m.epoch, m.value AS lr
+SELECT rep.schedule, rep.key, m.name AS block, m.epoch, m.value AS {lr}
 FROM rep JOIN metrics m ON m.trial_id = rep.id
-WHERE m.name LIKE 'lr/%' AND m.value IS NOT NULL
+WHERE m.name LIKE {lr_like} AND m.value IS NOT NULL
 ORDER BY rep.position, m.name, m.epoch;",
-        ctx.sweep_lit()
+        ctx.sweep_lit(),
+        lr = LR.prefix,
+        lr_like = family_like(LR),
     );
     let inputs = vec![Input::sql(sql.clone())];
     let rows = typed_rows(ctx.conn, &sql, |r| {
@@ -57,7 +60,7 @@ ORDER BY rep.position, m.name, m.epoch;",
             ..LineChart::new(
                 format!("Learning rate per block: {sch}"),
                 "epoch".to_string(),
-                "learning rate".to_string(),
+                LR.label.to_string(),
                 XAxis::Linear {
                     ticks: epoch_ticks(&mine.iter().map(|r| r.1).collect::<Vec<_>>()),
                 },

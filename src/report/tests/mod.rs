@@ -1,7 +1,7 @@
 //! End-to-end tests: a fixture database built from the real schema, rendered and inspected.
 
 use super::context::Ctx;
-use super::page::{Cell, Output};
+use super::page::{Cell, Output, Table};
 use super::sections;
 use super::{export_sweep, render_index, render_sweep, render_sweep_with, ExportFormat};
 use rusqlite::{params, Connection};
@@ -194,22 +194,24 @@ pub(super) const USER_CHARTS: usize = 3;
 
 pub(super) const USER_CELLS: usize = 7;
 
-/// Sweep `digits-test`: freeze {0, all} + scratch × size {10, 100} × shift {none, rotate 45}
-/// × seed {0 (constant lr=0.01), 1 (cosine lr=0.1)} completed (24), plus one failed, one
-/// running, one pending trial.
-/// Sweep `flat`: shift does not vary.
-pub(super) fn fixture(dir: &Path) -> PathBuf {
-    let db = dir.join("thaw.sqlite");
-    let conn = create_db(&db);
-    let sid = insert_sweep(&conn, "digits-test", YAML);
+/// Inserts a completed trial at positions 0, 1, ... for every (pretrained, freeze) model ×
+/// size × shift × seed `0..seeds` (odd seeds on the cosine schedule); returns the count.
+pub(super) fn insert_completed(
+    conn: &Connection,
+    sweep_id: i64,
+    models: &[(bool, &str)],
+    sizes: &[i64],
+    shifts: &[&str],
+    seeds: i64,
+) -> i64 {
     let mut pos = 0;
-    for (pretrained, freeze) in [(true, "0"), (true, "all"), (false, "0")] {
-        for n in [10, 100] {
-            for shift in ["none", "rotate 45"] {
-                for seed in [0, 1] {
+    for &(pretrained, freeze) in models {
+        for &n in sizes {
+            for &shift in shifts {
+                for seed in 0..seeds {
                     insert_trial(
-                        &conn,
-                        sid,
+                        conn,
+                        sweep_id,
                         pos,
                         &TrialFixture {
                             status: "completed",
@@ -227,14 +229,28 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
             }
         }
     }
-    for (status, error) in [
+    pos
+}
+
+/// Sweep `digits-test`: freeze {0, all} + scratch × size {10, 100} × shift {none, rotate 45}
+/// × seed {0 (constant lr=0.01), 1 (cosine lr=0.1)} completed (24), plus one failed, one
+/// running, one pending trial.
+/// Sweep `flat`: shift does not vary.
+pub(super) fn fixture(dir: &Path) -> PathBuf {
+    let db = dir.join("thaw.sqlite");
+    let conn = create_db(&db);
+    let sid = insert_sweep(&conn, "digits-test", YAML);
+    let models = [(true, "0"), (true, "all"), (false, "0")];
+    let completed = insert_completed(&conn, sid, &models, &[10, 100], &["none", "rotate 45"], 2);
+    let unfinished = [
         (
             "failed",
             Some("CUDA error: <script>alert('x')</script> & more"),
         ),
         ("running", None),
         ("pending", None),
-    ] {
+    ];
+    for (pos, (status, error)) in (completed..).zip(unfinished) {
         insert_trial(
             &conn,
             sid,
@@ -250,7 +266,6 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
                 cosine: false,
             },
         );
-        pos += 1;
     }
 
     add_science(&conn, sid);

@@ -2,19 +2,24 @@
 
 use super::*;
 
-#[test]
-fn renders_a_self_contained_notebook() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = fixture(tmp.path());
-    let out = tmp.path().join("reports");
+/// The fixture's database and its rendered `digits-test` page.
+fn rendered_page(dir: &Path) -> (PathBuf, String) {
+    let db = fixture(dir);
+    let out = dir.join("reports");
     let path = render_sweep(&db, "digits-test", &out).unwrap();
     assert_eq!(path, out.join("digits-test").join("index.html"));
-    assert!(path.is_file());
     let html = std::fs::read_to_string(&path).unwrap();
     // For looking at the page: THAW_REPORT_DEMO=/some/dir cargo test --lib report
     if let Some(dir) = std::env::var_os("THAW_REPORT_DEMO") {
         std::fs::write(Path::new(&dir).join("demo.html"), &html).unwrap();
     }
+    (db, html)
+}
+
+#[test]
+fn renders_a_self_contained_notebook() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (db, html) = rendered_page(tmp.path());
 
     // Numbered cells, in order: the built-in sections, then the grid's own cells.
     let n_cells = SECTIONS.len() + USER_CELLS;
@@ -56,7 +61,12 @@ fn renders_a_self_contained_notebook() {
     assert!(html.contains("<li>training time, summed over trials: 2 min 28 s</li>"));
     // Status counts, readable mid-sweep.
     assert!(html.contains("24 of 27 trials completed, 1 running, 1 failed, 1 pending."));
+}
 
+#[test]
+fn the_page_loads_nothing_and_escapes_user_strings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, html) = rendered_page(tmp.path());
     // No external resources: the only URL is the SVG namespace.
     for scheme in ["http://", "https://"] {
         for (i, _) in html.match_indices(scheme) {
@@ -83,7 +93,12 @@ fn renders_a_self_contained_notebook() {
     assert!(html.contains("<strong>small</strong>"));
     assert!(html.contains("Broken &lt;query&gt;"));
     assert!(html.contains("&lt;script&gt;alert(&#x27;md&#x27;)"));
+}
 
+#[test]
+fn the_page_shows_legends_values_sql_and_trial_links() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (db, html) = rendered_page(tmp.path());
     // Legends.
     for label in [
         "freeze 0",
@@ -121,6 +136,7 @@ fn renders_a_self_contained_notebook() {
     );
 
     // Every SQL input appears verbatim (escaped) in the page.
+    let cells = build_cells(&db, "digits-test");
     let sql: Vec<&str> = cells
         .iter()
         .flat_map(|c| c.inputs.iter())
