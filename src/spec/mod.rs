@@ -6,6 +6,7 @@
 
 mod backbone;
 mod check;
+mod dataset;
 mod describe;
 mod error;
 mod expand;

@@ -1,0 +1,159 @@
+//! Where a trial's images come from: bundled, IDX, CSV, image folders and CSV lists, with how
+//! image files are decoded and augmented.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where a dataset's images and labels come from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DatasetSource {
+    /// One of the datasets bundled under `data/`: `mnist10k`, `fashion10k`, `digits8x8`.
+    Bundled { name: String },
+    /// A pair of IDX files (gzip or raw), e.g. the full MNIST/Fashion-MNIST/KMNIST files.
+    Idx { images: PathBuf, labels: PathBuf },
+    /// A digits-style CSV (gzip or raw): pixel columns then the label, no header.
+    Csv {
+        path: PathBuf,
+        /// Image side length; the row must hold `side * side` pixels.
+        side: usize,
+        /// Largest pixel value in the file (16 for UCI digits, 255 for 8-bit data).
+        max_value: f64,
+    },
+    /// A folder of image files: one sub-folder per class (labels `0..k` in the byte order of the
+    /// class folder names), or `train/`, `val/`, `test/` sub-folders each holding class folders
+    /// (these then fix the splits). In grids: `{kind: folder, path: DIR}`.
+    Folder {
+        path: PathBuf,
+        #[serde(flatten)]
+        images: ImageOptions,
+    },
+    /// A CSV list of image files: a header row, a column with the image path (relative to the
+    /// CSV's folder), a label column (class names, mapped to ids in sorted order; or integer
+    /// ids) and an optional split column (`train`, `val`, `test`). In grids:
+    /// `{kind: csv, path: FILE}` without `side`/`max_value`.
+    CsvList {
+        path: PathBuf,
+        /// Header name of the image-path column.
+        image_column: String,
+        /// Header name of the label column.
+        label_column: String,
+        /// Header name of the split column; `None` uses a column named `split` if there is one.
+        split_column: Option<String>,
+        #[serde(flatten)]
+        images: ImageOptions,
+    },
+}
+
+/// Side length image files are decoded to when no grid sets it (a grid uses its `image_size`).
+pub const DEFAULT_DECODE_SIZE: usize = 64;
+
+/// How image files (folder and CSV-list datasets) are decoded, and what happens to bad ones.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ImageOptions {
+    /// Every image is converted to 8-bit grayscale and resized (stretched) to
+    /// `decode_size x decode_size` with the Triangle (bilinear, area-averaging when shrinking)
+    /// filter. `None` = [`DEFAULT_DECODE_SIZE`]; grids default it to their `image_size`.
+    pub decode_size: Option<usize>,
+    /// Files that cannot be decoded: fail listing all of them, or leave them out with a warning
+    /// listing all of them.
+    pub on_bad_file: OnBadFile,
+    /// Training-time augmentation of this dataset's training split (`None` = off).
+    pub augment: Option<Augment>,
+}
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            decode_size: None,
+            on_bad_file: OnBadFile::Error,
+            augment: None,
+        }
+    }
+}
+
+impl ImageOptions {
+    /// The side length images are decoded to.
+    pub fn decode_side(&self) -> usize {
+        self.decode_size.unwrap_or(DEFAULT_DECODE_SIZE)
+    }
+}
+
+/// What to do with image files that cannot be decoded.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnBadFile {
+    /// Fail, naming every file that cannot be decoded.
+    #[default]
+    Error,
+    /// Leave those files out, with a warning naming every one of them.
+    Skip,
+}
+
+/// Random training-time augmentation, applied per batch on the trial's device (seeded).
+/// Every field at its default means no augmentation.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Augment {
+    /// Pad each side by this many pixels (zeros), then crop back to the original size at a
+    /// random offset; 0 = off.
+    pub crop_padding: usize,
+    /// Mirror left-right with probability 1/2.
+    pub hflip: bool,
+    /// Rotate by an angle drawn uniformly from `[-rotate, rotate]` degrees (bilinear, zero
+    /// fill); 0 = off.
+    pub rotate: f64,
+    /// Add a brightness offset drawn uniformly from `[-brightness, brightness]` (0..1 pixel
+    /// scale); 0 = off.
+    pub brightness: f64,
+    /// Scale the contrast around the image mean by a factor drawn uniformly from
+    /// `[1 - contrast, 1 + contrast]`; 0 = off.
+    pub contrast: f64,
+}
+
+impl Augment {
+    /// Whether this configuration changes any image.
+    pub fn is_active(&self) -> bool {
+        self.crop_padding > 0
+            || self.hflip
+            || self.rotate != 0.0
+            || self.brightness != 0.0
+            || self.contrast != 0.0
+    }
+}
+
+impl DatasetSource {
+    /// Short human-readable name used in tables and chart legends.
+    pub fn label(&self) -> String {
+        match self {
+            DatasetSource::Bundled { name } => name.clone(),
+            DatasetSource::Idx { images, .. } => file_stem(images),
+            DatasetSource::Csv { path, .. }
+            | DatasetSource::Folder { path, .. }
+            | DatasetSource::CsvList { path, .. } => file_stem(path),
+        }
+    }
+
+    /// Decoding options of an image-file dataset (`None` for bundled, IDX and pixel-CSV data).
+    pub fn image_options(&self) -> Option<&ImageOptions> {
+        match self {
+            DatasetSource::Folder { images, .. } | DatasetSource::CsvList { images, .. } => {
+                Some(images)
+            }
+            _ => None,
+        }
+    }
+
+    /// The dataset's training-time augmentation, if any is active.
+    pub fn augment(&self) -> Option<&Augment> {
+        self.image_options()
+            .and_then(|o| o.augment.as_ref())
+            .filter(|a| a.is_active())
+    }
+}
+
+fn file_stem(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
