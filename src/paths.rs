@@ -2,8 +2,6 @@
 //! the user cache `$XDG_CACHE_HOME/thaw` (else `~/.cache/thaw`) holds converted weights
 //! (`$THAW_WEIGHTS` overrides) and the bundled datasets when no data folder has them.
 
-use crate::spec::{BackboneKind, Weights};
-use anyhow::{bail, Result};
 use std::path::PathBuf;
 
 /// thaw's user cache folder: `$XDG_CACHE_HOME/thaw`, else `$HOME/.cache/thaw`.
@@ -27,25 +25,6 @@ pub fn weights_dir() -> PathBuf {
     }
 }
 
-/// The file `weights: imagenet` means for `kind` (only EfficientNet-Lite0 ships them).
-pub fn imagenet_weights_path(kind: BackboneKind) -> Result<PathBuf> {
-    if kind != BackboneKind::EfficientnetLite0 {
-        bail!(
-            "`imagenet` weights are provided for efficientnet_lite0 only; for {kind} give a \
-             safetensors file of a torchvision state_dict (see the README)"
-        );
-    }
-    Ok(weights_dir().join(LITE0_IMAGENET_FILE))
-}
-
-/// The file a `Weights` value names (`File` paths are taken as given).
-pub fn resolve_weights(kind: BackboneKind, weights: &Weights) -> Result<PathBuf> {
-    match weights {
-        Weights::Imagenet => imagenet_weights_path(kind),
-        Weights::File(p) => Ok(p.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,9 +42,5 @@ mod tests {
         if std::env::var_os("THAW_WEIGHTS").is_none() {
             assert_eq!(weights_dir(), home.join("weights"));
         }
-        assert!(imagenet_weights_path(BackboneKind::Resnet18).is_err());
-        assert!(imagenet_weights_path(BackboneKind::EfficientnetLite0)
-            .unwrap()
-            .ends_with(LITE0_IMAGENET_FILE));
     }
 }

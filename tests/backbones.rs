@@ -224,7 +224,7 @@ fn the_head_is_replaced_and_everything_else_loads_or_fails_naming_the_tensor() {
 
 /// The converted ImageNet Lite0 weights and the two photos, or why not.
 fn lite0_assets() -> Result<(PathBuf, PathBuf), String> {
-    let weights = thaw::paths::imagenet_weights_path(BackboneKind::EfficientnetLite0).unwrap();
+    let weights = BackboneKind::EfficientnetLite0.imagenet_weights().unwrap();
     let photos = weights.parent().unwrap().join("photos");
     if !weights.exists() || !photos.join("china.jpg").exists() {
         return Err(format!(

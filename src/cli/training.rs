@@ -62,7 +62,7 @@ pub fn predict(args: PredictArgs) -> Result<()> {
         .find(|k| k.name() == backbone && k.takes_weights())
         .with_context(|| format!("--backbone {backbone}: expected one of resnet18, resnet34, resnet50, mobilenet_v2, efficientnet_b0, efficientnet_lite0"))?;
     let file = match args.weights.as_str() {
-        "imagenet" => thaw::paths::imagenet_weights_path(kind)?,
+        "imagenet" => kind.imagenet_weights()?,
         path => PathBuf::from(path),
     };
     let device = parse_device(&args.device)?;

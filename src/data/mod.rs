@@ -28,14 +28,11 @@ pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSpl
 #[cfg(feature = "train")]
 pub use tensors::{prepare_task, TaskData, TensorSet};
 
-use crate::spec::trial::{DatasetSource, OnBadFile};
+use crate::spec::trial::{DatasetSource, OnBadFile, BUNDLED};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// Names of the datasets bundled under `data/`.
-pub const BUNDLED: [&str; 3] = ["mnist10k", "fashion10k", "digits8x8"];
 
 /// A whole labelled image dataset in memory, pixels as u8 0..=255, single channel.
 #[derive(Clone, Debug)]
@@ -211,6 +208,15 @@ pub fn class_names(src: &DatasetSource) -> Result<Option<Vec<String>>> {
             Ok(Some(images::list(src)?.class_names))
         }
         _ => Ok(None),
+    }
+}
+
+/// The dataset files on disk, as grid validation reads them (class names of image datasets).
+pub struct Files;
+
+impl crate::spec::ClassCatalog for Files {
+    fn class_names(&self, dataset: &DatasetSource) -> Result<Option<Vec<String>>> {
+        class_names(dataset)
     }
 }
 

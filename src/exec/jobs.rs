@@ -219,6 +219,7 @@ mod tests {
              target: {dataset: mnist10k, classes: [2, 3], train_per_class: 5}\n\
              backbone: [cnn4, resnet18]\nweights: null\nschedule: {kind: constant, lr: 0.1}\n\
              epochs: 1\nbatch_size: [32, 256]\n",
+            &crate::data::Files,
         )
         .unwrap();
         let f: Vec<u64> = grid

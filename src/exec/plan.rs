@@ -68,7 +68,8 @@ pub fn plan(
     cache_dir: &Path,
     max_trials: usize,
 ) -> Result<PlannedSweep> {
-    let grid = spec::load_grid(grid_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let grid =
+        spec::load_grid(grid_path, &crate::data::Files).map_err(|e| anyhow::anyhow!("{e}"))?;
     if grid.trials.len() > max_trials {
         bail!(
             "{}: the grid expands to {} trials, more than the limit of {max_trials}; check the axes (or `exclude:`), or raise the limit with --max-trials {}",

@@ -46,7 +46,7 @@ pub fn prepare(
         for t in &p.trials {
             let spec = &t.spec;
             if let (Some(weights), true) = (&spec.weights, spec.pretrained) {
-                let file = crate::paths::resolve_weights(spec.backbone, weights)?;
+                let file = weights.file(spec.backbone)?;
                 anyhow::ensure!(
                     file.exists(),
                     "{}: the weights file {} of backbone {} does not exist",

@@ -181,7 +181,7 @@ impl<'a> TrialRunner<'a> {
             // Backbone weights from a file (issue 5): new target head, no source head.
             (Some(w), _) if trial.pretrained => {
                 let mut net = Network::for_trial(trial, device, None, Some(target.num_classes));
-                net.load_weights(&crate::paths::resolve_weights(trial.backbone, w)?)?;
+                net.load_weights(&w.file(trial.backbone)?)?;
                 net
             }
             (_, Some((_, path))) => {

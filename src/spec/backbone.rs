@@ -67,6 +67,18 @@ const MBV2_BLOCKS: &[&str] = &[
 ];
 
 impl BackboneKind {
+    /// The file `weights: imagenet` means for this backbone (only EfficientNet-Lite0 ships
+    /// them): the converted file in [`crate::paths::weights_dir`].
+    pub fn imagenet_weights(self) -> anyhow::Result<std::path::PathBuf> {
+        if self != BackboneKind::EfficientnetLite0 {
+            anyhow::bail!(
+                "`imagenet` weights are provided for efficientnet_lite0 only; for {self} give a \
+                 safetensors file of a torchvision state_dict (see the README)"
+            );
+        }
+        Ok(crate::paths::weights_dir().join(crate::paths::LITE0_IMAGENET_FILE))
+    }
+
     /// All known backbones, for validation messages.
     pub const ALL: [BackboneKind; 8] = [
         BackboneKind::Cnn4,

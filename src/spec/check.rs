@@ -39,7 +39,7 @@ pub fn check_data(
     for t in &grid.trials {
         if t.weights == Some(Weights::Imagenet) && !weights_checked {
             weights_checked = true;
-            if let Ok(file) = crate::paths::imagenet_weights_path(t.backbone) {
+            if let Ok(file) = t.backbone.imagenet_weights() {
                 if !file.is_file() {
                     diag.err(
                         &[Seg::Key("weights".into())],

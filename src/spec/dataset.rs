@@ -4,6 +4,9 @@
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Names of the datasets bundled with thaw (`dataset: mnist10k`).
+pub const BUNDLED: [&str; 3] = ["mnist10k", "fashion10k", "digits8x8"];
+
 /// Where a dataset's images and labels come from.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -52,7 +52,7 @@ pub struct Grid {
 }
 
 /// Reads, parses, validates and expands a grid file.
-pub fn load_grid(path: &Path) -> Result<Grid, SpecError> {
+pub fn load_grid(path: &Path, catalog: &dyn ClassCatalog) -> Result<Grid, SpecError> {
     let yaml = std::fs::read_to_string(path).map_err(|e| {
         let hint = match e.kind() {
             std::io::ErrorKind::NotFound => "grid file not found; check the path \
@@ -65,12 +65,20 @@ pub fn load_grid(path: &Path) -> Result<Grid, SpecError> {
         };
         SpecError::whole_file(path, hint)
     })?;
-    parse_grid(path, &yaml)
+    parse_grid(path, &yaml, catalog)
+}
+
+/// What validating a grid needs to read from a dataset's files: the class names of a folder or
+/// CSV-list dataset (label 0 first; `None` for other datasets), so that a grid may name its
+/// classes. The data module's `Files` reads them; the grid's own code never lists image folders.
+pub trait ClassCatalog {
+    /// The class names of `dataset`, or why they cannot be listed.
+    fn class_names(&self, dataset: &DatasetSource) -> anyhow::Result<Option<Vec<String>>>;
 }
 
 /// Parses, validates and expands a grid from its text; `path` names the file in messages and
-/// is the base for relative dataset paths.
-pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
+/// is the base for relative dataset paths; class names are looked up in `catalog`.
+pub fn parse_grid(path: &Path, yaml: &str, catalog: &dyn ClassCatalog) -> Result<Grid, SpecError> {
     let mut diag = error::Diag::default();
     let root: serde_norway::Value = match serde_norway::from_str(yaml) {
         Ok(v) => v,
@@ -90,6 +98,7 @@ pub fn parse_grid(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
     let parsed = parse::Parser {
         diag: &mut diag,
         base_dir,
+        catalog,
     }
     .grid(&root);
     let parsed = match parsed {

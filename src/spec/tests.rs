@@ -16,14 +16,14 @@ epochs: 2
 ";
 
 pub(super) fn grid(yaml: &str) -> Grid {
-    match parse_grid(Path::new("experiments/x.yaml"), yaml) {
+    match parse_grid(Path::new("experiments/x.yaml"), yaml, &crate::data::Files) {
         Ok(g) => g,
         Err(e) => panic!("unexpected error:\n{e}"),
     }
 }
 
 pub(super) fn err(yaml: &str) -> SpecError {
-    match parse_grid(Path::new("experiments/x.yaml"), yaml) {
+    match parse_grid(Path::new("experiments/x.yaml"), yaml, &crate::data::Files) {
         Ok(g) => panic!("expected an error, got {} trials", g.trials.len()),
         Err(e) => e,
     }
@@ -331,8 +331,12 @@ fn dataset_paths_are_resolved_against_the_grid_dir() {
         "  dataset: {kind: csv, path: /abs/digits.csv, side: 8, max_value: 16}\n  classes: [5",
         1,
     );
-    let g =
-        parse_grid(Path::new("experiments/sub/x.yaml"), &yaml).unwrap_or_else(|e| panic!("{e}"));
+    let g = parse_grid(
+        Path::new("experiments/sub/x.yaml"),
+        &yaml,
+        &crate::data::Files,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let t = &g.trials[0];
     assert_eq!(
         t.source.dataset,
@@ -402,10 +406,10 @@ fn load_grid_reads_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.yaml");
     std::fs::write(&path, BASE).unwrap();
-    let g = load_grid(&path).unwrap();
+    let g = load_grid(&path, &crate::data::Files).unwrap();
     assert_eq!(g.spec_yaml, BASE);
     assert_eq!(g.spec_path, path);
-    let e = load_grid(&dir.path().join("missing.yaml")).unwrap_err();
+    let e = load_grid(&dir.path().join("missing.yaml"), &crate::data::Files).unwrap_err();
     assert!(
         e.to_string()
             .contains("grid file not found; check the path"),
@@ -433,7 +437,8 @@ fn linear_probe_baselines_are_added_once_and_shared() {
         "{}",
         parse_grid(
             std::path::Path::new("g.yaml"),
-            &with("baselines: [linear_prob]\n")
+            &with("baselines: [linear_prob]\n"),
+            &crate::data::Files,
         )
         .unwrap_err()
     );

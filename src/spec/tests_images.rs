@@ -4,7 +4,7 @@ use super::*;
 use std::path::Path;
 
 fn grid_at(path: &Path, yaml: &str) -> Result<Grid, SpecError> {
-    parse_grid(path, yaml)
+    parse_grid(path, yaml, &crate::data::Files)
 }
 
 fn yaml(source_ds: &str, source_classes: &str, extra: &str) -> String {

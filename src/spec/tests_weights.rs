@@ -20,7 +20,7 @@ epochs: 2
 ";
 
 fn parse(yaml: &str) -> Result<Grid, SpecError> {
-    parse_grid(Path::new("experiments/x.yaml"), yaml)
+    parse_grid(Path::new("experiments/x.yaml"), yaml, &crate::data::Files)
 }
 
 #[test]
@@ -140,4 +140,23 @@ fn check_data_skips_the_unused_source() {
         assert!(find(&e, "weights").message.contains("make weights"));
     }
     assert_eq!(seen, ["fashion10k"]);
+}
+
+#[test]
+fn imagenet_weights_are_the_converted_lite0_file_in_the_weights_folder() {
+    let lite0 = BackboneKind::EfficientnetLite0.imagenet_weights().unwrap();
+    assert_eq!(
+        lite0,
+        crate::paths::weights_dir().join(crate::paths::LITE0_IMAGENET_FILE)
+    );
+    let err = BackboneKind::Resnet18.imagenet_weights().unwrap_err();
+    assert!(
+        format!("{err}").contains("efficientnet_lite0 only"),
+        "{err}"
+    );
+    let file = Weights::File("w.safetensors".into());
+    assert_eq!(
+        file.file(BackboneKind::Resnet18).unwrap(),
+        std::path::PathBuf::from("w.safetensors")
+    );
 }

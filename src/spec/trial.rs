@@ -11,7 +11,6 @@ use std::path::PathBuf;
 pub use super::backbone::*;
 pub use super::dataset::*;
 
-
 /// A domain shift applied to the target task's images (train, validation and test alike).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -128,6 +127,17 @@ pub enum Weights {
     Imagenet,
     /// A safetensors file of a framework `state_dict`.
     File(PathBuf),
+}
+
+impl Weights {
+    /// The file these weights are read from for `kind` (`File` paths as given; `imagenet` is
+    /// the converted file in the weights folder, for efficientnet_lite0 only).
+    pub fn file(&self, kind: BackboneKind) -> anyhow::Result<PathBuf> {
+        match self {
+            Weights::Imagenet => kind.imagenet_weights(),
+            Weights::File(p) => Ok(p.clone()),
+        }
+    }
 }
 
 impl fmt::Display for Weights {

@@ -20,7 +20,7 @@ fn specs() -> Vec<TrialSpec> {
     let yaml = "name: g\nsource: {dataset: mnist10k, classes: [0, 1]}\n\
                 target: {dataset: mnist10k, classes: [2, 3], train_per_class: 5}\n\
                 backbone: cnn4\nschedule: {kind: constant, lr: 0.1}\nepochs: 3\nseeds: [1, 2]\n";
-    crate::spec::parse_grid(Path::new("g.yaml"), yaml)
+    crate::spec::parse_grid(Path::new("g.yaml"), yaml, &crate::data::Files)
         .unwrap()
         .trials
 }

@@ -1,7 +1,7 @@
 //! `dataset:` in its forms (bundled, idx, pixel CSV, folder, CSV list) and image options.
 
 use super::*;
-use crate::data::BUNDLED;
+use crate::spec::trial::BUNDLED;
 
 impl Parser<'_> {
     fn path_field(&mut self, f: &Field, path: &[Seg], k: &str) -> Option<PathBuf> {

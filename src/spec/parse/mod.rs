@@ -52,6 +52,7 @@ pub(crate) fn resolve_path(base_dir: &Path, p: &str) -> PathBuf {
 pub(crate) struct Parser<'d> {
     pub diag: &'d mut Diag,
     pub base_dir: PathBuf,
+    pub catalog: &'d dyn super::ClassCatalog,
 }
 
 impl Parser<'_> {

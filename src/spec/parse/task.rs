@@ -58,7 +58,8 @@ impl Parser<'_> {
                     continue;
                 }
                 let known = names.get_or_insert_with(|| {
-                    crate::data::class_names(ds)
+                    self.catalog
+                        .class_names(ds)
                         .map(Option::unwrap_or_default)
                         .map_err(|e| format!("{e:#}"))
                 });
