@@ -9,7 +9,7 @@ use crate::spec::{
     TargetTask, TrialSpec,
 };
 use crate::track::{ClaimRules, Db, DomainRow, TrialStatus};
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 mod exports;
@@ -47,16 +47,6 @@ pub(super) fn create_db(path: &Path) -> Db {
 
 /// Raw SQL on the writer's connection, for a test that plays a second writer holding a write
 /// transaction open while a report renders (files.rs); fixtures themselves write through [`Db`].
-pub(super) trait RawSql {
-    fn execute_batch(&self, sql: &str) -> rusqlite::Result<()>;
-}
-
-impl RawSql for Db {
-    fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
-        self.connection().execute_batch(sql)
-    }
-}
-
 /// Records the sweep `name` with grid text `yaml` and a description with markdown and HTML in it.
 pub(super) fn insert_sweep(db: &Db, name: &str, yaml: &str) -> i64 {
     db.upsert_sweep(
@@ -150,15 +140,6 @@ pub(super) fn insert_trial(db: &Db, sweep_id: i64, position: i64, t: &TrialFixtu
     let status: TrialStatus = t.status.parse().unwrap();
     let spec = spec(t);
     db.register_trials(sweep_id, &[(position as usize, &key, &spec)])
-        .unwrap();
-    // The one write the writer cannot do: trial pages are checked for the trial's key inside
-    // its pretty-printed config (files.rs), and a resolved config has no key field.
-    db.connection()
-        .execute(
-            "UPDATE trials SET config_json = json_set(config_json, '$.key', key)
-             WHERE sweep_id = ?1 AND key = ?2",
-            params![sweep_id, key],
-        )
         .unwrap();
     if status == TrialStatus::Pending {
         return;
