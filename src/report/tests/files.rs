@@ -6,11 +6,11 @@ use super::*;
 fn renders_mid_sweep_while_a_writer_holds_a_transaction() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("thaw.sqlite");
-    let conn = create_db(&db);
-    let sid = insert_sweep(&conn, "early", "name: early\n");
+    let writer = create_db(&db);
+    let sid = insert_sweep(&writer, "early", "name: early\n");
     for (i, status) in ["running", "pending", "pending"].into_iter().enumerate() {
         insert_trial(
-            &conn,
+            &writer,
             sid,
             i as i64,
             &TrialFixture {
@@ -25,6 +25,8 @@ fn renders_mid_sweep_while_a_writer_holds_a_transaction() {
             },
         );
     }
+    // A second writer holds an uncommitted change while the report renders.
+    let conn = writer.connection();
     conn.execute_batch(
         "BEGIN IMMEDIATE; UPDATE trials SET status = 'completed' WHERE position = 0;",
     )
@@ -47,24 +49,24 @@ fn trial_pages_exist_link_back_and_skip_unchanged() {
     render_sweep(&db, "digits-test", &out).unwrap();
     let dir = out.join("digits-test").join("trials");
     let conn = Connection::open(&db).unwrap();
-    let keys: Vec<(String, String)> = conn
-        .prepare("SELECT key, status FROM trials WHERE sweep_id = 1")
+    let keys: Vec<(String, String, i64)> = conn
+        .prepare("SELECT key, status, seed FROM trials WHERE sweep_id = 1")
         .unwrap()
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(keys.len(), 27);
-    for (key, _) in &keys {
+    for (key, _, seed) in &keys {
         let page = std::fs::read_to_string(dir.join(format!("{key}.html"))).unwrap();
         assert!(
             page.contains("<a href=\"../index.html\">"),
             "{key}: no link back"
         );
         assert!(page.trim_end().ends_with("</html>"));
-        // Pretty-printed config, escaped.
+        // The trial's own config, pretty-printed and escaped.
         assert!(
-            page.contains(&format!("&quot;key&quot;: &quot;{key}&quot;,\n")),
+            page.contains(&format!("&quot;seed&quot;: {seed},\n")),
             "{page}"
         );
         assert!(page.contains("&lt;script&gt;alert(&#x27;cfg&#x27;)"));

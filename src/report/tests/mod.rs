@@ -1,10 +1,15 @@
-//! End-to-end tests: a fixture database built from the real schema, rendered and inspected.
+//! End-to-end tests: a fixture database written through `track`'s writer, rendered and inspected.
 
 use super::context::Ctx;
 use super::page::{Cell, Output, Table};
 use super::sections;
 use super::{export_sweep, render_index, render_sweep, render_sweep_with, ExportFormat};
-use rusqlite::{params, Connection};
+use crate::spec::{
+    BackboneKind, DatasetSource, Freeze, Optimizer, Schedule, ScheduleKind, Shift, SourceTask,
+    TargetTask, TrialSpec,
+};
+use crate::track::{ClaimRules, Db, DomainRow, TrialStatus};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
 mod exports;
@@ -35,84 +40,128 @@ pub(super) const BLOCKS: [&str; 5] = [
     "lr/head",
 ];
 
-pub(super) fn create_db(path: &Path) -> Connection {
-    let conn = Connection::open(path).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    for (_, sql) in crate::track::schema::MIGRATIONS {
-        conn.execute_batch(sql).unwrap();
+/// The fixture database, opened (created, migrated) through the writer as `thaw run` opens it.
+pub(super) fn create_db(path: &Path) -> Db {
+    Db::open(path).unwrap()
+}
+
+/// Raw SQL on the writer's connection, for a test that plays a second writer holding a write
+/// transaction open while a report renders (files.rs); fixtures themselves write through [`Db`].
+/// Records the sweep `name` with grid text `yaml` and a description with markdown and HTML in it.
+pub(super) fn insert_sweep(db: &Db, name: &str, yaml: &str) -> i64 {
+    db.upsert_sweep(
+        name,
+        "Which frozen depth is best when the target set is **small**? <b>not bold</b>",
+        &format!("experiments/{name}.yaml"),
+        yaml,
+    )
+    .unwrap()
+}
+
+/// `none`, or a shift kind and its magnitude as the report prints them (`rotate 45`).
+fn shift(s: &str) -> Shift {
+    let Some((kind, m)) = s.split_once(' ') else {
+        assert_eq!(s, "none");
+        return Shift::None;
+    };
+    let m: f64 = m.parse().unwrap();
+    match kind {
+        "rotate" => Shift::Rotate { degrees: m },
+        "noise" => Shift::Noise { sigma: m },
+        "invert" => Shift::Invert { amount: m },
+        "blur" => Shift::Blur { sigma: m },
+        "contrast" => Shift::Contrast { factor: m },
+        _ => panic!("unknown shift {s}"),
     }
-    conn
 }
 
-pub(super) fn insert_sweep(conn: &Connection, name: &str, yaml: &str) -> i64 {
-    conn.execute(
-        "INSERT INTO sweeps (name, description, spec_path, spec_yaml, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')",
-        params![
-            name,
-            "Which frozen depth is best when the target set is **small**? <b>not bold</b>",
-            format!("experiments/{name}.yaml"),
-            yaml
-        ],
-    )
-    .unwrap();
-    conn.last_insert_rowid()
-}
-
-/// Inserts a trial and, unless it is pending, deterministic metrics for its epochs.
-pub(super) fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &TrialFixture) {
-    let key = format!("k{sweep_id}-{position:03}");
-    let (schedule, lr) = if t.cosine {
-        ("cosine lr=0.1", 0.1)
+/// The fixture trial's resolved config: cnn4 on mnist10k, SGD, [`EPOCHS`] epochs. The source's
+/// label file is named `<script>alert('cfg')</script>`, to check that trial pages escape the
+/// config.
+fn spec(t: &TrialFixture) -> TrialSpec {
+    let (kind, lr) = if t.cosine {
+        (ScheduleKind::Cosine { warmup_epochs: 0.0 }, 0.1)
     } else {
-        ("constant lr=0.01", 0.01)
+        (ScheduleKind::Constant, 0.01)
     };
-    let frozen = if t.freeze == "all" {
-        4
-    } else {
-        t.freeze.parse::<i64>().unwrap()
-    };
-    let config = serde_json::json!({
-        "key": key, "freeze": t.freeze, "seed": t.seed, "schedule": schedule,
-        "note": "<script>alert('cfg')</script>"
-    })
-    .to_string();
-    conn.execute(
-        "INSERT INTO trials (sweep_id, key, status, config_json, backbone, pretrained, freeze,
-            frozen_blocks, source_dataset, target_dataset, train_per_class, shift, shift_kind,
-            shift_magnitude, schedule, lr, optimizer, seed, epochs, batch_size, position, error)
-         VALUES (?1, ?2, ?3, ?15, 'cnn4', ?4, ?5, ?6, 'mnist10k', 'mnist10k', ?7, ?8, ?9, ?10,
-            ?16, ?17, 'sgd', ?11, ?12, 64, ?13, ?14)",
-        params![
-            sweep_id,
-            key,
-            t.status,
-            t.pretrained as i64,
-            t.freeze,
-            frozen,
-            t.train_per_class,
-            t.shift,
-            t.shift.split(' ').next().unwrap(),
-            t.shift
-                .split(' ')
-                .nth(1)
-                .map_or(0.0, |m| m.parse::<f64>().unwrap()),
-            t.seed,
-            EPOCHS,
-            position,
-            t.error,
-            config,
-            schedule,
+    let classes: Vec<u32> = (0..10).collect();
+    TrialSpec {
+        seed: t.seed as u64,
+        backbone: BackboneKind::Cnn4,
+        pretrained: t.pretrained,
+        freeze: match t.freeze {
+            "all" => Freeze::All,
+            k => Freeze::Blocks(k.parse().unwrap()),
+        },
+        source: SourceTask {
+            dataset: DatasetSource::Idx {
+                images: "idx/mnist10k".into(),
+                labels: "idx/<script>alert('cfg')</script>".into(),
+            },
+            classes: classes.clone(),
+            train_per_class: None,
+            epochs: 2,
+            lr: 0.05,
+        },
+        target: TargetTask {
+            dataset: DatasetSource::Bundled {
+                name: "mnist10k".into(),
+            },
+            classes,
+            train_per_class: t.train_per_class as usize,
+            shift: shift(t.shift),
+        },
+        schedule: Schedule {
+            kind,
             lr,
-        ],
-    )
-    .unwrap();
-    let id = conn.last_insert_rowid();
-    let last_epoch = match t.status {
-        "pending" => return,
-        "completed" => EPOCHS,
-        _ => 1,
+            layer_decay: 1.0,
+            gradual_unfreeze: false,
+            probe_epochs: 0,
+        },
+        optimizer: Optimizer::Sgd {
+            momentum: 0.9,
+            nesterov: false,
+            weight_decay: 5e-4,
+        },
+        epochs: EPOCHS as usize,
+        batch_size: 64,
+        image_size: 28,
+        weights: None,
+        input_size: None,
+        precision: Default::default(),
+    }
+}
+
+/// Registers a trial, and unless it is pending runs it as a runner would: claims it on the
+/// CPU, logs deterministic metrics for its epochs and, unless it is running, finishes it with
+/// its status and error.
+pub(super) fn insert_trial(db: &Db, sweep_id: i64, position: i64, t: &TrialFixture) {
+    let key = format!("k{sweep_id}-{position:03}");
+    let status: TrialStatus = t.status.parse().unwrap();
+    let spec = spec(t);
+    db.register_trials(sweep_id, &[(position as usize, &key, &spec)])
+        .unwrap();
+    if status == TrialStatus::Pending {
+        return;
+    }
+    let rules = ClaimRules {
+        runner: "fixture",
+        retry_failed: false,
+        stale_after: std::time::Duration::from_secs(3600),
+        runner_is_dead: &|_| false,
     };
+    let id = db
+        .claim(sweep_id, &key, "cpu", &rules)
+        .unwrap()
+        .expect("a new trial is claimable")
+        .trial_id;
+    let last_epoch = if status == TrialStatus::Completed {
+        EPOCHS
+    } else {
+        1
+    };
+    let frozen = spec.frozen_blocks();
+    let lr = spec.schedule.lr;
     let size = (t.train_per_class as f64).log10() / 3.0; // 10 -> 0.33, 100 -> 0.67
     let shift_pen = if t.shift == "none" { 0.0 } else { 0.15 };
     let base = 0.4 + 0.3 * size - shift_pen + if t.pretrained { 0.1 } else { 0.0 };
@@ -122,35 +171,32 @@ pub(super) fn insert_trial(conn: &Connection, sweep_id: i64, position: i64, t: &
         let val = base + 0.15 * p + noise;
         let train = (val + 0.2 * p * (1.0 - size)).min(1.0);
         let mut m = vec![
-            ("train_loss", 1.5 - p),
-            ("val_loss", 1.6 - 0.8 * p),
-            ("train_acc", train),
-            ("val_acc", val),
-            ("test_acc", val - 0.01),
+            ("train_loss".to_string(), 1.5 - p),
+            ("val_loss".to_string(), 1.6 - 0.8 * p),
+            ("train_acc".to_string(), train),
+            ("val_acc".to_string(), val),
+            ("test_acc".to_string(), val - 0.01),
         ];
         if e > 0 {
-            m.push(("epoch_seconds", 2.0));
+            m.push(("epoch_seconds".to_string(), 2.0));
             let decay = if t.cosine { 1.0 - 0.3 * p } else { 1.0 };
             for (b, name) in BLOCKS.iter().enumerate() {
-                let v = if (b as i64) < frozen && *name != "lr/head" {
+                let v = if b < frozen && *name != "lr/head" {
                     0.0
                 } else {
                     lr * decay * 0.5f64.powi(3 - b as i32)
                 };
-                m.push((name, v));
+                m.push((name.to_string(), v));
             }
         }
         if t.pretrained {
             let forget = if t.freeze == "all" { 0.0 } else { 0.2 * p };
-            m.push(("source_acc", 0.95 - forget));
+            m.push(("source_acc".to_string(), 0.95 - forget));
         }
-        for (name, v) in m {
-            conn.execute(
-                "INSERT INTO metrics (trial_id, epoch, name, value) VALUES (?1, ?2, ?3, ?4)",
-                params![id, e, name, v],
-            )
-            .unwrap();
-        }
+        db.log_epoch(id, e, &m).unwrap();
+    }
+    if status != TrialStatus::Running {
+        db.finish_trial(id, status, t.error).unwrap();
     }
 }
 
@@ -197,7 +243,7 @@ pub(super) const USER_CELLS: usize = 7;
 /// Inserts a completed trial at positions 0, 1, ... for every (pretrained, freeze) model ×
 /// size × shift × seed `0..seeds` (odd seeds on the cosine schedule); returns the count.
 pub(super) fn insert_completed(
-    conn: &Connection,
+    db: &Db,
     sweep_id: i64,
     models: &[(bool, &str)],
     sizes: &[i64],
@@ -210,7 +256,7 @@ pub(super) fn insert_completed(
             for &shift in shifts {
                 for seed in 0..seeds {
                     insert_trial(
-                        conn,
+                        db,
                         sweep_id,
                         pos,
                         &TrialFixture {
@@ -237,11 +283,11 @@ pub(super) fn insert_completed(
 /// running, one pending trial.
 /// Sweep `flat`: shift does not vary.
 pub(super) fn fixture(dir: &Path) -> PathBuf {
-    let db = dir.join("thaw.sqlite");
-    let conn = create_db(&db);
-    let sid = insert_sweep(&conn, "digits-test", YAML);
+    let path = dir.join("thaw.sqlite");
+    let db = create_db(&path);
+    let sid = insert_sweep(&db, "digits-test", YAML);
     let models = [(true, "0"), (true, "all"), (false, "0")];
-    let completed = insert_completed(&conn, sid, &models, &[10, 100], &["none", "rotate 45"], 2);
+    let completed = insert_completed(&db, sid, &models, &[10, 100], &["none", "rotate 45"], 2);
     let unfinished = [
         (
             "failed",
@@ -252,7 +298,7 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
     ];
     for (pos, (status, error)) in (completed..).zip(unfinished) {
         insert_trial(
-            &conn,
+            &db,
             sid,
             pos,
             &TrialFixture {
@@ -268,12 +314,12 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
         );
     }
 
-    add_science(&conn, sid);
+    add_science(&db, sid);
 
-    let flat = insert_sweep(&conn, "flat", "name: flat\n");
+    let flat = insert_sweep(&db, "flat", "name: flat\n");
     for (i, n) in [10, 100, 10, 100].into_iter().enumerate() {
         insert_trial(
-            &conn,
+            &db,
             flat,
             i as i64,
             &TrialFixture {
@@ -288,77 +334,86 @@ pub(super) fn fixture(dir: &Path) -> PathBuf {
             },
         );
     }
-    db
+    path
 }
 
 /// Final-epoch calibration and drift metrics for the sweep's completed trials, and a domain
 /// distance per (seed, shift) linked to its pretrained trials. Known effects: temperature
 /// scaling lowers ECE everywhere; under freeze 0 CKA falls with depth (0.9 … 0.6), frozen
 /// blocks keep CKA 1 and weight distance 0; distance grows from none to rotate 45.
-pub(super) fn add_science(conn: &Connection, sweep_id: i64) {
-    let done = "FROM trials WHERE sweep_id = ?1 AND status = 'completed'";
-    for (name, scratch, all, zero) in [
-        ("ece", 0.10, 0.06, 0.08),
-        ("ece_ts", 0.04, 0.02, 0.03),
-        ("temperature", 1.3, 1.2, 1.5),
-    ] {
-        conn.execute(
-            &format!(
-                "INSERT INTO metrics (trial_id, epoch, name, value)
-                 SELECT id, epochs, '{name}', CASE WHEN pretrained = 0 THEN {scratch}
-                     WHEN freeze = 'all' THEN {all} ELSE {zero} END {done}"
-            ),
-            [sweep_id],
-        )
-        .unwrap();
-    }
-    for b in 0..4 {
-        conn.execute(
-            &format!(
-                "INSERT INTO metrics (trial_id, epoch, name, value)
-                 SELECT id, epochs, 'cka/block{b}',
-                        CASE WHEN freeze = 'all' THEN 1.0 ELSE {} END {done} AND pretrained = 1",
-                1.0 - 0.1 * (b as f64 + 1.0)
-            ),
-            [sweep_id],
-        )
-        .unwrap();
-        conn.execute(
-            &format!(
-                "INSERT INTO metrics (trial_id, epoch, name, value)
-                 SELECT id, epochs, 'weight_dist/block{b}',
-                        CASE WHEN freeze = 'all' THEN 0.0 ELSE {} END {done} AND pretrained = 1",
-                0.5 * (b as f64 + 1.0)
-            ),
-            [sweep_id],
-        )
-        .unwrap();
-    }
+pub(super) fn add_science(db: &Db, sweep_id: i64) {
     for seed in [0, 1] {
         for (shift, pa, mmd, fr) in [("none", 0.1, 0.01, 1.0), ("rotate 45", 1.2, 0.2, 5.0)] {
-            let key = format!("d{seed}-{shift}");
             let noise = 0.01 * seed as f64;
-            conn.execute(
-                "INSERT INTO domain_distance (key, pretrained_key, target_dataset, shift, proxy_a,
-                    mmd2, frechet, n_source, n_target, created_at)
-                 VALUES (?1, ?2, 'mnist10k', ?3, ?4, ?5, ?6, 500, 500, 't')",
-                params![
-                    key,
-                    format!("p{seed}"),
-                    shift,
-                    pa + noise,
-                    mmd + noise,
-                    fr + noise
-                ],
-            )
-            .unwrap();
-            conn.execute(
-                "UPDATE trials SET domain_key = ?1
-                 WHERE sweep_id = ?2 AND pretrained = 1 AND seed = ?3 AND shift = ?4",
-                params![key, sweep_id, seed, shift],
-            )
+            db.record_domain_distance(&DomainRow {
+                key: &format!("d{seed}-{shift}"),
+                pretrained_key: &format!("p{seed}"),
+                target_dataset: "mnist10k",
+                shift,
+                proxy_a: pa + noise,
+                mmd2: mmd + noise,
+                frechet: fr + noise,
+                n_source: 500,
+                n_target: 500,
+            })
             .unwrap();
         }
+    }
+    type Row = (i64, String, bool, String, i64, String);
+    let trials: Vec<Row> = db
+        .connection()
+        .prepare(
+            "SELECT id, status, pretrained, freeze, seed, shift FROM trials WHERE sweep_id = ?1",
+        )
+        .unwrap()
+        .query_map([sweep_id], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    for (id, status, pretrained, freeze, seed, shift) in trials {
+        let all = freeze == "all";
+        if pretrained && (0..2).contains(&seed) {
+            db.link_domain_distance(id, &format!("d{seed}-{shift}"))
+                .unwrap();
+        }
+        if status != "completed" {
+            continue;
+        }
+        let mut m = Vec::new();
+        for (name, scratch, frozen, zero) in [
+            ("ece", 0.10, 0.06, 0.08),
+            ("ece_ts", 0.04, 0.02, 0.03),
+            ("temperature", 1.3, 1.2, 1.5),
+        ] {
+            let v = match (pretrained, all) {
+                (false, _) => scratch,
+                (true, true) => frozen,
+                (true, false) => zero,
+            };
+            m.push((name.to_string(), v));
+        }
+        if pretrained {
+            for b in 0..4 {
+                let cka = if all {
+                    1.0
+                } else {
+                    1.0 - 0.1 * (b as f64 + 1.0)
+                };
+                let dist = if all { 0.0 } else { 0.5 * (b as f64 + 1.0) };
+                m.push((format!("cka/block{b}"), cka));
+                m.push((format!("weight_dist/block{b}"), dist));
+            }
+        }
+        db.log_epoch(id, EPOCHS, &m).unwrap();
     }
 }
 

@@ -338,18 +338,19 @@ fn sections_whose_axis_does_not_vary_are_left_out() {
 fn script_sweep_names_render_as_text() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("thaw.sqlite");
-    let conn = create_db(&db);
+    let writer = create_db(&db);
     let name = "<script>alert(1)</script>";
-    conn.execute(
-        "INSERT INTO sweeps (name, description, spec_path, spec_yaml, created_at, updated_at)
-         VALUES (?1, '<script>alert(2)</script> **desc**', 'x.yaml', ?2, 't', 't')",
-        params![name, format!("name: x\nreport:\n  - markdown: \"<script>alert(3)</script>\"\n  - {{title: \"<script>alert(4)</script>\", sql: \"SELECT '<script>alert(5)</script>' AS s, 1 AS v\", chart: bar, x: s, y: v}}\n")],
-    )
-    .unwrap();
-    let sid = conn.last_insert_rowid();
+    let sid = writer
+        .upsert_sweep(
+            name,
+            "<script>alert(2)</script> **desc**",
+            "x.yaml",
+            "name: x\nreport:\n  - markdown: \"<script>alert(3)</script>\"\n  - {title: \"<script>alert(4)</script>\", sql: \"SELECT '<script>alert(5)</script>' AS s, 1 AS v\", chart: bar, x: s, y: v}\n",
+        )
+        .unwrap();
     for (i, n) in [10, 100].into_iter().enumerate() {
         insert_trial(
-            &conn,
+            &writer,
             sid,
             i as i64,
             &TrialFixture {
