@@ -31,6 +31,8 @@ pub fn correlation(claim: &str, x: &[f64], y: &[f64], dir: Direction) -> Stateme
     };
     let needs = if n < MIN_POINTS {
         Some(format!("needs at least {MIN_POINTS} points"))
+    } else if r.is_nan() {
+        Some("a quantity does not vary".to_string())
     } else {
         points_needed(r).map(|p| format!("needs about {p} points"))
     };

@@ -1,7 +1,7 @@
 //! Differences: the mean of paired differences with its Student t interval, and the difference
 //! of two group means with Welch's t interval.
 
-use super::verdict::{decide, Direction};
+use super::verdict::Direction;
 use super::Statement;
 use crate::metrics::{mean_ci95, student_t_quantile};
 

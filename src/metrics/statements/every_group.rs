@@ -47,8 +47,9 @@ pub fn every_group(claim: &str, groups: &[(String, Statement)], dir: Direction) 
         (s.estimate, s.low, s.high),
         n,
         format!(
-            "effect in every group ({} groups), decided by the weakest; per group: {}",
+            "effect in every group ({} group{}), decided by the weakest; per group: {}",
             groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
             s.test
         ),
         dir,

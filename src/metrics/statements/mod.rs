@@ -3,7 +3,7 @@
 //!
 //! - [`difference`]: a mean of paired per-seed differences (Student t interval of
 //!   [`crate::metrics::mean_ci95`]) or a difference of two group means (Welch t interval).
-//! - [`trend`]: a monotone trend over an ordered axis (Spearman ρ, bootstrap over seeds).
+//! - [`trend`]: a monotone trend over an ordered axis (Kendall τ, bootstrap over seeds).
 //! - [`correlation`]: a correlation between two quantities (Pearson r, bootstrap over points).
 //! - [`every_group`]: an effect in every group, decided by the weakest group.
 //!
@@ -25,7 +25,7 @@ mod tests;
 pub use correlation::correlation;
 pub use difference::{paired, two_sample};
 pub use every_group::every_group;
-pub use resample::{pearson, spearman, MIN_POINTS};
+pub use resample::{kendall_levels, pearson, MIN_POINTS};
 pub use trend::trend;
 pub use verdict::{decide, Direction, Verdict};
 
@@ -37,7 +37,7 @@ pub struct Statement {
     /// What is claimed, e.g. "freeze 0: pretraining helps at every size (gain > 0)".
     pub claim: String,
     pub verdict: Verdict,
-    /// What the estimate is: "mean", "difference", "Spearman ρ", "Pearson r".
+    /// What the estimate is: "mean", "difference", "Kendall τ", "Pearson r".
     pub measure: String,
     pub estimate: f64,
     /// The 95% interval; NaN when there is none (too few seeds or points).
@@ -83,9 +83,13 @@ impl Statement {
         self
     }
 
-    /// Adds the section's context (listed after the numbers).
+    /// Adds the section's context (listed after the numbers, after any detail already there).
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
+        let detail = detail.into();
+        self.detail = Some(match self.detail.take() {
+            Some(d) => format!("{d}; {detail}"),
+            None => detail,
+        });
         self
     }
 
@@ -98,7 +102,11 @@ impl Statement {
     /// "claim: verdict (measure +0.100, 95% CI [+0.080, +0.120], n = 6; needs…; detail)
     /// [test: …]."
     pub fn sentence(&self) -> String {
-        let mut parts = vec![format!("{} {:+.3}", self.measure, self.estimate)];
+        let mut parts = vec![if self.estimate.is_finite() {
+            format!("{} {:+.3}", self.measure, self.estimate)
+        } else {
+            format!("{} undefined", self.measure)
+        }];
         if self.has_interval() {
             parts[0].push_str(&format!(", 95% CI [{:+.3}, {:+.3}]", self.low, self.high));
         } else {

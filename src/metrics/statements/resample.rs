@@ -1,4 +1,4 @@
-//! The shared numerics of trends and correlations: Pearson and Spearman coefficients, a
+//! The shared numerics of trends and correlations: Pearson and Kendall coefficients, a
 //! deterministic percentile bootstrap, and the rough number of points a correlation needs.
 
 use rand::SeedableRng;
@@ -52,38 +52,39 @@ pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
     }
 }
 
-/// Spearman's rank correlation: Pearson's r of the ranks, ties sharing their mean rank.
-pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    pearson(&ranks(x), &ranks(y))
-}
-
-/// Ranks 1..n, ties given their mean rank.
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
-    let mut out = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
-            j += 1;
+/// Kendall's rank correlation between an ordered level and a value, over the pairs of
+/// points in different levels: (concordant − discordant) / pairs, ties in the value counting
+/// as neither (Somers' D of the value on the level; the Jonckheere–Terpstra trend statistic
+/// scaled to [−1, 1]). Pairs within a level are ignored, so the seeds' spread inside a level
+/// does not move it. NaN without a pair across levels. Points are (level, value).
+pub fn kendall_levels(level: &[usize], value: &[f64]) -> f64 {
+    let (mut score, mut pairs) = (0i64, 0i64);
+    for i in 0..level.len() {
+        for j in i + 1..level.len() {
+            if level[i] == level[j] {
+                continue;
+            }
+            pairs += 1;
+            let up = (level[j] > level[i]) == (value[j] > value[i]);
+            if value[j] != value[i] {
+                score += if up { 1 } else { -1 };
+            }
         }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &idx[i..=j] {
-            out[k] = rank;
-        }
-        i = j + 1;
     }
-    out
+    if pairs == 0 {
+        f64::NAN
+    } else {
+        score as f64 / pairs as f64
+    }
 }
 
 /// Roughly how many points a correlation of size |`r`| needs for its 95% interval to exclude
 /// 0 (Fisher z: n ≈ (1.96 / atanh|r|)² + 3); `None` for r = 0, NaN, or beyond 1000 points.
 pub(crate) fn points_needed(r: f64) -> Option<usize> {
-    let z = r.abs().min(0.999_999).atanh();
-    if !z.is_finite() || z <= 0.0 {
+    if !r.is_finite() || r == 0.0 {
         return None;
     }
+    let z = r.abs().min(0.999_999).atanh();
     let n = ((1.96 / z).powi(2) + 3.0).ceil();
     (n <= 1000.0).then_some((n as usize).max(MIN_POINTS))
 }

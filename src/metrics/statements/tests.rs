@@ -139,7 +139,7 @@ fn a_clean_monotone_trend_over_five_seeded_groups_is_supported() {
     assert_eq!(s.verdict, Verdict::Supported, "{s:?}");
     assert!(s.estimate > 0.9 && s.low > 0.5, "{s:?}");
     assert_eq!(s.n, 15);
-    assert!(s.test.starts_with("monotone trend: Spearman"));
+    assert!(s.test.starts_with("monotone trend: Kendall"));
     // The same trend claimed as a fall is contradicted.
     let s = trend("falls", &levels(&refs), Direction::Down);
     assert_eq!(s.verdict, Verdict::Contradicted);
@@ -201,11 +201,14 @@ fn every_group_is_decided_by_its_weakest_group() {
 }
 
 #[test]
-fn rank_correlation_shares_ties() {
-    assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 15.0]) - 0.5).abs() < 1e-12);
-    // Ties: x = (1, 1, 2, 2), y = (1, 2, 3, 4): ranks (1.5, 1.5, 3.5, 3.5) vs (1, 2, 3, 4).
-    let r = spearman(&[1.0, 1.0, 2.0, 2.0], &[1.0, 2.0, 3.0, 4.0]);
-    assert!((r - 0.894_427_191).abs() < 1e-6, "{r}");
+fn kendall_counts_pairs_across_levels() {
+    // Pairs across levels: (0,1) up, (0,2) up, (1,2) down: (2 - 1) / 3.
+    assert!((kendall_levels(&[0, 1, 2], &[10.0, 20.0, 15.0]) - 1.0 / 3.0).abs() < 1e-12);
+    // Pairs within a level do not count; a tie in the value counts as neither.
+    let t = kendall_levels(&[0, 0, 1, 1], &[1.0, 5.0, 3.0, 5.0]);
+    // Across: (1,3) up, (1,5) up, (5,3) down, (5,5) tie: (2 - 1) / 4.
+    assert!((t - 0.25).abs() < 1e-12, "{t}");
+    assert!(kendall_levels(&[0, 0], &[1.0, 2.0]).is_nan());
     assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
 }
 
