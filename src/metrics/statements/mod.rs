@@ -124,3 +124,18 @@ impl Statement {
         )
     }
 }
+
+/// The verdict of a line written by [`Statement::sentence`] and the line without its
+/// "[test: …]" part; `None` for any other line.
+pub fn read_sentence(line: &str) -> Option<(Verdict, &str)> {
+    let at = line.rfind(" [test: ").filter(|_| line.ends_with("]."))?;
+    let body = &line[..at];
+    [
+        Verdict::Supported,
+        Verdict::Contradicted,
+        Verdict::Inconclusive,
+    ]
+    .into_iter()
+    .find(|v| body.contains(&format!(": {} (", v.as_str())))
+    .map(|v| (v, body))
+}

@@ -212,6 +212,22 @@ fn kendall_counts_pairs_across_levels() {
     assert!(pearson(&[1.0, 1.0], &[1.0, 2.0]).is_nan());
 }
 
+#[test]
+fn sentences_read_back() {
+    let s = paired("gain > 0", &[-0.3, -0.31, -0.29], Direction::Up);
+    let line = s.sentence();
+    let (v, body) = read_sentence(&line).unwrap();
+    assert_eq!(v, Verdict::Contradicted);
+    assert_eq!(
+        body,
+        "gain > 0: contradicted (mean -0.300, 95% CI [-0.325, -0.275], n = 3)"
+    );
+    assert_eq!(
+        read_sentence("A frozen backbone forgets nothing: yes (0.000)."),
+        None
+    );
+}
+
 /// The verdict agrees with the interval: supported only when the interval lies on the claimed
 /// side, contradicted only when it lies on the other, inconclusive only when it covers 0 or is
 /// missing; and no correlation verdict from fewer than [`MIN_POINTS`] points.

@@ -162,6 +162,15 @@ fn science_sections_state_their_findings() {
              does not vary;",
         ),
         ("Forgetting vs transfer gain", "Largest gain: "),
+        // The sweep-level summary in the first cell.
+        (
+            "Sweep",
+            "Findings of this sweep: 0 contradicted, 13 supported, 5 inconclusive",
+        ),
+        (
+            "Sweep",
+            "Inconclusive:\n- forgetting grows with the learning rate: inconclusive",
+        ),
     ];
     for (prefix, finding) in findings {
         let text = cell_text(find_cell(&cells, prefix));
