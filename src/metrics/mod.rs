@@ -11,6 +11,7 @@
 //! - [`cka`]: linear CKA (Kornblith et al. 2019), L2 distance between parameter sets.
 //! - [`domain`]: unbiased MMD² at the median bandwidth, proxy A-distance, Fréchet distance.
 //! - [`aggregate`]: mean with a Student-t 95% interval, log-odds mean of accuracies.
+//! - [`statements`]: the claims of the report with their tests and three-way verdicts.
 
 pub mod aggregate;
 #[cfg(feature = "train")]
@@ -20,6 +21,7 @@ pub mod cka;
 #[cfg(feature = "train")]
 pub mod domain;
 pub mod names;
+pub mod statements;
 
 pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
 #[cfg(feature = "train")]

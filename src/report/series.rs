@@ -139,12 +139,6 @@ pub(crate) fn aggregate_series(
         .collect()
 }
 
-/// Mean of the third field over the rows whose second field is `x`.
-pub(crate) fn mean_at(rows: &[(String, String, f64)], x: &str) -> Option<f64> {
-    let v: Vec<f64> = rows.iter().filter(|r| r.1 == x).map(|r| r.2).collect();
-    ci(&v).map(|c| c.0)
-}
-
 /// About five round tick values covering [lo, hi].
 pub(crate) fn nice_ticks(lo: f64, hi: f64) -> Vec<f64> {
     if !lo.is_finite() || !hi.is_finite() {

@@ -1,6 +1,7 @@
 //! Aggregation over seeds: the mean and 95% confidence interval of every chart point and
 //! table cell (the one interval of [`crate::metrics::mean_ci95`], exact Student t), the summary
-//! tables built from them, and the small tests the findings use (`rises`, `pearson`).
+//! tables built from them, and the listings that go with the findings' statements
+//! ([`crate::metrics::statements`]).
 
 use crate::report::context::distinct;
 use crate::report::page::{Output, Table, TableCell};
@@ -24,12 +25,6 @@ pub(crate) fn ci(values: &[f64]) -> Option<(f64, Option<f64>, usize)> {
 /// Mean of the finite values (NaN when there are none).
 pub(crate) fn mean(values: &[f64]) -> f64 {
     ci(values).map_or(f64::NAN, |c| c.0)
-}
-
-/// Whether the 95% interval reaches 0 or below: the effect is not shown to be positive. With a
-/// single value (no interval), whether the value itself is ≤ 0.
-pub(crate) fn not_positive(m: f64, half: Option<f64>) -> bool {
-    m - half.unwrap_or(0.0) <= 0.0
 }
 
 /// A summary table: rows grouped by their key columns (in the given order of first
@@ -91,34 +86,6 @@ pub(crate) fn ci_table(
     }
 }
 
-/// Whether the values rise from the first to the last, never falling by more than `tol` on the
-/// way (a monotone trend up to noise).
-pub(crate) fn rises(values: &[f64], tol: f64) -> bool {
-    values.len() > 1
-        && values.last() > values.first()
-        && values.windows(2).all(|w| w[1] >= w[0] - tol)
-}
-
-/// Pearson correlation; NaN with fewer than 2 points or no spread.
-pub(crate) fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    let n = x.len().min(y.len());
-    if n < 2 {
-        return f64::NAN;
-    }
-    let (mx, my) = (mean(&x[..n]), mean(&y[..n]));
-    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for i in 0..n {
-        sxy += (x[i] - mx) * (y[i] - my);
-        sxx += (x[i] - mx).powi(2);
-        syy += (y[i] - my).powi(2);
-    }
-    if sxx <= 0.0 || syy <= 0.0 {
-        f64::NAN
-    } else {
-        sxy / (sxx * syy).sqrt()
-    }
-}
-
 /// "freeze all 0.000, freeze 2 0.041, freeze 0 0.083".
 pub(crate) fn listing(items: &[(String, f64)], signed: bool) -> String {
     items
@@ -134,14 +101,9 @@ pub(crate) fn listing(items: &[(String, f64)], signed: bool) -> String {
         .join(", ")
 }
 
-/// "<claim>: yes (a 0.100, b 0.200<note>)." stating whether the means rise along the list.
-pub(crate) fn rise_finding(claim: &str, means: &[(String, f64)], note: &str) -> String {
-    let vals: Vec<f64> = means.iter().map(|m| m.1).collect();
-    format!(
-        "{claim}: {} ({}{note}).",
-        yes_no(rises(&vals, 0.0)),
-        listing(means, false)
-    )
+/// The mean of each level's values, for listing next to a statement.
+pub(crate) fn means(levels: &[(String, Vec<f64>)]) -> Vec<(String, f64)> {
+    levels.iter().map(|(k, v)| (k.clone(), mean(v))).collect()
 }
 
 /// "yes" or "no".

@@ -1,6 +1,7 @@
 //! Expected calibration error of fine-tuned against from-scratch models.
 
 use crate::metrics::names::{ECE, ECE_TS, TEMPERATURE};
+use crate::metrics::statements::{every_group, paired, Direction, Statement};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
@@ -12,57 +13,73 @@ use anyhow::Result;
 /// A calibration row: (setting, ece, ece after temperature scaling, temperature).
 pub(crate) type CalRow = (String, f64, f64, Option<f64>);
 
-/// Findings: whether temperature scaling lowered the ECE in every setting.
+/// Findings: whether temperature scaling lowers the ECE in every setting (per trial, ECE after
+/// minus before, [`paired`]; all settings, [`every_group`]), and whether the fitted temperature
+/// is above 1 in every setting.
 pub(crate) fn calibration_findings(rows: &[CalRow]) -> Vec<String> {
     let mut settings = distinct(rows.iter().map(|r| r.0.clone()));
     settings.sort_by_key(|s| model_order(s));
-    let per: Vec<(String, f64, f64, f64)> = settings
-        .iter()
-        .map(|s| {
-            let g: Vec<&CalRow> = rows.iter().filter(|r| &r.0 == s).collect();
-            let before = mean(&g.iter().map(|r| r.1).collect::<Vec<_>>());
-            let after = mean(&g.iter().map(|r| r.2).collect::<Vec<_>>());
-            let t = mean(&g.iter().filter_map(|r| r.3).collect::<Vec<_>>());
-            (s.clone(), before, after, t)
-        })
-        .collect();
-    if per.is_empty() {
+    if settings.is_empty() {
         return vec![];
     }
-    let lowered = per.iter().filter(|p| p.2 < p.1).count();
-    let verdict = if lowered == per.len() {
-        "yes".to_string()
-    } else if lowered == 0 {
-        "no".to_string()
-    } else {
-        format!("in {lowered} of {} settings", per.len())
-    };
-    let detail: Vec<String> = per
+    let of = |s: &str| -> Vec<&CalRow> { rows.iter().filter(|r| r.0 == s).collect() };
+    let lowered: Vec<(String, Statement)> = settings
         .iter()
-        .map(|p| format!("{} {:.3} \u{2192} {:.3}", p.0, p.1, p.2))
+        .map(|s| {
+            let d: Vec<f64> = of(s).iter().map(|r| r.2 - r.1).collect();
+            (
+                s.clone(),
+                paired("ECE after \u{2212} before", &d, Direction::Down),
+            )
+        })
         .collect();
-    let mut out = vec![format!(
-        "Temperature scaling lowers the expected calibration error: {verdict} ({}).",
-        detail.join(", ")
-    )];
-    let temps: Vec<String> = per
+    let detail: Vec<String> = settings
         .iter()
-        .filter(|p| p.3.is_finite())
-        .map(|p| format!("{} T = {:.2}", p.0, p.3))
+        .map(|s| {
+            let before = mean(&of(s).iter().map(|r| r.1).collect::<Vec<_>>());
+            let after = mean(&of(s).iter().map(|r| r.2).collect::<Vec<_>>());
+            format!("{s} {before:.3} \u{2192} {after:.3}")
+        })
+        .collect();
+    let mut out = vec![every_group(
+        "Temperature scaling lowers the expected calibration error in every setting",
+        &lowered,
+        Direction::Down,
+    )
+    .with_detail(detail.join(", "))
+    .sentence()];
+    let temps: Vec<(String, Vec<f64>)> = settings
+        .iter()
+        .map(|s| {
+            (
+                s.clone(),
+                of(s).iter().filter_map(|r| r.3).collect::<Vec<f64>>(),
+            )
+        })
+        .filter(|t| !t.1.is_empty())
         .collect();
     if !temps.is_empty() {
-        let over = per.iter().filter(|p| p.3 > 1.0).count();
-        out.push(format!(
-            "Networks are over-confident before scaling (fitted temperature above 1): {} ({}).",
-            if over == per.len() {
-                "yes".to_string()
-            } else if over == 0 {
-                "no".to_string()
-            } else {
-                format!("in {over} of {} settings", per.len())
-            },
-            temps.join(", ")
-        ));
+        let over: Vec<(String, Statement)> = temps
+            .iter()
+            .map(|(s, t)| {
+                let d: Vec<f64> = t.iter().map(|t| t - 1.0).collect();
+                (s.clone(), paired("T \u{2212} 1", &d, Direction::Up))
+            })
+            .collect();
+        let listed: Vec<String> = temps
+            .iter()
+            .map(|(s, t)| format!("{s} T = {:.2}", mean(t)))
+            .collect();
+        out.push(
+            every_group(
+                "Networks are over-confident before scaling (fitted temperature above 1 in every \
+                 setting)",
+                &over,
+                Direction::Up,
+            )
+            .with_detail(listed.join(", "))
+            .sentence(),
+        );
     }
     out
 }
@@ -162,13 +179,43 @@ mod tests {
 
     #[test]
     fn calibration_findings_detect_an_effect_and_its_absence() {
-        // Calibration: scaling helped in one of two settings.
+        // Scaling helps freeze 0 at all three seeds and hurts scratch at all three.
+        let row =
+            |s: &str, before: f64, after: f64, t: f64| (s.to_string(), before, after, Some(t));
         let cal = vec![
-            ("freeze 0".to_string(), 0.1, 0.05, Some(1.4)),
-            ("scratch".to_string(), 0.1, 0.12, Some(0.9)),
+            row("freeze 0", 0.1, 0.05, 1.4),
+            row("freeze 0", 0.11, 0.05, 1.5),
+            row("freeze 0", 0.1, 0.05, 1.45),
+            row("scratch", 0.1, 0.12, 0.9),
+            row("scratch", 0.1, 0.13, 1.2),
+            row("scratch", 0.1, 0.125, 1.05),
         ];
-        let f = calibration_findings(&cal).join("\n");
-        assert!(f.contains("error: in 1 of 2 settings (freeze 0 0.100 \u{2192} 0.050, scratch 0.100 \u{2192} 0.120)"), "{f}");
-        assert!(f.contains("above 1): in 1 of 2 settings"), "{f}");
+        let f = calibration_findings(&cal);
+        assert!(
+            f[0].starts_with(
+                "Temperature scaling lowers the expected calibration error in every setting: \
+                 contradicted (mean at scratch +0.025, 95% CI [+0.0"
+            ),
+            "{f:#?}"
+        );
+        assert!(
+            f[0].contains(
+                "n = 6; reversed at scratch; freeze 0 0.103 \u{2192} 0.050, scratch 0.100 \
+                 \u{2192} 0.125)"
+            ),
+            "{f:#?}"
+        );
+        // Scratch's temperatures straddle 1: not shown either way.
+        assert!(
+            f[1].starts_with(
+                "Networks are over-confident before scaling (fitted temperature above 1 in every \
+                 setting): inconclusive (mean at scratch +0.050, 95% CI [-"
+            ),
+            "{f:#?}"
+        );
+        assert!(
+            f[1].contains("freeze 0 T = 1.45, scratch T = 1.05)"),
+            "{f:#?}"
+        );
     }
 }

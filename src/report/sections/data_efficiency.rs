@@ -1,11 +1,12 @@
 //! Final accuracy against the target training size.
 
 use crate::metrics::names::TEST_ACC;
+use crate::metrics::statements::{trend, Direction};
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, final_label, size_label, Ctx};
 use crate::report::page::{Cell, Output};
-use crate::report::series::{aggregate_series, chart_cell, final_acc_cell, mean_at};
-use crate::report::stats::rise_finding;
+use crate::report::series::{aggregate_series, chart_cell, final_acc_cell};
+use crate::report::stats::{listing, means};
 use anyhow::Result;
 
 /// [6] Data efficiency: final test accuracy against target size (log axis), fine-tuned
@@ -37,26 +38,35 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
     })
 }
 
-/// "Accuracy grows with the examples per class: yes (10/class 0.60, 100/class 0.80)."
+/// Whether accuracy grows with the examples per class: a [`trend`] over the sizes of the
+/// per-trial accuracies, pooled over models.
 pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Option<Output> {
-    let means: Vec<(String, f64)> = sizes
+    let levels: Vec<(String, Vec<f64>)> = sizes
         .iter()
-        .filter_map(|n| Some((size_label(*n), mean_at(rows, &n.to_string())?)))
+        .map(|n| {
+            let key = n.to_string();
+            let v: Vec<f64> = rows.iter().filter(|r| r.1 == key).map(|r| r.2).collect();
+            (size_label(*n), v)
+        })
+        .filter(|l| !l.1.is_empty())
         .collect();
-    if means.len() < 2 {
+    if levels.len() < 2 {
         return None;
     }
+    let s = trend(
+        "accuracy grows with the examples per class",
+        &levels,
+        Direction::Up,
+    )
+    .with_detail(format!(
+        "{}; pooled over models",
+        listing(&means(&levels), false)
+    ));
     Some(Output::Text {
-        text: format!(
-            "Finding: {}",
-            rise_finding(
-                "accuracy grows with the examples per class",
-                &means,
-                "; mean over models"
-            )
-        ),
+        text: format!("Finding: {}", s.sentence()),
     })
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,10 +74,22 @@ mod tests {
     #[test]
     fn size_finding_without_the_effect() {
         let r = |x: &str, a: f64| ("freeze 0".to_string(), x.to_string(), a);
-        match size_finding(&[r("10", 0.8), r("100", 0.7)], &[10, 100]) {
+        let rows = [r("10", 0.8), r("10", 0.78), r("100", 0.7), r("100", 0.69)];
+        match size_finding(&rows, &[10, 100]) {
+            Some(Output::Text { text }) => assert!(
+                text.starts_with(
+                    "Finding: accuracy grows with the examples per class: contradicted \
+                     (difference -0.095, 95% CI [-0.1"
+                ) && text.contains("n = 4; 10/class 0.790, 100/class 0.695; pooled over models)"),
+                "{text}"
+            ),
+            o => panic!("{o:?}"),
+        }
+        // One trial per size: no verdict.
+        match size_finding(&[r("10", 0.6), r("100", 0.8)], &[10, 100]) {
             Some(Output::Text { text }) => {
                 assert!(
-                    text.contains("per class: no (10/class 0.800, 100/class 0.700"),
+                    text.contains(": inconclusive (difference +0.200, no interval"),
                     "{text}"
                 )
             }

@@ -1,12 +1,13 @@
 //! The measured domain distance against the accuracy lost to the shift.
 
 use crate::metrics::names::TEST_ACC;
+use crate::metrics::statements::{correlation, every_group, trend, Direction, Statement};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, final_label, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{fmt_real, num, query, text};
 use crate::report::series::nice_ticks;
-use crate::report::stats::{ci, ci_table, findings_output, mean, pearson, rises, yes_no};
+use crate::report::stats::{ci, ci_table, findings_output, mean};
 use anyhow::Result;
 
 /// A measured distance: (shift, kind, magnitude, proxy A, MMD², Fréchet), one per checkpoint.
@@ -26,8 +27,9 @@ fn shift_order(rows: &[DistRow]) -> Vec<(String, String, f64)> {
     shifts
 }
 
-/// Findings: whether each distance grows with the shift magnitude (within each kind of shift,
-/// `none` counting as magnitude 0), and whether accuracy falls as the proxy A-distance grows.
+/// Findings: whether each distance grows with the shift magnitude (a [`trend`] within each
+/// kind of shift, `none` counting as magnitude 0, for every kind), and whether accuracy falls
+/// as the proxy A-distance grows (a [`correlation`] over the shifts).
 pub(crate) fn distance_findings(
     dist: &[DistRow],
     acc: &[(String, String, f64, f64)],
@@ -44,49 +46,42 @@ pub(crate) fn distance_findings(
         ("Fr\u{e9}chet distance", |r| r.5),
     ];
     if !kinds.is_empty() && shifts.len() > 1 {
-        let mut parts = Vec::new();
-        let mut all = true;
         for (name, pick) in measures {
-            let mut ok = true;
-            let mut listed = Vec::new();
-            for kind in &kinds {
-                let seq: Vec<(String, f64)> = shifts
-                    .iter()
-                    .filter(|s| s.1 == "none" || &s.1 == kind)
-                    .map(|s| {
-                        let v: Vec<f64> = dist
-                            .iter()
-                            .filter(|r| r.0 == s.0)
-                            .filter_map(pick)
-                            .collect();
-                        (s.0.clone(), mean(&v))
-                    })
-                    .filter(|s| s.1.is_finite())
-                    .collect();
-                let vals: Vec<f64> = seq.iter().map(|s| s.1).collect();
-                ok &= rises(&vals, 0.0);
-                for item in seq {
-                    if !listed.contains(&item) {
-                        listed.push(item);
-                    }
-                }
+            let at = |shift: &str| -> Vec<f64> {
+                dist.iter()
+                    .filter(|r| r.0 == shift)
+                    .filter_map(pick)
+                    .collect()
+            };
+            let groups: Vec<(String, Statement)> = kinds
+                .iter()
+                .map(|kind| {
+                    let levels: Vec<(String, Vec<f64>)> = shifts
+                        .iter()
+                        .filter(|s| s.1 == "none" || &s.1 == kind)
+                        .map(|s| (s.0.clone(), at(&s.0)))
+                        .collect();
+                    (kind.clone(), trend(name, &levels, Direction::Up))
+                })
+                .collect();
+            if groups.iter().all(|g| g.1.n == 0) {
+                continue;
             }
-            all &= ok;
-            parts.push(format!(
-                "{name} {} ({})",
-                yes_no(ok),
-                listed
-                    .iter()
-                    .map(|(k, v)| format!("{k} {}", fmt_real(*v)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+            let listed = shifts
+                .iter()
+                .filter_map(|s| {
+                    let v = at(&s.0);
+                    (!v.is_empty()).then(|| format!("{} {}", s.0, fmt_real(mean(&v))))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let claim = format!("{name} grows with the shift magnitude");
+            out.push(
+                every_group(&claim, &groups, Direction::Up)
+                    .with_detail(listed)
+                    .sentence(),
+            );
         }
-        out.push(format!(
-            "Measured domain distance grows with the shift magnitude: {} \u{2014} {}.",
-            yes_no(all),
-            parts.join("; ")
-        ));
     }
     // Accuracy against the proxy A-distance: the linear probe (freeze all) if present, else
     // the most frozen setting.
@@ -114,28 +109,22 @@ pub(crate) fn distance_findings(
         if pts.len() > 1 {
             let x: Vec<f64> = pts.iter().map(|p| p.1).collect();
             let y: Vec<f64> = pts.iter().map(|p| p.2).collect();
-            let r = pearson(&x, &y);
-            let falls =
-                y[y.len() - 1] < y[0] && r.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater);
             let who = if l == "freeze all" {
                 "Linear-probe (freeze all)".to_string()
             } else {
                 format!("Target ({l})")
             };
-            out.push(format!(
-                "{who} accuracy falls as the measured distance grows: {} ({}; Pearson r = \
-                 {}).",
-                yes_no(falls),
-                pts.iter()
-                    .map(|p| format!("{} A={:.2} acc {:.3}", p.0, p.1, p.2))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                if r.is_finite() {
-                    format!("{r:.2}")
-                } else {
-                    "n/a".to_string()
-                }
-            ));
+            let claim = format!("{who} accuracy falls as the measured distance grows");
+            let listed = pts
+                .iter()
+                .map(|p| format!("{} A={:.2} acc {:.3}", p.0, p.1, p.2))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(
+                correlation(&claim, &x, &y, Direction::Down)
+                    .with_detail(format!("one point per shift: {listed}"))
+                    .sentence(),
+            );
         }
     }
     out
@@ -287,45 +276,79 @@ mod tests {
 
     #[test]
     fn distance_findings_detect_an_effect_and_its_absence() {
-        // Distance: falls at 90 degrees (not monotone); accuracy rises with distance.
-        let dist = vec![
+        // Two checkpoints per shift. Proxy A-distance falls at 90 degrees below `none`: a
+        // negative rank correlation with the magnitude; MMD² and Fréchet grow.
+        let row = |shift: &str, kind: &str, mag: f64, a: f64, m: f64, f: f64| {
             (
-                "none".to_string(),
-                "none".to_string(),
-                0.0,
-                Some(0.1),
-                Some(0.01),
-                Some(1.0),
-            ),
-            (
-                "rotate 45".to_string(),
-                "rotate".to_string(),
+                shift.to_string(),
+                kind.to_string(),
+                mag,
+                Some(a),
+                Some(m),
+                Some(f),
+            )
+        };
+        let mut dist = Vec::new();
+        for e in [0.0, 0.01] {
+            dist.push(row("none", "none", 0.0, 0.1 + e, 0.01 + e / 10.0, 1.0 + e));
+            dist.push(row(
+                "rotate 45",
+                "rotate",
                 45.0,
-                Some(1.0),
-                Some(0.1),
-                Some(3.0),
-            ),
-            (
-                "rotate 90".to_string(),
-                "rotate".to_string(),
-                90.0,
-                Some(0.8),
-                Some(0.2),
-                Some(4.0),
-            ),
-        ];
+                1.0 + 2.0 * e,
+                0.1 + e,
+                3.0 + e,
+            ));
+            dist.push(row("rotate 90", "rotate", 90.0, 0.05 + e, 0.2 + e, 4.0 + e));
+        }
         let acc = vec![
             ("freeze all".to_string(), "none".to_string(), 0.1, 0.5),
             ("freeze all".to_string(), "rotate 45".to_string(), 1.0, 0.9),
             ("freeze all".to_string(), "rotate 90".to_string(), 0.8, 0.7),
         ];
-        let f = distance_findings(&dist, &acc).join("\n");
-        assert!(f.contains("grows with the shift magnitude: no \u{2014} proxy A-distance no (none 0.1000, rotate 45 1.0000, rotate 90 0.8000); MMD\u{b2} yes"), "{f}");
+        let f = distance_findings(&dist, &acc);
+        assert_eq!(f.len(), 4, "{f:#?}");
         assert!(
-            f.contains(
-                "Linear-probe (freeze all) accuracy falls as the measured distance grows: no"
+            f[0].starts_with(
+                "proxy A-distance grows with the shift magnitude: contradicted (Kendall \
+                 \u{3c4} at rotate -0.333, 95% CI [-0."
             ),
-            "{f}"
+            "{f:#?}"
         );
+        assert!(
+            f[0].contains(
+                "n = 6; reversed at rotate; none 0.1050, rotate 45 1.0100, rotate 90 0.0550)"
+            ),
+            "{f:#?}"
+        );
+        assert!(
+            f[1].starts_with(
+                "MMD\u{b2} grows with the shift magnitude: supported (Kendall \u{3c4} at \
+                 rotate +1.000, 95% CI [+1.000"
+            ),
+            "{f:#?}"
+        );
+        assert!(
+            f[2].starts_with("Fr\u{e9}chet distance grows with the shift magnitude: supported"),
+            "{f:#?}"
+        );
+        // Three shifts are too few points for a correlation.
+        assert!(
+            f[3].starts_with(
+                "Linear-probe (freeze all) accuracy falls as the measured distance grows: \
+                 inconclusive (Pearson r +0."
+            ),
+            "{f:#?}"
+        );
+        assert!(f[3].contains("no interval, n = 3; needs at least 5 points; one point per shift: none A=0.10 acc 0.500"), "{f:#?}");
+        // The issue's case: two shifts give r = -1, and no verdict.
+        let f = distance_findings(
+            &dist[..0],
+            &acc[..2]
+                .iter()
+                .map(|a| (a.0.clone(), a.1.clone(), a.2, 1.0 - a.3))
+                .collect::<Vec<_>>(),
+        );
+        assert!(f[0].contains("grows: inconclusive (Pearson r -1.000, no interval, n = 2; needs at least 5 points"), "{f:#?}");
     }
 }

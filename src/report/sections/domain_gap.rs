@@ -1,10 +1,11 @@
 //! Final target accuracy against the shift of the target images.
 
 use crate::metrics::names::TEST_ACC;
+use crate::metrics::statements::{every_group, two_sample, Direction, Statement};
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, final_label, Ctx};
 use crate::report::page::{Cell, Output};
-use crate::report::series::{aggregate_series, chart_cell, final_acc_cell, mean_at};
+use crate::report::series::{aggregate_series, chart_cell, final_acc_cell};
 use anyhow::Result;
 
 /// [5] Domain gap: final target test accuracy against the shift, by frozen depth.
@@ -31,28 +32,43 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
     })
 }
 
-/// "Target accuracy is lower under every shift than without: yes (none 0.80, rotate 45 0.65)."
+/// Whether target accuracy is lower under every shift than without: per shift the difference
+/// of its per-trial accuracies from those without a shift ([`two_sample`]), all of them
+/// ([`every_group`]), pooled over models.
 pub(crate) fn shift_finding(rows: &[(String, String, f64)], shifts: &[String]) -> Option<Output> {
-    let none = mean_at(rows, "none")?;
-    let others: Vec<(String, f64)> = shifts
-        .iter()
-        .filter(|s| s.as_str() != "none")
-        .filter_map(|s| Some((s.clone(), mean_at(rows, s)?)))
-        .collect();
-    if others.is_empty() {
+    let at = |x: &str| -> Vec<f64> { rows.iter().filter(|r| r.1 == x).map(|r| r.2).collect() };
+    let none = at("none");
+    if none.is_empty() {
         return None;
     }
+    let groups: Vec<(String, Statement)> = shifts
+        .iter()
+        .filter(|s| s.as_str() != "none")
+        .map(|s| (s.clone(), at(s)))
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(s, v)| {
+            let st = two_sample("lower", &none, &v, Direction::Down);
+            (s, st)
+        })
+        .collect();
+    if groups.is_empty() {
+        return None;
+    }
+    let listed = groups
+        .iter()
+        .map(|(s, st)| format!("{s} {:+.3} {}", st.estimate, st.verdict.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let s = every_group(
+        "target accuracy is lower under every shift than without",
+        &groups,
+        Direction::Down,
+    )
+    .with_detail(format!(
+        "difference from none: {listed}; pooled over models"
+    ));
     Some(Output::Text {
-        text: format!(
-            "Finding: target accuracy is lower under every shift than without: {} (none {none:.3}, \
-             {}; mean over models).",
-            if others.iter().all(|o| o.1 < none) { "yes" } else { "no" },
-            others
-                .iter()
-                .map(|(s, a)| format!("{s} {a:.3}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        text: format!("Finding: {}", s.sentence()),
     })
 }
 
@@ -64,16 +80,30 @@ mod tests {
     fn shift_finding_without_the_effect() {
         // Shift and size findings without the effect.
         let r = |x: &str, a: f64| ("freeze 0".to_string(), x.to_string(), a);
-        match shift_finding(
-            &[r("none", 0.6), r("rotate 45", 0.7)],
-            &["none".to_string(), "rotate 45".to_string()],
-        ) {
-            Some(Output::Text { text }) => {
-                assert!(
-                    text.contains("without: no (none 0.600, rotate 45 0.700"),
-                    "{text}"
-                )
-            }
+        let shifts = [
+            "none".to_string(),
+            "rotate 45".to_string(),
+            "invert 1".to_string(),
+        ];
+        let rows = [
+            r("none", 0.6),
+            r("none", 0.62),
+            r("rotate 45", 0.7),
+            r("rotate 45", 0.71),
+            r("invert 1", 0.3),
+            r("invert 1", 0.2),
+        ];
+        match shift_finding(&rows, &shifts) {
+            Some(Output::Text { text }) => assert!(
+                text.starts_with(
+                    "Finding: target accuracy is lower under every shift than without: \
+                     contradicted (difference at rotate 45 +0.095, 95% CI [+0.0"
+                ) && text.contains(
+                    "n = 8; reversed at rotate 45; difference from none: rotate 45 +0.095 \
+                     contradicted, invert 1 -0.360 inconclusive; pooled over models)"
+                ),
+                "{text}"
+            ),
             o => panic!("{o:?}"),
         }
     }

@@ -1,12 +1,13 @@
 //! Source-task accuracy during fine-tuning, by frozen depth.
 
 use crate::metrics::names::SOURCE_ACC;
+use crate::metrics::statements::{trend, Direction};
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, parse_freeze, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data, points_of};
-use crate::report::stats::{ci, ci_table, rise_finding};
+use crate::report::stats::{ci_table, listing, means};
 use crate::spec::Freeze;
 use anyhow::Result;
 
@@ -139,20 +140,24 @@ pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
     // Most frozen first: the number of unfrozen blocks grows along the list.
     freezes.sort_by_key(|f| freeze_order(*f));
     freezes.reverse();
-    let means: Vec<(String, f64)> = freezes
+    let levels: Vec<(String, Vec<f64>)> = freezes
         .into_iter()
-        .filter_map(|f| {
+        .map(|f| {
             let v: Vec<f64> = rows.iter().filter(|r| r.0 == f).map(|r| r.1).collect();
-            ci(&v).map(|c| (freeze_label(f), c.0))
+            (freeze_label(f), v)
         })
         .collect();
     let mut out = Vec::new();
-    if means.len() > 1 {
-        out.push(rise_finding(
-            "Forgetting grows with the number of unfrozen blocks",
-            &means,
-            "",
-        ));
+    if levels.len() > 1 {
+        out.push(
+            trend(
+                "Forgetting grows with the number of unfrozen blocks",
+                &levels,
+                Direction::Up,
+            )
+            .with_detail(listing(&means(&levels), false))
+            .sentence(),
+        );
     }
     let all: Vec<f64> = rows
         .iter()
@@ -184,8 +189,27 @@ mod tests {
             (Freeze::Blocks(0), 0.03),
         ])
         .join("\n");
+        // One trial per depth: no interval from three single values.
         assert!(
-            f.contains("unfrozen blocks: no (freeze all 0.000, freeze 2 0.050, freeze 0 0.030)"),
+            f.contains(
+                "unfrozen blocks: inconclusive (Kendall \u{3c4} +0.333, no interval, n = 3; \
+                 needs at least 5 levels or repeated seeds; freeze all 0.000, freeze 2 0.050, \
+                 freeze 0 0.030) [test: monotone trend"
+            ),
+            "{f}"
+        );
+        // Three seeds per depth, forgetting clearly growing: supported.
+        let mut rows = Vec::new();
+        for (f, v) in [
+            (Freeze::All, 0.0),
+            (Freeze::Blocks(2), 0.05),
+            (Freeze::Blocks(0), 0.2),
+        ] {
+            rows.extend([v, v + 0.01, v + 0.02].map(|x| (f, x)));
+        }
+        let f = forgetting_findings(&rows).join("\n");
+        assert!(
+            f.contains("Forgetting grows with the number of unfrozen blocks: supported (Kendall"),
             "{f}"
         );
     }

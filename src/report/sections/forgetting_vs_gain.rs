@@ -1,11 +1,12 @@
 //! The forgetting / transfer-gain trade-off.
 
+use crate::metrics::statements::{correlation, Direction};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, model_order, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, text};
 use crate::report::series::nice_ticks;
-use crate::report::stats::{ci, ci_table, findings_output, pearson, yes_no, Agg};
+use crate::report::stats::{ci, ci_table, findings_output, Agg};
 use anyhow::Result;
 
 /// A setting of the trade-off chart: (freeze label, schedule, size) with mean gain and
@@ -24,22 +25,26 @@ fn tradeoff_settings(rows: &[((String, String, i64), f64, f64)]) -> Vec<Setting>
         .collect()
 }
 
-/// Findings of the trade-off: whether settings that gain more also forget more.
+/// Findings of the trade-off: whether settings that gain more also forget more (a
+/// [`correlation`] over the settings' means), the largest gain, and the least forgetting among
+/// the settings whose gain is shown to be positive (95% interval above 0).
 pub(crate) fn tradeoff_findings(settings: &[Setting]) -> Vec<String> {
     let mut out = Vec::new();
     let name = |k: &(String, String, i64)| format!("{}, {}, {}", k.0, k.1, size_label(k.2));
-    if settings.len() >= 3 {
+    if settings.len() >= 2 {
         let g: Vec<f64> = settings.iter().map(|s| s.1 .0).collect();
         let f: Vec<f64> = settings.iter().map(|s| s.2 .0).collect();
-        let r = pearson(&g, &f);
-        if r.is_finite() {
-            out.push(format!(
+        out.push(
+            correlation(
                 "Settings that gain more on the target also forget more of the source (a \
-                 trade-off): {} (Pearson r = {r:.2} over {} settings).",
-                yes_no(r > 0.0),
-                settings.len()
-            ));
-        }
+                 trade-off)",
+                &g,
+                &f,
+                Direction::Up,
+            )
+            .with_detail("one point per setting: mean gain, mean forgetting")
+            .sentence(),
+        );
     }
     if let Some(best) = settings.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)) {
         out.push(format!(
@@ -51,11 +56,12 @@ pub(crate) fn tradeoff_findings(settings: &[Setting]) -> Vec<String> {
     }
     if let Some(safe) = settings
         .iter()
-        .filter(|s| s.1 .0 > 0.0)
+        .filter(|s| s.1 .1.is_some_and(|h| s.1 .0 - h > 0.0))
         .min_by(|a, b| a.2 .0.total_cmp(&b.2 .0))
     {
         out.push(format!(
-            "Least forgetting with a positive gain: {} (gain {:+.3}, forgetting {:.3}).",
+            "Least forgetting with a gain shown to be positive (95% CI above 0): {} (gain \
+             {:+.3}, forgetting {:.3}).",
             name(&safe.0),
             safe.1 .0,
             safe.2 .0
@@ -174,19 +180,23 @@ mod tests {
         let s = |f: &str, n: i64, g: f64, fo: f64| {
             (
                 (f.to_string(), "cosine lr=0.02".to_string(), n),
-                (g, None, 2),
-                (fo, None, 2),
+                (g, Some(0.01), 2),
+                (fo, Some(0.01), 2),
             )
         };
-        // More gain, more forgetting.
+        // Three settings: whatever the correlation, no verdict.
         let f = tradeoff_findings(&[
             s("freeze 0", 10, 0.2, 0.3),
             s("freeze 2", 10, 0.1, 0.1),
-            s("freeze all", 10, 0.05, 0.0),
+            s("freeze all", 10, 0.005, 0.0),
         ])
         .join("\n");
         assert!(
-            f.contains("(a trade-off): yes (Pearson r = 1.00 over 3 settings)"),
+            f.contains("(a trade-off): inconclusive (Pearson r +0.9"),
+            "{f}"
+        );
+        assert!(
+            f.contains("no interval, n = 3; needs at least 5 points"),
             "{f}"
         );
         assert!(
@@ -195,19 +205,38 @@ mod tests {
             ),
             "{f}"
         );
+        // freeze all's gain interval reaches 0: not shown to be positive.
         assert!(
             f.contains(
-                "Least forgetting with a positive gain: freeze all, cosine lr=0.02, 10/class"
+                "Least forgetting with a gain shown to be positive (95% CI above 0): freeze 2, \
+                 cosine lr=0.02, 10/class"
             ),
             "{f}"
         );
-        // More gain, less forgetting: no trade-off.
-        let f = tradeoff_findings(&[
-            s("freeze 0", 10, 0.2, 0.0),
-            s("freeze 2", 10, 0.1, 0.1),
-            s("freeze all", 10, -0.05, 0.3),
-        ])
-        .join("\n");
-        assert!(f.contains("(a trade-off): no (Pearson r = -"), "{f}");
+        // Six settings with r = 0.58 (the issue's 0.57): inconclusive.
+        let g = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        let fo = [0.3, 0.1, 0.5, 0.2, 0.6, 0.48];
+        let settings: Vec<Setting> = (0..6)
+            .map(|i| s(&format!("freeze {i}"), 10, g[i] / 10.0, fo[i]))
+            .collect();
+        let f = tradeoff_findings(&settings).join("\n");
+        assert!(
+            f.contains("(a trade-off): inconclusive (Pearson r +0.578, 95% CI [-"),
+            "{f}"
+        );
+        assert!(f.contains("n = 6; needs about 12 points;"), "{f}");
+        // Eight settings along a line: supported.
+        let settings: Vec<Setting> = (0..8)
+            .map(|i| {
+                s(
+                    &format!("freeze {i}"),
+                    10,
+                    i as f64 / 10.0,
+                    i as f64 / 20.0 + 0.001 * (i % 2) as f64,
+                )
+            })
+            .collect();
+        let f = tradeoff_findings(&settings).join("\n");
+        assert!(f.contains("(a trade-off): supported (Pearson r +"), "{f}");
     }
 }

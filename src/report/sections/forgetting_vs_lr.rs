@@ -1,12 +1,13 @@
 //! Final forgetting against the learning rate.
 
+use crate::metrics::statements::{trend, Direction};
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{query, text};
 use crate::report::sections::forgetting_by_schedule::is_ulmfit;
 use crate::report::series::{aggregate_series, chart_cell, final_acc_rows, no_data, per_trial_sql};
-use crate::report::stats::{ci, rise_finding};
+use crate::report::stats::{listing, means};
 use anyhow::Result;
 
 /// [6] Forgetting vs learning rate: final forgetting per trial against lr (log axis), one
@@ -57,7 +58,7 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
     )))
 }
 
-/// "Forgetting grows with the learning rate: yes (lr 0.01 0.020, lr 0.1 0.150)", over the
+/// Whether forgetting grows with the learning rate (a [`trend`] over the lrs), over the
 /// trials with unfrozen blocks and uniform schedules (where the sweep also has others).
 pub(crate) fn lr_forgetting_finding(
     rows: &[(String, String, f64)],
@@ -74,26 +75,23 @@ pub(crate) fn lr_forgetting_finding(
         .collect();
     let mut lrs: Vec<f64> = distinct(keep.iter().filter_map(|r| r.1.parse::<f64>().ok()));
     lrs.sort_by(f64::total_cmp);
-    let means: Vec<(f64, f64)> = lrs
+    let levels: Vec<(String, Vec<f64>)> = lrs
         .iter()
-        .filter_map(|lr| {
+        .map(|lr| {
             let v: Vec<f64> = keep
                 .iter()
                 .filter(|r| r.1.parse::<f64>().ok() == Some(*lr))
                 .map(|r| r.2)
                 .collect();
-            ci(&v).map(|c| (*lr, c.0))
+            (format!("lr {lr}"), v)
         })
+        .filter(|l| !l.1.is_empty())
         .collect();
-    if means.len() < 2 {
+    if levels.len() < 2 {
         return None;
     }
-    let means: Vec<(String, f64)> = means
-        .iter()
-        .map(|(lr, v)| (format!("lr {lr}"), *v))
-        .collect();
     let note = format!(
-        "; mean over trials with unfrozen blocks{}",
+        "; trials with unfrozen blocks{}",
         if uniform_exists && schedules.iter().any(|s| is_ulmfit(s)) {
             " and uniform schedules"
         } else {
@@ -103,7 +101,13 @@ pub(crate) fn lr_forgetting_finding(
     Some(Output::Text {
         text: format!(
             "Finding: {}",
-            rise_finding("forgetting grows with the learning rate", &means, &note)
+            trend(
+                "forgetting grows with the learning rate",
+                &levels,
+                Direction::Up
+            )
+            .with_detail(format!("{}{note}", listing(&means(&levels), false)))
+            .sentence()
         ),
     })
 }
@@ -128,7 +132,7 @@ mod tests {
         ];
         match lr_forgetting_finding(&rows, &sch) {
             Some(Output::Text { text }) => assert!(
-                text.contains("learning rate: yes (lr 0.01 0.020, lr 0.1 0.200; mean over trials with unfrozen blocks and uniform schedules)"),
+                text.contains("learning rate: inconclusive (difference +0.180, no interval, n = 2; needs at least 2 seeds in each group; lr 0.01 0.020, lr 0.1 0.200; trials with unfrozen blocks and uniform schedules) [test: trend over 2 levels: difference of two group means, Welch t 95% interval]."),
                 "{text}"
             ),
             o => panic!("{o:?}"),

@@ -20,6 +20,7 @@ pub(crate) mod overfitting;
 pub(crate) mod precision;
 pub(crate) mod representation_drift;
 pub(crate) mod schedules;
+pub(crate) mod summary;
 pub(crate) mod transfer_gain;
 pub(crate) mod trial_table;
 
@@ -51,13 +52,18 @@ pub const SECTIONS: &[Section] = &[
     trial_table::trial_table,
 ];
 
-/// Builds every built-in cell that applies to the sweep, then the grid's own `report:`
-/// cells.
+/// Builds every built-in cell that applies to the sweep, with the summary of their findings
+/// added to the first (intro) cell, then the grid's own `report:` cells.
 pub fn build(ctx: &Ctx) -> Result<Vec<Cell>> {
     let mut cells = Vec::new();
     for section in SECTIONS {
         if let Some(cell) = section(ctx)? {
             cells.push(cell);
+        }
+    }
+    if let Some(out) = summary::summary(&cells) {
+        if let Some(first) = cells.first_mut() {
+            first.outputs.push(out);
         }
     }
     cells.extend(super::user::cells(ctx));

@@ -1,12 +1,13 @@
 //! Train against validation accuracy per epoch, and the generalization gap.
 
 use crate::metrics::names::{TRAIN_ACC, VAL_ACC};
+use crate::metrics::statements::{trend, Direction};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data};
-use crate::report::stats::{ci, ci_table};
+use crate::report::stats::{ci_table, listing, means};
 use anyhow::Result;
 
 /// A row of the overfitting query: (train_per_class, epoch, train_acc, val_acc).
@@ -134,33 +135,32 @@ fn gap_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
         .map(|r| (vec![text(&r[1])], vec![num(&r[3]), num(&r[4]), num(&r[5])]))
         .collect();
     let mut out = Vec::new();
-    let by_size: Vec<(i64, f64)> = distinct(raw.iter().filter_map(|r| num(&r[1])))
+    let mut sizes: Vec<i64> = distinct(raw.iter().filter_map(|r| num(&r[1])))
         .into_iter()
-        .filter_map(|n| {
+        .map(|n| n as i64)
+        .collect();
+    sizes.sort();
+    let levels: Vec<(String, Vec<f64>)> = sizes
+        .iter()
+        .map(|&n| {
             let v: Vec<f64> = raw
                 .iter()
-                .filter(|r| num(&r[1]) == Some(n))
+                .filter(|r| num(&r[1]) == Some(n as f64))
                 .filter_map(|r| num(&r[5]))
                 .collect();
-            ci(&v).map(|c| (n as i64, c.0))
+            (size_label(n), v)
         })
+        .filter(|l| !l.1.is_empty())
         .collect();
-    if by_size.len() > 1 {
-        let vals: Vec<f64> = by_size.iter().map(|b| b.1).collect();
+    if levels.len() > 1 {
+        let s = trend(
+            "the generalization gap shrinks as the target set grows",
+            &levels,
+            Direction::Down,
+        )
+        .with_detail(listing(&means(&levels), false));
         out.push(Output::Text {
-            text: format!(
-                "Finding: the generalization gap shrinks as the target set grows: {} ({}).",
-                if vals[vals.len() - 1] < vals[0] {
-                    "yes"
-                } else {
-                    "no"
-                },
-                by_size
-                    .iter()
-                    .map(|(n, g)| format!("{} {g:.3}", size_label(*n)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            text: format!("Finding: {}", s.sentence()),
         });
     }
     out.push(Output::Table(ci_table(

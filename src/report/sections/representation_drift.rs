@@ -1,11 +1,12 @@
 //! How far each block's features move during fine-tuning.
 
 use crate::metrics::names::{CKA, WEIGHT_DIST};
+use crate::metrics::statements::{trend, Direction};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{block_order, distinct, freeze_label, freeze_order, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{family_like, num, parse_freeze, query, sql_str, text};
-use crate::report::stats::{ci, ci_table, findings_output, listing, mean, yes_no};
+use crate::report::stats::{ci, ci_table, findings_output, listing, means, yes_no};
 use crate::spec::Freeze;
 use anyhow::Result;
 
@@ -55,47 +56,47 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
     }
     let mut freezes = distinct(rows.iter().map(|r| r.0));
     freezes.sort_by_key(|f| freeze_order(*f));
-    let cka_of = |f: Freeze, b: &str| -> f64 {
-        let v: Vec<f64> = rows
-            .iter()
+    let cka_of = |f: Freeze, b: &str| -> Vec<f64> {
+        rows.iter()
             .filter(|r| r.0 == f && r.1 == b)
             .map(|r| r.2)
-            .collect();
-        mean(&v)
+            .collect()
     };
     // Later blocks drift more under the least-frozen setting.
     if let Some(&f) = freezes.first() {
         let k = f.frozen_blocks(n_blocks);
-        let trainable: Vec<(String, f64)> = blocks[k.min(n_blocks)..]
+        let trainable: Vec<(String, Vec<f64>)> = blocks[k.min(n_blocks)..]
             .iter()
             .map(|b| (b.clone(), cka_of(f, b)))
             .collect();
         if trainable.len() > 1 {
-            let first = trainable[0].1;
-            let last = trainable[trainable.len() - 1].1;
-            out.push(format!(
+            let claim = format!(
                 "Fine-tuned blocks drift more the higher they sit (CKA falls with depth) with \
-                 freeze {f}: {} ({}).",
-                yes_no(last < first),
-                listing(&trainable, false)
-            ));
+                 freeze {f}"
+            );
+            out.push(
+                trend(&claim, &trainable, Direction::Down)
+                    .with_detail(listing(&means(&trainable), false))
+                    .sentence(),
+            );
         }
     }
     // Freezing more keeps the top block closer to the pretrained one.
     if freezes.len() > 1 {
         if let Some(top) = blocks.last() {
-            let by_freeze: Vec<(String, f64)> = freezes
+            let by_freeze: Vec<(String, Vec<f64>)> = freezes
                 .iter()
                 .map(|&f| (freeze_label(f), cka_of(f, top)))
                 .collect();
-            let first = by_freeze[0].1;
-            let last = by_freeze[by_freeze.len() - 1].1;
-            out.push(format!(
+            let claim = format!(
                 "Freezing more blocks keeps the representation closer to the pretrained one \
-                 (CKA of the top block, {top}, rises with the frozen depth): {} ({}).",
-                yes_no(last > first),
-                listing(&by_freeze, false)
-            ));
+                 (CKA of the top block, {top}, rises with the frozen depth)"
+            );
+            out.push(
+                trend(&claim, &by_freeze, Direction::Up)
+                    .with_detail(listing(&means(&by_freeze), false))
+                    .sentence(),
+            );
         }
     }
     out
@@ -239,7 +240,28 @@ mod tests {
             })
             .collect();
         let f = drift_findings(&drift).join("\n");
-        assert!(f.contains("CKA falls with depth) with freeze 0: no"), "{f}");
+        // One trial per block: three single values give no interval.
+        assert!(
+            f.contains(
+                "CKA falls with depth) with freeze 0: inconclusive (Kendall \u{3c4} +1.000, no \
+                 interval, n = 3; needs at least 5 levels or repeated seeds; block0 0.500, \
+                 block1 0.600, block2 0.700)"
+            ),
+            "{f}"
+        );
+        // Two seeds per block, CKA rising: the claimed fall is contradicted.
+        let drift: Vec<DriftRow> = (0..6)
+            .map(|i| {
+                let b = i / 2;
+                let cka = 0.5 + 0.1 * b as f64 + 0.01 * (i % 2) as f64;
+                (Freeze::Blocks(0), format!("block{b}"), cka, Some(1.0))
+            })
+            .collect();
+        let f = drift_findings(&drift).join("\n");
+        assert!(
+            f.contains("CKA falls with depth) with freeze 0: contradicted (Kendall \u{3c4} +1.000"),
+            "{f}"
+        );
         assert!(!f.contains("Frozen blocks"), "{f}");
     }
 }

@@ -1,12 +1,11 @@
 //! Fine-tuned minus from-scratch accuracy against the target size.
 
+use crate::metrics::statements::{every_group, paired, trend, Direction, Statement, Verdict};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, model_order, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, text};
-use crate::report::stats::{
-    ci, ci_table, findings_output, listing, mean, not_positive, yes_no, Agg,
-};
+use crate::report::stats::{ci, ci_table, findings_output, listing, means, Agg};
 use anyhow::Result;
 
 /// Per (series, size) mean gain; in series page order, sizes ascending.
@@ -34,75 +33,110 @@ fn gain_points(rows: &[(String, i64, f64)]) -> Vec<(String, Vec<(i64, Agg)>)> {
         .collect()
 }
 
-/// Findings of the transfer-gain section from per-trial rows (series, size, gain).
+/// Findings of the transfer-gain section from per-trial rows (series, size, gain): per frozen
+/// depth whether the gain is positive at every size (naming negative transfer where the
+/// gain's interval lies below 0), whether it shrinks as the target grows, and whether freezing
+/// more lowers it.
 pub(crate) fn transfer_gain_findings(rows: &[(String, i64, f64)]) -> Vec<String> {
     let mut out = Vec::new();
-    let points = gain_points(rows);
-    // Where pretraining stops helping, per frozen depth.
-    for (label, pts) in &points {
-        let Some(last) = pts.last() else { continue };
-        let stop = pts.iter().find(|(_, c)| not_positive(c.0, c.1));
-        let fmt = |(n, c): &(i64, Agg)| match c.1 {
-            Some(h) => format!("{} {:+.3} \u{b1} {:.3}", size_label(*n), c.0, h),
-            None => format!("{} {:+.3}", size_label(*n), c.0),
-        };
-        out.push(match stop {
-            Some(p) if p.0 == pts[0].0 => format!(
-                "{label}: pretraining does not help even at the smallest size ({}; the 95% CI \
-                 of the gain includes 0).",
-                fmt(p)
-            ),
-            Some(p) => format!(
-                "{label}: pretraining stops helping at {} (smallest size whose 95% CI of the \
-                 gain includes 0: {}).",
-                size_label(p.0),
-                fmt(p)
-            ),
-            None => format!(
-                "{label}: pretraining is still helping at the largest size ({}).",
-                fmt(last)
-            ),
-        });
-    }
-    // Helps most when the target is small: mean gain over every fine-tuned setting per size.
+    let mut labels = distinct(rows.iter().map(|r| r.0.clone()));
+    labels.sort_by_key(|l| model_order(l));
     let mut sizes = distinct(rows.iter().map(|r| r.1));
     sizes.sort();
-    if sizes.len() > 1 {
-        let by_size: Vec<(String, f64)> = sizes
+    let gains = |keep: &dyn Fn(&(String, i64, f64)) -> bool| -> Vec<f64> {
+        rows.iter().filter(|r| keep(r)).map(|r| r.2).collect()
+    };
+    let mut negative = Vec::new();
+    for label in &labels {
+        let groups: Vec<(String, Statement)> = sizes
             .iter()
-            .map(|&n| {
-                let v: Vec<f64> = rows.iter().filter(|r| r.1 == n).map(|r| r.2).collect();
-                (size_label(n), mean(&v))
+            .filter_map(|&n| {
+                let v = gains(&|r| &r.0 == label && r.1 == n);
+                (!v.is_empty()).then(|| (size_label(n), paired("gain > 0", &v, Direction::Up)))
             })
             .collect();
-        let first = by_size[0].1;
-        let last = by_size[by_size.len() - 1].1;
-        out.push(format!(
-            "Pretraining helps most when the target set is small (the gain shrinks as the \
-             target grows): {} ({}; mean over frozen depths).",
-            yes_no(first > 0.0 && first > last),
-            listing(&by_size, true)
-        ));
+        let below: Vec<&str> = groups
+            .iter()
+            .filter(|g| g.1.verdict == Verdict::Contradicted)
+            .map(|g| g.0.as_str())
+            .collect();
+        for (size, s) in groups
+            .iter()
+            .filter(|g| g.1.verdict == Verdict::Contradicted)
+        {
+            negative.push(format!(
+                "{label} at {size} (mean {:+.3}, 95% CI [{:+.3}, {:+.3}], n = {})",
+                s.estimate, s.low, s.high, s.n
+            ));
+        }
+        let by_size = groups
+            .iter()
+            .map(|(size, s)| format!("{size} {:+.3} {}", s.estimate, s.verdict.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let claim = format!("{label}: pretraining helps at every size (gain > 0)");
+        let detail = if below.is_empty() {
+            format!("by size: {by_size}")
+        } else {
+            format!(
+                "negative transfer at {}; by size: {by_size}",
+                below.join(", ")
+            )
+        };
+        // The section's own wording replaces every_group's "reversed at".
+        let mut s = every_group(&claim, &groups, Direction::Up);
+        s.detail = Some(detail);
+        out.push(s);
+    }
+    // Helps most when the target is small: the gain over every fine-tuned setting per size.
+    if sizes.len() > 1 {
+        let levels: Vec<(String, Vec<f64>)> = sizes
+            .iter()
+            .map(|&n| (size_label(n), gains(&|r| r.1 == n)))
+            .collect();
+        out.push(
+            trend(
+                "Pretraining helps most when the target set is small (the gain shrinks as the \
+                 target grows)",
+                &levels,
+                Direction::Down,
+            )
+            .with_detail(format!(
+                "{}; pooled over frozen depths",
+                listing(&means(&levels), true)
+            )),
+        );
     }
     // Yosinski et al.: freezing more transferred blocks lowers the gain.
-    if points.len() > 1 && points.iter().all(|(l, _)| l.starts_with("freeze ")) {
-        let by_freeze: Vec<(String, f64)> = points
+    if labels.len() > 1 && labels.iter().all(|l| l.starts_with("freeze ")) {
+        let levels: Vec<(String, Vec<f64>)> = labels
             .iter()
-            .map(|(l, _)| {
-                let v: Vec<f64> = rows.iter().filter(|r| &r.0 == l).map(|r| r.2).collect();
-                (l.clone(), mean(&v))
-            })
+            .map(|l| (l.clone(), gains(&|r| &r.0 == l)))
             .collect();
-        let first = by_freeze[0].1;
-        let last = by_freeze[by_freeze.len() - 1].1;
-        out.push(format!(
-            "Freezing more of the transferred blocks lowers the gain (upper blocks are specific \
-             to the source task): {} ({}; mean over sizes).",
-            yes_no(first > last),
-            listing(&by_freeze, true)
-        ));
+        out.push(
+            trend(
+                "Freezing more of the transferred blocks lowers the gain (upper blocks are \
+                 specific to the source task)",
+                &levels,
+                Direction::Down,
+            )
+            .with_detail(format!(
+                "{}; pooled over sizes",
+                listing(&means(&levels), true)
+            )),
+        );
     }
-    out
+    let mut lines: Vec<String> = out.iter().map(Statement::sentence).collect();
+    if !negative.is_empty() {
+        lines.insert(
+            0,
+            format!(
+                "Negative transfer (the 95% CI of the gain lies entirely below 0): {}.",
+                negative.join("; ")
+            ),
+        );
+    }
+    lines
 }
 
 /// Transfer gain (fine-tuned − from-scratch test accuracy, same data, epochs and seed) against
@@ -204,8 +238,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn transfer_gain_findings_detect_an_effect_and_its_absence() {
-        // Gain shrinking with size, and stopping at 100/class for freeze 0.
+    fn transfer_gain_findings_name_negative_transfer() {
+        // Gain shrinking with size; at 100/class no gain for freeze 0 and a loss for
+        // freeze all, two seeds each.
         let mut rows = Vec::new();
         for (n, g) in [(5, 0.30), (20, 0.10), (100, 0.0)] {
             for d in [-0.001, 0.001] {
@@ -213,29 +248,76 @@ mod tests {
                 rows.push(("freeze all".to_string(), n, g - 0.05 + d));
             }
         }
-        let f = transfer_gain_findings(&rows).join("\n");
+        let f = transfer_gain_findings(&rows);
         assert!(
-            f.contains("freeze 0: pretraining stops helping at 100/class"),
-            "{f}"
-        );
-        assert!(
-            f.contains("freeze all: pretraining stops helping at 100/class"),
-            "{f}"
-        );
-        assert!(f.contains("the gain shrinks as the target grows): yes (5/class +0.275, 20/class +0.075, 100/class -0.025"), "{f}");
-        assert!(f.contains("Freezing more of the transferred blocks lowers the gain (upper blocks are specific to the source task): yes"), "{f}");
-        // No effect: negative transfer everywhere, growing with size.
-        let rows: Vec<(String, i64, f64)> = [(5, -0.1), (100, 0.05)]
-            .into_iter()
-            .map(|(n, g)| ("freeze 0".to_string(), n, g))
-            .collect();
-        let f = transfer_gain_findings(&rows).join("\n");
-        assert!(
-            f.contains(
-                "freeze 0: pretraining does not help even at the smallest size (5/class -0.100"
+            f[0].starts_with(
+                "Negative transfer (the 95% CI of the gain lies entirely below 0): freeze all \
+                 at 100/class (mean -0.050, 95% CI [-0.0"
             ),
-            "{f}"
+            "{f:#?}"
         );
-        assert!(f.contains("target grows): no"), "{f}");
+        assert!(
+            f[1].starts_with(
+                "freeze 0: pretraining helps at every size (gain > 0): inconclusive (mean at \
+                 100/class +0.000, 95% CI [-0.0"
+            ),
+            "{f:#?}"
+        );
+        assert!(f[1].ends_with("by size: 5/class +0.300 supported, 20/class +0.100 supported, 100/class +0.000 inconclusive) [test: effect in every group (3 groups), decided by the weakest; per group: paired differences across seeds, Student t 95% interval]."), "{f:#?}");
+        assert!(
+            f[2].starts_with(
+                "freeze all: pretraining helps at every size (gain > 0): contradicted (mean at \
+                 100/class -0.050, 95% CI [-0.0"
+            ),
+            "{f:#?}"
+        );
+        assert!(
+            f[2].contains(
+                "n = 6; negative transfer at 100/class; by size: 5/class +0.250 supported"
+            ),
+            "{f:#?}"
+        );
+        // Three sizes, four trials each: a supported fall (Kendall, bootstrap over seeds).
+        assert!(f[3].starts_with("Pretraining helps most when the target set is small (the gain shrinks as the target grows): supported (Kendall \u{3c4} -1.000, 95% CI [-1.000, -1.000]"), "{f:#?}");
+        assert!(f[3].contains("n = 12; 5/class +0.275, 20/class +0.075, 100/class -0.025; pooled over frozen depths) [test: monotone trend"), "{f:#?}");
+        // Two frozen depths whose gains spread over the sizes: inconclusive, with a hint.
+        assert!(f[4].starts_with("Freezing more of the transferred blocks lowers the gain (upper blocks are specific to the source task): inconclusive (difference -0.050, 95% CI [-0."), "{f:#?}");
+        assert!(f[4].contains("needs about "), "{f:#?}");
+        assert_eq!(f.len(), 5);
+    }
+
+    #[test]
+    fn the_quickstart_linear_probe_shows_negative_transfer() {
+        // freeze all at 10/class: -0.305 ± 0.148 over 2 seeds x 2 shifts, as in the issue.
+        let mut rows: Vec<(String, i64, f64)> = [-0.40, -0.22, -0.35, -0.255]
+            .into_iter()
+            .map(|g| ("freeze all".to_string(), 10, g))
+            .collect();
+        rows.extend([0.02, -0.01, 0.03, 0.0].map(|g| ("freeze all".to_string(), 100, g)));
+        let f = transfer_gain_findings(&rows);
+        assert!(
+            f[0].starts_with(
+                "Negative transfer (the 95% CI of the gain lies entirely below 0): freeze all \
+                 at 10/class (mean -0.306, 95% CI [-0.4"
+            ),
+            "{f:#?}"
+        );
+        assert!(
+            f[1].starts_with(
+                "freeze all: pretraining helps at every size (gain > 0): contradicted (mean at \
+                 10/class -0.306, 95% CI [-0.4"
+            ),
+            "{f:#?}"
+        );
+        assert!(f[1].contains("negative transfer at 10/class; by size: 10/class -0.306 contradicted, 100/class +0.010 inconclusive"), "{f:#?}");
+        // A single seed decides nothing.
+        let f = transfer_gain_findings(&[("freeze 0".to_string(), 5, -0.1)]);
+        assert_eq!(f.len(), 1);
+        assert!(
+            f[0].contains(
+                "inconclusive (mean at 5/class -0.100, no interval, n = 1; needs at least 2 seeds"
+            ),
+            "{f:#?}"
+        );
     }
 }

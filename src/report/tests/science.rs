@@ -76,8 +76,9 @@ fn science_sections_state_their_findings() {
     let findings = [
         (
             "Forgetting: source",
-            "Forgetting grows with the number of unfrozen blocks: yes (freeze all 0.000, \
-             freeze 0 0.200).",
+            "Forgetting grows with the number of unfrozen blocks: supported (difference +0.200, \
+             95% CI [+0.200, +0.200], n = 16; freeze all 0.000, freeze 0 0.200) [test: trend \
+             over 2 levels: difference of two group means, Welch t 95% interval].",
         ),
         (
             "Forgetting: source",
@@ -86,12 +87,14 @@ fn science_sections_state_their_findings() {
         // Pretrained is +0.1 over scratch at every size and seed: no shrinking gain.
         (
             "Transfer gain",
-            "freeze 0: pretraining is still helping at the largest size (100/class +0.100",
+            "freeze 0: pretraining helps at every size (gain > 0): supported (mean at 100/class \
+             +0.100, 95% CI [+0.100, +0.100], n = 8; by size: 10/class +0.100 supported, \
+             100/class +0.100 supported) [test: effect in every group (2 groups)",
         ),
         (
             "Transfer gain",
             "Pretraining helps most when the target set is small (the gain shrinks as the \
-             target grows): no",
+             target grows): inconclusive (difference +0.000, 95% CI [+0.000, +0.000], n = 16;",
         ),
         (
             "Representation drift",
@@ -99,38 +102,75 @@ fn science_sections_state_their_findings() {
         ),
         (
             "Representation drift",
-            "CKA falls with depth) with freeze 0: yes (block0 0.900, block1 0.800, block2 0.700, \
-             block3 0.600)",
+            "CKA falls with depth) with freeze 0: supported (Kendall \u{3c4} -1.000, 95% CI \
+             [-1.000, -1.000], n = 32; block0 0.900, block1 0.800, block2 0.700, block3 0.600)",
         ),
         (
             "Representation drift",
-            "rises with the frozen depth): yes (freeze 0 0.600, freeze all 1.000)",
+            "rises with the frozen depth): supported (difference +0.400, 95% CI [+0.400, \
+             +0.400], n = 16; freeze 0 0.600, freeze all 1.000)",
         ),
         (
             "Calibration",
-            "Temperature scaling lowers the expected calibration error: yes (freeze 0 0.080 \
-             \u{2192} 0.030, freeze all 0.060 \u{2192} 0.020, scratch 0.100 \u{2192} 0.040)",
-        ),
-        ("Calibration", "(fitted temperature above 1): yes"),
-        (
-            "Target accuracy vs measured",
-            "Measured domain distance grows with the shift magnitude: yes \u{2014} proxy \
-             A-distance yes (none 0.1050, rotate 45 1.2050)",
+            "Temperature scaling lowers the expected calibration error in every setting: \
+             supported (mean at freeze all -0.040, 95% CI [-0.040, -0.040], n = 24; freeze 0 \
+             0.080 \u{2192} 0.030, freeze all 0.060 \u{2192} 0.020, scratch 0.100 \u{2192} \
+             0.040)",
         ),
         (
+            "Calibration",
+            "(fitted temperature above 1 in every setting): supported (mean at freeze all \
+             +0.200, 95% CI [+0.200, +0.200], n = 24;",
+        ),
+        // The fixture's gap is exactly 0.133 at 10/class and 0.067 at 100/class.
+        (
+            "Overfitting",
+            "Finding: the generalization gap shrinks as the target set grows: supported \
+             (difference -0.067, 95% CI [-0.067, -0.067], n = 24; 10/class 0.133, 100/class \
+             0.067)",
+        ),
+        (
             "Target accuracy vs measured",
-            "Linear-probe (freeze all) accuracy falls as the measured distance grows: yes",
+            "proxy A-distance grows with the shift magnitude: supported (difference at rotate \
+             +1.100, 95% CI [+1.070, +1.130], n = 4; none 0.1050, rotate 45 1.2050)",
+        ),
+        (
+            "Target accuracy vs measured",
+            "MMD\u{b2} grows with the shift magnitude: supported",
+        ),
+        // Two shifts: any correlation is \u{b1}1, so no verdict.
+        (
+            "Target accuracy vs measured",
+            "Linear-probe (freeze all) accuracy falls as the measured distance grows: \
+             inconclusive (Pearson r -1.000, no interval, n = 2; needs at least 5 points;",
         ),
         // Rotation costs 0.15 accuracy; 100/class is 0.1 above 10/class (fixture formula).
         (
             "Domain gap",
-            "lower under every shift than without: yes (none ",
+            "target accuracy is lower under every shift than without: supported (difference at \
+             rotate 45 -0.150, 95% CI [-0.211, -0.089], n = 24;",
         ),
         (
             "Data efficiency",
-            "accuracy grows with the examples per class: yes (10/class ",
+            "accuracy grows with the examples per class: supported (difference +0.100, 95% CI \
+             [+0.022, +0.178], n = 24; 10/class 0.637, 100/class 0.737; pooled over models)",
+        ),
+        // Every setting has the same gain: no correlation to speak of.
+        (
+            "Forgetting vs transfer gain",
+            "(a trade-off): inconclusive (Pearson r undefined, no interval, n = 8; a quantity \
+             does not vary;",
         ),
         ("Forgetting vs transfer gain", "Largest gain: "),
+        // The sweep-level summary in the first cell.
+        (
+            "Sweep",
+            "Findings of this sweep: 0 contradicted, 13 supported, 5 inconclusive",
+        ),
+        (
+            "Sweep",
+            "Inconclusive:\n- forgetting grows with the learning rate: inconclusive",
+        ),
     ];
     for (prefix, finding) in findings {
         let text = cell_text(find_cell(&cells, prefix));
