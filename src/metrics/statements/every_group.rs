@@ -8,7 +8,7 @@ use super::Statement;
 /// `dir`). Supported when every group is supported; contradicted when some group is (the
 /// effect is reversed there); inconclusive otherwise. The estimate, interval and test are the
 /// deciding group's: a contradicted one, else the one whose interval reaches furthest towards
-/// the other side. `n` counts the points of all groups. No groups give an inconclusive
+/// the other side, and so is `n` (the test names the points of all groups). No groups give an inconclusive
 /// statement without an interval.
 pub fn every_group(claim: &str, groups: &[(String, Statement)], dir: Direction) -> Statement {
     let against: Vec<&str> = groups
@@ -30,7 +30,7 @@ pub fn every_group(claim: &str, groups: &[(String, Statement)], dir: Direction) 
                 .iter()
                 .max_by(|a, b| weakness(&a.1).total_cmp(&weakness(&b.1)))
         });
-    let n = groups.iter().map(|g| g.1.n).sum();
+    let total: usize = groups.iter().map(|g| g.1.n).sum();
     let Some((name, s)) = decider else {
         return Statement::new(
             claim,
@@ -45,9 +45,10 @@ pub fn every_group(claim: &str, groups: &[(String, Statement)], dir: Direction) 
         claim,
         &format!("{} at {name}", s.measure),
         (s.estimate, s.low, s.high),
-        n,
+        s.n,
         format!(
-            "effect in every group ({} group{}), decided by the weakest; per group: {}",
+            "effect in every group ({} group{}, {total} points), decided by the weakest; per \
+             group: {}",
             groups.len(),
             if groups.len() == 1 { "" } else { "s" },
             s.test

@@ -184,7 +184,8 @@ fn every_group_is_decided_by_its_weakest_group() {
     let s = every_group("helps everywhere", &groups, Direction::Up);
     assert_eq!(s.verdict, Verdict::Supported);
     assert_eq!(s.measure, "mean at b");
-    assert_eq!(s.n, 6);
+    assert_eq!(s.n, 3, "the deciding group's n, as its interval's");
+    assert!(s.test.contains("(2 groups, 6 points)"), "{}", s.test);
     let groups = vec![
         ("a".to_string(), up(&[0.3, 0.31, 0.29])),
         ("b".to_string(), up(&[0.0, 0.2, -0.1])),

@@ -200,7 +200,7 @@ mod tests {
         );
         assert!(
             f[0].contains(
-                "n = 6; reversed at scratch; freeze 0 0.103 \u{2192} 0.050, scratch 0.100 \
+                "n = 3; reversed at scratch; freeze 0 0.103 \u{2192} 0.050, scratch 0.100 \
                  \u{2192} 0.125)"
             ),
             "{f:#?}"

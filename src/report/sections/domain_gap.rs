@@ -99,7 +99,7 @@ mod tests {
                     "Finding: target accuracy is lower under every shift than without: \
                      contradicted (difference at rotate 45 +0.095, 95% CI [+0.0"
                 ) && text.contains(
-                    "n = 8; reversed at rotate 45; difference from none: rotate 45 +0.095 \
+                    "n = 4; reversed at rotate 45; difference from none: rotate 45 +0.095 \
                      contradicted, invert 1 -0.360 inconclusive; pooled over models)"
                 ),
                 "{text}"

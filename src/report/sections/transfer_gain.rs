@@ -263,7 +263,7 @@ mod tests {
             ),
             "{f:#?}"
         );
-        assert!(f[1].ends_with("by size: 5/class +0.300 supported, 20/class +0.100 supported, 100/class +0.000 inconclusive) [test: effect in every group (3 groups), decided by the weakest; per group: paired differences across seeds, Student t 95% interval]."), "{f:#?}");
+        assert!(f[1].ends_with("by size: 5/class +0.300 supported, 20/class +0.100 supported, 100/class +0.000 inconclusive) [test: effect in every group (3 groups, 6 points), decided by the weakest; per group: paired differences across seeds, Student t 95% interval]."), "{f:#?}");
         assert!(
             f[2].starts_with(
                 "freeze all: pretraining helps at every size (gain > 0): contradicted (mean at \
@@ -273,7 +273,7 @@ mod tests {
         );
         assert!(
             f[2].contains(
-                "n = 6; negative transfer at 100/class; by size: 5/class +0.250 supported"
+                "n = 2; negative transfer at 100/class; by size: 5/class +0.250 supported"
             ),
             "{f:#?}"
         );

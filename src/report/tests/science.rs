@@ -88,8 +88,8 @@ fn science_sections_state_their_findings() {
         (
             "Transfer gain",
             "freeze 0: pretraining helps at every size (gain > 0): supported (mean at 100/class \
-             +0.100, 95% CI [+0.100, +0.100], n = 8; by size: 10/class +0.100 supported, \
-             100/class +0.100 supported) [test: effect in every group (2 groups)",
+             +0.100, 95% CI [+0.100, +0.100], n = 4; by size: 10/class +0.100 supported, \
+             100/class +0.100 supported) [test: effect in every group (2 groups, 8 points)",
         ),
         (
             "Transfer gain",
@@ -113,14 +113,14 @@ fn science_sections_state_their_findings() {
         (
             "Calibration",
             "Temperature scaling lowers the expected calibration error in every setting: \
-             supported (mean at freeze all -0.040, 95% CI [-0.040, -0.040], n = 24; freeze 0 \
+             supported (mean at freeze all -0.040, 95% CI [-0.040, -0.040], n = 8; freeze 0 \
              0.080 \u{2192} 0.030, freeze all 0.060 \u{2192} 0.020, scratch 0.100 \u{2192} \
              0.040)",
         ),
         (
             "Calibration",
             "(fitted temperature above 1 in every setting): supported (mean at freeze all \
-             +0.200, 95% CI [+0.200, +0.200], n = 24;",
+             +0.200, 95% CI [+0.200, +0.200], n = 8;",
         ),
         // The fixture's gap is exactly 0.133 at 10/class and 0.067 at 100/class.
         (
