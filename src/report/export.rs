@@ -60,7 +60,9 @@ pub fn export_sweep(db_path: &Path, sweep: &str, format: ExportFormat, out: &Pat
         }
         ExportFormat::Ipynb => {
             let db = std::fs::canonicalize(db_path).unwrap_or_else(|_| db_path.to_path_buf());
-            serde_json::to_string_pretty(&notebook(&db, sweep, &description))? + "\n"
+            let (cells, _) = super::sweep_cells(&conn, sweep, String::new())?;
+            let findings = super::sections::summary::written(&cells);
+            serde_json::to_string_pretty(&notebook(&db, sweep, &description, findings))? + "\n"
         }
     };
     conn.execute_batch("COMMIT")?;
@@ -176,8 +178,9 @@ const NOTEBOOK_STATS: &str = include_str!("../../templates/notebook/stats.py");
 /// line; each cell is rendered by minijinja on its own.
 const NOTEBOOK: &str = include_str!("../../templates/notebook/cells.py");
 
-/// The notebook: setup, then one markdown and one code cell per section.
-pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
+/// The notebook: setup, the report's findings (when it has any), then one markdown and one
+/// code cell per section.
+pub fn notebook(db: &Path, sweep: &str, description: &str, findings: Option<&str>) -> Value {
     let env = minijinja::Environment::new();
     let vars = minijinja::context! {
         title => sweep.replace('\n', " "),
@@ -195,7 +198,7 @@ pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
         lr => LR.prefix,
         cka => CKA.prefix,
     };
-    let cells: Vec<Value> = template_cells(NOTEBOOK)
+    let mut cells: Vec<Value> = template_cells(NOTEBOOK)
         .into_iter()
         .map(|(markdown, text)| {
             let text = env
@@ -208,6 +211,10 @@ pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
             }
         })
         .collect();
+    if let Some(text) = findings {
+        // After the title cell, as the report shows them in its first cell.
+        cells.insert(1.min(cells.len()), md(&findings_markdown(text)));
+    }
     json!({
         "nbformat": 4,
         "nbformat_minor": 5,
@@ -218,6 +225,23 @@ pub fn notebook(db: &Path, sweep: &str, description: &str) -> Value {
         },
         "cells": with_ids(cells),
     })
+}
+
+/// The report's summary of findings as markdown: its headline, then a bold heading and a list
+/// per verdict.
+fn findings_markdown(summary: &str) -> String {
+    let mut out = String::from("## Findings, as the report decided them\n");
+    for line in summary.lines() {
+        if line.starts_with("- ") {
+            out.push_str(line);
+            out.push('\n');
+        } else if let Some(heading) = line.strip_suffix(':') {
+            out.push_str(&format!("\n**{heading}:**\n\n"));
+        } else {
+            out.push_str(&format!("\n{line}\n"));
+        }
+    }
+    out
 }
 
 /// The cells of a notebook template: (is markdown, source).

@@ -81,21 +81,7 @@ pub fn render_sweep_with(
     let trials_dir = dir.join("trials");
 
     conn.execute_batch("BEGIN DEFERRED")?;
-    // The page reads trial_summary about ten times: read it once into a connection-local
-    // table of the same name (unqualified names resolve to `temp` first), so every query
-    // shown stays runnable as-is against the view.
-    // The opener sets `query_only`, which refuses even this connection-local table; the file
-    // itself stays read-only (SQLITE_OPEN_READ_ONLY).
-    conn.pragma_update(None, "query_only", false)?;
-    conn.execute(
-        "CREATE TEMP TABLE trial_summary AS SELECT * FROM main.trial_summary WHERE sweep = ?1",
-        [sweep],
-    )?;
-    conn.pragma_update(None, "query_only", true)?;
-    let ctx = context::Ctx::load(&conn, sweep, generated_at.clone())?;
-    let cells = sections::build(&ctx)?;
-    let status_line = ctx.status_line();
-    drop(ctx);
+    let (cells, status_line) = sweep_cells(&conn, sweep, generated_at.clone())?;
     let trials = trial::load(&conn, sweep, &tpl.fingerprint, &trials_dir)?;
     conn.execute_batch("COMMIT")?;
 
@@ -111,6 +97,28 @@ pub fn render_sweep_with(
     write_atomic(&path, page.as_bytes())?;
     write_index(&conn, &tpl, db_path, out_dir, &generated_at)?;
     Ok(path)
+}
+
+/// The cells of a sweep's page and its status line, read inside the caller's read transaction
+/// on `conn` (opened with [`open_readonly`]).
+fn sweep_cells(
+    conn: &Connection,
+    sweep: &str,
+    generated_at: String,
+) -> Result<(Vec<Cell>, String)> {
+    // The page reads trial_summary about ten times: read it once into a connection-local
+    // table of the same name (unqualified names resolve to `temp` first), so every query
+    // shown stays runnable as-is against the view.
+    // The opener sets `query_only`, which refuses even this connection-local table; the file
+    // itself stays read-only (SQLITE_OPEN_READ_ONLY).
+    conn.pragma_update(None, "query_only", false)?;
+    conn.execute(
+        "CREATE TEMP TABLE trial_summary AS SELECT * FROM main.trial_summary WHERE sweep = ?1",
+        [sweep],
+    )?;
+    conn.pragma_update(None, "query_only", true)?;
+    let ctx = context::Ctx::load(conn, sweep, generated_at)?;
+    Ok((sections::build(&ctx)?, ctx.status_line()))
 }
 
 /// Renders `out_dir/index.html`: every sweep in the database, with status counts and a link

@@ -4,6 +4,17 @@
 use crate::metrics::statements::{read_sentence, Verdict};
 use crate::report::page::{Cell, Output};
 
+/// How the summary begins.
+const HEADLINE: &str = "Findings of this sweep:";
+
+/// The summary among the outputs of `cells` (placed in the first cell by `sections::build`).
+pub(crate) fn written(cells: &[Cell]) -> Option<&str> {
+    cells.first()?.outputs.iter().find_map(|out| match out {
+        Output::Text { text } if text.starts_with(HEADLINE) => Some(text.as_str()),
+        _ => None,
+    })
+}
+
 /// The summary of the statements written in `cells` (their text outputs, one finding a line),
 /// or `None` when there are none: a count per verdict, then the contradicted, supported and
 /// inconclusive findings, each with the title of its cell, without the test (which the cell
@@ -31,8 +42,8 @@ pub(crate) fn summary(cells: &[Cell]) -> Option<Output> {
     ];
     let count = |v: Verdict| found.iter().filter(|f| f.0 == v).count();
     let mut text = format!(
-        "Findings of this sweep: {} contradicted, {} supported, {} inconclusive (verdicts from \
-         95% intervals; the test of each is stated in its cell).",
+        "{HEADLINE} {} contradicted, {} supported, {} inconclusive (verdicts from 95% \
+         intervals; the test of each is stated in its cell).",
         count(Verdict::Contradicted),
         count(Verdict::Supported),
         count(Verdict::Inconclusive)

@@ -59,6 +59,14 @@ fn exports_csv_json_and_a_notebook() {
             t => panic!("cell type {t}"),
         }
     }
+    // The report's findings, right after the title, as the report's first cell lists them.
+    assert!(
+        md[1].starts_with("## Findings, as the report decided them\n"),
+        "{}",
+        md[1]
+    );
+    assert!(md[1].contains("\nFindings of this sweep: "), "{}", md[1]);
+    assert!(md[1].contains("\n**Supported:**\n\n- "), "{}", md[1]);
     for section in [
         "## Overfitting",
         "## Forgetting",

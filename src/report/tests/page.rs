@@ -398,7 +398,13 @@ fn script_sweep_names_render_as_text() {
     let nb = tmp.path().join("x.ipynb");
     export_sweep(&db, name, ExportFormat::Ipynb, &nb).unwrap();
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(nb).unwrap()).unwrap();
-    let setup: String = v["cells"][1]["source"]
+    let setup_cell = v["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cell_type"] == "code")
+        .unwrap();
+    let setup: String = setup_cell["source"]
         .as_array()
         .unwrap()
         .iter()
