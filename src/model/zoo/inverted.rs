@@ -55,10 +55,6 @@ pub(super) struct Family {
     names: fn(stage: usize, unit: usize, index: usize, expands: bool) -> UnitNames,
 }
 
-fn pair(a: String, b: String) -> ConvNames {
-    (a, b)
-}
-
 pub(super) const MOBILENET_V2: Family = Family {
     stages: &MBV2_STAGES,
     act: Act::Relu6,
@@ -70,10 +66,10 @@ pub(super) const MOBILENET_V2: Family = Family {
         let pre = format!("features.{}.conv", index + 1);
         let d = usize::from(expands);
         UnitNames {
-            expand: expands.then(|| pair(format!("{pre}.0.0"), format!("{pre}.0.1"))),
-            depthwise: pair(format!("{pre}.{d}.0"), format!("{pre}.{d}.1")),
+            expand: expands.then(|| (format!("{pre}.0.0"), format!("{pre}.0.1"))),
+            depthwise: (format!("{pre}.{d}.0"), format!("{pre}.{d}.1")),
             squeeze_excite: None,
-            project: pair(format!("{pre}.{}", d + 1), format!("{pre}.{}", d + 2)),
+            project: (format!("{pre}.{}", d + 1), format!("{pre}.{}", d + 2)),
         }
     },
 };
@@ -89,10 +85,10 @@ pub(super) const EFFICIENTNET_B0: Family = Family {
         let pre = format!("features.{}.{unit}.block", stage + 1);
         let d = usize::from(expands);
         UnitNames {
-            expand: expands.then(|| pair(format!("{pre}.0.0"), format!("{pre}.0.1"))),
-            depthwise: pair(format!("{pre}.{d}.0"), format!("{pre}.{d}.1")),
+            expand: expands.then(|| (format!("{pre}.0.0"), format!("{pre}.0.1"))),
+            depthwise: (format!("{pre}.{d}.0"), format!("{pre}.{d}.1")),
             squeeze_excite: Some(format!("{pre}.{}", d + 1)),
-            project: pair(format!("{pre}.{}.0", d + 2), format!("{pre}.{}.1", d + 2)),
+            project: (format!("{pre}.{}.0", d + 2), format!("{pre}.{}.1", d + 2)),
         }
     },
 };
@@ -107,10 +103,10 @@ pub(super) const EFFICIENTNET_LITE0: Family = Family {
     names: |_, _, index, expands| {
         let p = |name: &str| format!("_blocks.{index}.{name}");
         UnitNames {
-            expand: expands.then(|| pair(p("_expand_conv"), p("_bn0"))),
-            depthwise: pair(p("_depthwise_conv"), p("_bn1")),
+            expand: expands.then(|| (p("_expand_conv"), p("_bn0"))),
+            depthwise: (p("_depthwise_conv"), p("_bn1")),
             squeeze_excite: None,
-            project: pair(p("_project_conv"), p("_bn2")),
+            project: (p("_project_conv"), p("_bn2")),
         }
     },
 };
