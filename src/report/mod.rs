@@ -46,14 +46,16 @@ use crate::track::TrialStatus;
 use anyhow::{Context, Result};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// Renders reports/<sweep>/index.html (out_dir = reports root) from the database, read-only,
+/// Renders reports/<sweep>/index.html (out_dir = reports root) from the database
 /// with the embedded templates. See [`render_sweep_with`].
 pub fn render_sweep(db_path: &Path, sweep: &str, out_dir: &Path) -> Result<PathBuf> {
     render_sweep_with(db_path, sweep, out_dir, None)
 }
 
-/// Renders a sweep's report, its trial pages and the index of all sweeps:
+/// Renders a sweep's report, its trial pages and the index of all sweeps, and stores the
+/// report's findings in the database (see [`store_findings`]):
 ///
 /// - `out_dir/<sweep>/index.html`: the notebook-style report;
 /// - `out_dir/<sweep>/trials/<key>.html`: one page per trial (unchanged pages of finished
@@ -84,6 +86,7 @@ pub fn render_sweep_with(
     let (cells, status_line) = sweep_cells(&conn, sweep, generated_at.clone())?;
     let trials = trial::load(&conn, sweep, &tpl.fingerprint, &trials_dir)?;
     conn.execute_batch("COMMIT")?;
+    store_findings(db_path, sweep, &cells)?;
 
     trial::render_all(&tpl, sweep, &generated_at, &trials_dir, trials)?;
     let page = tpl.report(&html::Page {
@@ -119,6 +122,42 @@ fn sweep_cells(
     conn.pragma_update(None, "query_only", true)?;
     let ctx = context::Ctx::load(conn, sweep, generated_at)?;
     Ok((sections::build(&ctx)?, ctx.status_line()))
+}
+
+/// How long storing the findings waits for another writer's lock before leaving them to the
+/// next render.
+const FINDINGS_WAIT: Duration = Duration::from_secs(2);
+
+/// Stores the statements of `cells` as the sweep's findings (the `findings` view), replacing
+/// those of the previous render. Skipped when the database file is read-only to this user (the
+/// page alone then carries them) and when another writer holds the database for longer than
+/// [`FINDINGS_WAIT`] (a mid-sweep render; the next render stores them).
+fn store_findings(db_path: &Path, sweep: &str, cells: &[Cell]) -> Result<()> {
+    let meta = std::fs::metadata(db_path)
+        .with_context(|| format!("reading the metadata of {}", db_path.display()))?;
+    if meta.permissions().readonly() {
+        return Ok(());
+    }
+    let db = crate::track::Db::open(db_path)?;
+    db.connection().busy_timeout(FINDINGS_WAIT)?;
+    match db.replace_findings(sweep, &sections::summary::statements(cells)) {
+        Err(e) if is_busy(&e) => Ok(()),
+        other => other.with_context(|| {
+            format!(
+                "storing the findings of sweep {sweep} in {}",
+                db_path.display()
+            )
+        }),
+    }
+}
+
+/// Whether `e` is SQLite's "database is locked" (another writer holds it).
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            == Some(rusqlite::ErrorCode::DatabaseBusy)
+    })
 }
 
 /// Renders `out_dir/index.html`: every sweep in the database, with status counts and a link

@@ -2,6 +2,7 @@
 //! it) and its outputs (text, HTML, tables, charts). Sections build these; the templates render
 //! them. This module imports nothing else of the report.
 
+use crate::metrics::statements::Statement;
 use serde::Serialize;
 
 /// One notebook cell: its inputs (what produced it) and its outputs.
@@ -34,6 +35,8 @@ pub enum Output {
     Html { html: String },
     /// Plain text, escaped by the template.
     Text { text: String },
+    /// A section's findings (see [`Findings`]).
+    Findings(Findings),
     /// A table; every string is escaped by the template.
     Table(Table),
     /// An SVG chart produced by plotters (which escapes its text), with a caption.
@@ -46,6 +49,57 @@ pub enum Output {
     /// A cell that could not be produced (a failing user query), shown instead of failing
     /// the whole report.
     Error { message: String },
+}
+
+/// A section's findings: `notes` (sentences that name settings, e.g. where transfer is
+/// negative), then each statement with its verdict and numbers; the template shows a
+/// statement's test as its tooltip and as a numbered footnote (`tests`, each test once).
+#[derive(Clone, Debug, Serialize)]
+pub struct Findings {
+    pub notes: Vec<String>,
+    pub items: Vec<Finding>,
+    pub tests: Vec<String>,
+}
+
+/// A statement and the number of its test's footnote (1-based, into [`Findings::tests`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    #[serde(flatten)]
+    pub statement: Statement,
+    pub footnote: usize,
+}
+
+impl Findings {
+    /// The findings of `statements`, their tests numbered in order of first use.
+    pub fn new(notes: Vec<String>, statements: Vec<Statement>) -> Self {
+        let mut tests: Vec<String> = Vec::new();
+        let items = statements
+            .into_iter()
+            .map(|statement| {
+                let footnote = match tests.iter().position(|t| *t == statement.test) {
+                    Some(i) => i + 1,
+                    None => {
+                        tests.push(statement.test.clone());
+                        tests.len()
+                    }
+                };
+                Finding {
+                    statement,
+                    footnote,
+                }
+            })
+            .collect();
+        Findings {
+            notes,
+            items,
+            tests,
+        }
+    }
+
+    /// The statements, in order.
+    pub fn statements(&self) -> impl Iterator<Item = &Statement> {
+        self.items.iter().map(|f| &f.statement)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -3,8 +3,9 @@
 //! tables built from them, and the listings that go with the findings' statements
 //! ([`crate::metrics::statements`]).
 
+use crate::metrics::statements::Statement;
 use crate::report::context::distinct;
-use crate::report::page::{Output, Table, TableCell};
+use crate::report::page::{Findings, Output, Table, TableCell};
 use crate::report::rows::fmt_real;
 
 /// One aggregated point of a series: (series, x key) → mean, half-width, n.
@@ -106,20 +107,18 @@ pub(crate) fn means(levels: &[(String, Vec<f64>)]) -> Vec<(String, f64)> {
     levels.iter().map(|(k, v)| (k.clone(), mean(v))).collect()
 }
 
-/// "yes" or "no".
-pub(crate) fn yes_no(b: bool) -> &'static str {
-    if b {
-        "yes"
-    } else {
-        "no"
-    }
+/// The findings output of a section, or `None` when it has no statements.
+pub(crate) fn findings_output(notes: Vec<String>, statements: Vec<Statement>) -> Option<Output> {
+    (!statements.is_empty()).then(|| Output::Findings(Findings::new(notes, statements)))
 }
 
-/// The findings as one "Findings:" text, or `None` when there are none.
-pub(crate) fn findings_output(lines: Vec<String>) -> Option<Output> {
-    (!lines.is_empty()).then(|| Output::Text {
-        text: format!("Findings:\n{}", lines.join("\n")),
-    })
+/// The findings of a section as lines (notes, then each statement's sentence), for tests.
+#[cfg(test)]
+pub(crate) fn lines(notes: Vec<String>, statements: &[Statement]) -> Vec<String> {
+    notes
+        .into_iter()
+        .chain(statements.iter().map(Statement::sentence))
+        .collect()
 }
 
 #[cfg(test)]

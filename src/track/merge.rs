@@ -24,6 +24,10 @@ use std::path::{Path, PathBuf};
 /// destination already holds its key.
 const SHARED_TABLES: [&str; 3] = ["pretrained", "split_files", "domain_distance"];
 
+/// Tables a merge leaves alone: `report_findings` is derived from the trials by the report,
+/// and `thaw merge` renders the merged sweeps' reports, which store their findings anew.
+pub const UNMERGED_TABLES: [&str; 1] = ["report_findings"];
+
 /// What a merge did.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct MergeSummary {

@@ -12,7 +12,8 @@ fn released_views(version: i64) -> &'static str {
         1 | 2 => include_str!("../../tests/fixtures/released_views/released_views_v1.sql"),
         3 => include_str!("../../tests/fixtures/released_views/released_views_v3.sql"),
         4 => include_str!("../../tests/fixtures/released_views/released_views_v4.sql"),
-        5 => VIEWS,
+        5 => include_str!("../../tests/fixtures/released_views/released_views_v5.sql"),
+        6 => VIEWS,
         _ => unreachable!("no release at version {version}"),
     }
 }

@@ -72,7 +72,8 @@ LEFT JOIN at_best ON at_best.trial_id = t.id
 LEFT JOIN totals ON totals.trial_id = t.id
 LEFT JOIN domain_distance d ON d.key = t.domain_key;
 
--- Derived per-trial metrics as defined in DESIGN.md §6.
+-- Derived per-trial metrics: the generalization and loss gaps at the final epoch, the best epoch
+-- (lowest validation loss), late overfitting, forgetting and backward transfer.
 CREATE VIEW trial_metrics AS
 SELECT
     trial_id, sweep, key, status,
@@ -101,3 +102,11 @@ JOIN trial_summary s
  AND s.optimizer = f.optimizer AND s.seed = f.seed AND s.epochs = f.epochs
  AND s.batch_size = f.batch_size AND s.precision = f.precision
 WHERE f.pretrained = 1 AND f.status = 'completed';
+
+-- The report's findings by sweep: every statement with its verdict, estimate, 95% interval
+-- (NULL where there is none), n and test, as of the sweep's latest rendered report.
+CREATE VIEW findings AS
+SELECT s.name AS sweep, f.position, f.section, f.claim, f.verdict, f.measure, f.estimate,
+       f.low, f.high, f.n, f.test, f.needs, f.detail, f.rendered_at
+FROM report_findings f
+JOIN sweeps s ON s.id = f.sweep_id;

@@ -5,9 +5,11 @@
 //! database wait on the busy timeout instead of failing on a lock upgrade).
 //!
 //! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
-//! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`.
+//! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
+//! report's findings in `findings.rs`.
 
 mod claims;
+mod findings;
 mod record;
 
 pub use claims::{ClaimRules, Claimed};

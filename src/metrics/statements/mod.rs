@@ -29,10 +29,14 @@ pub use resample::{kendall_levels, pearson, MIN_POINTS};
 pub use trend::trend;
 pub use verdict::{decide, Direction, Verdict};
 
-use serde::Serialize;
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+
+/// The test of [`Statement::exact`].
+const EXACT_TEST: &str =
+    "exact check on every trial (no sampling: the software either keeps the property or not)";
 
 /// A claim, the test behind it, and its verdict.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
     /// What is claimed, e.g. "freeze 0: pretraining helps at every size (gain > 0)".
     pub claim: String,
@@ -77,6 +81,28 @@ impl Statement {
         }
     }
 
+    /// An exact check rather than an estimate (e.g. "a frozen backbone forgets nothing"):
+    /// `value` is measured on every one of `n` trials without sampling error, so its interval
+    /// is the point itself; supported when `holds`, contradicted otherwise.
+    pub fn exact(claim: &str, measure: &str, value: f64, n: usize, holds: bool) -> Self {
+        Statement {
+            claim: claim.to_string(),
+            verdict: if holds {
+                Verdict::Supported
+            } else {
+                Verdict::Contradicted
+            },
+            measure: measure.to_string(),
+            estimate: value,
+            low: value,
+            high: value,
+            n,
+            test: EXACT_TEST.to_string(),
+            needs: None,
+            detail: None,
+        }
+    }
+
     /// Keeps `needs` only when the verdict is inconclusive.
     pub fn with_needs(mut self, needs: Option<String>) -> Self {
         self.needs = needs.filter(|_| self.verdict == Verdict::Inconclusive);
@@ -98,16 +124,17 @@ impl Statement {
         self.low.is_finite() && self.high.is_finite()
     }
 
-    /// The finding as one line, the same conventions everywhere:
-    /// "claim: verdict (measure +0.100, 95% CI [+0.080, +0.120], n = 6; needs…; detail)
-    /// [test: …]."
-    pub fn sentence(&self) -> String {
+    /// The numbers behind the verdict, the same conventions everywhere:
+    /// "mean +0.100, 95% CI [+0.080, +0.120], n = 6; needs…; detail".
+    pub fn numbers(&self) -> String {
         let mut parts = vec![if self.estimate.is_finite() {
             format!("{} {:+.3}", self.measure, self.estimate)
         } else {
             format!("{} undefined", self.measure)
         }];
-        if self.has_interval() {
+        if self.test == EXACT_TEST {
+            parts[0].push_str(", exact");
+        } else if self.has_interval() {
             parts[0].push_str(&format!(", 95% CI [{:+.3}, {:+.3}]", self.low, self.high));
         } else {
             parts[0].push_str(", no interval");
@@ -115,27 +142,37 @@ impl Statement {
         parts[0].push_str(&format!(", n = {}", self.n));
         parts.extend(self.needs.clone());
         parts.extend(self.detail.clone());
+        parts.join("; ")
+    }
+
+    /// The finding as one line: "claim: verdict (numbers) [test: …]."
+    pub fn sentence(&self) -> String {
         format!(
             "{}: {} ({}) [test: {}].",
             self.claim,
             self.verdict.as_str(),
-            parts.join("; "),
+            self.numbers(),
             self.test
         )
     }
 }
 
-/// The verdict of a line written by [`Statement::sentence`] and the line without its
-/// "[test: …]" part; `None` for any other line.
-pub fn read_sentence(line: &str) -> Option<(Verdict, &str)> {
-    let at = line.rfind(" [test: ").filter(|_| line.ends_with("]."))?;
-    let body = &line[..at];
-    [
-        Verdict::Supported,
-        Verdict::Contradicted,
-        Verdict::Inconclusive,
-    ]
-    .into_iter()
-    .find(|v| body.contains(&format!(": {} (", v.as_str())))
-    .map(|v| (v, body))
+/// Every field, plus `numbers` ([`Statement::numbers`]) for templates; a NaN bound is `null`.
+impl Serialize for Statement {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let finite = |x: f64| x.is_finite().then_some(x);
+        let mut s = serializer.serialize_struct("Statement", 11)?;
+        s.serialize_field("claim", &self.claim)?;
+        s.serialize_field("verdict", &self.verdict)?;
+        s.serialize_field("measure", &self.measure)?;
+        s.serialize_field("estimate", &finite(self.estimate))?;
+        s.serialize_field("low", &finite(self.low))?;
+        s.serialize_field("high", &finite(self.high))?;
+        s.serialize_field("n", &self.n)?;
+        s.serialize_field("test", &self.test)?;
+        s.serialize_field("needs", &self.needs)?;
+        s.serialize_field("detail", &self.detail)?;
+        s.serialize_field("numbers", &self.numbers())?;
+        s.end()
+    }
 }

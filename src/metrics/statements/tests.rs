@@ -214,19 +214,33 @@ fn kendall_counts_pairs_across_levels() {
 }
 
 #[test]
-fn sentences_read_back() {
+fn sentences_and_exact_checks() {
     let s = paired("gain > 0", &[-0.3, -0.31, -0.29], Direction::Up);
-    let line = s.sentence();
-    let (v, body) = read_sentence(&line).unwrap();
-    assert_eq!(v, Verdict::Contradicted);
     assert_eq!(
-        body,
-        "gain > 0: contradicted (mean -0.300, 95% CI [-0.325, -0.275], n = 3)"
+        s.sentence(),
+        "gain > 0: contradicted (mean -0.300, 95% CI [-0.325, -0.275], n = 3) [test: paired \
+         differences across seeds, Student t 95% interval]."
     );
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["verdict"], "contradicted");
     assert_eq!(
-        read_sentence("A frozen backbone forgets nothing: yes (0.000)."),
-        None
+        json["numbers"],
+        "mean -0.300, 95% CI [-0.325, -0.275], n = 3"
     );
+    // No interval: the bounds are null, not NaN.
+    let one = paired("gain > 0", &[0.1], Direction::Up);
+    let json = serde_json::to_value(&one).unwrap();
+    assert!(json["low"].is_null() && json["high"].is_null(), "{json}");
+    // An exact check is decided by the property, with the value as its own interval.
+    let kept = Statement::exact("forgets nothing", "largest |forgetting|", 0.0, 4, true);
+    assert_eq!(kept.verdict, Verdict::Supported);
+    assert_eq!((kept.low, kept.high), (0.0, 0.0));
+    let broken = Statement::exact("forgets nothing", "largest |forgetting|", 0.02, 4, false);
+    assert_eq!(broken.verdict, Verdict::Contradicted);
+    assert!(broken.sentence().starts_with(
+        "forgets nothing: contradicted (largest |forgetting| +0.020, exact, n = 4) [test: exact \
+         check"
+    ));
 }
 
 /// The verdict agrees with the interval: supported only when the interval lies on the claimed

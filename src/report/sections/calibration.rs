@@ -16,7 +16,7 @@ pub(crate) type CalRow = (String, f64, f64, Option<f64>);
 /// Findings: whether temperature scaling lowers the ECE in every setting (per trial, ECE after
 /// minus before, [`paired`]; all settings, [`every_group`]), and whether the fitted temperature
 /// is above 1 in every setting.
-pub(crate) fn calibration_findings(rows: &[CalRow]) -> Vec<String> {
+pub(crate) fn calibration_findings(rows: &[CalRow]) -> Vec<Statement> {
     let mut settings = distinct(rows.iter().map(|r| r.0.clone()));
     settings.sort_by_key(|s| model_order(s));
     if settings.is_empty() {
@@ -46,8 +46,7 @@ pub(crate) fn calibration_findings(rows: &[CalRow]) -> Vec<String> {
         &lowered,
         Direction::Down,
     )
-    .with_detail(detail.join(", "))
-    .sentence()];
+    .with_detail(detail.join(", "))];
     let temps: Vec<(String, Vec<f64>)> = settings
         .iter()
         .map(|s| {
@@ -77,8 +76,7 @@ pub(crate) fn calibration_findings(rows: &[CalRow]) -> Vec<String> {
                 &over,
                 Direction::Up,
             )
-            .with_detail(listed.join(", "))
-            .sentence(),
+            .with_detail(listed.join(", ")),
         );
     }
     out
@@ -160,7 +158,7 @@ ORDER BY t.position;",
         ),
         rows: raw.len(),
     }];
-    outputs.extend(findings_output(calibration_findings(&rows)));
+    outputs.extend(findings_output(Vec::new(), calibration_findings(&rows)));
     outputs.push(Output::Table(ci_table(
         &["model"],
         &[ece, ece_ts, temperature],
@@ -190,7 +188,7 @@ mod tests {
             row("scratch", 0.1, 0.13, 1.2),
             row("scratch", 0.1, 0.125, 1.05),
         ];
-        let f = calibration_findings(&cal);
+        let f = crate::report::stats::lines(Vec::new(), &calibration_findings(&cal));
         assert!(
             f[0].starts_with(
                 "Temperature scaling lowers the expected calibration error in every setting: \

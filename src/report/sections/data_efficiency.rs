@@ -1,12 +1,12 @@
 //! Final accuracy against the target training size.
 
 use crate::metrics::names::TEST_ACC;
-use crate::metrics::statements::{trend, Direction};
+use crate::metrics::statements::{trend, Direction, Statement};
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, final_label, size_label, Ctx};
-use crate::report::page::{Cell, Output};
+use crate::report::page::Cell;
 use crate::report::series::{aggregate_series, chart_cell, final_acc_cell};
-use crate::report::stats::{listing, means};
+use crate::report::stats::{findings_output, listing, means};
 use anyhow::Result;
 
 /// [6] Data efficiency: final test accuracy against target size (log axis), fine-tuned
@@ -33,14 +33,17 @@ pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
             chart.to_svg()?,
             ctx.caption(&["train_per_class", "freeze", "pretrained"], true),
             rows.len(),
-            size_finding(&rows, &sizes),
+            findings_output(
+                Vec::new(),
+                size_finding(&rows, &sizes).into_iter().collect(),
+            ),
         ))
     })
 }
 
 /// Whether accuracy grows with the examples per class: a [`trend`] over the sizes of the
 /// per-trial accuracies, pooled over models.
-pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Option<Output> {
+pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Option<Statement> {
     let levels: Vec<(String, Vec<f64>)> = sizes
         .iter()
         .map(|n| {
@@ -54,7 +57,7 @@ pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Opt
         return None;
     }
     let s = trend(
-        "accuracy grows with the examples per class",
+        "Accuracy grows with the examples per class",
         &levels,
         Direction::Up,
     )
@@ -62,9 +65,7 @@ pub(crate) fn size_finding(rows: &[(String, String, f64)], sizes: &[i64]) -> Opt
         "{}; pooled over models",
         listing(&means(&levels), false)
     ));
-    Some(Output::Text {
-        text: format!("Finding: {}", s.sentence()),
-    })
+    Some(s)
 }
 
 #[cfg(test)]
@@ -75,10 +76,10 @@ mod tests {
     fn size_finding_without_the_effect() {
         let r = |x: &str, a: f64| ("freeze 0".to_string(), x.to_string(), a);
         let rows = [r("10", 0.8), r("10", 0.78), r("100", 0.7), r("100", 0.69)];
-        match size_finding(&rows, &[10, 100]) {
-            Some(Output::Text { text }) => assert!(
+        match size_finding(&rows, &[10, 100]).map(|s| s.sentence()) {
+            Some(text) => assert!(
                 text.starts_with(
-                    "Finding: accuracy grows with the examples per class: contradicted \
+                    "Accuracy grows with the examples per class: contradicted \
                      (difference -0.095, 95% CI [-0.1"
                 ) && text.contains("n = 4; 10/class 0.790, 100/class 0.695; pooled over models)"),
                 "{text}"
@@ -86,8 +87,8 @@ mod tests {
             o => panic!("{o:?}"),
         }
         // One trial per size: no verdict.
-        match size_finding(&[r("10", 0.6), r("100", 0.8)], &[10, 100]) {
-            Some(Output::Text { text }) => {
+        match size_finding(&[r("10", 0.6), r("100", 0.8)], &[10, 100]).map(|s| s.sentence()) {
+            Some(text) => {
                 assert!(
                     text.contains(": inconclusive (difference +0.200, no interval"),
                     "{text}"

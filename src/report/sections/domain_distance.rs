@@ -33,7 +33,7 @@ fn shift_order(rows: &[DistRow]) -> Vec<(String, String, f64)> {
 pub(crate) fn distance_findings(
     dist: &[DistRow],
     acc: &[(String, String, f64, f64)],
-) -> Vec<String> {
+) -> Vec<Statement> {
     let mut out = Vec::new();
     let shifts = shift_order(dist);
     let kinds: Vec<String> = distinct(shifts.iter().map(|s| s.1.clone()))
@@ -76,11 +76,7 @@ pub(crate) fn distance_findings(
                 .collect::<Vec<_>>()
                 .join(", ");
             let claim = format!("{name} grows with the shift magnitude");
-            out.push(
-                every_group(&claim, &groups, Direction::Up)
-                    .with_detail(listed)
-                    .sentence(),
-            );
+            out.push(every_group(&claim, &groups, Direction::Up).with_detail(listed));
         }
     }
     // Accuracy against the proxy A-distance: the linear probe (freeze all) if present, else
@@ -122,8 +118,7 @@ pub(crate) fn distance_findings(
                 .join(", ");
             out.push(
                 correlation(&claim, &x, &y, Direction::Down)
-                    .with_detail(format!("one point per shift: {listed}"))
-                    .sentence(),
+                    .with_detail(format!("one point per shift: {listed}")),
             );
         }
     }
@@ -184,7 +179,7 @@ ORDER BY shift_kind <> 'none', shift_kind, magnitude, d.pretrained_key;",
     if !acc.is_empty() {
         outputs.push(distance_chart(ctx, &acc, raw.len())?);
     }
-    outputs.extend(findings_output(distance_findings(&dist, &acc)));
+    outputs.extend(findings_output(Vec::new(), distance_findings(&dist, &acc)));
     if !dist.is_empty() {
         outputs.push(Output::Text {
             text: "Distances on the pretrained backbone's features, one measurement per \
@@ -306,7 +301,7 @@ mod tests {
             ("freeze all".to_string(), "rotate 45".to_string(), 1.0, 0.9),
             ("freeze all".to_string(), "rotate 90".to_string(), 0.8, 0.7),
         ];
-        let f = distance_findings(&dist, &acc);
+        let f = crate::report::stats::lines(Vec::new(), &distance_findings(&dist, &acc));
         assert_eq!(f.len(), 4, "{f:#?}");
         assert!(
             f[0].starts_with(
@@ -349,6 +344,6 @@ mod tests {
                 .map(|a| (a.0.clone(), a.1.clone(), a.2, 1.0 - a.3))
                 .collect::<Vec<_>>(),
         );
-        assert!(f[0].contains("grows: inconclusive (Pearson r -1.000, no interval, n = 2; needs at least 5 points"), "{f:#?}");
+        assert!(f[0].sentence().contains("grows: inconclusive (Pearson r -1.000, no interval, n = 2; needs at least 5 points"), "{f:#?}");
     }
 }

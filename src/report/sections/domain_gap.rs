@@ -4,8 +4,9 @@ use crate::metrics::names::TEST_ACC;
 use crate::metrics::statements::{every_group, two_sample, Direction, Statement};
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, final_label, Ctx};
-use crate::report::page::{Cell, Output};
+use crate::report::page::Cell;
 use crate::report::series::{aggregate_series, chart_cell, final_acc_cell};
+use crate::report::stats::findings_output;
 use anyhow::Result;
 
 /// [5] Domain gap: final target test accuracy against the shift, by frozen depth.
@@ -27,7 +28,10 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
             chart.to_svg()?,
             ctx.caption(&["shift", "freeze", "pretrained"], true),
             rows.len(),
-            shift_finding(&rows, &shifts),
+            findings_output(
+                Vec::new(),
+                shift_finding(&rows, &shifts).into_iter().collect(),
+            ),
         ))
     })
 }
@@ -35,7 +39,10 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
 /// Whether target accuracy is lower under every shift than without: per shift the difference
 /// of its per-trial accuracies from those without a shift ([`two_sample`]), all of them
 /// ([`every_group`]), pooled over models.
-pub(crate) fn shift_finding(rows: &[(String, String, f64)], shifts: &[String]) -> Option<Output> {
+pub(crate) fn shift_finding(
+    rows: &[(String, String, f64)],
+    shifts: &[String],
+) -> Option<Statement> {
     let at = |x: &str| -> Vec<f64> { rows.iter().filter(|r| r.1 == x).map(|r| r.2).collect() };
     let none = at("none");
     if none.is_empty() {
@@ -60,16 +67,14 @@ pub(crate) fn shift_finding(rows: &[(String, String, f64)], shifts: &[String]) -
         .collect::<Vec<_>>()
         .join(", ");
     let s = every_group(
-        "target accuracy is lower under every shift than without",
+        "Target accuracy is lower under every shift than without",
         &groups,
         Direction::Down,
     )
     .with_detail(format!(
         "difference from none: {listed}; pooled over models"
     ));
-    Some(Output::Text {
-        text: format!("Finding: {}", s.sentence()),
-    })
+    Some(s)
 }
 
 #[cfg(test)]
@@ -93,10 +98,10 @@ mod tests {
             r("invert 1", 0.3),
             r("invert 1", 0.2),
         ];
-        match shift_finding(&rows, &shifts) {
-            Some(Output::Text { text }) => assert!(
+        match shift_finding(&rows, &shifts).map(|s| s.sentence()) {
+            Some(text) => assert!(
                 text.starts_with(
-                    "Finding: target accuracy is lower under every shift than without: \
+                    "Target accuracy is lower under every shift than without: \
                      contradicted (difference at rotate 45 +0.095, 95% CI [+0.0"
                 ) && text.contains(
                     "n = 4; reversed at rotate 45; difference from none: rotate 45 +0.095 \

@@ -1,13 +1,13 @@
 //! Source-task accuracy during fine-tuning, by frozen depth.
 
 use crate::metrics::names::SOURCE_ACC;
-use crate::metrics::statements::{trend, Direction};
+use crate::metrics::statements::{trend, Direction, Statement};
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, parse_freeze, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data, points_of};
-use crate::report::stats::{ci_table, listing, means};
+use crate::report::stats::{ci_table, findings_output, listing, means};
 use crate::spec::Freeze;
 use anyhow::Result;
 
@@ -120,12 +120,7 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
         .filter_map(|r| Some((parse_freeze(&text(&r[1]))?, num(&r[5])?)))
         .collect();
     let mut out = Vec::new();
-    let findings = forgetting_findings(&pairs);
-    if !findings.is_empty() {
-        out.push(Output::Text {
-            text: format!("Findings:\n{}", findings.join("\n")),
-        });
-    }
+    out.extend(findings_output(Vec::new(), forgetting_findings(&pairs)));
     out.push(Output::Table(ci_table(
         &["model"],
         &["source_acc_before", "source_acc_after", "forgetting"],
@@ -134,8 +129,9 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
     Ok(out)
 }
 
-/// Findings of the forgetting table from (freeze, forgetting) per trial.
-pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
+/// Findings of the forgetting table from (freeze, forgetting) per trial: a trend over the
+/// number of unfrozen blocks, and the exact check that a frozen backbone forgets nothing.
+pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<Statement> {
     let mut freezes = distinct(rows.iter().map(|r| r.0));
     // Most frozen first: the number of unfrozen blocks grows along the list.
     freezes.sort_by_key(|f| freeze_order(*f));
@@ -155,8 +151,7 @@ pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
                 &levels,
                 Direction::Up,
             )
-            .with_detail(listing(&means(&levels), false))
-            .sentence(),
+            .with_detail(listing(&means(&levels), false)),
         );
     }
     let all: Vec<f64> = rows
@@ -166,11 +161,12 @@ pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
         .collect();
     if !all.is_empty() {
         let max = all.iter().fold(0f64, |a, b| a.max(b.abs()));
-        out.push(format!(
-            "A frozen backbone (freeze all) forgets nothing: {} (largest |forgetting| {max:.3} \
-             over {} trials).",
-            if max == 0.0 { "yes" } else { "no" },
-            all.len()
+        out.push(Statement::exact(
+            "A frozen backbone (freeze all) forgets nothing",
+            "largest |forgetting|",
+            max,
+            all.len(),
+            max == 0.0,
         ));
     }
     out
@@ -180,15 +176,18 @@ pub(crate) fn forgetting_findings(rows: &[(Freeze, f64)]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn findings(rows: &[(Freeze, f64)]) -> String {
+        crate::report::stats::lines(Vec::new(), &forgetting_findings(rows)).join("\n")
+    }
+
     #[test]
     fn forgetting_findings_detect_an_effect_and_its_absence() {
         // Forgetting and learning rate.
-        let f = forgetting_findings(&[
+        let f = findings(&[
             (Freeze::All, 0.0),
             (Freeze::Blocks(2), 0.05),
             (Freeze::Blocks(0), 0.03),
-        ])
-        .join("\n");
+        ]);
         // One trial per depth: no interval from three single values.
         assert!(
             f.contains(
@@ -207,9 +206,25 @@ mod tests {
         ] {
             rows.extend([v, v + 0.01, v + 0.02].map(|x| (f, x)));
         }
-        let f = forgetting_findings(&rows).join("\n");
+        let f = findings(&rows);
         assert!(
             f.contains("Forgetting grows with the number of unfrozen blocks: supported (Kendall"),
+            "{f}"
+        );
+        // The exact check: one frozen trial that lost source accuracy contradicts it.
+        assert!(
+            f.contains(
+                "A frozen backbone (freeze all) forgets nothing: contradicted (largest \
+                 |forgetting| +0.020, exact, n = 3)"
+            ),
+            "{f}"
+        );
+        let f = findings(&[(Freeze::All, 0.0), (Freeze::All, 0.0)]);
+        assert!(
+            f.starts_with(
+                "A frozen backbone (freeze all) forgets nothing: supported (largest \
+                 |forgetting| +0.000, exact, n = 2)"
+            ),
             "{f}"
         );
     }

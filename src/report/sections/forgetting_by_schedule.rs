@@ -1,5 +1,6 @@
 //! Source-task accuracy by schedule, and whether ULMFiT-style schedules forget less.
 
+use crate::metrics::statements::{two_sample, Direction, Statement};
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{
     distinct, freeze_label, freeze_order, model_order, schedule_label, Ctx,
@@ -8,7 +9,7 @@ use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, parse_freeze, query, text};
 use crate::report::sections::forgetting::{source_acc_rows, source_acc_sql};
 use crate::report::series::{epoch_ticks, no_data, points_of};
-use crate::report::stats::{ci, ci_table};
+use crate::report::stats::{ci, ci_table, findings_output};
 use crate::spec::Freeze;
 use anyhow::Result;
 
@@ -79,16 +80,11 @@ ORDER BY t.position;",
         ),
         rows: rows.len(),
     }];
-    let finding = schedule_forgetting_finding(&rows);
-    if !finding.is_empty() {
-        outputs.push(Output::Text { text: finding });
-    }
-    let findings = ulmfit_findings(&sched_rows);
-    if !findings.is_empty() {
-        outputs.push(Output::Text {
-            text: format!("Findings:\n{}", findings.join("\n")),
-        });
-    }
+    let statements: Vec<Statement> = schedule_forgetting_finding(&sched_rows)
+        .into_iter()
+        .chain(ulmfit_findings(&sched_rows))
+        .collect();
+    outputs.extend(findings_output(Vec::new(), statements));
     let mut table_rows: Vec<(Vec<String>, Vec<Option<f64>>)> = sched_rows
         .iter()
         .map(|r| (vec![r.0.clone(), freeze_label(r.2)], vec![Some(r.3)]))
@@ -111,26 +107,40 @@ ORDER BY t.position;",
     }))
 }
 
-/// "cosine lr=0.01 forgot least: source accuracy 0.93 → 0.88 (−0.05)."
-fn schedule_forgetting_finding(rows: &[(String, i64, f64)]) -> String {
-    let mut drops: Vec<(&str, f64, f64)> = Vec::new();
-    for sch in distinct(rows.iter().map(|r| r.0.as_str())) {
-        let pts: Vec<&(String, i64, f64)> = rows.iter().filter(|r| r.0 == sch).collect();
-        let first = pts.iter().min_by_key(|r| r.1).map(|r| r.2);
-        let last = pts.iter().max_by_key(|r| r.1).map(|r| r.2);
-        if let (Some(a), Some(b)) = (first, last) {
-            drops.push((sch, a, b));
-        }
+/// Whether the schedule that forgot least on average forgets less than the one that forgot
+/// most (their per-trial forgetting over frozen depths and seeds, [`two_sample`]); `None` with
+/// fewer than two schedules.
+fn schedule_forgetting_finding(rows: &[ScheduleRow]) -> Option<Statement> {
+    let levels: Vec<(&str, Vec<f64>)> = distinct(rows.iter().map(|r| r.0.as_str()))
+        .into_iter()
+        .map(|sch| {
+            (
+                sch,
+                rows.iter().filter(|r| r.0 == sch).map(|r| r.3).collect(),
+            )
+        })
+        .collect();
+    let mean_of = |v: &Vec<f64>| ci(v).map_or(f64::NAN, |c| c.0);
+    let least = levels
+        .iter()
+        .min_by(|a, b| mean_of(&a.1).total_cmp(&mean_of(&b.1)))?;
+    let most = levels
+        .iter()
+        .max_by(|a, b| mean_of(&a.1).total_cmp(&mean_of(&b.1)))?;
+    if levels.len() < 2 || least.0 == most.0 {
+        return None;
     }
-    drops.sort_by(|x, y| (x.1 - x.2).total_cmp(&(y.1 - y.2)));
-    match (drops.first(), drops.last()) {
-        (Some(best), Some(worst)) if drops.len() > 1 => format!(
-            "Least forgetting with {}: source accuracy {:.3} \u{2192} {:.3}; most with {}: \
-             {:.3} \u{2192} {:.3} (means over frozen depths and seeds).",
-            best.0, best.1, best.2, worst.0, worst.1, worst.2
-        ),
-        _ => String::new(),
-    }
+    let claim = format!(
+        "{} forgets less than {} (the least- and most-forgetting schedules by their means)",
+        least.0, most.0
+    );
+    Some(
+        two_sample(&claim, &most.1, &least.1, Direction::Down).with_detail(format!(
+            "mean forgetting {:.3} vs {:.3}; pooled over frozen depths",
+            mean_of(&least.1),
+            mean_of(&most.1)
+        )),
+    )
 }
 
 /// Whether a schedule label uses discriminative rates or gradual unfreezing.
@@ -141,18 +151,16 @@ pub(crate) fn is_ulmfit(schedule: &str) -> bool {
 /// A schedule-comparison row: (schedule, lr, freeze, forgetting).
 pub(crate) type ScheduleRow = (String, f64, Freeze, f64);
 
-/// "Discriminative learning rates with gradual unfreezing forget less than uniform full
-/// fine-tuning: yes (…)", comparing each such schedule with the uniform one of the same peak
-/// rate at the least frozen depth both have.
-pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<String> {
+/// "Discriminative learning rates with gradual unfreezing forget less than uniform
+/// fine-tuning", comparing each such schedule with the uniform one of the same peak rate at
+/// the least frozen depth both have ([`two_sample`] over seeds).
+pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<Statement> {
     let mut out = Vec::new();
-    let forgetting = |sch: &str, f: Freeze| -> Option<f64> {
-        let v: Vec<f64> = rows
-            .iter()
+    let forgetting = |sch: &str, f: Freeze| -> Vec<f64> {
+        rows.iter()
             .filter(|r| r.0 == sch && r.2 == f)
             .map(|r| r.3)
-            .collect();
-        ci(&v).map(|c| c.0)
+            .collect()
     };
     for sch in distinct(
         rows.iter()
@@ -173,19 +181,21 @@ pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<String> {
         );
         freezes.sort_by_key(|f| freeze_order(*f));
         let Some(&f) = freezes.first() else { continue };
-        if let (Some(a), Some(b)) = (forgetting(&sch.0, f), forgetting(u, f)) {
-            let what = match (sch.0.contains(" decay="), sch.0.contains(" unfreeze")) {
-                (true, true) => "Discriminative learning rates with gradual unfreezing",
-                (true, false) => "Discriminative learning rates",
-                _ => "Gradual unfreezing",
-            };
-            out.push(format!(
-                "{what} ({}) forget less than uniform fine-tuning ({u}) with freeze {f}: {} \
-                 (forgetting {a:.3} vs {b:.3}).",
-                sch.0,
-                if a < b { "yes" } else { "no" }
-            ));
-        }
+        let what = match (sch.0.contains(" decay="), sch.0.contains(" unfreeze")) {
+            (true, true) => "Discriminative learning rates with gradual unfreezing",
+            (true, false) => "Discriminative learning rates",
+            _ => "Gradual unfreezing",
+        };
+        let claim = format!(
+            "{what} ({}) forget less than uniform fine-tuning ({u}) with freeze {f}",
+            sch.0
+        );
+        out.push(two_sample(
+            &claim,
+            &forgetting(u, f),
+            &forgetting(&sch.0, f),
+            Direction::Down,
+        ));
     }
     out
 }
@@ -193,19 +203,34 @@ pub(crate) fn ulmfit_findings(rows: &[ScheduleRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::statements::Verdict;
 
     #[test]
-    fn ulmfit_findings_detect_the_effect() {
-        let u = ulmfit_findings(&[
-            ("constant lr=0.1".to_string(), 0.1, Freeze::Blocks(0), 0.2),
-            (
-                "constant lr=0.1 decay=2.6 unfreeze".to_string(),
-                0.1,
-                Freeze::Blocks(0),
-                0.05,
+    fn schedule_findings_test_their_differences() {
+        let row = |sch: &str, f: usize, v: f64| (sch.to_string(), 0.1, Freeze::Blocks(f), v);
+        let rows = [
+            row("constant lr=0.1", 0, 0.2),
+            row("constant lr=0.1", 0, 0.21),
+            row("constant lr=0.1", 0, 0.19),
+            row("constant lr=0.1 decay=2.6 unfreeze", 0, 0.05),
+            row("constant lr=0.1 decay=2.6 unfreeze", 0, 0.06),
+            row("constant lr=0.1 decay=2.6 unfreeze", 0, 0.04),
+        ];
+        let u = ulmfit_findings(&rows);
+        assert_eq!(u.len(), 1);
+        assert!(u[0].sentence().starts_with("Discriminative learning rates with gradual unfreezing (constant lr=0.1 decay=2.6 unfreeze) forget less than uniform fine-tuning (constant lr=0.1) with freeze 0: supported (difference -0.150, 95% CI [-0.1"), "{}", u[0].sentence());
+        let s = schedule_forgetting_finding(&rows).unwrap();
+        assert_eq!(s.verdict, Verdict::Supported);
+        assert!(
+            s.claim.starts_with(
+                "constant lr=0.1 decay=2.6 unfreeze forgets less than constant lr=0.1"
             ),
-        ])
-        .join("\n");
-        assert!(u.contains("Discriminative learning rates with gradual unfreezing (constant lr=0.1 decay=2.6 unfreeze) forget less than uniform fine-tuning (constant lr=0.1) with freeze 0: yes (forgetting 0.050 vs 0.200)"), "{u}");
+            "{}",
+            s.claim
+        );
+        // One trial per schedule: no interval, no verdict.
+        let u = ulmfit_findings(&[rows[0].clone(), rows[3].clone()]);
+        assert_eq!(u[0].verdict, Verdict::Inconclusive);
+        assert!(schedule_forgetting_finding(&rows[..3]).is_none());
     }
 }

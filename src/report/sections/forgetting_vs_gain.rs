@@ -1,6 +1,6 @@
 //! The forgetting / transfer-gain trade-off.
 
-use crate::metrics::statements::{correlation, Direction};
+use crate::metrics::statements::{correlation, Direction, Statement};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{distinct, model_order, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
@@ -25,11 +25,20 @@ fn tradeoff_settings(rows: &[((String, String, i64), f64, f64)]) -> Vec<Setting>
         .collect()
 }
 
+/// "+0.200 ± 0.010 (n = 2)": a mean with the half-width of its 95% interval.
+fn with_interval((mean, half, n): Agg) -> String {
+    match half {
+        Some(h) => format!("{mean:+.3} \u{b1} {h:.3} (n = {n})"),
+        None => format!("{mean:+.3} (n = {n}, no interval)"),
+    }
+}
+
 /// Findings of the trade-off: whether settings that gain more also forget more (a
-/// [`correlation`] over the settings' means), the largest gain, and the least forgetting among
-/// the settings whose gain is shown to be positive (95% interval above 0).
-pub(crate) fn tradeoff_findings(settings: &[Setting]) -> Vec<String> {
-    let mut out = Vec::new();
+/// [`correlation`] over the settings' means); notes name the largest mean gain and the least
+/// forgetting among the settings whose gain is shown to be positive (95% interval above 0),
+/// with their intervals. Returns (notes, statements).
+pub(crate) fn tradeoff_findings(settings: &[Setting]) -> (Vec<String>, Vec<Statement>) {
+    let (mut notes, mut out) = (Vec::new(), Vec::new());
     let name = |k: &(String, String, i64)| format!("{}, {}, {}", k.0, k.1, size_label(k.2));
     if settings.len() >= 2 {
         let g: Vec<f64> = settings.iter().map(|s| s.1 .0).collect();
@@ -42,16 +51,15 @@ pub(crate) fn tradeoff_findings(settings: &[Setting]) -> Vec<String> {
                 &f,
                 Direction::Up,
             )
-            .with_detail("one point per setting: mean gain, mean forgetting")
-            .sentence(),
+            .with_detail("one point per setting: mean gain, mean forgetting"),
         );
     }
     if let Some(best) = settings.iter().max_by(|a, b| a.1 .0.total_cmp(&b.1 .0)) {
-        out.push(format!(
-            "Largest gain: {} (gain {:+.3}, forgetting {:.3}).",
+        notes.push(format!(
+            "Largest mean gain: {} (gain {}, forgetting {}; the ranking itself is not tested).",
             name(&best.0),
-            best.1 .0,
-            best.2 .0
+            with_interval(best.1),
+            with_interval(best.2)
         ));
     }
     if let Some(safe) = settings
@@ -59,15 +67,15 @@ pub(crate) fn tradeoff_findings(settings: &[Setting]) -> Vec<String> {
         .filter(|s| s.1 .1.is_some_and(|h| s.1 .0 - h > 0.0))
         .min_by(|a, b| a.2 .0.total_cmp(&b.2 .0))
     {
-        out.push(format!(
-            "Least forgetting with a gain shown to be positive (95% CI above 0): {} (gain \
-             {:+.3}, forgetting {:.3}).",
+        notes.push(format!(
+            "Least mean forgetting with a gain shown to be positive (95% CI above 0): {} (gain \
+             {}, forgetting {}).",
             name(&safe.0),
-            safe.1 .0,
-            safe.2 .0
+            with_interval(safe.1),
+            with_interval(safe.2)
         ));
     }
-    out
+    (notes, out)
 }
 
 /// Forgetting against transfer gain, one point per (frozen depth, schedule, size): the
@@ -158,7 +166,8 @@ ORDER BY t.position;",
         ),
             rows: raw.len(),
         }];
-    outputs.extend(findings_output(tradeoff_findings(&settings)));
+    let (notes, statements) = tradeoff_findings(&settings);
+    outputs.extend(findings_output(notes, statements));
     outputs.push(Output::Table(ci_table(
         &["model", "schedule", "train_per_class"],
         &["transfer_gain", "forgetting"],
@@ -175,6 +184,11 @@ ORDER BY t.position;",
 mod tests {
     use super::*;
 
+    fn findings(settings: &[Setting]) -> String {
+        let (notes, statements) = tradeoff_findings(settings);
+        crate::report::stats::lines(notes, &statements).join("\n")
+    }
+
     #[test]
     fn tradeoff_finding_follows_the_correlation() {
         let s = |f: &str, n: i64, g: f64, fo: f64| {
@@ -185,12 +199,11 @@ mod tests {
             )
         };
         // Three settings: whatever the correlation, no verdict.
-        let f = tradeoff_findings(&[
+        let f = findings(&[
             s("freeze 0", 10, 0.2, 0.3),
             s("freeze 2", 10, 0.1, 0.1),
             s("freeze all", 10, 0.005, 0.0),
-        ])
-        .join("\n");
+        ]);
         assert!(
             f.contains("(a trade-off): inconclusive (Pearson r +0.9"),
             "{f}"
@@ -201,14 +214,16 @@ mod tests {
         );
         assert!(
             f.contains(
-                "Largest gain: freeze 0, cosine lr=0.02, 10/class (gain +0.200, forgetting 0.300)."
+                "Largest mean gain: freeze 0, cosine lr=0.02, 10/class (gain +0.200 \u{b1} 0.010 \
+                 (n = 2), forgetting +0.300 \u{b1} 0.010 (n = 2); the ranking itself is not \
+                 tested)."
             ),
             "{f}"
         );
         // freeze all's gain interval reaches 0: not shown to be positive.
         assert!(
             f.contains(
-                "Least forgetting with a gain shown to be positive (95% CI above 0): freeze 2, \
+                "Least mean forgetting with a gain shown to be positive (95% CI above 0): freeze 2, \
                  cosine lr=0.02, 10/class"
             ),
             "{f}"
@@ -219,7 +234,7 @@ mod tests {
         let settings: Vec<Setting> = (0..6)
             .map(|i| s(&format!("freeze {i}"), 10, g[i] / 10.0, fo[i]))
             .collect();
-        let f = tradeoff_findings(&settings).join("\n");
+        let f = findings(&settings);
         assert!(
             f.contains("(a trade-off): inconclusive (Pearson r +0.578, 95% CI [-"),
             "{f}"
@@ -236,7 +251,7 @@ mod tests {
                 )
             })
             .collect();
-        let f = tradeoff_findings(&settings).join("\n");
+        let f = findings(&settings);
         assert!(f.contains("(a trade-off): supported (Pearson r +"), "{f}");
     }
 }

@@ -1,13 +1,13 @@
 //! Final forgetting against the learning rate.
 
-use crate::metrics::statements::{trend, Direction};
+use crate::metrics::statements::{trend, Direction, Statement};
 use crate::report::charts::{LineChart, XAxis};
 use crate::report::context::{distinct, Ctx};
-use crate::report::page::{Cell, Input, Output};
+use crate::report::page::{Cell, Input};
 use crate::report::rows::{query, text};
 use crate::report::sections::forgetting_by_schedule::is_ulmfit;
 use crate::report::series::{aggregate_series, chart_cell, final_acc_rows, no_data, per_trial_sql};
-use crate::report::stats::{listing, means};
+use crate::report::stats::{findings_output, listing, means};
 use anyhow::Result;
 
 /// [6] Forgetting vs learning rate: final forgetting per trial against lr (log axis), one
@@ -54,7 +54,12 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
             ctx.caption(&["lr", "schedule", "freeze", "pretrained"], true)
         ),
         rows.len(),
-        lr_forgetting_finding(&rows, &schedules),
+        findings_output(
+            Vec::new(),
+            lr_forgetting_finding(&rows, &schedules)
+                .into_iter()
+                .collect(),
+        ),
     )))
 }
 
@@ -63,7 +68,7 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
 pub(crate) fn lr_forgetting_finding(
     rows: &[(String, String, f64)],
     schedules: &[String],
-) -> Option<Output> {
+) -> Option<Statement> {
     let uniform_exists = schedules.iter().any(|s| !is_ulmfit(s));
     let keep: Vec<&(String, String, f64)> = rows
         .iter()
@@ -98,18 +103,14 @@ pub(crate) fn lr_forgetting_finding(
             ""
         }
     );
-    Some(Output::Text {
-        text: format!(
-            "Finding: {}",
-            trend(
-                "forgetting grows with the learning rate",
-                &levels,
-                Direction::Up
-            )
-            .with_detail(format!("{}{note}", listing(&means(&levels), false)))
-            .sentence()
-        ),
-    })
+    Some(
+        trend(
+            "Forgetting grows with the learning rate",
+            &levels,
+            Direction::Up,
+        )
+        .with_detail(format!("{}{note}", listing(&means(&levels), false))),
+    )
 }
 
 #[cfg(test)]
@@ -130,8 +131,8 @@ mod tests {
             "constant lr=0.1 decay=2.6 unfreeze".to_string(),
             "constant lr=0.1".to_string(),
         ];
-        match lr_forgetting_finding(&rows, &sch) {
-            Some(Output::Text { text }) => assert!(
+        match lr_forgetting_finding(&rows, &sch).map(|s| s.sentence()) {
+            Some(text) => assert!(
                 text.contains("learning rate: inconclusive (difference +0.180, no interval, n = 2; needs at least 2 seeds in each group; lr 0.01 0.020, lr 0.1 0.200; trials with unfrozen blocks and uniform schedules) [test: trend over 2 levels: difference of two group means, Welch t 95% interval]."),
                 "{text}"
             ),

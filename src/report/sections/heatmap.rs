@@ -59,7 +59,7 @@ ORDER BY pretrained DESC, {}, train_per_class;",
         values,
         value_desc: format!("mean {}", final_label(TEST_ACC)),
     };
-    // Finding: the best model at each size.
+    // The highest mean at each size.
     let mut best = Vec::new();
     for n in &sizes {
         if let Some(r) = rows
@@ -67,7 +67,7 @@ ORDER BY pretrained DESC, {}, train_per_class;",
             .filter(|r| r.1 == *n)
             .max_by(|a, b| a.2.total_cmp(&b.2))
         {
-            best.push(format!("{} at {n}/class ({:.3})", r.0, r.2));
+            best.push(format!("{} at {n}/class ({:.3}, n = {})", r.0, r.2, r.3));
         }
     }
     Ok(Some(chart_cell(
@@ -77,7 +77,11 @@ ORDER BY pretrained DESC, {}, train_per_class;",
         ctx.caption(&["freeze", "pretrained", "train_per_class"], false),
         rows.len(),
         [Output::Text {
-            text: format!("Best: {}.", best.join("; ")),
+            text: format!(
+                "Highest mean per size (means of the trials above; differences between models \
+                 are not tested here): {}.",
+                best.join("; ")
+            ),
         }],
     )))
 }

@@ -7,7 +7,7 @@ use crate::report::context::{distinct, size_label, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, sql_str, text, typed_rows};
 use crate::report::series::{chart_cell, epoch_ticks, no_data};
-use crate::report::stats::{ci_table, listing, means};
+use crate::report::stats::{ci_table, findings_output, listing, means};
 use anyhow::Result;
 
 /// A row of the overfitting query: (train_per_class, epoch, train_acc, val_acc).
@@ -154,14 +154,12 @@ fn gap_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
         .collect();
     if levels.len() > 1 {
         let s = trend(
-            "the generalization gap shrinks as the target set grows",
+            "The generalization gap shrinks as the target set grows",
             &levels,
             Direction::Down,
         )
         .with_detail(listing(&means(&levels), false));
-        out.push(Output::Text {
-            text: format!("Finding: {}", s.sentence()),
-        });
+        out.extend(findings_output(Vec::new(), vec![s]));
     }
     out.push(Output::Table(ci_table(
         &["train_per_class"],

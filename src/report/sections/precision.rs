@@ -1,11 +1,12 @@
 //! The mixed-precision section: for a sweep that varies `precision`, bf16 against fp32 per
 //! backbone and model, in final test accuracy (paired by seed) and training time.
 
+use crate::metrics::statements::{paired, Direction, Statement};
 use crate::report::context::{distinct, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{num, query, text};
 use crate::report::series::MODEL_SQL;
-use crate::report::stats::{ci, ci_table, findings_output};
+use crate::report::stats::{ci_table, findings_output};
 use anyhow::Result;
 
 /// A completed trial: (backbone, model, precision, seed, final test accuracy, train seconds).
@@ -55,7 +56,7 @@ ORDER BY t.position;",
         .collect();
     table_rows.sort_by_key(|r| (r.0[0].clone(), model_order(&r.0[1]), r.0[2].clone()));
     let mut outputs = Vec::new();
-    outputs.extend(findings_output(precision_findings(&rows)));
+    outputs.extend(findings_output(Vec::new(), precision_findings(&rows)));
     outputs.push(Output::Table(ci_table(
         &["backbone", "model", "precision"],
         &["final_test_acc", "train_seconds"],
@@ -70,7 +71,7 @@ ORDER BY t.position;",
 
 /// One sentence per (backbone, model) run in both precisions: the mean bf16 − fp32 test
 /// accuracy over the seeds run in both, with its 95% interval, and fp32 / bf16 training time.
-pub(crate) fn precision_findings(rows: &[Row]) -> Vec<String> {
+pub(crate) fn precision_findings(rows: &[Row]) -> Vec<Statement> {
     let mut settings = distinct(rows.iter().map(|r| (r.0.clone(), r.1.clone())));
     settings.sort_by_key(|s| (s.0.clone(), model_order(&s.1)));
     let mut out = Vec::new();
@@ -85,24 +86,20 @@ pub(crate) fn precision_findings(rows: &[Row]) -> Vec<String> {
             .filter_map(|s| Some((of("fp32", s)?, of("bf16", s)?)))
             .collect();
         let deltas: Vec<f64> = pairs.iter().map(|(a, b)| b.4 - a.4).collect();
-        let Some((mean, half, n)) = ci(&deltas) else {
+        if deltas.is_empty() {
             continue;
-        };
+        }
         let fp32_s: f64 = pairs.iter().map(|p| p.0 .5).sum();
         let bf16_s: f64 = pairs.iter().map(|p| p.1 .5).sum();
-        let interval = half.map_or(String::new(), |h| format!(" \u{b1} {h:.3}"));
-        let verdict = match half {
-            Some(h) if mean.abs() <= h => "no difference beyond seed noise",
-            Some(_) if mean < 0.0 => "bf16 is worse beyond seed noise",
-            Some(_) => "bf16 is better beyond seed noise",
-            None => "one seed, no interval",
-        };
-        out.push(format!(
-            "- {backbone} {model}: bf16 \u{2212} fp32 test accuracy {mean:+.3}{interval} over {n} \
-             seed{} ({verdict}); training took {:.2}\u{d7} the time of fp32.",
-            if n == 1 { "" } else { "s" },
-            bf16_s / fp32_s.max(1e-9),
-        ));
+        let claim = format!(
+            "{backbone} {model}: bf16 loses test accuracy against fp32 (bf16 \u{2212} fp32 < 0)"
+        );
+        out.push(
+            paired(&claim, &deltas, Direction::Down).with_detail(format!(
+                "training took {:.2}\u{d7} the time of fp32 (measured)",
+                bf16_s / fp32_s.max(1e-9)
+            )),
+        );
     }
     out
 }
@@ -110,6 +107,7 @@ pub(crate) fn precision_findings(rows: &[Row]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::statements::Verdict;
 
     fn row(model: &str, precision: &str, seed: i64, acc: f64, secs: f64) -> Row {
         let (b, m, p) = ("cnn4".to_string(), model.to_string(), precision.to_string());
@@ -132,27 +130,25 @@ mod tests {
             // A seed run in one precision only is not paired.
             row("scratch", "bf16", 7, 0.99, 5.0),
         ];
-        let f = precision_findings(&rows);
+        let st = precision_findings(&rows);
+        let f: Vec<String> = st.iter().map(Statement::sentence).collect();
         assert_eq!(f.len(), 2, "{f:?}");
         // Deltas +0.01, -0.01, +0.01: mean +0.003, well inside its interval.
+        assert_eq!(st[0].verdict, Verdict::Inconclusive);
         assert!(
-            f[0].starts_with("- cnn4 freeze 2: bf16 \u{2212} fp32 test accuracy +0.003 \u{b1}"),
+            f[0].starts_with(
+                "cnn4 freeze 2: bf16 loses test accuracy against fp32 (bf16 \u{2212} fp32 < 0): \
+                 inconclusive (mean +0.003, 95% CI [-0.0"
+            ),
             "{}",
             f[0]
         );
-        assert!(
-            f[0].contains("over 3 seeds (no difference beyond seed noise)"),
-            "{}",
-            f[0]
-        );
+        assert!(f[0].contains("n = 3;"), "{}", f[0]);
         assert!(f[0].contains("took 0.50\u{d7} the time"), "{}", f[0]);
         // Deltas -0.10, -0.11: consistently worse.
-        assert!(f[1].contains("-0.105"), "{}", f[1]);
-        assert!(
-            f[1].contains("over 2 seeds (bf16 is worse beyond seed noise)"),
-            "{}",
-            f[1]
-        );
+        assert_eq!(st[1].verdict, Verdict::Supported);
+        assert!(f[1].contains("mean -0.105"), "{}", f[1]);
+        assert!(f[1].contains("n = 2;"), "{}", f[1]);
         assert!(f[1].contains("took 1.25\u{d7} the time"), "{}", f[1]);
     }
 }

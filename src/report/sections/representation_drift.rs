@@ -1,12 +1,12 @@
 //! How far each block's features move during fine-tuning.
 
 use crate::metrics::names::{CKA, WEIGHT_DIST};
-use crate::metrics::statements::{trend, Direction};
+use crate::metrics::statements::{trend, Direction, Statement};
 use crate::report::charts::{LineChart, Point, Series, XAxis};
 use crate::report::context::{block_order, distinct, freeze_label, freeze_order, model_order, Ctx};
 use crate::report::page::{Cell, Input, Output};
 use crate::report::rows::{family_like, num, parse_freeze, query, sql_str, text};
-use crate::report::stats::{ci, ci_table, findings_output, listing, means, yes_no};
+use crate::report::stats::{ci, ci_table, findings_output, listing, means};
 use crate::spec::Freeze;
 use anyhow::Result;
 
@@ -23,8 +23,9 @@ pub(crate) fn input_order(name: &str) -> (u8, (u8, i64, String)) {
 /// A drift row: (freeze value, block, cka, weight distance).
 pub(crate) type DriftRow = (Freeze, String, f64, Option<f64>);
 
-/// Findings of the drift section.
-pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
+/// Findings of the drift section: the exact check that frozen blocks are unchanged, and trends
+/// of CKA over depth and over the frozen depth.
+pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<Statement> {
     let mut out = Vec::new();
     let mut blocks = distinct(rows.iter().map(|r| r.1.clone()));
     blocks.sort_by_key(|b| input_order(b));
@@ -46,13 +47,20 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
             .iter()
             .filter_map(|r| r.3)
             .fold(0f64, |a, b| a.max(b.abs()));
-        out.push(format!(
-            "Frozen blocks are left unchanged (CKA 1, weight distance 0): {} (largest |1 \u{2212} \
-             CKA| {max_cka_dev:.1e}, largest weight distance {max_dist:.1e}, over {} frozen \
-             blocks).",
-            yes_no(max_cka_dev < 1e-3 && max_dist < 1e-6),
-            frozen.len()
-        ));
+        out.push(
+            Statement::exact(
+                "Frozen blocks are left unchanged (CKA 1, weight distance 0)",
+                "largest |1 \u{2212} CKA|",
+                max_cka_dev,
+                frozen.len(),
+                max_cka_dev < 1e-3 && max_dist < 1e-6,
+            )
+            .with_detail(format!(
+                "largest |1 \u{2212} CKA| {max_cka_dev:.1e}, largest weight distance \
+                 {max_dist:.1e}, over {} frozen blocks",
+                frozen.len()
+            )),
+        );
     }
     let mut freezes = distinct(rows.iter().map(|r| r.0));
     freezes.sort_by_key(|f| freeze_order(*f));
@@ -76,8 +84,7 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
             );
             out.push(
                 trend(&claim, &trainable, Direction::Down)
-                    .with_detail(listing(&means(&trainable), false))
-                    .sentence(),
+                    .with_detail(listing(&means(&trainable), false)),
             );
         }
     }
@@ -94,8 +101,7 @@ pub(crate) fn drift_findings(rows: &[DriftRow]) -> Vec<String> {
             );
             out.push(
                 trend(&claim, &by_freeze, Direction::Up)
-                    .with_detail(listing(&means(&by_freeze), false))
-                    .sentence(),
+                    .with_detail(listing(&means(&by_freeze), false)),
             );
         }
     }
@@ -205,7 +211,7 @@ ORDER BY t.position, c.name;",
         ),
         rows: raw.len(),
     }];
-    outputs.extend(findings_output(drift_findings(&rows)));
+    outputs.extend(findings_output(Vec::new(), drift_findings(&rows)));
     outputs.push(Output::Text {
         text: "CKA and L2 distance of each block's weights from their pretrained values:"
             .to_string(),
@@ -239,7 +245,7 @@ mod tests {
                 )
             })
             .collect();
-        let f = drift_findings(&drift).join("\n");
+        let f = crate::report::stats::lines(Vec::new(), &drift_findings(&drift)).join("\n");
         // One trial per block: three single values give no interval.
         assert!(
             f.contains(
@@ -257,7 +263,7 @@ mod tests {
                 (Freeze::Blocks(0), format!("block{b}"), cka, Some(1.0))
             })
             .collect();
-        let f = drift_findings(&drift).join("\n");
+        let f = crate::report::stats::lines(Vec::new(), &drift_findings(&drift)).join("\n");
         assert!(
             f.contains("CKA falls with depth) with freeze 0: contradicted (Kendall \u{3c4} +1.000"),
             "{f}"

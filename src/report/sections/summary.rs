@@ -1,7 +1,7 @@
 //! The sweep-level summary of the findings, shown in the first cell: every finding of the
 //! built-in sections grouped by verdict, contradicted and supported first.
 
-use crate::metrics::statements::{read_sentence, Verdict};
+use crate::metrics::statements::{Statement, Verdict};
 use crate::report::page::{Cell, Output};
 
 /// How the summary begins.
@@ -15,23 +15,40 @@ pub(crate) fn written(cells: &[Cell]) -> Option<&str> {
     })
 }
 
-/// The summary of the statements written in `cells` (their text outputs, one finding a line),
-/// or `None` when there are none: a count per verdict, then the contradicted, supported and
-/// inconclusive findings, each with the title of its cell, without the test (which the cell
-/// states).
+/// Every statement of `cells`, in page order, with the title of its cell.
+pub(crate) fn statements(cells: &[Cell]) -> Vec<(&str, &Statement)> {
+    cells
+        .iter()
+        .flat_map(|cell| {
+            cell.outputs.iter().flat_map(move |out| match out {
+                Output::Findings(f) => f
+                    .statements()
+                    .map(|s| (cell.title.as_str(), s))
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
+            })
+        })
+        .collect()
+}
+
+/// The summary of the statements of `cells`, or `None` when there are none: a count per
+/// verdict, then the contradicted, supported and inconclusive findings, each with the title of
+/// its cell, without the test (which the cell states).
 pub(crate) fn summary(cells: &[Cell]) -> Option<Output> {
-    let mut found: Vec<(Verdict, String)> = Vec::new();
-    for cell in cells {
-        for out in &cell.outputs {
-            let Output::Text { text } = out else { continue };
-            for line in text.lines() {
-                let line = line.strip_prefix("Finding: ").unwrap_or(line);
-                if let Some((v, body)) = read_sentence(line) {
-                    found.push((v, format!("{body} \u{2014} {}", cell.title)));
-                }
-            }
-        }
-    }
+    let found: Vec<(Verdict, String)> = statements(cells)
+        .into_iter()
+        .map(|(title, s)| {
+            (
+                s.verdict,
+                format!(
+                    "{}: {} ({}) \u{2014} {title}",
+                    s.claim,
+                    s.verdict.as_str(),
+                    s.numbers()
+                ),
+            )
+        })
+        .collect();
     if found.is_empty() {
         return None;
     }
@@ -67,29 +84,37 @@ pub(crate) fn summary(cells: &[Cell]) -> Option<Output> {
 mod tests {
     use super::*;
     use crate::metrics::statements::{paired, Direction};
+    use crate::report::stats::findings_output;
 
     #[test]
     fn summary_lists_contradicted_and_supported_first() {
-        let up = |c: &str, v: &[f64]| paired(c, v, Direction::Up).sentence();
-        let cell = |title: &str, text: String| Cell {
+        let up = |c: &str, v: &[f64]| paired(c, v, Direction::Up);
+        let cell = |title: &str, statements| Cell {
             title: title.to_string(),
             inputs: vec![],
-            outputs: vec![Output::Text { text }],
+            outputs: vec![
+                Output::Text {
+                    text: "Not a finding: yes (1.000).".to_string(),
+                },
+                findings_output(vec!["A note.".to_string()], statements).unwrap(),
+            ],
         };
         let cells = vec![
             cell(
                 "Transfer gain",
-                format!(
-                    "Findings:\n{}\n{}\nA frozen backbone forgets nothing: yes.",
+                vec![
                     up("a helps", &[0.1, 0.11, 0.09]),
-                    up("b helps", &[0.1, -0.1])
-                ),
+                    up("b helps", &[0.1, -0.1]),
+                ],
             ),
-            cell(
-                "Domain gap",
-                format!("Finding: {}", up("c helps", &[-0.2, -0.21, -0.19])),
-            ),
+            cell("Domain gap", vec![up("c helps", &[-0.2, -0.21, -0.19])]),
         ];
+        let all = statements(&cells);
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            (all[2].0, all[2].1.claim.as_str()),
+            ("Domain gap", "c helps")
+        );
         let Some(Output::Text { text }) = summary(&cells) else {
             panic!()
         };

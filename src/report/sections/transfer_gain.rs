@@ -35,9 +35,9 @@ fn gain_points(rows: &[(String, i64, f64)]) -> Vec<(String, Vec<(i64, Agg)>)> {
 
 /// Findings of the transfer-gain section from per-trial rows (series, size, gain): per frozen
 /// depth whether the gain is positive at every size (naming negative transfer where the
-/// gain's interval lies below 0), whether it shrinks as the target grows, and whether freezing
-/// more lowers it.
-pub(crate) fn transfer_gain_findings(rows: &[(String, i64, f64)]) -> Vec<String> {
+/// gain's interval lies below 0, in a note and in the statement's detail), whether it shrinks
+/// as the target grows, and whether freezing more lowers it. Returns (notes, statements).
+pub(crate) fn transfer_gain_findings(rows: &[(String, i64, f64)]) -> (Vec<String>, Vec<Statement>) {
     let mut out = Vec::new();
     let mut labels = distinct(rows.iter().map(|r| r.0.clone()));
     labels.sort_by_key(|l| model_order(l));
@@ -126,17 +126,16 @@ pub(crate) fn transfer_gain_findings(rows: &[(String, i64, f64)]) -> Vec<String>
             )),
         );
     }
-    let mut lines: Vec<String> = out.iter().map(Statement::sentence).collect();
-    if !negative.is_empty() {
-        lines.insert(
-            0,
+    let notes = (!negative.is_empty())
+        .then(|| {
             format!(
                 "Negative transfer (the 95% CI of the gain lies entirely below 0): {}.",
                 negative.join("; ")
-            ),
-        );
-    }
-    lines
+            )
+        })
+        .into_iter()
+        .collect();
+    (notes, out)
 }
 
 /// Transfer gain (fine-tuned − from-scratch test accuracy, same data, epochs and seed) against
@@ -224,7 +223,8 @@ ORDER BY t.position;",
         ),
         rows: raw.len(),
     }];
-    outputs.extend(findings_output(transfer_gain_findings(&rows)));
+    let (notes, statements) = transfer_gain_findings(&rows);
+    outputs.extend(findings_output(notes, statements));
     outputs.push(Output::Table(table));
     Ok(Some(Cell {
         title: "Transfer gain vs examples per class".to_string(),
@@ -236,6 +236,12 @@ ORDER BY t.position;",
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::stats::lines;
+
+    fn findings(rows: &[(String, i64, f64)]) -> Vec<String> {
+        let (notes, statements) = transfer_gain_findings(rows);
+        lines(notes, &statements)
+    }
 
     #[test]
     fn transfer_gain_findings_name_negative_transfer() {
@@ -248,7 +254,7 @@ mod tests {
                 rows.push(("freeze all".to_string(), n, g - 0.05 + d));
             }
         }
-        let f = transfer_gain_findings(&rows);
+        let f = findings(&rows);
         assert!(
             f[0].starts_with(
                 "Negative transfer (the 95% CI of the gain lies entirely below 0): freeze all \
@@ -294,7 +300,7 @@ mod tests {
             .map(|g| ("freeze all".to_string(), 10, g))
             .collect();
         rows.extend([0.02, -0.01, 0.03, 0.0].map(|g| ("freeze all".to_string(), 100, g)));
-        let f = transfer_gain_findings(&rows);
+        let f = findings(&rows);
         assert!(
             f[0].starts_with(
                 "Negative transfer (the 95% CI of the gain lies entirely below 0): freeze all \
@@ -311,7 +317,7 @@ mod tests {
         );
         assert!(f[1].contains("negative transfer at 10/class; by size: 10/class -0.306 contradicted, 100/class +0.010 inconclusive"), "{f:#?}");
         // A single seed decides nothing.
-        let f = transfer_gain_findings(&[("freeze 0".to_string(), 5, -0.1)]);
+        let f = findings(&[("freeze 0".to_string(), 5, -0.1)]);
         assert_eq!(f.len(), 1);
         assert!(
             f[0].contains(

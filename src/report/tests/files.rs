@@ -34,6 +34,12 @@ fn renders_mid_sweep_while_a_writer_holds_a_transaction() {
     let path = render_sweep(&db, "early", tmp.path()).unwrap();
     let html = std::fs::read_to_string(path).unwrap();
     conn.execute_batch("ROLLBACK").unwrap();
+    // The findings waited for the lock briefly, then were left to the next render.
+    let stored = |conn: &rusqlite::Connection| -> i64 {
+        conn.query_row("SELECT COUNT(*) FROM findings", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(stored(conn), 0);
     assert!(html.contains("0 of 3 trials completed, 1 running, 2 pending."));
     assert!(html.contains("No completed trials with these metrics yet."));
     // Only the running trial's learning rates can be drawn yet.

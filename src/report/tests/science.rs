@@ -44,7 +44,15 @@ fn cell_text(cell: &Cell) -> String {
     cell.outputs
         .iter()
         .filter_map(|o| match o {
-            Output::Text { text } => Some(text.as_str()),
+            Output::Text { text } => Some(text.clone()),
+            Output::Findings(f) => Some(
+                f.notes
+                    .iter()
+                    .cloned()
+                    .chain(f.statements().map(|s| s.sentence()))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
             _ => None,
         })
         .collect::<Vec<_>>()
@@ -82,7 +90,7 @@ fn science_sections_state_their_findings() {
         ),
         (
             "Forgetting: source",
-            "A frozen backbone (freeze all) forgets nothing: yes",
+            "A frozen backbone (freeze all) forgets nothing: supported (largest |forgetting| +0.000, exact, n = 8)",
         ),
         // Pretrained is +0.1 over scratch at every size and seed: no shrinking gain.
         (
@@ -98,7 +106,7 @@ fn science_sections_state_their_findings() {
         ),
         (
             "Representation drift",
-            "Frozen blocks are left unchanged (CKA 1, weight distance 0): yes",
+            "Frozen blocks are left unchanged (CKA 1, weight distance 0): supported (largest |1 \u{2212} CKA| +0.000, exact",
         ),
         (
             "Representation drift",
@@ -125,7 +133,7 @@ fn science_sections_state_their_findings() {
         // The fixture's gap is exactly 0.133 at 10/class and 0.067 at 100/class.
         (
             "Overfitting",
-            "Finding: the generalization gap shrinks as the target set grows: supported \
+            "The generalization gap shrinks as the target set grows: supported \
              (difference -0.067, 95% CI [-0.067, -0.067], n = 24; 10/class 0.133, 100/class \
              0.067)",
         ),
@@ -147,12 +155,12 @@ fn science_sections_state_their_findings() {
         // Rotation costs 0.15 accuracy; 100/class is 0.1 above 10/class (fixture formula).
         (
             "Domain gap",
-            "target accuracy is lower under every shift than without: supported (difference at \
+            "Target accuracy is lower under every shift than without: supported (difference at \
              rotate 45 -0.150, 95% CI [-0.211, -0.089], n = 24;",
         ),
         (
             "Data efficiency",
-            "accuracy grows with the examples per class: supported (difference +0.100, 95% CI \
+            "Accuracy grows with the examples per class: supported (difference +0.100, 95% CI \
              [+0.022, +0.178], n = 24; 10/class 0.637, 100/class 0.737; pooled over models)",
         ),
         // Every setting has the same gain: no correlation to speak of.
@@ -161,15 +169,15 @@ fn science_sections_state_their_findings() {
             "(a trade-off): inconclusive (Pearson r undefined, no interval, n = 8; a quantity \
              does not vary;",
         ),
-        ("Forgetting vs transfer gain", "Largest gain: "),
+        ("Forgetting vs transfer gain", "Largest mean gain: "),
         // The sweep-level summary in the first cell.
         (
             "Sweep",
-            "Findings of this sweep: 0 contradicted, 13 supported, 5 inconclusive",
+            "Findings of this sweep: 0 contradicted, 15 supported, 6 inconclusive",
         ),
         (
             "Sweep",
-            "Inconclusive:\n- forgetting grows with the learning rate: inconclusive",
+            "\n- Forgetting grows with the learning rate: inconclusive",
         ),
     ];
     for (prefix, finding) in findings {
