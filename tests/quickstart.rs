@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{thaw, text};
+use common::{text, thaw};
 use rusqlite::Connection;
 use std::path::Path;
 
@@ -52,11 +52,17 @@ fn the_quickstart_report_names_the_linear_probes_negative_transfer() {
         summary.contains("freeze all: pretraining helps at every size (gain &gt; 0): contradicted"),
         "{summary}"
     );
-    assert!(summary.contains("negative transfer at 10&#x2f;class"), "{summary}");
+    assert!(
+        summary.contains("negative transfer at 10&#x2f;class"),
+        "{summary}"
+    );
     let note = html
         .split("Negative transfer (the 95% CI of the gain lies entirely below 0): ")
         .nth(1)
         .and_then(|rest| rest.split("</p>").next())
         .expect("the transfer-gain cell names the negative transfer");
-    assert!(note.contains("freeze all at 10&#x2f;class (mean -0."), "{note}");
+    assert!(
+        note.contains("freeze all at 10&#x2f;class (mean -0."),
+        "{note}"
+    );
 }

@@ -53,12 +53,39 @@ fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
     per_trial_sql(ctx, axis, "ts.final_test_acc", "final_test_acc")
 }
 
-/// One row per completed trial: (key, series, axis value, seed, value AS name).
+/// The settings that make a trial (the grid's axes and the seed), as `trial_summary` columns.
+const SETTINGS: [&str; 14] = [
+    "backbone",
+    "pretrained",
+    "freeze",
+    "source_dataset",
+    "target_dataset",
+    "train_per_class",
+    "shift",
+    "schedule",
+    "lr",
+    "optimizer",
+    "seed",
+    "epochs",
+    "batch_size",
+    "precision",
+];
+
+/// One row per completed trial: (key, series, axis value, seed, value AS name, alike), where
+/// `alike` joins every setting but `axis`: two trials with the same `alike` differ only in the
+/// axis, so their values can be paired.
 pub(crate) fn per_trial_sql(ctx: &Ctx, axis: &str, value: &str, name: &str) -> String {
+    let alike = SETTINGS
+        .iter()
+        .filter(|s| **s != axis)
+        .map(|s| format!("ts.{s}"))
+        .collect::<Vec<_>>()
+        .join(" || '|' || ");
     format!(
         "SELECT ts.key,
        CASE WHEN ts.pretrained = 1 THEN 'freeze ' || ts.freeze ELSE 'scratch' END AS series,
-       ts.{axis}, ts.seed, {value} AS {name}
+       ts.{axis}, ts.seed, {value} AS {name},
+       {alike} AS alike
 FROM trial_summary ts
 JOIN trials t ON t.id = ts.trial_id
 WHERE ts.sweep = {} AND ts.status = 'completed' AND {value} IS NOT NULL
@@ -68,36 +95,48 @@ ORDER BY t.position;",
 }
 
 /// The cell of final test accuracy per trial against `axis` (see [`final_acc_sql`]): `None`
-/// when the axis does not vary, the "no data" cell without rows, else `cell(rows, inputs)`.
+/// when the axis does not vary, the "no data" cell without rows, else
+/// `cell(rows, alike, inputs)` with the rows of [`final_acc_rows`].
 pub(crate) fn final_acc_cell(
     ctx: &Ctx,
     axis: &str,
     title: &str,
-    cell: impl FnOnce(Vec<(String, String, f64)>, Vec<Input>) -> Result<Cell>,
+    cell: impl FnOnce(Vec<TrialValue>, Vec<String>, Vec<Input>) -> Result<Cell>,
 ) -> Result<Option<Cell>> {
     if !ctx.varies(axis) {
         return Ok(None);
     }
     let sql = final_acc_sql(ctx, axis);
-    let rows = final_acc_rows(ctx, &sql)?;
+    let (rows, alike) = final_acc_rows(ctx, &sql)?;
     let inputs = vec![Input::sql(sql)];
     if rows.is_empty() {
         return Ok(Some(no_data(title, inputs)));
     }
-    cell(rows, inputs).map(Some)
+    cell(rows, alike, inputs).map(Some)
 }
 
-/// Rows of [`final_acc_sql`] as (series, x, accuracy); x read as text.
-pub(crate) fn final_acc_rows(ctx: &Ctx, sql: &str) -> Result<Vec<(String, String, f64)>> {
-    typed_rows(ctx.conn, sql, |r| {
+/// A completed trial's value against an axis: (series, axis value as text, value).
+pub(crate) type TrialValue = (String, String, f64);
+
+/// Rows of [`per_trial_sql`] as (series, x, value), x read as text, and each row's `alike`
+/// (in the same order).
+pub(crate) fn final_acc_rows(
+    ctx: &Ctx,
+    sql: &str,
+) -> Result<(Vec<TrialValue>, Vec<String>)> {
+    let rows = typed_rows(ctx.conn, sql, |r| {
         let x = match r.get_ref(2)? {
             ValueRef::Integer(n) => n.to_string(),
             ValueRef::Real(x) => x.to_string(),
             ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
             _ => String::new(),
         };
-        Ok((r.get::<_, String>(1)?, x, r.get::<_, f64>(4)?))
-    })
+        Ok((
+            (r.get::<_, String>(1)?, x, r.get::<_, f64>(4)?),
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    Ok(rows.into_iter().unzip())
 }
 
 /// Series in page order (freeze values, then scratch), each point the mean and CI of the

@@ -235,6 +235,20 @@ else:
     plt.show()
     print(mp)
 # %% [markdown]
+## Findings
+
+Every finding of the report: its claim, verdict (supported, contradicted, inconclusive), estimate with its 95% interval (`low`, `high`), `n` and test, as the sweep's latest rendered report stored them in the `findings` view.
+# %%
+stored = q("SELECT COUNT(*) AS n FROM sqlite_master WHERE name = 'findings'")["n"][0] > 0
+if not stored:
+    print("This database has no findings view yet: run `thaw report` on it with a current thaw.")
+findings = q("""
+SELECT section, claim, verdict, estimate, low, high, n, test FROM findings
+WHERE sweep = :sweep ORDER BY position
+""") if stored else pd.DataFrame(columns=["section", "claim", "verdict", "estimate", "low", "high", "n", "test"])
+order = {"contradicted": 0, "supported": 1, "inconclusive": 2}
+findings.sort_values("verdict", key=lambda v: v.map(order), kind="stable")
+# %% [markdown]
 ## Trials
 
 Every trial with its parameters and final/best metrics.

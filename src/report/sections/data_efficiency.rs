@@ -13,7 +13,7 @@ use anyhow::Result;
 /// by frozen depth vs from scratch.
 pub fn data_efficiency(ctx: &Ctx) -> Result<Option<Cell>> {
     let title = "Data efficiency: accuracy vs target training size";
-    final_acc_cell(ctx, "train_per_class", title, |rows, inputs| {
+    final_acc_cell(ctx, "train_per_class", title, |rows, _alike, inputs| {
         let mut sizes: Vec<i64> = distinct(ctx.trials.iter().map(|t| t.train_per_class));
         sizes.sort();
         let keys: Vec<String> = sizes.iter().map(|n| n.to_string()).collect();

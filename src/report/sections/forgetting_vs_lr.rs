@@ -24,7 +24,7 @@ pub fn forgetting_vs_lr(ctx: &Ctx) -> Result<Option<Cell>> {
         "forgetting",
     )
     .replace(" AS forgetting\n", " AS forgetting, ts.schedule\n");
-    let rows = final_acc_rows(ctx, &sql)?;
+    let (rows, _alike) = final_acc_rows(ctx, &sql)?;
     let schedules: Vec<String> = query(ctx.conn, &sql)?.iter().map(|r| text(&r[5])).collect();
     let inputs = vec![Input::sql(sql)];
     if rows.is_empty() {

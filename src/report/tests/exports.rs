@@ -135,6 +135,8 @@ fn the_exported_notebook_runs_top_to_bottom_and_draws_every_section() {
         .unwrap()
         .execute("UPDATE trials SET precision = 'bf16' WHERE seed = 1", [])
         .unwrap();
+    // A render stores the findings the notebook lists.
+    render_sweep(&db, "digits-test", &tmp.path().join("reports")).unwrap();
     let nb_path = tmp.path().join("x.ipynb");
     export_sweep(&db, "digits-test", ExportFormat::Ipynb, &nb_path).unwrap();
     let nb: serde_json::Value =
@@ -152,7 +154,7 @@ fn the_exported_notebook_runs_top_to_bottom_and_draws_every_section() {
             script.push('\n');
         }
     }
-    script.push_str("print('figures', len(FIGURES))\n");
+    script.push_str("print('figures', len(FIGURES))\nprint('findings', len(findings))\n");
     let out = std::process::Command::new(&py)
         .args(["-c", &script])
         .output()
@@ -170,4 +172,11 @@ fn the_exported_notebook_runs_top_to_bottom_and_draws_every_section() {
         .parse()
         .unwrap();
     assert!(figures >= 12, "{figures} figures:\n{stdout}");
+    let findings: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("findings "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(findings >= 5, "{findings} findings:\n{stdout}");
 }
