@@ -28,7 +28,16 @@ LITE0_WEIGHTS := $(WEIGHTS_DIR)/efficientnet_lite0_imagenet.safetensors
 PHOTOS := $(WEIGHTS_DIR)/photos/flower.jpg
 REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed-2
 
-.PHONY: demo test build libtorch lint bench bench-backbones weights clean-reports slurm-tools
+# `photos`, a colour dataset of 64x64 RGB patches cut from eight real photographs (public
+# domain, CC0 and CC BY 2.0) shipped in the scikit-image 0.26.0 wheel (installed without its
+# dependencies, only its sample photos are read) and scikit-learn; generated into data/photos/
+# (git-ignored) by scripts/color_photos.py. See data/README.md.
+SKIMAGE_VERSION := 0.26.0
+SKIMAGE_STAMP := $(TORCH_VENV)/.skimage-installed-$(SKIMAGE_VERSION)
+COLOR_DATA := data/photos/labels.csv
+
+.PHONY: demo test build libtorch lint bench bench-backbones weights color-data clean-reports \
+	slurm-tools
 
 demo: build
 	./target/release/thaw run experiments/quickstart.yaml
@@ -66,7 +75,9 @@ $(TORCH_VENV)/.installed:
 	$(TORCH_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('$(TORCH_VERSION)'), torch.__version__"
 	touch $@
 
-weights: $(LITE0_WEIGHTS) $(PHOTOS)
+weights: $(LITE0_WEIGHTS) $(PHOTOS) color-data
+
+color-data: $(COLOR_DATA)
 
 $(REFERENCE_STAMP): $(TORCH_VENV)/.installed
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check torchvision==0.26.0 \
@@ -80,6 +91,14 @@ $(LITE0_WEIGHTS): $(REFERENCE_STAMP) scripts/backbones.py
 
 $(PHOTOS): $(REFERENCE_STAMP)
 	$(TORCH_VENV)/bin/python scripts/backbones.py photos $(WEIGHTS_DIR)/photos
+
+$(SKIMAGE_STAMP): $(REFERENCE_STAMP)
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
+		scikit-image==$(SKIMAGE_VERSION)
+	touch $@
+
+$(COLOR_DATA): $(SKIMAGE_STAMP) scripts/color_photos.py
+	$(TORCH_VENV)/bin/python scripts/color_photos.py data/photos
 
 # thaw vs PyTorch training throughput for resnet18 at 64x64 and efficientnet_lite0 at 224x224.
 bench-backbones: $(TORCH_STAMP) weights
