@@ -120,10 +120,7 @@ pub(crate) type TrialValue = (String, String, f64);
 
 /// Rows of [`per_trial_sql`] as (series, x, value), x read as text, and each row's `alike`
 /// (in the same order).
-pub(crate) fn final_acc_rows(
-    ctx: &Ctx,
-    sql: &str,
-) -> Result<(Vec<TrialValue>, Vec<String>)> {
+pub(crate) fn final_acc_rows(ctx: &Ctx, sql: &str) -> Result<(Vec<TrialValue>, Vec<String>)> {
     let rows = typed_rows(ctx.conn, sql, |r| {
         let x = match r.get_ref(2)? {
             ValueRef::Integer(n) => n.to_string(),

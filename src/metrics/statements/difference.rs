@@ -8,14 +8,23 @@ use crate::metrics::{mean_ci95, student_t_quantile};
 /// Seeds beyond which an effect is called out of sight rather than "needs about N seeds".
 const MAX_HINT: usize = 1000;
 
+/// Fewest paired differences that give an interval, and so a verdict.
+pub const MIN_PAIRS: usize = 3;
+
 /// The claim that the mean of `values` (per-seed paired differences, e.g. fine-tuned minus
 /// from-scratch accuracy at the same seed) lies on side `dir` of 0, with the 95% interval of
-/// [`mean_ci95`]. Non-finite values are dropped; fewer than 2 values give no interval.
+/// [`mean_ci95`]. Non-finite values are dropped; fewer than [`MIN_PAIRS`] values give no
+/// interval (no verdict from two seeds, however close).
 pub fn paired(claim: &str, values: &[f64], dir: Direction) -> Statement {
     let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     let m = mean_ci95(&v);
-    let needs = if m.n < 2 {
-        Some("needs at least 2 seeds".to_string())
+    let (lo, hi) = if m.n < MIN_PAIRS {
+        (f64::NAN, f64::NAN)
+    } else {
+        (m.lo, m.hi)
+    };
+    let needs = if m.n < MIN_PAIRS {
+        Some(format!("needs at least {MIN_PAIRS} seeds"))
     } else {
         let sd =
             (m.hi - m.mean) / student_t_quantile(0.975, (m.n - 1) as f64) * (m.n as f64).sqrt();
@@ -24,7 +33,7 @@ pub fn paired(claim: &str, values: &[f64], dir: Direction) -> Statement {
     Statement::new(
         claim,
         "mean",
-        (m.mean, m.lo, m.hi),
+        (m.mean, lo, hi),
         m.n,
         "paired differences across seeds, Student t 95% interval".to_string(),
         dir,

@@ -7,7 +7,8 @@
 //! - [`correlation`]: a correlation between two quantities (Pearson r, bootstrap over points).
 //! - [`every_group`]: an effect in every group, decided by the weakest group.
 //!
-//! A verdict is never "supported" from fewer than 2 seeds, from a correlation of fewer than
+//! A verdict is never "supported" from fewer than 3 paired seeds (2 per group for a difference of
+//! two groups), from a correlation of fewer than
 //! [`MIN_POINTS`] points, or from a trend over fewer than 3 levels: those statements have no
 //! interval and are inconclusive, with a rough hint of what would be needed. Bootstraps use a
 //! fixed seed, so a report is deterministic.

@@ -61,10 +61,10 @@ fn a_single_seed_never_decides() {
     let s = paired("gain > 0", &[0.3], Direction::Up);
     assert_eq!(s.verdict, Verdict::Inconclusive);
     assert!(!s.has_interval());
-    assert_eq!(s.needs.as_deref(), Some("needs at least 2 seeds"));
+    assert_eq!(s.needs.as_deref(), Some("needs at least 3 seeds"));
     assert!(s
         .sentence()
-        .contains("(mean +0.300, no interval, n = 1; needs at least 2 seeds)"));
+        .contains("(mean +0.300, no interval, n = 1; needs at least 3 seeds)"));
     // A small noisy effect: roughly how many seeds would show it.
     let s = paired("gain > 0", &[0.05, -0.01, 0.02], Direction::Up);
     assert_eq!(s.verdict, Verdict::Inconclusive);

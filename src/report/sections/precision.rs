@@ -127,6 +127,8 @@ mod tests {
             row("scratch", "fp32", 1, 0.72, 4.0),
             row("scratch", "bf16", 0, 0.60, 5.0),
             row("scratch", "bf16", 1, 0.61, 5.0),
+            row("scratch", "fp32", 2, 0.71, 4.0),
+            row("scratch", "bf16", 2, 0.605, 5.0),
             // A seed run in one precision only is not paired.
             row("scratch", "bf16", 7, 0.99, 5.0),
         ];
@@ -145,10 +147,10 @@ mod tests {
         );
         assert!(f[0].contains("n = 3;"), "{}", f[0]);
         assert!(f[0].contains("took 0.50\u{d7} the time"), "{}", f[0]);
-        // Deltas -0.10, -0.11: consistently worse.
+        // Deltas -0.10, -0.11, -0.105: consistently worse.
         assert_eq!(st[1].verdict, Verdict::Supported);
         assert!(f[1].contains("mean -0.105"), "{}", f[1]);
-        assert!(f[1].contains("n = 2;"), "{}", f[1]);
+        assert!(f[1].contains("n = 3;"), "{}", f[1]);
         assert!(f[1].contains("took 1.25\u{d7} the time"), "{}", f[1]);
     }
 }

@@ -246,10 +246,10 @@ mod tests {
     #[test]
     fn transfer_gain_findings_name_negative_transfer() {
         // Gain shrinking with size; at 100/class no gain for freeze 0 and a loss for
-        // freeze all, two seeds each.
+        // freeze all, three seeds each.
         let mut rows = Vec::new();
         for (n, g) in [(5, 0.30), (20, 0.10), (100, 0.0)] {
-            for d in [-0.001, 0.001] {
+            for d in [-0.001, 0.0, 0.001] {
                 rows.push(("freeze 0".to_string(), n, g + d));
                 rows.push(("freeze all".to_string(), n, g - 0.05 + d));
             }
@@ -269,7 +269,7 @@ mod tests {
             ),
             "{f:#?}"
         );
-        assert!(f[1].ends_with("by size: 5/class +0.300 supported, 20/class +0.100 supported, 100/class +0.000 inconclusive) [test: effect in every group (3 groups, 6 points), decided by the weakest; per group: paired differences across seeds, Student t 95% interval]."), "{f:#?}");
+        assert!(f[1].ends_with("by size: 5/class +0.300 supported, 20/class +0.100 supported, 100/class +0.000 inconclusive) [test: effect in every group (3 groups, 9 points), decided by the weakest; per group: paired differences across seeds, Student t 95% interval]."), "{f:#?}");
         assert!(
             f[2].starts_with(
                 "freeze all: pretraining helps at every size (gain > 0): contradicted (mean at \
@@ -279,13 +279,13 @@ mod tests {
         );
         assert!(
             f[2].contains(
-                "n = 2; negative transfer at 100/class; by size: 5/class +0.250 supported"
+                "n = 3; negative transfer at 100/class; by size: 5/class +0.250 supported"
             ),
             "{f:#?}"
         );
-        // Three sizes, four trials each: a supported fall (Kendall, bootstrap over seeds).
+        // Three sizes, six trials each: a supported fall (Kendall, bootstrap over seeds).
         assert!(f[3].starts_with("Pretraining helps most when the target set is small (the gain shrinks as the target grows): supported (Kendall \u{3c4} -1.000, 95% CI [-1.000, -1.000]"), "{f:#?}");
-        assert!(f[3].contains("n = 12; 5/class +0.275, 20/class +0.075, 100/class -0.025; pooled over frozen depths) [test: monotone trend"), "{f:#?}");
+        assert!(f[3].contains("n = 18; 5/class +0.275, 20/class +0.075, 100/class -0.025; pooled over frozen depths) [test: monotone trend"), "{f:#?}");
         // Two frozen depths whose gains spread over the sizes: inconclusive, with a hint.
         assert!(f[4].starts_with("Freezing more of the transferred blocks lowers the gain (upper blocks are specific to the source task): inconclusive (difference -0.050, 95% CI [-0."), "{f:#?}");
         assert!(f[4].contains("needs about "), "{f:#?}");
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(f.len(), 1);
         assert!(
             f[0].contains(
-                "inconclusive (mean at 5/class -0.100, no interval, n = 1; needs at least 2 seeds"
+                "inconclusive (mean at 5/class -0.100, no interval, n = 1; needs at least 3 seeds"
             ),
             "{f:#?}"
         );
