@@ -86,7 +86,6 @@ pub fn render_sweep_with(
     let (cells, status_line) = sweep_cells(&conn, sweep, generated_at.clone())?;
     let trials = trial::load(&conn, sweep, &tpl.fingerprint, &trials_dir)?;
     conn.execute_batch("COMMIT")?;
-    store_findings(db_path, sweep, &cells)?;
 
     trial::render_all(&tpl, sweep, &generated_at, &trials_dir, trials)?;
     let page = tpl.report(&html::Page {
@@ -99,6 +98,8 @@ pub fn render_sweep_with(
     let path = dir.join("index.html");
     write_atomic(&path, page.as_bytes())?;
     write_index(&conn, &tpl, db_path, out_dir, &generated_at)?;
+    // Last, so that stored findings always belong to a page that was written.
+    store_findings(db_path, sweep, &cells)?;
     Ok(path)
 }
 
@@ -129,14 +130,21 @@ fn sweep_cells(
 const FINDINGS_WAIT: Duration = Duration::from_secs(2);
 
 /// Stores the statements of `cells` as the sweep's findings (the `findings` view), replacing
-/// those of the previous render. Skipped when the database file is read-only to this user (the
-/// page alone then carries them) and when another writer holds the database for longer than
+/// those of the previous render. Skipped when the database file or its folder is read-only
+/// (the page alone then carries them) and when another writer holds the database for longer than
 /// [`FINDINGS_WAIT`] (a mid-sweep render; the next render stores them).
 fn store_findings(db_path: &Path, sweep: &str, cells: &[Cell]) -> Result<()> {
-    let meta = std::fs::metadata(db_path)
-        .with_context(|| format!("reading the metadata of {}", db_path.display()))?;
-    if meta.permissions().readonly() {
-        return Ok(());
+    // SQLite needs to write the file and, for its journal, the folder.
+    let folder = match db_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    for path in [db_path, folder] {
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("reading the metadata of {}", path.display()))?;
+        if meta.permissions().readonly() {
+            return Ok(());
+        }
     }
     let db = crate::track::Db::open(db_path)?;
     db.connection().busy_timeout(FINDINGS_WAIT)?;
