@@ -176,7 +176,7 @@ fn frozen_blocks_and_their_batchnorm_statistics_stay_bit_for_bit_while_the_rest_
             spec.input_size = Some(32);
         }
         tch::manual_seed(spec.seed as i64);
-        let net = Network::for_trial(&spec, Device::Cpu, Some(3), Some(data.num_classes));
+        let net = Network::for_trial(&spec, Device::Cpu, Some(3), Some(data.num_classes), 1);
         let before = snapshot(&net);
         train::fine_tune(
             &spec,

@@ -28,20 +28,24 @@ pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSpl
 #[cfg(feature = "train")]
 pub use tensors::{prepare_task, TaskData, TensorSet};
 
-use crate::spec::trial::{DatasetSource, OnBadFile, BUNDLED};
+use crate::spec::trial::{Channels, DatasetSource, OnBadFile, BUNDLED};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// A whole labelled image dataset in memory, pixels as u8 0..=255, single channel.
+/// A whole labelled image dataset in memory, pixels as u8 0..=255, 1 (grayscale) or 3 (RGB)
+/// channels.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub label: String,
     pub count: usize,
     pub height: usize,
     pub width: usize,
-    /// `count * height * width` bytes, row-major.
+    /// 1 (grayscale) or 3 (red, green, blue).
+    pub channels: usize,
+    /// `count * channels * height * width` bytes: per image its channel planes (CHW), each
+    /// row-major.
     pub pixels: Vec<u8>,
     pub labels: Vec<u32>,
     /// blake3 hex of the source file bytes (images then labels for IDX pairs); for image-file
@@ -72,9 +76,9 @@ impl Dataset {
         }
     }
 
-    /// The pixels of image `i`.
+    /// The pixels of image `i` (its channel planes, one after the other).
     pub fn image(&self, i: usize) -> &[u8] {
-        let n = self.height * self.width;
+        let n = self.channels * self.height * self.width;
         &self.pixels[i * n..(i + 1) * n]
     }
 }
@@ -238,7 +242,28 @@ pub(crate) fn read_images(
         DatasetSource::Folder { .. } => "folder",
         _ => "csv_list",
     };
-    let decoded = images::decode_all(&listing, kind, side, cache_dir)?;
+    let planes = match opts.channels {
+        Channels::One => 1,
+        Channels::Three | Channels::Auto => 3,
+    };
+    let mut decoded = images::decode_all(&listing, kind, side, planes, cache_dir)?;
+    let npix = side * side;
+    // `auto` keeps one plane when no image has colour: R = G = B there, and each plane equals
+    // the grayscale decode (so such a dataset is what `channels: 1` gives, fingerprint too).
+    let channels = if opts.channels == Channels::Auto
+        && !decoded
+            .pixels
+            .iter()
+            .flatten()
+            .any(|px| has_colour(px, npix))
+    {
+        for px in decoded.pixels.iter_mut().flatten() {
+            px.truncate(npix);
+        }
+        1
+    } else {
+        planes
+    };
     let mut warnings = Vec::new();
     if !listing.ignored.is_empty() {
         const SHOWN: usize = 20;
@@ -268,18 +293,20 @@ pub(crate) fn read_images(
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let npix = side * side;
     let kept = decoded.pixels.iter().filter(|p| p.is_some()).count();
     if kept == 0 {
         bail!("{}: no image could be decoded", listing.root.display());
     }
-    let mut pixels = Vec::with_capacity(kept * npix);
+    let mut pixels = Vec::with_capacity(kept * channels * npix);
     let mut labels = Vec::with_capacity(kept);
     let mut files = Vec::with_capacity(kept);
     let mut splits = Vec::with_capacity(kept);
     let mut h = blake3::Hasher::new();
     h.update(b"thaw-images-v1\0");
     h.update(&(side as u64).to_le_bytes());
+    if channels != 1 {
+        h.update(b"rgb\0");
+    }
     for name in &listing.class_names {
         h.update(&(name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
@@ -312,6 +339,7 @@ pub(crate) fn read_images(
         count: labels.len(),
         height: side,
         width: side,
+        channels,
         pixels,
         labels,
         fingerprint: h.finalize().to_hex().to_string(),
@@ -321,6 +349,13 @@ pub(crate) fn read_images(
         warnings,
     };
     Ok((ds, decoded.stats))
+}
+
+/// Whether a channel-planar RGB image (`3 * npix` bytes) has a pixel whose channels differ.
+fn has_colour(px: &[u8], npix: usize) -> bool {
+    let (r, rest) = px.split_at(npix);
+    let (g, b) = rest.split_at(npix);
+    r.iter().zip(g).zip(b).any(|((r, g), b)| r != g || g != b)
 }
 
 fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> Result<Dataset> {
@@ -333,6 +368,7 @@ fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> R
                 count: p.images.count,
                 height: p.images.rows,
                 width: p.images.cols,
+                channels: 1,
                 pixels: p.images.pixels,
                 labels: p.labels,
                 fingerprint: p.fingerprint,
@@ -353,6 +389,7 @@ fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> R
                 count: c.count,
                 height: *side,
                 width: *side,
+                channels: 1,
                 pixels: c.pixels,
                 labels: c.labels,
                 fingerprint: c.fingerprint,

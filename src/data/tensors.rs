@@ -6,8 +6,8 @@ use anyhow::{bail, Result};
 use std::collections::HashMap;
 use tch::{Device, Kind, Tensor};
 
-/// A split as tensors on a device: images u8 `[N, 1, S, S]`, labels i64 `[N]` remapped so
-/// `classes[i] -> i`.
+/// A split as tensors on a device: images u8 `[N, C, S, S]` (C = the dataset's channels),
+/// labels i64 `[N]` remapped so `classes[i] -> i`.
 #[derive(Debug)]
 pub struct TensorSet {
     pub images: Tensor,
@@ -33,12 +33,17 @@ fn build_set(
     shift: &Shift,
     side: usize,
 ) -> (Vec<u8>, Vec<i64>) {
-    let npix = side * side;
+    let npix = ds.channels * side * side;
     let mut pixels = Vec::with_capacity(indices.len() * npix);
     let mut labels = Vec::with_capacity(indices.len());
-    let mut buf = Vec::with_capacity(npix);
+    let (mut buf, mut plane) = (Vec::with_capacity(npix), Vec::new());
+    let in_plane = ds.height * ds.width;
     for &i in indices {
-        resizer.run(ds.image(i), &mut buf);
+        buf.clear();
+        for src in ds.image(i).chunks_exact(in_plane) {
+            resizer.run(src, &mut plane);
+            buf.extend_from_slice(&plane);
+        }
         shift::apply(shift, &mut buf, side, i);
         pixels.extend(buf.iter().map(|&v| resize::to_u8(v)));
         labels.push(class_pos[&ds.labels[i]]);
@@ -46,10 +51,16 @@ fn build_set(
     (pixels, labels)
 }
 
-fn to_tensors(pixels: Vec<u8>, labels: Vec<i64>, side: usize, device: Device) -> TensorSet {
+fn to_tensors(
+    pixels: Vec<u8>,
+    labels: Vec<i64>,
+    channels: usize,
+    side: usize,
+    device: Device,
+) -> TensorSet {
     let n = labels.len();
     let images = Tensor::from_slice(&pixels)
-        .reshape([n as i64, 1, side as i64, side as i64])
+        .reshape([n as i64, channels as i64, side as i64, side as i64])
         .to_device(device);
     let labels = Tensor::from_slice(&labels).to_device(device);
     debug_assert_eq!(images.kind(), Kind::Uint8);
@@ -83,7 +94,7 @@ pub fn prepare_task(
     let resizer = resize::Resizer::new(ds.height, ds.width, image_size, image_size);
     let make = |idx: &[usize]| {
         let (p, l) = build_set(ds, idx, &class_pos, &resizer, shift, image_size);
-        to_tensors(p, l, image_size, device)
+        to_tensors(p, l, ds.channels, image_size, device)
     };
     Ok(TaskData {
         train: make(&split.train),

@@ -1,8 +1,8 @@
 //! Tests of image-file datasets on generated PNG and JPEG files.
 
 use super::*;
-use crate::spec::trial::ImageOptions;
 use crate::spec::trial::Shift;
+use crate::spec::trial::{Channels, ImageOptions};
 use std::collections::BTreeSet;
 use tch::Device;
 
@@ -45,6 +45,7 @@ fn folder(path: &Path, side: usize, on_bad_file: OnBadFile) -> DatasetSource {
         path: path.to_path_buf(),
         images: ImageOptions {
             decode_size: Some(side),
+            channels: Channels::Auto,
             on_bad_file,
             augment: None,
         },
@@ -490,14 +491,28 @@ fn bmp_tiff_webp_and_16_bit_png_decode() {
     image::RgbImage::from_pixel(10, 10, image::Rgb([255, 0, 0]))
         .save(c.join("e.png"))
         .unwrap();
-    let (ds, _) = read(&folder(dir.path(), 10, OnBadFile::Error), None);
-    assert_eq!(ds.count, 5);
+    // `auto`: the red image makes the dataset RGB; grey images have three equal planes.
+    let src = folder(dir.path(), 10, OnBadFile::Error);
+    let (ds, _) = read(&src, None);
+    assert_eq!((ds.count, ds.channels), (5, 3));
     for i in 0..4 {
         assert!(
             ds.image(i).iter().all(|&p| p == 90),
             "{}",
             ds.files.as_ref().unwrap()[i]
         );
+    }
+    let red: Vec<u8> = [255u8, 0, 0].iter().flat_map(|&v| [v; 100]).collect();
+    assert_eq!(ds.image(4), &red[..]);
+    // `channels: 1`: luma.
+    let mut gray = src.clone();
+    if let DatasetSource::Folder { images, .. } = &mut gray {
+        images.channels = Channels::One;
+    }
+    let (ds, _) = read(&gray, None);
+    assert_eq!(ds.channels, 1);
+    for i in 0..4 {
+        assert!(ds.image(i).iter().all(|&p| p == 90));
     }
     assert!(
         ds.image(4).iter().all(|&p| p == 54),

@@ -176,11 +176,23 @@ impl<'a> TrialRunner<'a> {
             trial.image_size,
             device,
         )?;
+        // A network pretrained on the source takes the source's channels; the target's are
+        // converted to them (`Network::prepare_input`).
+        let source_channels = match &pretrained {
+            Some(_) => self.load(&trial.source.dataset)?.channels,
+            None => target_ds.channels,
+        };
         tch::manual_seed(trial.seed as i64);
         let net = match (&trial.weights, &pretrained) {
             // Backbone weights from a file (issue 5): new target head, no source head.
             (Some(w), _) if trial.pretrained => {
-                let mut net = Network::for_trial(trial, device, None, Some(target.num_classes));
+                let mut net = Network::for_trial(
+                    trial,
+                    device,
+                    None,
+                    Some(target.num_classes),
+                    target_ds.channels,
+                );
                 net.load_weights(&w.file(trial.backbone)?)?;
                 net
             }
@@ -190,17 +202,29 @@ impl<'a> TrialRunner<'a> {
                     device,
                     Some(trial.source.classes.len()),
                     Some(target.num_classes),
+                    source_channels,
                 );
                 net.load_pretrained(path)?;
                 net
             }
-            _ => Network::for_trial(trial, device, None, Some(target.num_classes)),
+            _ => Network::for_trial(
+                trial,
+                device,
+                None,
+                Some(target.num_classes),
+                target_ds.channels,
+            ),
         };
         // The pretrained model as it was, for domain distance and representation drift.
         let reference = match &pretrained {
             Some((key, path)) => {
-                let mut r =
-                    Network::for_trial(trial, device, Some(trial.source.classes.len()), None);
+                let mut r = Network::for_trial(
+                    trial,
+                    device,
+                    Some(trial.source.classes.len()),
+                    None,
+                    source_channels,
+                );
                 r.load_pretrained(path)?;
                 self.domain_distance(trial, trial_id, key, &r, &target_ds, &target)?;
                 Some(r)

@@ -47,16 +47,36 @@ pub struct Network {
     target_head: Option<nn::Linear>,
     /// Side length `prepare_input` resizes images to (`None` = keep the data's size).
     input_size: Option<i64>,
+    /// Channels the first convolution takes.
+    in_channels: i64,
 }
 
+/// Weights of R, G and B in the luma a 1-channel network sees of an RGB image (ITU-R BT.709,
+/// as the image decoder's grayscale conversion uses).
+pub const LUMA: [f32; 3] = [0.2126, 0.7152, 0.0722];
+
 impl Network {
-    /// Builds a freshly initialised network on `device` with the heads asked for (class counts).
+    /// Builds a freshly initialised network on `device` with the heads asked for (class counts),
+    /// taking the backbone's default input channels (1 for thaw's own, 3 for ImageNet-style).
     /// Initialisation draws from torch's global generator: seed it first for repeatable runs.
     pub fn new(
         kind: BackboneKind,
         device: Device,
         source_classes: Option<usize>,
         target_classes: Option<usize>,
+    ) -> Network {
+        let channels = kind.profile().in_channels as usize;
+        Network::with_channels(kind, device, source_classes, target_classes, channels)
+    }
+
+    /// [`Network::new`] whose first convolution takes `in_channels` (1 or 3) when the backbone
+    /// is one of thaw's own (`cnn4`, `resnet8`); ImageNet-style backbones always take 3.
+    pub fn with_channels(
+        kind: BackboneKind,
+        device: Device,
+        source_classes: Option<usize>,
+        target_classes: Option<usize>,
+        in_channels: usize,
     ) -> Network {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
@@ -75,6 +95,11 @@ impl Network {
                 blocks.push(block);
             });
         }
+        let in_channels = if profile.classifier.is_none() {
+            in_channels as i64
+        } else {
+            profile.in_channels
+        };
         let legacy = if profile.classifier.is_none() {
             kind.block_names()
         } else {
@@ -85,11 +110,11 @@ impl Network {
             let p = (&bb / *name).set_group(i);
             let block: Box<dyn Block> = match (kind, i) {
                 (BackboneKind::Cnn4, _) => {
-                    let c_in = [1, 32, 32, 64][i];
+                    let c_in = [in_channels, 32, 32, 64][i];
                     let c_out = [32, 32, 64, 64][i];
                     Box::new(ConvBlock::new(p, c_in, c_out, i > 0))
                 }
-                (BackboneKind::Resnet8, 0) => Box::new(ConvBlock::new(p, 1, 16, false)),
+                (BackboneKind::Resnet8, 0) => Box::new(ConvBlock::new(p, in_channels, 16, false)),
                 (BackboneKind::Resnet8, _) => {
                     let c_in = [16, 16, 32][i - 1];
                     let c_out = [16, 32, 64][i - 1];
@@ -121,18 +146,28 @@ impl Network {
             source_head,
             target_head,
             input_size: profile.default_input_size.map(|s| s as i64),
+            in_channels,
             block_vars,
         }
     }
 
-    /// The network a trial trains: [`Network::new`] at the trial's `input_size` (if set).
+    /// The network a trial trains: [`Network::with_channels`] at the trial's `input_size` (if
+    /// set); `in_channels` are those of the data it is first trained on (the source's when it
+    /// is pretrained there).
     pub fn for_trial(
         spec: &TrialSpec,
         device: Device,
         source_classes: Option<usize>,
         target_classes: Option<usize>,
+        in_channels: usize,
     ) -> Network {
-        let mut net = Network::new(spec.backbone, device, source_classes, target_classes);
+        let mut net = Network::with_channels(
+            spec.backbone,
+            device,
+            source_classes,
+            target_classes,
+            in_channels,
+        );
         if let Some(s) = spec.input_size {
             net.set_input_size(s);
         }
@@ -152,23 +187,35 @@ impl Network {
         self.input_size.map(|s| s as usize)
     }
 
-    /// Turns a u8 image batch `[N, C, H, W]` (C = 1 or the backbone's channels) into the
-    /// network's input on the same device: resized (bilinear, on the device) to the input size,
-    /// grayscale repeated to 3 channels, normalised as the backbone's weights expect.
+    /// The channels the first convolution takes.
+    pub fn in_channels(&self) -> usize {
+        self.in_channels as usize
+    }
+
+    /// Turns a u8 image batch `[N, C, H, W]` (C = 1 or 3) into the network's input on the same
+    /// device: resized (bilinear, on the device) to the input size, grayscale repeated to 3
+    /// channels for a 3-channel network and RGB turned to luma ([`LUMA`]) for a 1-channel one,
+    /// normalised as the backbone's weights expect.
     pub fn prepare_input(&self, images: &Tensor) -> Tensor {
         let profile = self.kind.profile();
         let mut x = images.to_kind(tch::Kind::Float);
+        let size = x.size();
+        if size[1] == 3 && self.in_channels == 1 {
+            let w = Tensor::from_slice(&LUMA)
+                .to_device(x.device())
+                .view([1, 3, 1, 1]);
+            x = (x * w).sum_dim_intlist(1, true, tch::Kind::Float);
+        }
         if let InputNorm::Symmetric = profile.norm {
             return x / 127.5 - 1.0;
         }
-        let size = x.size();
         if let Some(s) = self.input_size {
             if size[2] != s || size[3] != s {
                 x = x.upsample_bilinear2d([s, s], false, None, None);
             }
         }
-        if size[1] == 1 && profile.in_channels != 1 {
-            x = x.expand([size[0], profile.in_channels, -1, -1], false);
+        if size[1] == 1 && self.in_channels != 1 {
+            x = x.expand([size[0], self.in_channels, -1, -1], false);
         }
         match profile.norm {
             InputNorm::Symmetric => unreachable!(),

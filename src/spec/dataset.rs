@@ -58,6 +58,11 @@ pub struct ImageOptions {
     /// `decode_size x decode_size` with the Triangle (bilinear, area-averaging when shrinking)
     /// filter. `None` = [`DEFAULT_DECODE_SIZE`]; grids default it to their `image_size`.
     pub decode_size: Option<usize>,
+    /// Colour channels kept: 1 (grayscale), 3 (RGB) or `auto` (3 when any image of the dataset
+    /// has colour). Left out of the serialized options at its default, so grids written before
+    /// it existed keep their trial keys.
+    #[serde(default, skip_serializing_if = "Channels::is_auto")]
+    pub channels: Channels,
     /// Files that cannot be decoded: fail listing all of them, or leave them out with a warning
     /// listing all of them.
     pub on_bad_file: OnBadFile,
@@ -69,6 +74,7 @@ impl Default for ImageOptions {
     fn default() -> Self {
         ImageOptions {
             decode_size: None,
+            channels: Channels::Auto,
             on_bad_file: OnBadFile::Error,
             augment: None,
         }
@@ -79,6 +85,28 @@ impl ImageOptions {
     /// The side length images are decoded to.
     pub fn decode_side(&self) -> usize {
         self.decode_size.unwrap_or(DEFAULT_DECODE_SIZE)
+    }
+}
+
+/// The colour channels an image-file dataset keeps.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Channels {
+    /// 3 when any image of the dataset has colour (a pixel whose R, G and B differ), else 1.
+    #[default]
+    Auto,
+    /// Grayscale (luma).
+    #[serde(rename = "1")]
+    One,
+    /// Red, green and blue.
+    #[serde(rename = "3")]
+    Three,
+}
+
+impl Channels {
+    /// Whether this is the default, [`Channels::Auto`].
+    pub fn is_auto(&self) -> bool {
+        *self == Channels::Auto
     }
 }
 

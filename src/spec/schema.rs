@@ -261,6 +261,7 @@ pub(crate) struct RawCsvList {
 #[serde(default)]
 pub(crate) struct RawImages {
     pub decode_size: Field,
+    pub channels: Field,
     #[serde(default = "default::on_bad_file")]
     pub on_bad_file: Value,
     pub augment: Field,

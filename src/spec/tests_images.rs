@@ -43,6 +43,7 @@ fn folder_dataset_parses_with_defaults_and_relative_path() {
             images: ImageOptions {
                 // Defaults to the grid's image_size.
                 decode_size: Some(32),
+                channels: Channels::Auto,
                 on_bad_file: OnBadFile::Error,
                 augment: None,
             },
@@ -56,7 +57,7 @@ fn csv_list_and_options_parse() {
         Path::new("exp/x.yaml"),
         &yaml(
             "{kind: csv, path: l.csv, image_column: file, label_column: y, split_column: part, \
-             decode_size: 48, on_bad_file: skip, augment: {crop_padding: 2, hflip: true, \
+             decode_size: 48, channels: 3, on_bad_file: skip, augment: {crop_padding: 2, hflip: true, \
              rotate: 10, brightness: 0.1, contrast: 0.2}}",
             "[0, 1]",
             "",
@@ -73,6 +74,7 @@ fn csv_list_and_options_parse() {
             split_column: Some("part".into()),
             images: ImageOptions {
                 decode_size: Some(48),
+                channels: Channels::Three,
                 on_bad_file: OnBadFile::Skip,
                 augment: Some(Augment {
                     crop_padding: 2,

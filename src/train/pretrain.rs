@@ -53,7 +53,8 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
 /// accuracy.
 pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(Network, f64)> {
     tch::manual_seed(spec.seed as i64);
-    let net = Network::for_trial(spec, device, Some(source.num_classes), None);
+    let channels = source.train.images.size()[1] as usize;
+    let net = Network::for_trial(spec, device, Some(source.num_classes), None, channels);
     net.set_trainable_from(0);
     net.set_source_head_trainable();
     let schedule = Schedule {

@@ -30,8 +30,14 @@ fn stat(p: &Path) -> Result<(u64, i128)> {
     Ok((m.len(), mtime))
 }
 
-/// Decodes one file to `side * side` grayscale bytes.
-pub(crate) fn decode_file(path: &Path, side: usize) -> std::result::Result<Vec<u8>, String> {
+/// Decodes one file to `planes * side * side` bytes: 8-bit grayscale (luma) for 1 plane; red,
+/// green and blue planes (channel-planar, CHW) for 3. Resized (stretched) with the Triangle
+/// filter.
+pub(crate) fn decode_file(
+    path: &Path,
+    side: usize,
+    planes: usize,
+) -> std::result::Result<Vec<u8>, String> {
     DECODES.fetch_add(1, Ordering::Relaxed);
     use image::ImageDecoder;
     let mut decoder = image::ImageReader::open(path)
@@ -46,18 +52,29 @@ pub(crate) fn decode_file(path: &Path, side: usize) -> std::result::Result<Vec<u
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
-    let gray = img.to_luma8();
-    let out = if gray.width() as usize == side && gray.height() as usize == side {
-        gray
-    } else {
-        image::imageops::resize(
-            &gray,
-            side as u32,
-            side as u32,
-            image::imageops::FilterType::Triangle,
-        )
-    };
-    Ok(out.into_raw())
+    fn fit<P: image::Pixel<Subpixel = u8> + 'static>(
+        img: image::ImageBuffer<P, Vec<u8>>,
+        side: usize,
+    ) -> image::ImageBuffer<P, Vec<u8>> {
+        if img.width() as usize == side && img.height() as usize == side {
+            img
+        } else {
+            let s = side as u32;
+            image::imageops::resize(&img, s, s, image::imageops::FilterType::Triangle)
+        }
+    }
+    if planes == 1 {
+        return Ok(fit(img.to_luma8(), side).into_raw());
+    }
+    let rgb = fit(img.to_rgb8(), side);
+    let npix = side * side;
+    let mut out = vec![0u8; 3 * npix];
+    for (i, px) in rgb.pixels().enumerate() {
+        for (c, &v) in px.0.iter().enumerate() {
+            out[c * npix + i] = v;
+        }
+    }
+    Ok(out)
 }
 
 /// A cached decode of one file.
@@ -71,8 +88,15 @@ struct CacheEntry {
 
 const CACHE_MAGIC: &[u8; 8] = b"THAWDEC1";
 
-/// The cache file of a dataset root and decode size.
-fn cache_file(cache_dir: &Path, listing: &Listing, kind: &str, side: usize) -> PathBuf {
+/// The cache file of a dataset root, decode size and number of planes (grayscale and RGB
+/// decodes of the same files are cached apart).
+fn cache_file(
+    cache_dir: &Path,
+    listing: &Listing,
+    kind: &str,
+    side: usize,
+    planes: usize,
+) -> PathBuf {
     let root = std::fs::canonicalize(&listing.root).unwrap_or_else(|_| listing.root.clone());
     let mut h = blake3::Hasher::new();
     h.update(b"thaw-decode-v1\0");
@@ -81,7 +105,11 @@ fn cache_file(cache_dir: &Path, listing: &Listing, kind: &str, side: usize) -> P
     h.update(root.to_string_lossy().as_bytes());
     h.update(b"\0");
     h.update(&(side as u64).to_le_bytes());
-    h.update(b"\0triangle-luma8");
+    h.update(if planes == 1 {
+        b"\0triangle-luma8".as_slice()
+    } else {
+        b"\0triangle-rgb8-planar".as_slice()
+    });
     let name = listing
         .root
         .file_name()
@@ -96,14 +124,15 @@ fn cache_file(cache_dir: &Path, listing: &Listing, kind: &str, side: usize) -> P
             }
         })
         .collect::<String>();
+    let colour = if planes == 1 { "" } else { "-rgb" };
     cache_dir.join(format!(
-        "{name}-{side}px-{}.thawcache",
+        "{name}-{side}px{colour}-{}.thawcache",
         &h.finalize().to_hex()[..16]
     ))
 }
 
-fn read_cache(path: &Path, side: usize) -> HashMap<String, CacheEntry> {
-    fn parse(b: &[u8], side: usize) -> Option<HashMap<String, CacheEntry>> {
+fn read_cache(path: &Path, side: usize, planes: usize) -> HashMap<String, CacheEntry> {
+    fn parse(b: &[u8], side: usize, planes: usize) -> Option<HashMap<String, CacheEntry>> {
         let mut pos = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
             let s = b.get(pos..pos + n)?;
@@ -119,7 +148,7 @@ fn read_cache(path: &Path, side: usize) -> HashMap<String, CacheEntry> {
         }
         let n = u64_(take(8)?) as usize;
         let mut out = HashMap::with_capacity(n.min(1 << 20));
-        let npix = side * side;
+        let npix = planes * side * side;
         for _ in 0..n {
             let len = u64_(take(8)?) as usize;
             let rel = String::from_utf8(take(len)?.to_vec()).ok()?;
@@ -146,7 +175,7 @@ fn read_cache(path: &Path, side: usize) -> HashMap<String, CacheEntry> {
     }
     let mut bytes = Vec::new();
     match std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-        Ok(_) => parse(&bytes, side).unwrap_or_else(|| {
+        Ok(_) => parse(&bytes, side, planes).unwrap_or_else(|| {
             eprintln!(
                 "warning: {}: decode cache unreadable (damaged or from another version); \
                  decoding again",
@@ -203,18 +232,19 @@ pub(crate) struct Decoded {
     pub stats: LoadStats,
 }
 
-/// Decodes every file of `listing` at `side`, reusing and updating the cache under
-/// `cache_dir` (if any). Decoding runs on all available cores.
+/// Decodes every file of `listing` at `side` to `planes` planes (see [`decode_file`]), reusing
+/// and updating the cache under `cache_dir` (if any). Decoding runs on all available cores.
 pub(crate) fn decode_all(
     listing: &Listing,
     kind: &str,
     side: usize,
+    planes: usize,
     cache_dir: Option<&Path>,
 ) -> Result<Decoded> {
-    let cpath = cache_dir.map(|d| cache_file(d, listing, kind, side));
+    let cpath = cache_dir.map(|d| cache_file(d, listing, kind, side, planes));
     let mut cached = cpath
         .as_ref()
-        .map(|p| read_cache(p, side))
+        .map(|p| read_cache(p, side, planes))
         .unwrap_or_default();
     let cached_len = cached.len();
     let n = listing.entries.len();
@@ -257,7 +287,7 @@ pub(crate) fn decode_all(
                                     CacheEntry {
                                         size,
                                         mtime,
-                                        result: decode_file(&p, side),
+                                        result: decode_file(&p, side, planes),
                                     },
                                 )
                             })

@@ -172,6 +172,26 @@ impl Parser<'_> {
                     .map(Some)
             }
         };
+        let channels = match raw.channels.given() {
+            None => Some(Channels::Auto),
+            Some(v) => {
+                let p = key(path, "channels");
+                let text = match v {
+                    Value::Number(n) => Some(n.to_string()),
+                    Value::String(s) => Some(s.clone()),
+                    _ => None,
+                };
+                let choice = text.as_deref().and_then(variant::<Channels>);
+                if choice.is_none() {
+                    self.diag.err(
+                        &p,
+                        "expected 1 (grayscale), 3 (RGB) or auto (3 when any image has colour)"
+                            .to_string(),
+                    );
+                }
+                choice
+            }
+        };
         let p = key(path, "on_bad_file");
         let on_bad_file = self
             .string(&raw.on_bad_file, &p, "`error` or `skip`")
@@ -196,6 +216,7 @@ impl Parser<'_> {
         };
         Some(ImageOptions {
             decode_size: decode_size?,
+            channels: channels?,
             on_bad_file: on_bad_file?,
             augment: augment?,
         })
