@@ -39,7 +39,7 @@ fn build_set(
     let mut buf = Vec::with_capacity(npix);
     for &i in indices {
         resizer.run(ds.image(i), &mut buf);
-        shift::apply(shift, &mut buf, side, i);
+        shift::apply(shift, &mut buf, 1, side, i);
         pixels.extend(buf.iter().map(|&v| resize::to_u8(v)));
         labels.push(class_pos[&ds.labels[i]]);
     }
