@@ -44,7 +44,7 @@ fn build_set(
             resizer.run(src, &mut plane);
             buf.extend_from_slice(&plane);
         }
-        shift::apply(shift, &mut buf, side, i);
+        shift::apply(shift, &mut buf, ds.channels, side, i);
         pixels.extend(buf.iter().map(|&v| resize::to_u8(v)));
         labels.push(class_pos[&ds.labels[i]]);
     }

@@ -26,6 +26,8 @@ mod tests_errors;
 #[cfg(test)]
 mod tests_images;
 #[cfg(test)]
+mod tests_shifts;
+#[cfg(test)]
 mod tests_weights;
 
 pub use check::check_data;

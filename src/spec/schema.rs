@@ -114,6 +114,13 @@ pub(crate) enum RawShift {
     Invert(Value),
     Blur(Value),
     Contrast(Value),
+    Hue(Value),
+    Saturation(Value),
+    Brightness(Value),
+    ColorCast(Value),
+    Grayscale(Value),
+    ChannelSwap(Value),
+    Jpeg(Value),
 }
 
 /// The keys of every schedule; its `kind` adds those of [`RawStep`], [`RawCosine`] or

@@ -27,6 +27,42 @@ pub enum Shift {
     Blur { sigma: f64 },
     /// Contrast scaling around mid-grey: `x' = 0.5 + factor (x - 0.5)`.
     Contrast { factor: f64 },
+    /// Hue rotation by `degrees` in HSV space (120 turns red into green), saturation and value
+    /// kept. Identity on a 1-channel image.
+    Hue { degrees: f64 },
+    /// Saturation scaling towards the BT.601 luma `y`: `x' = y + factor (x - y)`, clamped; 0 =
+    /// grayscale, 1 = unchanged, above 1 more vivid. Identity on a 1-channel image.
+    Saturation { factor: f64 },
+    /// Every value multiplied by `factor`, clamped; 1 = unchanged. Applies to gray images too.
+    Brightness { factor: f64 },
+    /// Per-channel gains `[r, g, b]`, clamped, like another camera's white balance. Identity on
+    /// a 1-channel image.
+    ColorCast { gains: [f64; 3] },
+    /// The BT.601 luma `0.299 R + 0.587 G + 0.114 B` copied to all three planes. Identity on a
+    /// 1-channel image.
+    Grayscale,
+    /// The colour planes reordered: `order` is a permutation of `rgb` naming the source of each
+    /// output plane (`bgr` swaps red and blue). Identity on a 1-channel image.
+    ChannelSwap { order: String },
+    /// JPEG compression at `quality` (1..=100): encoded and decoded again. Applies to gray
+    /// images too.
+    Jpeg { quality: u8 },
+}
+
+/// The planes a channel order such as `bgr` takes, by output plane (`bgr` → `[2, 1, 0]`);
+/// `None` unless `order` is a permutation of `rgb`.
+pub fn rgb_permutation(order: &str) -> Option<[usize; 3]> {
+    let b = order.as_bytes();
+    if b.len() != 3 {
+        return None;
+    }
+    let mut perm = [0; 3];
+    for (slot, c) in perm.iter_mut().zip(b) {
+        *slot = b"rgb".iter().position(|x| x == c)?;
+    }
+    let mut seen = perm;
+    seen.sort_unstable();
+    (seen == [0, 1, 2]).then_some(perm)
 }
 
 impl Shift {
@@ -39,10 +75,21 @@ impl Shift {
             Shift::Invert { .. } => "invert",
             Shift::Blur { .. } => "blur",
             Shift::Contrast { .. } => "contrast",
+            Shift::Hue { .. } => "hue",
+            Shift::Saturation { .. } => "saturation",
+            Shift::Brightness { .. } => "brightness",
+            Shift::ColorCast { .. } => "color_cast",
+            Shift::Grayscale => "grayscale",
+            Shift::ChannelSwap { .. } => "channel_swap",
+            Shift::Jpeg { .. } => "jpeg",
         }
     }
 
-    /// The shift's magnitude (0 for `none`).
+    /// The shift's magnitude, the report's x axis within a kind (0 for `none`). Colour shifts
+    /// measure the distance from their neutral value: `hue` the angle to 0 on the circle
+    /// (0..=180 degrees), `saturation` and `brightness` `|1 - factor|`, `color_cast`
+    /// `max |gain - 1|`, `grayscale` 1, `channel_swap` the number of planes that move (0, 2 or
+    /// 3), `jpeg` `100 - quality`.
     pub fn magnitude(&self) -> f64 {
         match self {
             Shift::None => 0.0,
@@ -50,6 +97,17 @@ impl Shift {
             Shift::Noise { sigma } | Shift::Blur { sigma } => *sigma,
             Shift::Invert { amount } => *amount,
             Shift::Contrast { factor } => *factor,
+            Shift::Hue { degrees } => {
+                let d = degrees.rem_euclid(360.0);
+                d.min(360.0 - d)
+            }
+            Shift::Saturation { factor } | Shift::Brightness { factor } => (1.0 - factor).abs(),
+            Shift::ColorCast { gains } => gains.iter().map(|g| (g - 1.0).abs()).fold(0.0, f64::max),
+            Shift::Grayscale => 1.0,
+            Shift::ChannelSwap { order } => rgb_permutation(order).map_or(0.0, |p| {
+                p.iter().enumerate().filter(|&(i, &c)| i != c).count() as f64
+            }),
+            Shift::Jpeg { quality } => 100.0 - f64::from(*quality),
         }
     }
 }
@@ -58,6 +116,14 @@ impl fmt::Display for Shift {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Shift::None => write!(f, "none"),
+            Shift::Grayscale => write!(f, "grayscale"),
+            // The setting as written (a factor of 0.5 and of 1.5 have the same magnitude).
+            Shift::Hue { degrees } => write!(f, "hue {degrees}"),
+            Shift::Saturation { factor } => write!(f, "saturation {factor}"),
+            Shift::Brightness { factor } => write!(f, "brightness {factor}"),
+            Shift::ColorCast { gains: [r, g, b] } => write!(f, "color_cast [{r}, {g}, {b}]"),
+            Shift::ChannelSwap { order } => write!(f, "channel_swap {order}"),
+            Shift::Jpeg { quality } => write!(f, "jpeg {quality}"),
             other => write!(f, "{} {}", other.kind_name(), other.magnitude()),
         }
     }

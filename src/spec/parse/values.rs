@@ -198,13 +198,14 @@ impl Parser<'_> {
     pub(super) fn shift(&mut self, v: &Value, path: &[Seg]) -> Option<Shift> {
         let kinds = names::<RawShift>();
         let forms = format!(
-            "`none`, `invert`, or a mapping with one of {}, e.g. {{rotate: 45}}",
+            "`none`, `invert`, `grayscale`, or a mapping with one of {}, e.g. {{rotate: 45}}",
             kinds.join(", ")
         );
         match v {
             Value::String(s) => match s.as_str() {
                 "none" => Some(Shift::None),
                 "invert" => Some(Shift::Invert { amount: 1.0 }),
+                "grayscale" => Some(Shift::Grayscale),
                 other => {
                     let mut all = vec!["none"];
                     all.extend_from_slice(kinds);
@@ -282,6 +283,77 @@ impl Parser<'_> {
                 within(&v, |x| x > 0.0 && x <= 1.0, "in (0, 1] (contrast factor)")
                     .map(|factor| Shift::Contrast { factor })
             }
+            RawShift::Hue(v) => self.float(&v, &p).map(|degrees| Shift::Hue { degrees }),
+            RawShift::Saturation(v) => within(
+                &v,
+                |x| x >= 0.0,
+                ">= 0 (saturation factor: 0 = grayscale, 1 = unchanged)",
+            )
+            .map(|factor| Shift::Saturation { factor }),
+            RawShift::Brightness(v) => {
+                within(&v, |x| x >= 0.0, ">= 0 (brightness factor: 1 = unchanged)")
+                    .map(|factor| Shift::Brightness { factor })
+            }
+            RawShift::ColorCast(v) => self.color_cast(&v, &p),
+            RawShift::Grayscale(v) => match v {
+                Value::Bool(true) => Some(Shift::Grayscale),
+                Value::Number(n) if n.as_f64() == Some(1.0) => Some(Shift::Grayscale),
+                other => {
+                    self.diag.err(
+                        &p,
+                        format!(
+                            "expected `true` (or 1), got {}; for no shift write `none`",
+                            describe(&other)
+                        ),
+                    );
+                    None
+                }
+            },
+            RawShift::ChannelSwap(v) => {
+                let order = self.string(&v, &p, "a channel order such as `bgr`")?;
+                if rgb_permutation(order).is_none() {
+                    self.diag.err(
+                        &p,
+                        format!(
+                            "must be a permutation of the letters r, g and b (e.g. `bgr`, \
+                             `gbr`), got `{order}`"
+                        ),
+                    );
+                    return None;
+                }
+                Some(Shift::ChannelSwap {
+                    order: order.to_string(),
+                })
+            }
+            RawShift::Jpeg(v) => self
+                .usize_in(&v, &p, (1, 100), "JPEG quality", "")
+                .map(|q| Shift::Jpeg { quality: q as u8 }),
         }
+    }
+
+    /// `color_cast: [r, g, b]`: three gains >= 0, one per channel.
+    fn color_cast(&mut self, v: &Value, path: &[Seg]) -> Option<Shift> {
+        let wanted = "a list of three gains [r, g, b] >= 0, e.g. [1, 1, 0.8]";
+        let Value::Sequence(items) = v else {
+            self.diag
+                .err(path, format!("expected {wanted}, got {}", describe(v)));
+            return None;
+        };
+        if items.len() != 3 {
+            self.diag.err(
+                path,
+                format!("expected {wanted}, got {} values", items.len()),
+            );
+            return None;
+        }
+        let mut gains = [0.0; 3];
+        let mut ok = true;
+        for (i, (g, item)) in gains.iter_mut().zip(items).enumerate() {
+            match self.float_in(item, &idx(path, i), |x| x >= 0.0, ">= 0 (a channel gain)") {
+                Some(x) => *g = x,
+                None => ok = false,
+            }
+        }
+        ok.then_some(Shift::ColorCast { gains })
     }
 }
