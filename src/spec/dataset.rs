@@ -122,7 +122,9 @@ pub enum OnBadFile {
 }
 
 /// Random training-time augmentation, applied per batch on the trial's device (seeded).
-/// Every field at its default means no augmentation.
+/// Every field at its default means no augmentation. The colour options (`saturation`, `hue`,
+/// `grayscale`) act on RGB batches only and leave 1-channel batches unchanged; at 0 they are left
+/// out of the serialized options, so grids written before they existed keep their trial keys.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Augment {
@@ -140,16 +142,37 @@ pub struct Augment {
     /// Scale the contrast around the image mean by a factor drawn uniformly from
     /// `[1 - contrast, 1 + contrast]`; 0 = off.
     pub contrast: f64,
+    /// Scale the saturation by a factor drawn uniformly from `[1 - saturation, 1 + saturation]`
+    /// (each pixel blended with its Rec. 709 luma); 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub saturation: f64,
+    /// Rotate the hue by an angle drawn uniformly from `[-hue, hue]` degrees (a rotation about
+    /// the gray axis of RGB space); 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hue: f64,
+    /// Probability of replacing an image by its Rec. 709 luma in all three planes; 0 = off.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub grayscale: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl Augment {
-    /// Whether this configuration changes any image.
+    /// Whether this configuration changes any image (the colour options only change RGB ones).
     pub fn is_active(&self) -> bool {
         self.crop_padding > 0
             || self.hflip
             || self.rotate != 0.0
             || self.brightness != 0.0
             || self.contrast != 0.0
+            || self.is_colour()
+    }
+
+    /// Whether any of the colour options (`saturation`, `hue`, `grayscale`) is on.
+    pub fn is_colour(&self) -> bool {
+        self.saturation != 0.0 || self.hue != 0.0 || self.grayscale != 0.0
     }
 }
 

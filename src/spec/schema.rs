@@ -288,6 +288,12 @@ pub(crate) struct RawAugment {
     pub brightness: Value,
     #[serde(default = "default::zero_f")]
     pub contrast: Value,
+    #[serde(default = "default::zero_f")]
+    pub saturation: Value,
+    #[serde(default = "default::zero_f")]
+    pub hue: Value,
+    #[serde(default = "default::zero_f")]
+    pub grayscale: Value,
 }
 
 /// `baselines:` entries.

@@ -82,6 +82,7 @@ fn csv_list_and_options_parse() {
                     rotate: 10.0,
                     brightness: 0.1,
                     contrast: 0.2,
+                    ..Augment::default()
                 }),
             },
         }
@@ -158,6 +159,111 @@ fn image_dataset_errors_name_the_field() {
     .err()
     .unwrap();
     assert!(e.to_string().contains("did you mean `folder`"), "{e}");
+}
+
+#[test]
+fn colour_augmentation_parses_and_keeps_old_trial_keys() {
+    let g = grid_at(
+        Path::new("x.yaml"),
+        &yaml(
+            "{kind: folder, path: d, augment: {hflip: true, saturation: 0.3, hue: 20, \
+             grayscale: 0.1}}",
+            "[0, 1]",
+            "",
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let ds = &g.trials[0].source.dataset;
+    let aug = Augment {
+        hflip: true,
+        saturation: 0.3,
+        hue: 20.0,
+        grayscale: 0.1,
+        ..Augment::default()
+    };
+    assert_eq!(ds.augment(), Some(&aug));
+    let json = serde_json::to_string(&aug).unwrap();
+    assert!(
+        json.contains(r#""saturation":0.3,"hue":20.0,"grayscale":0.1"#),
+        "{json}"
+    );
+    assert_eq!(serde_json::from_str::<Augment>(&json).unwrap(), aug);
+
+    // Colour options alone make the augmentation active.
+    let only_gray = Augment {
+        grayscale: 0.5,
+        ..Augment::default()
+    };
+    assert!(only_gray.is_active() && only_gray.is_colour());
+    assert!(!Augment::default().is_active() && !Augment::default().is_colour());
+
+    // With the colour options at 0, the serialised options (part of trial keys) are what they
+    // were before those options existed, and such JSON reads back.
+    let old = Augment {
+        crop_padding: 2,
+        hflip: true,
+        rotate: 10.0,
+        brightness: 0.1,
+        contrast: 0.2,
+        ..Augment::default()
+    };
+    let json = serde_json::to_string(&old).unwrap();
+    assert_eq!(
+        json,
+        r#"{"crop_padding":2,"hflip":true,"rotate":10.0,"brightness":0.1,"contrast":0.2}"#
+    );
+    assert_eq!(serde_json::from_str::<Augment>(&json).unwrap(), old);
+    let json = serde_json::to_string(&Augment::default()).unwrap();
+    for k in ["saturation", "hue", "grayscale"] {
+        assert!(!json.contains(k), "{json}");
+    }
+}
+
+#[test]
+fn colour_augmentation_ranges_are_checked() {
+    for (field, value, range) in [
+        ("grayscale", "2", "between 0 and 1"),
+        ("saturation", "-0.1", "between 0 and 1"),
+        ("hue", "200", "between 0 and 180 degrees"),
+    ] {
+        let e = grid_at(
+            Path::new("x.yaml"),
+            &yaml(
+                &format!("{{kind: folder, path: d, augment: {{{field}: {value}}}}}"),
+                "[0, 1]",
+                "",
+            ),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{field}: {value} was accepted"));
+        let want = format!("source.dataset.augment.{field}");
+        let p = e
+            .problems
+            .iter()
+            .find(|p| p.field == want)
+            .unwrap_or_else(|| panic!("{e}"));
+        assert!(
+            p.message.contains(range) && p.message.contains(&format!("got {value}")),
+            "{}",
+            p.message
+        );
+        // The dataset is on line 3 of the grid; the message names file, line and field.
+        assert_eq!(p.line, Some(3), "{e}");
+        assert!(e.to_string().contains("x.yaml:3:"), "{e}");
+        assert!(e.to_string().contains(&want), "{e}");
+    }
+    let e = grid_at(
+        Path::new("x.yaml"),
+        &yaml("{kind: folder, path: d, augment: {hue: red}}", "[0, 1]", ""),
+    )
+    .err()
+    .unwrap();
+    assert!(
+        e.problems
+            .iter()
+            .any(|p| p.field == "source.dataset.augment.hue"),
+        "{e}"
+    );
 }
 
 // The image writer lives in the data module's tests, which need the training build.

@@ -223,7 +223,8 @@ impl Parser<'_> {
     }
 
     fn augment(&mut self, v: &Value, path: &[Seg]) -> Option<Augment> {
-        let example = "{crop_padding: 2, hflip: true, rotate: 10, brightness: 0.1, contrast: 0.1}";
+        let example = "{crop_padding: 2, hflip: true, rotate: 10, brightness: 0.1, contrast: 0.1, \
+                       saturation: 0.2, hue: 10, grayscale: 0.1}";
         let a: RawAugment = self.section(v, path, example, &|_| None)?;
         let crop_padding = self.usize_in(
             &a.crop_padding,
@@ -244,12 +245,23 @@ impl Parser<'_> {
             "between 0 and 1 (a fraction of the pixel range)",
         );
         let contrast = up_to(&a.contrast, "contrast", 1.0, "between 0 and 1");
+        let saturation = up_to(&a.saturation, "saturation", 1.0, "between 0 and 1");
+        let hue = up_to(&a.hue, "hue", 180.0, "between 0 and 180 degrees");
+        let grayscale = up_to(
+            &a.grayscale,
+            "grayscale",
+            1.0,
+            "between 0 and 1 (a probability)",
+        );
         Some(Augment {
             crop_padding: crop_padding?,
             hflip: hflip?,
             rotate: rotate?,
             brightness: brightness?,
             contrast: contrast?,
+            saturation: saturation?,
+            hue: hue?,
+            grayscale: grayscale?,
         })
     }
 }
