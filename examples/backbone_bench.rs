@@ -1,10 +1,10 @@
 //! Training throughput of an ImageNet-style backbone in thaw, in images per second: the step
-//! thaw's fine-tuning loop takes (u8 grayscale batch → `prepare_input` (resize, 3 channels,
-//! normalisation) → every block trainable → new head → cross-entropy → backward → SGD with
-//! momentum 0.9 through thaw's optimizer groups).
+//! thaw's fine-tuning loop takes (u8 batch of CHANNELS × SIDE × SIDE (default 1 × 28 × 28:
+//! grayscale) → `prepare_input` (resize, 3 channels, normalisation) → every block trainable →
+//! new head → cross-entropy → backward → SGD with momentum 0.9 through thaw's optimizer groups).
 //!
 //! ```text
-//! cargo run --release --example backbone_bench BACKBONE SIZE BATCH STEPS [cpu|cuda]
+//! cargo run --release --example backbone_bench BACKBONE SIZE BATCH STEPS [cpu|cuda] [CHANNELS SIDE]
 //! ```
 //!
 //! Prints one number. `bench/backbones.sh` runs it beside the same loop in PyTorch
@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     anyhow::ensure!(
         args.len() >= 5,
-        "usage: backbone_bench BACKBONE SIZE BATCH STEPS [cpu|cuda]"
+        "usage: backbone_bench BACKBONE SIZE BATCH STEPS [cpu|cuda] [CHANNELS SIDE]"
     );
     let kind = BackboneKind::ALL
         .into_iter()
@@ -32,6 +32,8 @@ fn main() -> anyhow::Result<()> {
         Some("cuda") => Device::Cuda(0),
         _ => Device::Cpu,
     };
+    let channels: i64 = args.get(6).map_or(Ok(1), |a| a.parse())?;
+    let side: i64 = args.get(7).map_or(Ok(28), |a| a.parse())?;
     tch::manual_seed(0);
     let mut net = Network::new(kind, device, None, Some(10));
     net.set_input_size(size);
@@ -45,7 +47,7 @@ fn main() -> anyhow::Result<()> {
     for g in 0..=net.n_blocks() {
         opt.set_lr(g, 0.01);
     }
-    let images = Tensor::randint(256, [batch * 2, 1, 28, 28], (Kind::Uint8, device));
+    let images = Tensor::randint(256, [batch * 2, channels, side, side], (Kind::Uint8, device));
     let labels = Tensor::randint(10, [batch * 2], (Kind::Int64, device));
     let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
     let mut step = |i: usize| {

@@ -30,8 +30,9 @@
       Writes `pixels` (u8 [N,3,224,224]), `top5` (I64 [N,5]) and `probs` (F64 [N,5]).
       From a lossless file the pixels equal thaw's; from a JPEG they differ where PIL's decoder
       (libjpeg-turbo) and thaw's (the `image` crate's) round differently.
-  bench ARCH SIZE BATCH STEPS
-      Training-loop throughput (images/s) of the same loop thaw runs, printed as one number.
+  bench ARCH SIZE BATCH STEPS [CHANNELS SIDE]
+      Training-loop throughput (images/s) of the same loop thaw runs, printed as one number,
+      over random u8 batches of CHANNELS x SIDE x SIDE (default 1 x 28 x 28).
 
 safetensors files are written by hand (the format is an 8-byte header length, a JSON header and
 the raw little-endian data), so the `safetensors` package is not needed.
@@ -252,8 +253,9 @@ def lite0_predict(out, images):
     save_safetensors({"pixels": pixels, "top5": top.indices, "probs": top.values}, out)
 
 
-def bench(arch, size, batch, steps):
-    """SGD (momentum 0.9) over random u8 grayscale batches, prepared as thaw prepares them."""
+def bench(arch, size, batch, steps, channels=1, side=28):
+    """SGD (momentum 0.9) over random u8 batches of `channels` (1: grayscale, repeated to 3;
+    3: RGB) at `side` x `side`, prepared as thaw prepares them."""
     import time
 
     torch.manual_seed(0)
@@ -276,7 +278,7 @@ def bench(arch, size, batch, steps):
     if arch != "efficientnet_lite0":
         mean, std = mean.to(dev), std.to(dev)
     opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randint(0, 256, (batch * 2, 1, 28, 28), dtype=torch.uint8, device=dev)
+    images = torch.randint(0, 256, (batch * 2, channels, side, side), dtype=torch.uint8, device=dev)
     labels = torch.randint(0, 10, (batch * 2,), device=dev)
 
     def step(i):
@@ -367,6 +369,6 @@ if __name__ == "__main__":
     elif cmd == "lite0-predict":
         lite0_predict(args[0], args[1:])
     elif cmd == "bench":
-        bench(args[0], int(args[1]), int(args[2]), int(args[3]))
+        bench(args[0], *(int(a) for a in args[1:]))
     else:
         sys.exit(f"unknown command {cmd}; see the docstring")
