@@ -47,7 +47,11 @@ fn main() -> anyhow::Result<()> {
     for g in 0..=net.n_blocks() {
         opt.set_lr(g, 0.01);
     }
-    let images = Tensor::randint(256, [batch * 2, channels, side, side], (Kind::Uint8, device));
+    let images = Tensor::randint(
+        256,
+        [batch * 2, channels, side, side],
+        (Kind::Uint8, device),
+    );
     let labels = Tensor::randint(10, [batch * 2], (Kind::Int64, device));
     let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
     let mut step = |i: usize| {

@@ -77,6 +77,10 @@ fn hue_alone_is_learned_in_rgb_and_not_in_grayscale() {
         let g = write_grid(dir.path(), &format!("{name}.yaml"), &grid(name, channels));
         let out = thaw(dir.path(), &["run", g.to_str().unwrap()]);
         assert!(out.status.success(), "{}", text(&out));
+        // The MNIST-pretrained network takes 1 channel: the run says what it does with RGB.
+        let note = "note: the network was pretrained on 1-channel images and the target has 3: \
+                    its RGB images are turned into luma";
+        assert_eq!(text(&out).contains(note), channels == 3, "{}", text(&out));
     }
     let db = dir.path().join("thaw.sqlite");
     let scratch_acc = |sweep: &str| -> f64 {

@@ -182,6 +182,9 @@ impl<'a> TrialRunner<'a> {
             Some(_) => self.load(&trial.source.dataset)?.channels,
             None => target_ds.channels,
         };
+        if source_channels != target_ds.channels {
+            progress.println(&channel_note(source_channels, target_ds.channels));
+        }
         tch::manual_seed(trial.seed as i64);
         let net = match (&trial.weights, &pretrained) {
             // Backbone weights from a file (issue 5): new target head, no source head.
@@ -326,4 +329,17 @@ impl<'a> TrialRunner<'a> {
         }
         self.db.link_domain_distance(trial_id, &key)
     }
+}
+
+/// What a trial whose network and target differ in channels does with the target.
+fn channel_note(network: usize, target: usize) -> String {
+    let how = if network == 1 {
+        "its RGB images are turned into luma (Rec. 709) on the device"
+    } else {
+        "its grayscale images are repeated to 3 channels"
+    };
+    format!(
+        "    note: the network was pretrained on {network}-channel images and the target has \
+         {target}: {how}"
+    )
 }
