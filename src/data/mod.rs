@@ -61,6 +61,9 @@ pub struct Dataset {
     pub fixed_split: Option<Vec<SplitName>>,
     /// Warnings raised while loading (files skipped or ignored), also printed to stderr.
     pub warnings: Vec<String>,
+    /// The text of every example (text datasets; their `pixels` are then empty and `height`,
+    /// `width` and `channels` 0); `None` for image datasets.
+    pub text: Option<Vec<String>>,
 }
 
 impl Dataset {
@@ -347,6 +350,7 @@ pub(crate) fn read_images(
         files: Some(files),
         fixed_split,
         warnings,
+        text: None,
     };
     Ok((ds, decoded.stats))
 }
@@ -376,6 +380,7 @@ fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> R
                 files: None,
                 fixed_split: None,
                 warnings: Vec::new(),
+                text: None,
             })
         }
         Resolved::Csv {
@@ -397,6 +402,7 @@ fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> R
                 files: None,
                 fixed_split: None,
                 warnings: Vec::new(),
+                text: None,
             })
         }
         Resolved::Images { src, .. } => Ok(read_images(src, cache_dir)?.0),

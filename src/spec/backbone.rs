@@ -43,9 +43,22 @@ pub const IMAGENET_NORM: InputNorm = InputNorm::ImageNet {
     std: [0.229, 0.224, 0.225],
 };
 
+/// What a backbone reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Modality {
+    /// u8 images `[N, C, H, W]`.
+    Image,
+    /// Token ids `[N, L]` (int64, padding id 0 after each example's tokens); every block maps
+    /// them to, and then takes, hidden states `[N, L, H + 1]` whose last feature is the
+    /// attention mask (1 for a token, 0 for padding).
+    Text,
+}
+
 /// Everything thaw needs to know about a backbone, declared in one place.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BackboneProfile {
+    /// Images or text.
+    pub modality: Modality,
     /// Names of the blocks `freeze: k` counts, from the input side.
     pub blocks: &'static [&'static str],
     /// Channels the first convolution takes (grayscale data is repeated to match).
@@ -109,6 +122,7 @@ impl BackboneKind {
     pub fn profile(&self) -> BackboneProfile {
         const RESNET_BLOCKS: &[&str] = &["stem", "layer1", "layer2", "layer3", "layer4"];
         let tv = |feature_dim, classifier, blocks| BackboneProfile {
+            modality: Modality::Image,
             blocks,
             in_channels: 3,
             default_input_size: Some(224),
@@ -118,6 +132,7 @@ impl BackboneKind {
         };
         // thaw's own small backbones: grayscale in, 64 features, no external checkpoints.
         let own = |blocks| BackboneProfile {
+            modality: Modality::Image,
             blocks,
             in_channels: 1,
             default_input_size: None,
@@ -134,6 +149,7 @@ impl BackboneKind {
                 tv(1280, "classifier.1", MBV2_BLOCKS)
             }
             BackboneKind::EfficientnetLite0 => BackboneProfile {
+                modality: Modality::Image,
                 blocks: MBV2_BLOCKS,
                 in_channels: 3,
                 default_input_size: Some(224),
