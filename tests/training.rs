@@ -89,6 +89,8 @@ fn spec(backbone: BackboneKind, freeze: Freeze) -> TrialSpec {
         weights: None,
         input_size: None,
         precision: Precision::Fp32,
+        max_length: None,
+        pooling: None,
     }
 }
 

@@ -26,7 +26,7 @@ pub use resize::resize_image;
 pub use shift::shift_image;
 pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSplit};
 #[cfg(feature = "train")]
-pub use tensors::{prepare_task, TaskData, TensorSet};
+pub use tensors::{prepare, prepare_task, Encoding, TaskData, TensorSet, Tokenize};
 
 use crate::spec::trial::{Channels, DatasetSource, OnBadFile, BUNDLED};
 use anyhow::{bail, Context, Result};

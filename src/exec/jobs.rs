@@ -54,7 +54,7 @@ pub fn default_jobs(devices: &[Device], trials: &[&TrialSpec]) -> JobsChoice {
     let mut largest_batch: HashMap<(BackboneKind, Option<usize>, usize), usize> = HashMap::new();
     for t in trials {
         let batch = largest_batch
-            .entry((t.backbone, t.input_size, t.image_size))
+            .entry((t.backbone, t.input_size, t.input_extent()))
             .or_default();
         *batch = (*batch).max(t.batch_size);
     }
@@ -102,14 +102,14 @@ fn gib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 30) as f64
 }
 
-/// Estimated device memory of training `backbone` (at `input_size`, if set) on `image_size`
-/// images in batches of `batch`: weights with their gradients and two optimizer states, and a
-/// batch's activations (block outputs measured by one forward pass on the CPU, times
-/// [`ACTIVATION_FACTOR`]).
+/// Estimated device memory of training `backbone` (at `input_size`, if set) on `extent`-sized
+/// examples (the image side, or a text's tokens: [`TrialSpec::input_extent`]) in batches of
+/// `batch`: weights with their gradients and two optimizer states, and a batch's activations
+/// (block outputs measured by one forward pass on the CPU, times [`ACTIVATION_FACTOR`]).
 pub fn footprint_bytes(
     backbone: BackboneKind,
     input_size: Option<usize>,
-    image_size: usize,
+    extent: usize,
     batch: usize,
 ) -> u64 {
     let mut net = Network::new(backbone, Device::Cpu, None, Some(2));
@@ -122,13 +122,20 @@ pub fn footprint_bytes(
         .iter()
         .map(|t| t.numel() as u64)
         .sum();
-    let side = image_size as i64;
-    let x = Tensor::zeros([1, 1, side, side], (Kind::Uint8, Device::Cpu));
-    let activations: u64 = net
-        .block_outputs(&net.prepare_input(&x))
-        .iter()
-        .map(|t| t.numel() as u64)
-        .sum();
+    let side = extent as i64;
+    let activations: u64 = if net.reads_text() {
+        // Token states of every block (block_outputs pools them), for a text of full length.
+        let x = Tensor::ones([1, side], (Kind::Int64, Device::Cpu));
+        (1..=net.n_blocks())
+            .map(|k| net.prefix(&x, k).numel() as u64)
+            .sum()
+    } else {
+        let x = Tensor::zeros([1, 1, side, side], (Kind::Uint8, Device::Cpu));
+        net.block_outputs(&net.prepare_input(&x))
+            .iter()
+            .map(|t| t.numel() as u64)
+            .sum()
+    };
     4 * (4 * params + ACTIVATION_FACTOR * activations * batch as u64)
 }
 
@@ -225,7 +232,7 @@ mod tests {
         let f: Vec<u64> = grid
             .trials
             .iter()
-            .map(|t| footprint_bytes(t.backbone, t.input_size, t.image_size, t.batch_size))
+            .map(|t| footprint_bytes(t.backbone, t.input_size, t.input_extent(), t.batch_size))
             .collect();
         // Order: (cnn4, 32), (cnn4, 256), (resnet18, 32), (resnet18, 256).
         assert!(f[0] < f[1] && f[2] < f[3], "{f:?}");

@@ -7,7 +7,7 @@ use super::plan::load;
 use super::progress::Progress;
 use super::sweep::RunOptions;
 use crate::data::{self, TaskData, TensorSet};
-use crate::model::Network;
+use crate::model::{Network, TextTokenizer};
 use crate::spec::{DatasetSource, Shift, TrialSpec};
 use crate::track::{Db, DomainRow};
 use crate::train::features::FeatureCache;
@@ -75,13 +75,14 @@ impl<'a> TrialRunner<'a> {
     fn source_task(&self, trial: &TrialSpec) -> Result<TaskData> {
         let src = &trial.source;
         let ds = self.load(&src.dataset)?;
-        data::prepare_task(
+        let tokenizer = tokenizer_of(trial)?;
+        data::prepare(
             &ds,
             &src.classes,
             src.train_per_class,
             trial.seed,
             &Shift::None,
-            trial.image_size,
+            &encoding(trial, tokenizer.as_deref()),
             self.opts.device,
         )
     }
@@ -139,7 +140,7 @@ impl<'a> TrialRunner<'a> {
         let id = format!(
             "{}|{}",
             serde_json::to_string(&trial.source)?,
-            trial.image_size
+            trial.input_extent()
         );
         if !self.source_tests.contains_key(&id) {
             let task = self.source_task(trial)?;
@@ -167,13 +168,14 @@ impl<'a> TrialRunner<'a> {
         };
         let target_ds = self.load(&trial.target.dataset)?;
         self.record_split(trial, trial_id, &target_ds)?;
-        let target = data::prepare_task(
+        let tokenizer = tokenizer_of(trial)?;
+        let target = data::prepare(
             &target_ds,
             &trial.target.classes,
             Some(trial.target.train_per_class),
             trial.seed,
             &trial.target.shift,
-            trial.image_size,
+            &encoding(trial, tokenizer.as_deref()),
             device,
         )?;
         // A network pretrained on the source takes the source's channels; the target's are
@@ -187,18 +189,7 @@ impl<'a> TrialRunner<'a> {
         }
         tch::manual_seed(trial.seed as i64);
         let net = match (&trial.weights, &pretrained) {
-            // Backbone weights from a file (issue 5): new target head, no source head.
-            (Some(w), _) if trial.pretrained => {
-                let mut net = Network::for_trial(
-                    trial,
-                    device,
-                    None,
-                    Some(target.num_classes),
-                    target_ds.channels,
-                );
-                net.load_weights(&w.file(trial.backbone)?)?;
-                net
-            }
+            // Trained by thaw on the source (from scratch or from weights).
             (_, Some((_, path))) => {
                 let mut net = Network::for_trial(
                     trial,
@@ -208,6 +199,18 @@ impl<'a> TrialRunner<'a> {
                     source_channels,
                 );
                 net.load_pretrained(path)?;
+                net
+            }
+            // Backbone weights from a file: new target head, no source head.
+            (Some(w), None) if trial.pretrained => {
+                let mut net = Network::for_trial(
+                    trial,
+                    device,
+                    None,
+                    Some(target.num_classes),
+                    target_ds.channels,
+                );
+                net.load_weights(&w.file(trial.backbone)?)?;
                 net
             }
             _ => Network::for_trial(
@@ -306,7 +309,7 @@ impl<'a> TrialRunner<'a> {
                 target_ds.fingerprint,
                 t.classes,
                 serde_json::to_string(&t.shift)?,
-                trial.image_size
+                trial.input_extent()
             )
             .as_bytes(),
         )
@@ -328,6 +331,27 @@ impl<'a> TrialRunner<'a> {
             })?;
         }
         self.db.link_domain_distance(trial_id, &key)
+    }
+}
+
+/// The tokenizer of a text trial's backbone (`None` for images).
+fn tokenizer_of(trial: &TrialSpec) -> Result<Option<Arc<TextTokenizer>>> {
+    trial
+        .is_text()
+        .then(|| TextTokenizer::for_backbone(trial.backbone))
+        .transpose()
+}
+
+/// How `trial` encodes its examples: images at its `image_size`, or texts through `tokenizer`.
+fn encoding<'t>(trial: &TrialSpec, tokenizer: Option<&'t TextTokenizer>) -> data::Encoding<'t> {
+    match tokenizer {
+        Some(t) => data::Encoding::Tokens {
+            tokenizer: t,
+            max_length: trial.text_max_length(),
+        },
+        None => data::Encoding::Pixels {
+            side: trial.image_size,
+        },
     }
 }
 

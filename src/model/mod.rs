@@ -3,12 +3,13 @@
 
 pub mod blocks;
 pub mod predict;
+pub mod text;
 pub mod weights;
 pub mod zoo;
 
 pub use predict::{imagenet_labels, predict, Prediction};
 
-use crate::spec::{BackboneKind, InputNorm, TrialSpec};
+use crate::spec::{BackboneKind, InputNorm, Modality, Pooling, TrialSpec};
 use anyhow::{bail, Context, Result};
 use blocks::{BasicBlock, Block, ConvBlock};
 use std::path::Path;
@@ -49,6 +50,8 @@ pub struct Network {
     input_size: Option<i64>,
     /// Channels the first convolution takes.
     in_channels: i64,
+    /// How a text backbone's token states become features.
+    pooling: Pooling,
 }
 
 /// Weights of R, G and B in the luma a 1-channel network sees of an RGB image (ITU-R BT.709,
@@ -148,6 +151,7 @@ impl Network {
             input_size: profile.default_input_size.map(|s| s as i64),
             in_channels,
             block_vars,
+            pooling: Pooling::Mean,
         }
     }
 
@@ -170,6 +174,9 @@ impl Network {
         );
         if let Some(s) = spec.input_size {
             net.set_input_size(s);
+        }
+        if let Some(p) = spec.pooling {
+            net.pooling = p;
         }
         net
     }
@@ -196,8 +203,13 @@ impl Network {
     /// device: resized (bilinear, on the device) to the input size, grayscale repeated to 3
     /// channels for a 3-channel network and RGB turned to luma ([`LUMA`]) for a 1-channel one,
     /// normalised as the backbone's weights expect.
+    ///
+    /// A text backbone takes token ids as they are.
     pub fn prepare_input(&self, images: &Tensor) -> Tensor {
         let profile = self.kind.profile();
+        if self.reads_text() {
+            return images.shallow_clone();
+        }
         let mut x = images.to_kind(tch::Kind::Float);
         let size = x.size();
         if size[1] == 3 && self.in_channels == 1 {
@@ -230,6 +242,16 @@ impl Network {
         }
     }
 
+    /// Whether the backbone reads token ids rather than images.
+    pub fn reads_text(&self) -> bool {
+        self.kind.profile().modality == Modality::Text
+    }
+
+    /// How a text backbone pools its token states.
+    pub fn pooling(&self) -> Pooling {
+        self.pooling
+    }
+
     /// Number of backbone blocks.
     pub fn n_blocks(&self) -> usize {
         self.blocks.len()
@@ -251,25 +273,46 @@ impl Network {
         train: bool,
     ) -> Tensor {
         let split = trainable_from.clamp(start, self.blocks.len());
+        let text = self.reads_text();
+        let h = if text { text::trim(h) } else { h.shallow_clone() };
         let mut h = tch::no_grad(|| {
             self.blocks[start..split]
                 .iter()
-                .fold(h.shallow_clone(), |h, b| b.forward(&h, false))
+                .fold(h, |h, b| b.forward(&h, false))
         });
         for b in &self.blocks[split..] {
             h = b.forward(&h, train);
         }
-        h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+        self.pool(&h)
+    }
+
+    /// One feature vector per example from a block's output.
+    fn pool(&self, h: &Tensor) -> Tensor {
+        if self.reads_text() {
+            text::pool(h, self.pooling)
+        } else {
+            h.adaptive_avg_pool2d([1, 1]).flatten(1, -1)
+        }
     }
 
     /// The output of the first `k` blocks for `x`, in inference mode without gradient: what a
-    /// frozen prefix computes, the same in every epoch.
+    /// frozen prefix computes, the same in every epoch. Text keeps the batch's length: the
+    /// blocks run on the tokens, and the padding is added back (mask 0) so that outputs of
+    /// batches of one set can be joined.
     pub fn prefix(&self, x: &Tensor, k: usize) -> Tensor {
-        tch::no_grad(|| {
-            self.blocks[..k]
-                .iter()
-                .fold(x.shallow_clone(), |h, b| b.forward(&h, false))
-        })
+        let run = |x: Tensor| {
+            tch::no_grad(|| self.blocks[..k].iter().fold(x, |h, b| b.forward(&h, false)))
+        };
+        if !self.reads_text() || k == 0 {
+            return run(x.shallow_clone());
+        }
+        let h = run(text::trim(x));
+        let missing = x.size()[1] - h.size()[1];
+        if missing == 0 {
+            h
+        } else {
+            h.constant_pad_nd([0, 0, 0, missing])
+        }
     }
 
     /// Every variable of the first `k` blocks (parameters and BatchNorm statistics), by name:
@@ -283,15 +326,21 @@ impl Network {
             .collect()
     }
 
-    /// The output of every block for `x`, all in inference mode (for representation drift).
+    /// The output of every block for `x`, all in inference mode (for representation drift);
+    /// a text backbone's token states mean-pooled per example (padding left out).
     pub fn block_outputs(&self, x: &Tensor) -> Vec<Tensor> {
+        let text = self.reads_text();
         tch::no_grad(|| {
-            let mut h = x.shallow_clone();
+            let mut h = if text { text::trim(x) } else { x.shallow_clone() };
             self.blocks
                 .iter()
                 .map(|b| {
                     h = b.forward(&h, false);
-                    h.shallow_clone()
+                    if text {
+                        text::pool(&h, Pooling::Mean)
+                    } else {
+                        h.shallow_clone()
+                    }
                 })
                 .collect()
         })

@@ -46,6 +46,17 @@ impl Network {
     /// Loads a framework checkpoint (see the module docs). The target head, if any, keeps its
     /// fresh initialisation.
     pub fn load_weights(&mut self, path: &Path) -> Result<()> {
+        self.load_checkpoint(path, true)
+    }
+
+    /// Loads a framework checkpoint's backbone only: both heads keep their fresh
+    /// initialisation (source pretraining from weights trains a new source head).
+    pub fn load_backbone_weights(&mut self, path: &Path) -> Result<()> {
+        self.load_checkpoint(path, false)
+    }
+
+    /// Loads `path`, its classifier into the source head when `source_head` is set.
+    fn load_checkpoint(&mut self, path: &Path, source_head: bool) -> Result<()> {
         let kind = self.kind;
         let Some(classifier) = kind.profile().classifier else {
             bail!("backbone {kind} has no checkpoint format; it is pretrained by thaw on a source task");
@@ -60,6 +71,9 @@ impl Network {
             let file_name = if let Some(rest) = name.strip_prefix("backbone.") {
                 rest.to_string()
             } else if let Some(rest) = name.strip_prefix(&format!("{SOURCE_HEAD}.")) {
+                if !source_head {
+                    continue;
+                }
                 format!("{classifier}.{rest}")
             } else if name.starts_with(TARGET_HEAD) {
                 continue;

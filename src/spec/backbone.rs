@@ -54,6 +54,35 @@ pub enum Modality {
     Text,
 }
 
+/// How a text backbone's token states become the features its heads read.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// The mean over the example's tokens (padding left out), as sentence-transformers pools.
+    Mean,
+    /// The first token's state (`[CLS]` for BERT-family encoders).
+    Cls,
+    /// The last token's state (the one a causal decoder has read everything up to).
+    Last,
+}
+
+impl Pooling {
+    /// Every pooling, for validation messages.
+    pub const ALL: [Pooling; 3] = [Pooling::Mean, Pooling::Cls, Pooling::Last];
+
+    /// The name used in grids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pooling::Mean => "mean",
+            Pooling::Cls => "cls",
+            Pooling::Last => "last",
+        }
+    }
+}
+
+/// Tokens a text example is cut to when the grid sets no `max_length`.
+pub const DEFAULT_MAX_LENGTH: usize = 128;
+
 /// Everything thaw needs to know about a backbone, declared in one place.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct BackboneProfile {

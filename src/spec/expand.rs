@@ -174,6 +174,17 @@ fn build(p: &Parsed, ix: &[usize; AxisId::ALL.len()], diag: &mut Diag) -> TrialS
     let freeze = &a.freeze[ix[AxisId::Freeze.index()]];
     let schedule = &a.schedule[ix[AxisId::Schedule.index()]];
     let epochs = &a.epochs[ix[AxisId::Epochs.index()]];
+    let max_length = &a.max_length[ix[AxisId::MaxLength.index()]];
+    if max_length.value.is_some() && backbone.value.profile().modality != Modality::Text {
+        diag.err(
+            &max_length.path,
+            format!(
+                "max_length applies to text backbones; `{}` reads images (its input size is \
+                 `image_size`)",
+                backbone.value
+            ),
+        );
+    }
 
     if let Freeze::Blocks(k) = freeze.value {
         let blocks = backbone.value.block_names();
@@ -224,5 +235,7 @@ fn build(p: &Parsed, ix: &[usize; AxisId::ALL.len()], diag: &mut Diag) -> TrialS
         weights: p.weights.clone(),
         input_size: p.input_size,
         precision: a.precision[ix[AxisId::Precision.index()]].value,
+        max_length: max_length.value,
+        pooling: p.pooling,
     }
 }

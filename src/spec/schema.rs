@@ -76,6 +76,8 @@ pub(crate) struct RawGrid {
     pub image_size: Value,
     pub weights: Field,
     pub input_size: Field,
+    pub max_length: Field,
+    pub pooling: Field,
     pub zip: Field,
     pub exclude: Field,
     pub report: Field,

@@ -402,6 +402,12 @@ pub struct TrialSpec {
     /// are unchanged.
     #[serde(default, skip_serializing_if = "Precision::is_fp32")]
     pub precision: Precision,
+    /// Tokens each text example is cut to (text backbones only; `None` = 128, or no text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<usize>,
+    /// How a text backbone pools its token states (`None` = the backbone's own, or no text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pooling: Option<Pooling>,
 }
 
 /// Version of the training code that produced a result; part of every trial key, so changing
@@ -425,10 +431,31 @@ impl TrialSpec {
         h.finalize().to_hex()[..16].to_string()
     }
 
-    /// Whether the trial fine-tunes a backbone pretrained by thaw on the source task (not one
-    /// loaded from `weights`, not one trained from scratch).
+    /// Whether the trial fine-tunes a backbone trained by thaw on the source task (from scratch,
+    /// or from `weights` when the grid names both); not one fine-tuned straight from `weights`,
+    /// not one trained from scratch.
     pub fn pretrains_on_source(&self) -> bool {
-        self.pretrained && self.weights.is_none()
+        self.pretrained && !self.source.is_unused()
+    }
+
+    /// Whether the trial's backbone reads text.
+    pub fn is_text(&self) -> bool {
+        self.backbone.profile().modality == Modality::Text
+    }
+
+    /// The size of one example as the network reads it: tokens for text, the image side
+    /// otherwise.
+    pub fn input_extent(&self) -> usize {
+        if self.is_text() {
+            self.text_max_length()
+        } else {
+            self.image_size
+        }
+    }
+
+    /// Tokens each text example is cut to.
+    pub fn text_max_length(&self) -> usize {
+        self.max_length.unwrap_or(DEFAULT_MAX_LENGTH)
     }
 
     /// Number of frozen blocks of this trial's backbone.

@@ -68,6 +68,8 @@ fn spec(seed: u64) -> TrialSpec {
         weights: None,
         input_size: None,
         precision: Default::default(),
+        max_length: None,
+        pooling: None,
     }
 }
 

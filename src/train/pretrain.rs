@@ -26,9 +26,16 @@ struct PretrainIdentity<'a> {
     image_size: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     input_size: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_length: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pooling: Option<crate::spec::Pooling>,
     batch_size: usize,
     seed: u64,
     source_fingerprint: &'a str,
+    /// The weights pretraining starts from (absent when from scratch, so earlier keys stay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weights: Option<&'a crate::spec::Weights>,
     code_version: &'a str,
 }
 
@@ -39,9 +46,12 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
         source: &spec.source,
         image_size: spec.image_size,
         input_size: spec.input_size,
+        max_length: spec.max_length,
+        pooling: spec.pooling,
         batch_size: spec.batch_size,
         seed: spec.seed,
         source_fingerprint,
+        weights: spec.weights.as_ref(),
         code_version: CODE_VERSION,
     };
     let json = serde_json::to_string(&identity).expect("identity serialises");
@@ -49,12 +59,15 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
 }
 
 /// Trains `spec.backbone` with a source head on `source` (cosine schedule over
-/// `spec.source.epochs`), seeded by the trial seed. Returns the network and its source test
+/// `spec.source.epochs`), seeded by the trial seed, starting from `spec.weights` if given. Returns the network and its source test
 /// accuracy.
 pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(Network, f64)> {
     tch::manual_seed(spec.seed as i64);
-    let channels = source.train.images.size()[1] as usize;
-    let net = Network::for_trial(spec, device, Some(source.num_classes), None, channels);
+    let channels = source.train.channels();
+    let mut net = Network::for_trial(spec, device, Some(source.num_classes), None, channels);
+    if let Some(w) = &spec.weights {
+        net.load_backbone_weights(&w.file(spec.backbone)?)?;
+    }
     net.set_trainable_from(0);
     net.set_source_head_trainable();
     let schedule = Schedule {

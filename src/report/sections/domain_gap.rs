@@ -16,7 +16,7 @@ pub fn domain_gap(ctx: &Ctx) -> Result<Option<Cell>> {
         let shifts: Vec<String> = distinct(ctx.trials.iter().map(|t| t.shift.clone()));
         let chart = LineChart::with_error_bars(
             "Final target test accuracy by shift",
-            "shift of the target images",
+            "shift of the target data",
             &final_label(TEST_ACC),
             XAxis::Categorical(shifts.clone()),
             aggregate_series(ctx, &rows, &shifts, |i, _| i as f64),

@@ -205,8 +205,8 @@ ORDER BY t.position, c.name;",
         svg: chart.to_svg()?,
         caption: format!(
             "{} Linear CKA (Kornblith et al. 2019) of each block's output on a fixed probe \
-             batch of target test images, pretrained vs fine-tuned, at the final epoch. \
-             Pretrained trials only.",
+             batch of target test examples (a text backbone's token states mean-pooled), \
+             pretrained vs fine-tuned, at the final epoch. Pretrained trials only.",
             ctx.caption(&["freeze", "pretrained"], true)
         ),
         rows: raw.len(),

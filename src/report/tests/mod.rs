@@ -129,6 +129,8 @@ fn spec(t: &TrialFixture) -> TrialSpec {
         weights: None,
         input_size: None,
         precision: Default::default(),
+        max_length: None,
+        pooling: None,
     }
 }
 

@@ -22,11 +22,12 @@ pub(crate) enum AxisId {
     Epochs,
     BatchSize,
     Precision,
+    MaxLength,
     Seed,
 }
 
 impl AxisId {
-    pub const ALL: [AxisId; 10] = [
+    pub const ALL: [AxisId; 11] = [
         AxisId::Backbone,
         AxisId::Freeze,
         AxisId::TrainPerClass,
@@ -36,6 +37,7 @@ impl AxisId {
         AxisId::Epochs,
         AxisId::BatchSize,
         AxisId::Precision,
+        AxisId::MaxLength,
         AxisId::Seed,
     ];
 
@@ -50,6 +52,7 @@ impl AxisId {
             AxisId::Epochs => "epochs",
             AxisId::BatchSize => "batch_size",
             AxisId::Precision => "precision",
+            AxisId::MaxLength => "max_length",
             AxisId::Seed => "seed",
         }
     }
@@ -78,6 +81,8 @@ pub(crate) struct Axes {
     pub epochs: Vec<Av<usize>>,
     pub batch_size: Vec<Av<usize>>,
     pub precision: Vec<Av<Precision>>,
+    /// `None` where the grid sets no `max_length`.
+    pub max_length: Vec<Av<Option<usize>>>,
     pub seed: Vec<Av<u64>>,
 }
 
@@ -93,6 +98,7 @@ impl Axes {
             AxisId::Epochs => self.epochs.len(),
             AxisId::BatchSize => self.batch_size.len(),
             AxisId::Precision => self.precision.len(),
+            AxisId::MaxLength => self.max_length.len(),
             AxisId::Seed => self.seed.len(),
         }
     }
@@ -129,6 +135,8 @@ pub(crate) struct Parsed {
     pub weights: Option<Weights>,
     /// `input_size:`.
     pub input_size: Option<usize>,
+    /// `pooling:`.
+    pub pooling: Option<Pooling>,
     pub zips: Vec<ZipGroup>,
     pub excludes: Vec<Exclude>,
     pub excludes_path: Vec<Seg>,

@@ -214,6 +214,11 @@ impl Parser<'_> {
                             x.to_string()
                         })
                     }
+                    AxisId::MaxLength => {
+                        self.match_in(&axes.max_length, val, &kp, n, Self::max_length, |x| {
+                            x.map_or("none".into(), |n| n.to_string())
+                        })
+                    }
                     AxisId::Seed => {
                         self.match_in(&axes.seed, val, &kp, n, Self::seed, |x| x.to_string())
                     }

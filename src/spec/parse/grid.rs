@@ -81,19 +81,14 @@ impl Parser<'_> {
         });
     }
 
-    /// `source:`, required unless `weights:` is given (then it must be absent: `None`).
+    /// `source:`, required unless `weights:` is given (`None` then when absent: trials fine-tune
+    /// the weights directly).
     fn source_unless_weights(&mut self, g: &RawGrid) -> Option<SourceTask> {
         let root: &[Seg] = &[];
         match (g.weights.given().is_some(), &g.source.0) {
             (true, None) => None,
-            (true, Some(_)) => {
-                self.diag.err(
-                    &key(root, "source"),
-                    "`source:` is not used when `weights:` is given (trials start from those \
-                     weights instead of pretraining on a source task); remove it",
-                );
-                None
-            }
+            // The weights are trained on the source task first (a source head on them).
+            (true, Some(v)) => self.source(v, &key(root, "source")),
             (false, _) => self
                 .required(
                     &g.source,
@@ -212,6 +207,13 @@ impl Parser<'_> {
         let epochs = self.axis_req(&g.epochs, root, "epochs", "`epochs: 10`", Self::epochs);
         let batch_size = self.axis(&g.batch_size, &at("batch_size"), Self::batch_size);
         let precision = self.axis(&g.precision, &at("precision"), Self::precision);
+        let max_length = match g.max_length.given() {
+            None => Some(vec![Av {
+                value: None,
+                path: at("max_length"),
+            }]),
+            Some(v) => self.axis(v, &at("max_length"), Self::max_length),
+        };
         let seed = self.seeds(&g.seeds);
         let axes = (|| {
             Some(Axes {
@@ -224,6 +226,7 @@ impl Parser<'_> {
                 epochs: epochs?,
                 batch_size: batch_size?,
                 precision: precision?,
+                max_length: max_length?,
                 seed: seed?,
             })
         })();
@@ -255,6 +258,11 @@ impl Parser<'_> {
         let input_size = match (g.input_size.given(), &backbone) {
             (None, _) => Some(None),
             (Some(v), Some(bbs)) => self.input_size(v, &key(root, "input_size"), bbs).map(Some),
+            (Some(_), None) => None,
+        };
+        let pooling = match (g.pooling.given(), &backbone) {
+            (None, _) => Some(None),
+            (Some(v), Some(bbs)) => self.pooling(v, &key(root, "pooling"), bbs).map(Some),
             (Some(_), None) => None,
         };
         let baselines = self.baselines(&g.baselines);
@@ -299,6 +307,7 @@ impl Parser<'_> {
             image_size,
             weights,
             input_size: input_size?,
+            pooling: pooling?,
             zips: zips?,
             excludes: excludes?,
             excludes_path,

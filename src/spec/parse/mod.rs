@@ -16,6 +16,7 @@ mod dataset;
 mod grid;
 mod schedule;
 mod task;
+mod text;
 mod values;
 
 pub(crate) use axes::*;
