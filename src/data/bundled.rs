@@ -1,4 +1,4 @@
-//! The bundled datasets travel inside the binary (about 6 MB), so an installed `thaw` runs the
+//! The bundled datasets travel inside the binary (about 7 MB), so an installed `thaw` runs the
 //! example grids from any folder. A bundled file is read from the data folder (`--data-dir`,
 //! default `data`) when it is there, else from a copy of the embedded bytes written once to the
 //! user cache ([`crate::paths::cache_home`]`/data`).
@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 /// Every bundled file: its path under the data folder and its bytes.
-const FILES: [(&str, &[u8]); 5] = [
+const FILES: [(&str, &[u8]); 9] = [
     (
         "mnist10k/mnist10k-images-idx3-ubyte.gz",
         include_bytes!("../../data/mnist10k/mnist10k-images-idx3-ubyte.gz"),
@@ -27,6 +27,22 @@ const FILES: [(&str, &[u8]); 5] = [
     (
         "digits8x8/digits.csv.gz",
         include_bytes!("../../data/digits8x8/digits.csv.gz"),
+    ),
+    (
+        "vader/movieReviewSnippets_GroundTruth.txt.gz",
+        include_bytes!("../../data/vader/movieReviewSnippets_GroundTruth.txt.gz"),
+    ),
+    (
+        "vader/tweets_GroundTruth.txt.gz",
+        include_bytes!("../../data/vader/tweets_GroundTruth.txt.gz"),
+    ),
+    (
+        "vader/amazonReviewSnippets_GroundTruth.txt.gz",
+        include_bytes!("../../data/vader/amazonReviewSnippets_GroundTruth.txt.gz"),
+    ),
+    (
+        "vader/nytEditorialSnippets_GroundTruth.txt.gz",
+        include_bytes!("../../data/vader/nytEditorialSnippets_GroundTruth.txt.gz"),
     ),
 ];
 

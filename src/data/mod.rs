@@ -1,5 +1,6 @@
-//! Datasets: IDX/CSV readers, image folders and CSV lists of image files, per-class splits and
-//! sampling, resizing, domain shifts and training-time augmentation.
+//! Datasets: IDX/CSV readers, image folders and CSV lists of image files, text files (CSV, TSV,
+//! JSON Lines), per-class splits and sampling, resizing, domain shifts and training-time
+//! augmentation.
 //!
 //! [`load_dataset`] reads a [`DatasetSource`] once per process (cached by the resolved source;
 //! [`load_dataset_cached`] also keeps decoded image files in an on-disk cache), [`split_task`]
@@ -13,11 +14,13 @@ mod bundled;
 mod csv;
 mod idx;
 mod images;
+mod labels;
 mod resize;
 mod shift;
 mod split;
 #[cfg(feature = "train")]
 mod tensors;
+mod text;
 
 #[cfg(feature = "train")]
 pub use augment::augment;
@@ -27,15 +30,18 @@ pub use shift::shift_image;
 pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSplit};
 #[cfg(feature = "train")]
 pub use tensors::{prepare, prepare_task, Encoding, TaskData, TensorSet, Tokenize};
+pub use text::apply_text;
 
-use crate::spec::trial::{Channels, DatasetSource, OnBadFile, BUNDLED};
+use crate::spec::trial::{
+    Channels, DatasetSource, OnBadFile, TextLabel, TextSource, BUNDLED, SCORE_CLASSES,
+};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// A whole labelled image dataset in memory, pixels as u8 0..=255, 1 (grayscale) or 3 (RGB)
-/// channels.
+/// A whole labelled dataset in memory: images (pixels as u8 0..=255, 1 (grayscale) or 3 (RGB)
+/// channels) or texts.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub label: String,
@@ -49,15 +55,18 @@ pub struct Dataset {
     pub pixels: Vec<u8>,
     pub labels: Vec<u32>,
     /// blake3 hex of the source file bytes (images then labels for IDX pairs); for image-file
-    /// datasets, of the relative paths, labels, fixed splits, class names and decoded pixels.
+    /// datasets, of the relative paths, labels, fixed splits, class names and decoded pixels;
+    /// for text datasets, of the (decompressed) file bytes and the options that read them.
     pub fingerprint: String,
-    /// Names of labels `0..k` (image-file datasets: the class folder names or CSV label texts,
-    /// sorted); `None` for datasets whose labels are bare numbers.
+    /// Names of labels `0..k` (image-file and text datasets: the class folder names or label
+    /// texts, sorted; `negative`, `positive` for score labels); `None` for datasets whose labels
+    /// are bare numbers.
     pub class_names: Option<Vec<String>>,
-    /// The file of every example, relative to the dataset root (image-file datasets only).
+    /// The file of every example, relative to the dataset root (image-file datasets); the id
+    /// of every example, or `FILE:LINE` (text datasets).
     pub files: Option<Vec<String>>,
-    /// The split of every example when the data fixes it (`train/ val/ test/` folders, a CSV
-    /// split column); `None` = thaw draws the split.
+    /// The split of every example when the data fixes it (`train/ val/ test/` folders, a split
+    /// column); `None` = thaw draws the split.
     pub fixed_split: Option<Vec<SplitName>>,
     /// Warnings raised while loading (files skipped or ignored), also printed to stderr.
     pub warnings: Vec<String>,
@@ -104,6 +113,8 @@ enum Resolved {
         /// The folder or the CSV file.
         path: PathBuf,
     },
+    /// A text file (bundled ones with their file found).
+    Text(TextSource),
 }
 
 impl Resolved {
@@ -135,6 +146,11 @@ impl Resolved {
                     serde_json::to_string(&src).unwrap_or_default()
                 )
             }
+            Resolved::Text(t) => format!(
+                "text\0{}\0{}",
+                abs(&t.path),
+                serde_json::to_string(t).unwrap_or_default()
+            ),
         }
     }
 
@@ -143,11 +159,28 @@ impl Resolved {
             Resolved::Idx { images, labels } => vec![images, labels],
             Resolved::Csv { path, .. } => vec![path],
             Resolved::Images { .. } => vec![],
+            Resolved::Text(t) => vec![&t.path],
         }
     }
 }
 
 fn resolve(src: &DatasetSource, data_dir: &Path) -> Result<Resolved> {
+    let unknown = |name: &str| {
+        anyhow::anyhow!(
+            "unknown bundled dataset \"{name}\"; bundled datasets are {} (or give file paths)",
+            BUNDLED.join(", ")
+        )
+    };
+    if let DatasetSource::BundledText { name, neutral } = src {
+        return text::bundled_source(name, *neutral, data_dir)?
+            .map(Resolved::Text)
+            .ok_or_else(|| unknown(name));
+    }
+    if let DatasetSource::Bundled { name } = src {
+        if let Some(t) = text::bundled_source(name, 0.0, data_dir)? {
+            return Ok(Resolved::Text(t));
+        }
+    }
     Ok(match src {
         DatasetSource::Bundled { name } => match name.as_str() {
             "mnist10k" => Resolved::Idx {
@@ -163,11 +196,7 @@ fn resolve(src: &DatasetSource, data_dir: &Path) -> Result<Resolved> {
                 side: 8,
                 max_value: 16.0,
             },
-            other => bail!(
-                "unknown bundled dataset \"{other}\"; bundled datasets are {} (or give IDX/CSV \
-                 file paths)",
-                BUNDLED.join(", ")
-            ),
+            other => return Err(unknown(other)),
         },
         DatasetSource::Idx { images, labels } => Resolved::Idx {
             images: images.clone(),
@@ -204,16 +233,25 @@ fn resolve(src: &DatasetSource, data_dir: &Path) -> Result<Resolved> {
                 path: path.clone(),
             }
         }
+        DatasetSource::Text(t) => Resolved::Text(t.clone()),
+        DatasetSource::BundledText { name, .. } => return Err(unknown(name)),
     })
 }
 
-/// Class names of an image-file dataset (folder names or CSV label texts, sorted: the name at
-/// position `i` is label `i`), found without decoding any image. `None` for other datasets.
+/// Class names of an image-file or text dataset (folder names or label texts, sorted: the name
+/// at position `i` is label `i`; [`SCORE_CLASSES`] for score labels), found without decoding
+/// any image (a text file with a label column is read). `None` for other datasets.
 pub fn class_names(src: &DatasetSource) -> Result<Option<Vec<String>>> {
+    let score = || Some(SCORE_CLASSES.map(String::from).to_vec());
     match src {
         DatasetSource::Folder { .. } | DatasetSource::CsvList { .. } => {
             Ok(Some(images::list(src)?.class_names))
         }
+        DatasetSource::Text(TextSource {
+            label: TextLabel::Column(_),
+            ..
+        }) => Ok(load_dataset(src, Path::new("."))?.class_names.clone()),
+        _ if src.is_text() => Ok(score()),
         _ => Ok(None),
     }
 }
@@ -406,6 +444,7 @@ fn read(src: &DatasetSource, resolved: &Resolved, cache_dir: Option<&Path>) -> R
             })
         }
         Resolved::Images { src, .. } => Ok(read_images(src, cache_dir)?.0),
+        Resolved::Text(t) => text::read(label, t),
     }
 }
 

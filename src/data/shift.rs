@@ -86,6 +86,8 @@ pub(crate) fn apply(shift: &Shift, img: &mut [f32], channels: usize, side: usize
         | Shift::ColorCast { .. }
         | Shift::Grayscale
         | Shift::ChannelSwap { .. } => {}
+        // Text shifts do not apply to images (grid validation rejects them on image datasets).
+        Shift::Typos { .. } | Shift::Lowercase | Shift::Truncate { .. } => {}
     }
 }
 

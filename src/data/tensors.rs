@@ -120,7 +120,7 @@ fn build_text_set(
 ) -> Result<TensorSet> {
     let shifted: Vec<String> = indices
         .iter()
-        .map(|&i| text_tmp::apply_text(shift, &texts[i], i))
+        .map(|&i| super::text::apply_text(shift, &texts[i], i))
         .collect();
     let refs: Vec<&str> = shifted.iter().map(String::as_str).collect();
     let ids = tokenizer.encode(&refs, max_length)?;
@@ -212,9 +212,3 @@ pub fn prepare(
     })
 }
 
-// TEMPORARY until the text-data branch lands.
-mod text_tmp {
-    pub fn apply_text(_s: &crate::spec::trial::Shift, t: &str, _i: usize) -> String {
-        t.to_string()
-    }
-}

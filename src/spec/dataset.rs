@@ -1,18 +1,38 @@
-//! Where a trial's images come from: bundled, IDX, CSV, image folders and CSV lists, with how
-//! image files are decoded and augmented.
+//! Where a trial's examples come from: bundled, IDX, CSV, image folders and CSV lists, with how
+//! image files are decoded and augmented; and text files (CSV, TSV, JSON Lines) with how their
+//! labels are read.
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// Names of the datasets bundled with thaw (`dataset: mnist10k`).
-pub const BUNDLED: [&str; 3] = ["mnist10k", "fashion10k", "digits8x8"];
+/// Names of the datasets bundled with thaw (`dataset: mnist10k`): three image datasets, then the
+/// text datasets of [`BUNDLED_TEXT`].
+pub const BUNDLED: [&str; 7] = [
+    "mnist10k",
+    "fashion10k",
+    "digits8x8",
+    "vader_movies",
+    "vader_tweets",
+    "vader_amazon",
+    "vader_nyt",
+];
+
+/// The bundled text datasets: the sentence-level sentiment ratings of Hutto & Gilbert (ICWSM
+/// 2014), labelled by the sign of their mean rating (`negative` 0, `positive` 1).
+pub const BUNDLED_TEXT: [&str; 4] = ["vader_movies", "vader_tweets", "vader_amazon", "vader_nyt"];
 
 /// Where a dataset's images and labels come from.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DatasetSource {
-    /// One of the datasets bundled under `data/`: `mnist10k`, `fashion10k`, `digits8x8`.
+    /// One of the datasets bundled under `data/` ([`BUNDLED`]); a text one with its defaults
+    /// (`neutral: 0`).
     Bundled { name: String },
+    /// A bundled text dataset ([`BUNDLED_TEXT`]) with a neutral band: scores in
+    /// `[-neutral, neutral]` are left out. In grids: `{kind: bundled, name: vader_tweets,
+    /// neutral: 0.5}`; a grid with `neutral: 0` (or none) gives [`DatasetSource::Bundled`], so
+    /// both spellings share trial keys.
+    BundledText { name: String, neutral: f64 },
     /// A pair of IDX files (gzip or raw), e.g. the full MNIST/Fashion-MNIST/KMNIST files.
     Idx { images: PathBuf, labels: PathBuf },
     /// A digits-style CSV (gzip or raw): pixel columns then the label, no header.
@@ -46,7 +66,77 @@ pub enum DatasetSource {
         #[serde(flatten)]
         images: ImageOptions,
     },
+    /// A text file, one example per row: CSV or TSV with a header row (or the column names given
+    /// in `columns`), or JSON Lines (one object per line, its keys the columns). In grids:
+    /// `{kind: text, path: FILE, text_column: text, label_column: label}`.
+    Text(TextSource),
 }
+
+/// A text dataset file and how its columns are read.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct TextSource {
+    pub path: PathBuf,
+    /// `None` = from the file name: `.csv`, `.tsv` or `.jsonl`, each optionally `.gz`.
+    pub format: Option<TextFormat>,
+    /// The column names of a CSV or TSV file without a header row (its first row is then an
+    /// example); `None` = the first row is the header.
+    pub columns: Option<Vec<String>>,
+    /// The column holding each example's text.
+    pub text_column: String,
+    /// How labels are read.
+    pub label: TextLabel,
+    /// The split column (`train`, `val`, `test`); `None` uses a column named `split` if there
+    /// is one.
+    pub split_column: Option<String>,
+    /// The column naming each example (listed in split manifests); `None` uses a column named
+    /// `id` if there is one, else the examples are named `FILE:LINE`.
+    pub id_column: Option<String>,
+}
+
+/// The format of a text dataset file.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TextFormat {
+    /// Comma-separated values (RFC 4180: `"` quotes fields, which may hold commas, quotes
+    /// written `""` and line breaks).
+    Csv,
+    /// Tab-separated values: fields hold no tab and no line break, and `"` is an ordinary
+    /// character (no quoting).
+    Tsv,
+    /// JSON Lines: one JSON object per line; string, number and boolean values are read as text.
+    Jsonl,
+}
+
+impl TextFormat {
+    /// The format a file name declares: `.csv`, `.tsv` or `.jsonl`, each optionally followed by
+    /// `.gz` (case-insensitive); `None` for any other name.
+    pub fn from_path(path: &std::path::Path) -> Option<TextFormat> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let name = name.strip_suffix(".gz").unwrap_or(&name);
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext {
+            "csv" => Some(TextFormat::Csv),
+            "tsv" => Some(TextFormat::Tsv),
+            "jsonl" => Some(TextFormat::Jsonl),
+            _ => None,
+        }
+    }
+}
+
+/// Where a text dataset's labels come from.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum TextLabel {
+    /// A column of class names (mapped to ids `0..k` in sorted order) or of integer ids, as in
+    /// a CSV list of image files.
+    Column(String),
+    /// A column of numeric scores labelled by sign: `negative` (0) below `-neutral`, `positive`
+    /// (1) above `neutral`; scores in `[-neutral, neutral]` (0 always) are left out.
+    Score { column: String, neutral: f64 },
+}
+
+/// The class names of score-labelled text datasets, label 0 first.
+pub const SCORE_CLASSES: [&str; 2] = ["negative", "positive"];
 
 /// Side length image files are decoded to when no grid sets it (a grid uses its `image_size`).
 pub const DEFAULT_DECODE_SIZE: usize = 64;
@@ -181,6 +271,8 @@ impl DatasetSource {
     pub fn label(&self) -> String {
         match self {
             DatasetSource::Bundled { name } => name.clone(),
+            DatasetSource::BundledText { name, neutral } => format!("{name} (neutral {neutral})"),
+            DatasetSource::Text(t) => file_stem(&t.path),
             DatasetSource::Idx { images, .. } => file_stem(images),
             DatasetSource::Csv { path, .. }
             | DatasetSource::Folder { path, .. }
@@ -196,6 +288,21 @@ impl DatasetSource {
             }
             _ => None,
         }
+    }
+
+    /// Whether the examples are text (text files and the bundled text datasets).
+    pub fn is_text(&self) -> bool {
+        match self {
+            DatasetSource::Text(_) | DatasetSource::BundledText { .. } => true,
+            DatasetSource::Bundled { name } => BUNDLED_TEXT.contains(&name.as_str()),
+            _ => false,
+        }
+    }
+
+    /// Whether the dataset names its classes (image-file and text datasets), so that grids may
+    /// give `classes:` as names.
+    pub fn names_classes(&self) -> bool {
+        self.image_options().is_some() || self.is_text()
     }
 
     /// The dataset's training-time augmentation, if any is active.

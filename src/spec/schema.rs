@@ -44,6 +44,7 @@ mod default {
         adamw_weight_decay = 0.01;
         image_column = "path";
         label_column = "label";
+        text_column = "text";
         on_bad_file = "error";
     }
 }
@@ -123,6 +124,23 @@ pub(crate) enum RawShift {
     Grayscale(Value),
     ChannelSwap(Value),
     Jpeg(Value),
+    Typos(Value),
+    Lowercase(Value),
+    Truncate(Value),
+}
+
+/// `typos:` written as a mapping, `{typos: {rate: 0.05}}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawTypos {
+    pub rate: Field,
+}
+
+/// `truncate:` written as a mapping, `{truncate: {words: 20}}`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawTruncate {
+    pub words: Field,
 }
 
 /// The keys of every schedule; its `kind` adds those of [`RawStep`], [`RawCosine`] or
@@ -220,14 +238,33 @@ pub(crate) struct RawAdamw {
 pub(crate) enum DatasetTag {
     Folder,
     Csv,
+    Text,
     Idx,
     Bundled,
 }
 
+/// `kind: bundled`; `neutral` applies to the bundled text datasets.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct RawBundled {
     pub name: Field,
+    pub neutral: Field,
+}
+
+/// `kind: text`: a CSV, TSV or JSON Lines file of texts and labels.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawText {
+    pub path: Field,
+    pub format: Field,
+    pub columns: Field,
+    #[serde(default = "default::text_column")]
+    pub text_column: Value,
+    pub label_column: Field,
+    pub score_column: Field,
+    pub neutral: Field,
+    pub split_column: Field,
+    pub id_column: Field,
 }
 
 #[derive(Deserialize, Default)]

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 pub use super::backbone::*;
 pub use super::dataset::*;
 
-/// A domain shift applied to the target task's images (train, validation and test alike).
+/// A domain shift applied to the target task's examples (train, validation and test alike):
+/// image shifts to image datasets, text shifts (`typos`, `lowercase`, `truncate`) to text ones.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Shift {
@@ -47,6 +48,14 @@ pub enum Shift {
     /// JPEG compression at `quality` (1..=100): encoded and decoded again. Applies to gray
     /// images too.
     Jpeg { quality: u8 },
+    /// Text: character noise. Each ASCII letter, with probability `rate`, is deleted,
+    /// doubled, swapped with the next letter or replaced by a QWERTY keyboard neighbour (one of
+    /// the four at random), seeded per example.
+    Typos { rate: f64 },
+    /// Text: every character lower-cased.
+    Lowercase,
+    /// Text: only the first `words` words (runs of non-whitespace) kept.
+    Truncate { words: usize },
 }
 
 /// The planes a channel order such as `bgr` takes, by output plane (`bgr` → `[2, 1, 0]`);
@@ -82,14 +91,27 @@ impl Shift {
             Shift::Grayscale => "grayscale",
             Shift::ChannelSwap { .. } => "channel_swap",
             Shift::Jpeg { .. } => "jpeg",
+            Shift::Typos { .. } => "typos",
+            Shift::Lowercase => "lowercase",
+            Shift::Truncate { .. } => "truncate",
         }
+    }
+
+    /// Whether this is a text shift (`typos`, `lowercase`, `truncate`); `none` is neither a text
+    /// nor an image shift and fits both.
+    pub fn is_text(&self) -> bool {
+        matches!(
+            self,
+            Shift::Typos { .. } | Shift::Lowercase | Shift::Truncate { .. }
+        )
     }
 
     /// The shift's magnitude, the report's x axis within a kind (0 for `none`). Colour shifts
     /// measure the distance from their neutral value: `hue` the angle to 0 on the circle
     /// (0..=180 degrees), `saturation` and `brightness` `|1 - factor|`, `color_cast`
     /// `max |gain - 1|`, `grayscale` 1, `channel_swap` the number of planes that move (0, 2 or
-    /// 3), `jpeg` `100 - quality`.
+    /// 3), `jpeg` `100 - quality`. Text shifts: `typos` the rate, `lowercase` 1, `truncate` the
+    /// number of words kept (so there a smaller magnitude is a stronger shift).
     pub fn magnitude(&self) -> f64 {
         match self {
             Shift::None => 0.0,
@@ -108,6 +130,9 @@ impl Shift {
                 p.iter().enumerate().filter(|&(i, &c)| i != c).count() as f64
             }),
             Shift::Jpeg { quality } => 100.0 - f64::from(*quality),
+            Shift::Typos { rate } => *rate,
+            Shift::Lowercase => 1.0,
+            Shift::Truncate { words } => *words as f64,
         }
     }
 }
@@ -117,6 +142,7 @@ impl fmt::Display for Shift {
         match self {
             Shift::None => write!(f, "none"),
             Shift::Grayscale => write!(f, "grayscale"),
+            Shift::Lowercase => write!(f, "lowercase"),
             // The setting as written (a factor of 0.5 and of 1.5 have the same magnitude).
             Shift::Hue { degrees } => write!(f, "hue {degrees}"),
             Shift::Saturation { factor } => write!(f, "saturation {factor}"),

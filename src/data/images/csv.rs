@@ -1,9 +1,10 @@
 //! CSV-list datasets: a CSV of image paths, labels and optional splits.
 
-use super::{Entry, Listing, SPLIT_DIRS};
+use super::{Entry, Listing};
+use crate::data::labels::{label_ids, parse_split};
 use crate::data::split::SplitName;
 use anyhow::{bail, Context, Result};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Splits one CSV line into fields (RFC 4180: `"` quotes, `""` inside quotes is a quote).
@@ -36,13 +37,6 @@ fn csv_fields(line: &str) -> Option<Vec<String>> {
     }
     out.push(cur);
     Some(out.into_iter().map(|f| f.trim().to_string()).collect())
-}
-
-fn parse_split(s: &str) -> Option<SplitName> {
-    SPLIT_DIRS
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(s))
-        .map(|p| p.1)
 }
 
 /// Lists a CSV-list dataset. Labels that are all non-negative integers are used as ids
@@ -131,22 +125,8 @@ pub(crate) fn list_csv(
     if rows.is_empty() {
         bail!("{}: the CSV list has a header but no rows", path.display());
     }
-    let numeric: Option<Vec<u32>> = rows.iter().map(|r| r.1.parse::<u32>().ok()).collect();
-    let (class_names, labels): (Vec<String>, Vec<u32>) = match numeric {
-        Some(ids) => {
-            let max = *ids.iter().max().unwrap();
-            ((0..=max).map(|i| i.to_string()).collect(), ids)
-        }
-        None => {
-            let names: BTreeSet<&str> = rows.iter().map(|r| r.1.as_str()).collect();
-            let names: Vec<String> = names.into_iter().map(str::to_string).collect();
-            let ids = rows
-                .iter()
-                .map(|r| names.binary_search(&r.1).unwrap() as u32)
-                .collect();
-            (names, ids)
-        }
-    };
+    let texts: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    let (class_names, labels) = label_ids(&texts);
     let root = path
         .parent()
         .map(Path::to_path_buf)

@@ -38,7 +38,7 @@ pub struct LoadStats {
 }
 
 /// Folder names that mark a `train/ val/ test/` layout, with the split each one means.
-const SPLIT_DIRS: [(&str, SplitName); 5] = [
+pub(crate) const SPLIT_DIRS: [(&str, SplitName); 5] = [
     ("train", SplitName::Train),
     ("val", SplitName::Val),
     ("valid", SplitName::Val),

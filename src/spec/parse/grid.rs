@@ -132,7 +132,40 @@ impl Parser<'_> {
             Self::train_per_class,
         );
         let shift = self.axis(&t.shift, &key(&tp, "shift"), Self::shift);
+        if let (Some(ds), Some(shifts)) = (&ds, &shift) {
+            self.shifts_fit(ds, shifts);
+        }
         Some((ds, classes, tpc, shift))
+    }
+
+    /// Reports every shift that does not apply to the dataset's kind of examples: an image
+    /// shift on a text dataset, a text shift on an image dataset.
+    fn shifts_fit(&mut self, ds: &DatasetSource, shifts: &[Av<Shift>]) {
+        let text = ds.is_text();
+        for s in shifts {
+            if s.value == Shift::None || s.value.is_text() == text {
+                continue;
+            }
+            let (this, that, fits) = if text {
+                ("an image", "text", "typos, lowercase, truncate")
+            } else {
+                (
+                    "a text",
+                    "images",
+                    "rotate, noise, invert, blur, contrast, hue, saturation, brightness, \
+                     color_cast, grayscale, channel_swap, jpeg",
+                )
+            };
+            self.diag.err(
+                &s.path,
+                format!(
+                    "`{}` is {this} shift, but the target dataset `{}` holds {that}; shifts for \
+                     {that}: {fits}",
+                    s.value.kind_name(),
+                    ds.label()
+                ),
+            );
+        }
     }
 
     /// The `seeds:` axis; a seed listed twice is an error.

@@ -45,12 +45,12 @@ impl Parser<'_> {
                     ok = false;
                     continue;
                 };
-                if ds.image_options().is_none() {
+                if !ds.names_classes() {
                     self.diag.err(
                         &ip,
                         format!(
-                            "class names need a folder or CSV-list dataset; `{}` has numbered \
-                             labels, so give the label number",
+                            "class names need a folder, CSV-list or text dataset; `{}` has \
+                             numbered labels, so give the label number",
                             ds.label()
                         ),
                     );

@@ -198,7 +198,8 @@ impl Parser<'_> {
     pub(super) fn shift(&mut self, v: &Value, path: &[Seg]) -> Option<Shift> {
         let kinds = names::<RawShift>();
         let forms = format!(
-            "`none`, `invert`, `grayscale`, or a mapping with one of {}, e.g. {{rotate: 45}}",
+            "`none`, `invert`, `grayscale`, `lowercase`, or a mapping with one of {}, e.g. \
+             {{rotate: 45}} or {{typos: 0.05}}",
             kinds.join(", ")
         );
         match v {
@@ -206,6 +207,7 @@ impl Parser<'_> {
                 "none" => Some(Shift::None),
                 "invert" => Some(Shift::Invert { amount: 1.0 }),
                 "grayscale" => Some(Shift::Grayscale),
+                "lowercase" => Some(Shift::Lowercase),
                 other => {
                     let mut all = vec!["none"];
                     all.extend_from_slice(kinds);
@@ -295,20 +297,25 @@ impl Parser<'_> {
                     .map(|factor| Shift::Brightness { factor })
             }
             RawShift::ColorCast(v) => self.color_cast(&v, &p),
-            RawShift::Grayscale(v) => match v {
-                Value::Bool(true) => Some(Shift::Grayscale),
-                Value::Number(n) if n.as_f64() == Some(1.0) => Some(Shift::Grayscale),
-                other => {
-                    self.diag.err(
-                        &p,
-                        format!(
-                            "expected `true` (or 1), got {}; for no shift write `none`",
-                            describe(&other)
-                        ),
-                    );
-                    None
-                }
-            },
+            RawShift::Grayscale(v) => self.switch_on(&v, &p).then_some(Shift::Grayscale),
+            RawShift::Lowercase(v) => self.switch_on(&v, &p).then_some(Shift::Lowercase),
+            RawShift::Typos(v) => {
+                let (v, p) =
+                    self.setting(v, &p, "rate", "{typos: {rate: 0.05}}", |r: RawTypos| r.rate)?;
+                self.float_in(
+                    &v,
+                    &p,
+                    |x| (0.0..=1.0).contains(&x),
+                    "in [0, 1] (the probability that a letter gets a typo)",
+                )
+                .map(|rate| Shift::Typos { rate })
+            }
+            RawShift::Truncate(v) => {
+                let example = "{truncate: {words: 20}}";
+                let (v, p) = self.setting(v, &p, "words", example, |r: RawTruncate| r.words)?;
+                self.usize(&v, &p, 1, "words kept")
+                    .map(|words| Shift::Truncate { words })
+            }
             RawShift::ChannelSwap(v) => {
                 let order = self.string(&v, &p, "a channel order such as `bgr`")?;
                 if rgb_permutation(order).is_none() {
@@ -329,6 +336,43 @@ impl Parser<'_> {
                 .usize_in(&v, &p, (1, 100), "JPEG quality", "")
                 .map(|q| Shift::Jpeg { quality: q as u8 }),
         }
+    }
+
+    /// Whether a switch-like shift (`grayscale`, `lowercase`) is written `true` (or 1); reports
+    /// anything else.
+    fn switch_on(&mut self, v: &Value, path: &[Seg]) -> bool {
+        match v {
+            Value::Bool(true) => true,
+            Value::Number(n) if n.as_f64() == Some(1.0) => true,
+            other => {
+                self.diag.err(
+                    path,
+                    format!(
+                        "expected `true` (or 1), got {}; for no shift write `none`",
+                        describe(other)
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// The setting of a shift written as its value (`{typos: 0.05}`) or as a mapping with one
+    /// key `k` (`{typos: {rate: 0.05}}`, read as `T`), with the setting's path.
+    fn setting<T: serde::de::DeserializeOwned>(
+        &mut self,
+        v: Value,
+        path: &[Seg],
+        k: &str,
+        example: &str,
+        field: fn(T) -> Field,
+    ) -> Option<(Value, Vec<Seg>)> {
+        if !v.is_mapping() {
+            return Some((v, path.to_vec()));
+        }
+        let f = field(self.section(&v, path, example, &|_| None)?);
+        self.required(&f, path, k, example)?;
+        Some((f.0?, key(path, k)))
     }
 
     /// `color_cast: [r, g, b]`: three gains >= 0, one per channel.
