@@ -3,6 +3,7 @@
 
 pub mod blocks;
 pub mod predict;
+pub mod tokenizer;
 pub mod weights;
 pub mod zoo;
 
