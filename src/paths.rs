@@ -16,6 +16,15 @@ pub fn cache_home() -> PathBuf {
 /// File name of the converted ImageNet EfficientNet-Lite0 weights in the weights folder.
 pub const LITE0_IMAGENET_FILE: &str = "efficientnet_lite0_imagenet.safetensors";
 
+/// Folder of the all-MiniLM-L6-v2 files (`model.safetensors`, `tokenizer.json`, `vocab.txt`,
+/// `config.json`, the model card `README.md`) in the weights folder.
+pub const MINILM_DIR: &str = "all-MiniLM-L6-v2";
+
+/// [`MINILM_DIR`] in [`weights_dir`] (where `make weights` extracts it).
+pub fn minilm_dir() -> PathBuf {
+    weights_dir().join(MINILM_DIR)
+}
+
 /// Folder of converted weights: `$THAW_WEIGHTS`, else `weights/` in [`cache_home`] (where
 /// `make weights` writes).
 pub fn weights_dir() -> PathBuf {

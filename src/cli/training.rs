@@ -59,7 +59,11 @@ pub fn predict(args: PredictArgs) -> Result<()> {
     let backbone = &args.backbone;
     let kind = thaw::spec::BackboneKind::ALL
         .into_iter()
-        .find(|k| k.name() == backbone && k.takes_weights())
+        .find(|k| {
+            k.name() == backbone
+                && k.takes_weights()
+                && k.profile().modality == thaw::spec::Modality::Image
+        })
         .with_context(|| format!("--backbone {backbone}: expected one of resnet18, resnet34, resnet50, mobilenet_v2, efficientnet_b0, efficientnet_lite0"))?;
     let file = match args.weights.as_str() {
         "imagenet" => kind.imagenet_weights()?,

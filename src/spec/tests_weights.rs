@@ -160,3 +160,32 @@ fn imagenet_weights_are_the_converted_lite0_file_in_the_weights_folder() {
         std::path::PathBuf::from("w.safetensors")
     );
 }
+
+#[test]
+fn pretrained_names_each_backbones_shipped_weights() {
+    let g = parse(&WEIGHTS.replace("weights: imagenet", "weights: pretrained")).unwrap();
+    assert_eq!(g.trials[0].weights, Some(Weights::Pretrained));
+    assert!(g.trials[0]
+        .config_json()
+        .contains(r#""weights":"pretrained""#));
+    let lite0 = BackboneKind::EfficientnetLite0;
+    assert_eq!(
+        Weights::Pretrained.file(lite0).unwrap(),
+        lite0.imagenet_weights().unwrap()
+    );
+    assert_eq!(
+        BackboneKind::MinilmL6.pretrained_weights().unwrap(),
+        crate::paths::minilm_dir().join("model.safetensors")
+    );
+    let e = parse(
+        &WEIGHTS
+            .replace("weights: imagenet", "weights: pretrained")
+            .replace("efficientnet_lite0", "resnet18"),
+    )
+    .unwrap_err();
+    let msg = &find(&e, "weights").message;
+    assert!(
+        msg.contains("efficientnet_lite0 and minilm_l6 only"),
+        "{msg}"
+    );
+}

@@ -217,16 +217,22 @@ impl<'de> Deserialize<'de> for Freeze {
 pub enum Weights {
     /// The ImageNet weights thaw converts into its cache (`make weights`): EfficientNet-Lite0.
     Imagenet,
+    /// The backbone's own pretrained weights that `make weights` puts in the cache
+    /// ([`BackboneKind::pretrained_weights`]): ImageNet for efficientnet_lite0, the
+    /// sentence-transformers checkpoint for minilm_l6.
+    Pretrained,
     /// A safetensors file of a framework `state_dict`.
     File(PathBuf),
 }
 
 impl Weights {
     /// The file these weights are read from for `kind` (`File` paths as given; `imagenet` is
-    /// the converted file in the weights folder, for efficientnet_lite0 only).
+    /// the converted file in the weights folder, for efficientnet_lite0 only; `pretrained` is
+    /// [`BackboneKind::pretrained_weights`]).
     pub fn file(&self, kind: BackboneKind) -> anyhow::Result<PathBuf> {
         match self {
             Weights::Imagenet => kind.imagenet_weights(),
+            Weights::Pretrained => kind.pretrained_weights(),
             Weights::File(p) => Ok(p.clone()),
         }
     }
@@ -236,6 +242,7 @@ impl fmt::Display for Weights {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Weights::Imagenet => f.write_str("imagenet"),
+            Weights::Pretrained => f.write_str("pretrained"),
             Weights::File(p) => write!(f, "{}", p.display()),
         }
     }

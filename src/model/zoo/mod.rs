@@ -1,8 +1,10 @@
-//! ImageNet-style backbones (torchvision ResNet-18/34/50, MobileNetV2, EfficientNet-B0, and
-//! EfficientNet-Lite0), built as ordered blocks whose variables carry the checkpoint's own
+//! Backbones with external checkpoints: ImageNet-style ones (torchvision ResNet-18/34/50,
+//! MobileNetV2, EfficientNet-B0, and EfficientNet-Lite0) and the BERT text encoder
+//! all-MiniLM-L6-v2 ([`bert`]), built as ordered blocks whose variables carry the checkpoint's own
 //! tensor names under `backbone.` (`backbone.layer1.0.conv1.weight` holds `layer1.0.conv1.weight`),
 //! so loading a `state_dict` is a rename of one prefix.
 
+pub mod bert;
 mod inverted;
 mod layers;
 mod resnet;
@@ -13,6 +15,7 @@ use layers::Unit;
 use tch::nn;
 use tch::Tensor;
 
+pub use bert::{cls, masked_mean};
 pub use layers::Act;
 
 /// A block made of units applied in order.
@@ -29,7 +32,7 @@ impl Block for Stage {
     }
 }
 
-/// Builds the blocks of an ImageNet-style backbone under `bb` (the `backbone` path), block `i`
+/// Builds the blocks of a backbone with an external checkpoint under `bb` (the `backbone` path), block `i`
 /// in optimizer group `i`. `on_block(i, block)` is called as soon as block `i` and all its
 /// variables exist (the caller records which trainable variables each block added).
 pub fn build(kind: BackboneKind, bb: &nn::Path, mut on_block: impl FnMut(usize, Box<dyn Block>)) {
@@ -44,6 +47,7 @@ pub fn build(kind: BackboneKind, bb: &nn::Path, mut on_block: impl FnMut(usize, 
         BackboneKind::EfficientnetLite0 => {
             inverted::build(&inverted::EFFICIENTNET_LITE0, bb, &mut on_block)
         }
+        BackboneKind::MinilmL6 => bert::build(bert::MINILM_L6, bb, &mut on_block),
         BackboneKind::Cnn4 | BackboneKind::Resnet8 => {
             unreachable!("{kind} is built by Network::new")
         }

@@ -47,7 +47,7 @@ impl Parser<'_> {
         }
     }
 
-    /// `weights: imagenet | FILE.safetensors`, checked against the backbone axis.
+    /// `weights: pretrained | imagenet | FILE.safetensors`, checked against the backbone axis.
     pub(super) fn weights(
         &mut self,
         v: &Value,
@@ -57,10 +57,14 @@ impl Parser<'_> {
         let v = self.single(
             v,
             path,
-            "weights is not an axis; give one value (`imagenet` or a .safetensors file) and \
-             one backbone",
+            "weights is not an axis; give one value (`pretrained`, `imagenet` or a \
+             .safetensors file) and one backbone",
         )?;
-        let s = self.string(v, path, "`imagenet` or a .safetensors file of a state_dict")?;
+        let s = self.string(
+            v,
+            path,
+            "`pretrained`, `imagenet` or a .safetensors file of a state_dict",
+        )?;
         let mut ok = true;
         for b in backbones {
             if !b.value.takes_weights() {
@@ -96,6 +100,24 @@ impl Parser<'_> {
                 }
             }
             return ok.then_some(Weights::Imagenet);
+        }
+        if s == "pretrained" {
+            let shipped = BackboneKind::with_pretrained_weights();
+            for b in backbones {
+                if b.value.takes_weights() && !shipped.contains(&b.value.name()) {
+                    self.diag.err(
+                        path,
+                        format!(
+                            "`pretrained` weights ship for {} only, not `{}`; give a \
+                             .safetensors file of a torchvision state_dict (see the README)",
+                            shipped.join(" and "),
+                            b.value
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            return ok.then_some(Weights::Pretrained);
         }
         if backbones.len() > 1 {
             self.diag.err(

@@ -1,0 +1,264 @@
+//! The text backbone minilm_l6 (all-MiniLM-L6-v2) against a plain PyTorch BertModel
+//! (scripts/text_reference.py) on the same weights and token ids: mean-pooled and [CLS]
+//! embeddings of a padded batch, padding that changes nothing, the mask channel every block
+//! carries, and the sentence-embedding property the weights were trained for.
+//!
+//! Needs the files `make weights` extracts into the weights folder, and for the parity test the
+//! cache venv's python with torch. Without them each test prints why and passes (CI runs
+//! `make test`, which depends on `make weights`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tch::{Device, Kind, Tensor};
+use thaw::model::tokenizer::TextTokenizer;
+use thaw::model::zoo::{cls, masked_mean};
+use thaw::model::Network;
+use thaw::spec::BackboneKind;
+
+/// Sentences of different lengths (3 to 20 word pieces).
+const SENTENCES: [&str; 5] = [
+    "The movie was surprisingly good!",
+    "Hello.",
+    "A man is playing a guitar on the stage while the crowd sings along with every word.",
+    "Transfer learning reuses representations learned on one task for another.",
+    "Cats sleep.",
+];
+
+macro_rules! require {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(why) => {
+                eprintln!("SKIPPED: {why}");
+                return;
+            }
+        }
+    };
+}
+
+fn python() -> PathBuf {
+    match std::env::var_os("THAW_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/thaw/torch-2.11.0/bin/python")
+        }
+    }
+}
+
+/// Python with torch, or why not.
+fn reference_python() -> Result<PathBuf, String> {
+    let py = python();
+    let ok = Command::new(&py)
+        .args(["-c", "import torch"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(py)
+    } else {
+        Err(format!(
+            "{} cannot import torch; run `make libtorch` (or set THAW_PYTHON)",
+            py.display()
+        ))
+    }
+}
+
+/// The MiniLM folder `make weights` fills, or why not.
+fn minilm_dir() -> Result<PathBuf, String> {
+    let dir = thaw::paths::minilm_dir();
+    if dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "{} lacks the MiniLM files; run `make weights`",
+            dir.display()
+        ))
+    }
+}
+
+/// minilm_l6 with its pretrained weights, and its tokenizer.
+fn load(dir: &Path) -> (Network, TextTokenizer) {
+    let mut net = Network::new(BackboneKind::MinilmL6, Device::Cpu, None, None);
+    net.load_weights(&dir.join("model.safetensors")).unwrap();
+    (net, TextTokenizer::from_dir(dir).unwrap())
+}
+
+/// Token ids `[N, L]`, each example padded with 0 to the longest.
+fn batch(ids: &[Vec<i64>]) -> Tensor {
+    let len = ids.iter().map(Vec::len).max().unwrap();
+    let rows: Vec<Tensor> = ids
+        .iter()
+        .map(|e| {
+            let mut row = e.clone();
+            row.resize(len, 0);
+            Tensor::from_slice(&row)
+        })
+        .collect();
+    Tensor::stack(&rows, 0)
+}
+
+/// The last block's output for `ids` (inference mode).
+fn encode(net: &Network, ids: &[Vec<i64>]) -> Tensor {
+    net.block_outputs(&batch(ids)).pop().unwrap()
+}
+
+fn matrix(v: &serde_json::Value) -> Tensor {
+    let rows: Vec<Tensor> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r: Vec<f32> = r
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect();
+            Tensor::from_slice(&r)
+        })
+        .collect();
+    Tensor::stack(&rows, 0)
+}
+
+/// max |a - b| / max |b|.
+fn rel_err(a: &Tensor, b: &Tensor) -> f64 {
+    let diff = (a - b).abs().max().double_value(&[]);
+    diff / b.abs().max().double_value(&[])
+}
+
+fn cosine(a: &Tensor, b: &Tensor) -> f64 {
+    let dot = (a * b).sum(Kind::Float).double_value(&[]);
+    dot / (a.norm().double_value(&[]) * b.norm().double_value(&[]))
+}
+
+#[test]
+fn mean_pooled_and_cls_embeddings_match_a_plain_pytorch_bert() {
+    let dir = require!(minilm_dir());
+    let py = require!(reference_python());
+    let (net, tok) = load(&dir);
+    let ids = tok.encode(&SENTENCES, 128).unwrap();
+    let lens: Vec<usize> = ids.iter().map(Vec::len).collect();
+    assert!(lens.iter().min() < lens.iter().max(), "{lens:?}");
+    let h = encode(&net, &ids);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/text_reference.py");
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), serde_json::to_string(&ids).unwrap()).unwrap();
+    let out = Command::new(py)
+        .arg(script)
+        .arg(&dir)
+        .arg(input.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reference script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reference: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mean = masked_mean(&h);
+    assert_eq!(mean.size(), [SENTENCES.len() as i64, 384]);
+    let e = rel_err(&mean, &matrix(&reference["mean"]));
+    eprintln!("mean pooling: relative error {e:.1e}");
+    assert!(e <= 1e-4, "mean pooling: relative error {e}");
+    let e = rel_err(&cls(&h), &matrix(&reference["cls"]));
+    eprintln!("[CLS]: relative error {e:.1e}");
+    assert!(e <= 1e-4, "[CLS]: relative error {e}");
+}
+
+#[test]
+fn padding_changes_no_embedding_and_every_block_carries_the_mask() {
+    let dir = require!(minilm_dir());
+    let (net, tok) = load(&dir);
+    assert_eq!(net.n_blocks(), 7);
+    assert_eq!(
+        BackboneKind::MinilmL6.block_names(),
+        [
+            "embeddings",
+            "layer1",
+            "layer2",
+            "layer3",
+            "layer4",
+            "layer5",
+            "layer6"
+        ]
+    );
+    for i in 0..net.n_blocks() {
+        assert!(
+            !net.block_params(i).is_empty(),
+            "block {i} has no parameters"
+        );
+    }
+    let ids = tok.encode(&SENTENCES, 128).unwrap();
+    let padded = batch(&ids);
+    let mask = padded.ne(0).to_kind(Kind::Float);
+    for (i, out) in net.block_outputs(&padded).iter().enumerate() {
+        assert_eq!(out.size(), [padded.size()[0], padded.size()[1], 385]);
+        assert!(out.select(2, 384).equal(&mask), "block {i} lost the mask");
+    }
+    let together = masked_mean(&encode(&net, &ids));
+    let mut worst: f64 = 0.0;
+    for (i, one) in ids.iter().enumerate() {
+        let alone = masked_mean(&encode(&net, std::slice::from_ref(one)));
+        let e = rel_err(&together.get(i as i64).unsqueeze(0), &alone);
+        assert!(
+            e <= 1e-5,
+            "sentence {i}: padding moved its embedding by {e}"
+        );
+        worst = worst.max(e);
+    }
+    eprintln!("padding: largest relative change {worst:.1e}");
+    let too_long = Tensor::ones([1, 513], (Kind::Int64, Device::Cpu));
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        net.block_outputs(&too_long)
+    }))
+    .unwrap_err();
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("513 tokens") && msg.contains("512"), "{msg}");
+}
+
+#[test]
+fn paraphrases_are_closer_than_unrelated_sentences() {
+    let dir = require!(minilm_dir());
+    let (net, tok) = load(&dir);
+    let texts = [
+        "A man is playing a guitar.",
+        "Someone is strumming a guitar.",
+        "The stock market fell sharply this morning.",
+        "How do I reset my password?",
+        "I forgot my password, how can I change it?",
+    ];
+    let e = masked_mean(&encode(&net, &tok.encode(&texts, 128).unwrap()));
+    let c = |i: i64, j: i64| cosine(&e.get(i), &e.get(j));
+    eprintln!(
+        "guitar/strumming {:.3}, guitar/market {:.3}, password pair {:.3}, password/market {:.3}",
+        c(0, 1),
+        c(0, 2),
+        c(3, 4),
+        c(3, 2)
+    );
+    assert!(c(0, 1) > c(0, 2) + 0.3, "{} vs {}", c(0, 1), c(0, 2));
+    assert!(c(3, 4) > c(3, 2) + 0.3, "{} vs {}", c(3, 4), c(3, 2));
+    assert!(c(3, 4) > c(3, 0), "{} vs {}", c(3, 4), c(3, 0));
+}
+
+#[test]
+fn the_checkpoint_loads_under_backbone_names_without_its_pooler() {
+    let dir = require!(minilm_dir());
+    let net = Network::new(BackboneKind::MinilmL6, Device::Cpu, None, None);
+    let vars = net.vs.variables();
+    assert!(vars.contains_key("backbone.embeddings.word_embeddings.weight"));
+    assert!(vars.contains_key("backbone.encoder.layer.5.output.LayerNorm.bias"));
+    assert!(!vars
+        .keys()
+        .any(|n| n.contains("pooler") || n.contains("position_ids")));
+    // 104 checkpoint tensors less the pooler (2) and the position_ids buffer.
+    assert_eq!(vars.len(), 101);
+    let file = BackboneKind::MinilmL6.pretrained_weights().unwrap();
+    assert_eq!(file, dir.join("model.safetensors"));
+    let mut net = net;
+    net.load_weights(&file).unwrap();
+    let missing = dir.join("nope").join("model.safetensors");
+    let err = format!("{}", net.load_weights(&missing).unwrap_err());
+    assert!(err.contains("does not exist"), "{err}");
+}
