@@ -335,7 +335,7 @@ impl<'a> TrialRunner<'a> {
 }
 
 /// The tokenizer of a text trial's backbone (`None` for images).
-fn tokenizer_of(trial: &TrialSpec) -> Result<Option<Arc<TextTokenizer>>> {
+fn tokenizer_of(trial: &TrialSpec) -> Result<Option<Arc<dyn data::Tokenize + Send + Sync>>> {
     trial
         .is_text()
         .then(|| TextTokenizer::for_backbone(trial.backbone))
@@ -343,7 +343,10 @@ fn tokenizer_of(trial: &TrialSpec) -> Result<Option<Arc<TextTokenizer>>> {
 }
 
 /// How `trial` encodes its examples: images at its `image_size`, or texts through `tokenizer`.
-fn encoding<'t>(trial: &TrialSpec, tokenizer: Option<&'t TextTokenizer>) -> data::Encoding<'t> {
+fn encoding<'t>(
+    trial: &TrialSpec,
+    tokenizer: Option<&'t (dyn data::Tokenize + Send + Sync)>,
+) -> data::Encoding<'t> {
     match tokenizer {
         Some(t) => data::Encoding::Tokens {
             tokenizer: t,

@@ -14,6 +14,7 @@ pub use tokenizer::TextTokenizer;
 use crate::spec::{BackboneKind, InputNorm, Modality, Pooling, TrialSpec};
 use anyhow::{bail, Context, Result};
 use blocks::{BasicBlock, Block, ConvBlock};
+use zoo::gpt::GPT_TINY;
 use std::path::Path;
 use tch::nn::{self, Module};
 use tch::{Device, Tensor};
@@ -126,6 +127,12 @@ impl Network {
                     let stride = if i == 1 { 1 } else { 2 };
                     Box::new(BasicBlock::new(p, c_in, c_out, stride))
                 }
+                (BackboneKind::GptTiny, 0) => Box::new(zoo::gpt::Embeddings::new(p, GPT_TINY)),
+                (BackboneKind::GptTiny, _) => Box::new(zoo::gpt::DecoderLayer::new(
+                    p,
+                    GPT_TINY,
+                    i + 1 == legacy.len(),
+                )),
                 (other, _) => unreachable!("{other} is built by zoo::build"),
             };
             blocks.push(block);
@@ -153,7 +160,7 @@ impl Network {
             input_size: profile.default_input_size.map(|s| s as i64),
             in_channels,
             block_vars,
-            pooling: Pooling::Mean,
+            pooling: kind.default_pooling(),
         }
     }
 

@@ -6,6 +6,18 @@
 use crate::spec::Pooling;
 use tch::{Kind, Tensor};
 
+/// Splits hidden states `[N, L, H + 1]` into the states `[N, L, H]` and the mask `[N, L]`.
+pub fn split(x: &Tensor) -> (Tensor, Tensor) {
+    let h = x.size()[2] - 1;
+    (x.narrow(2, 0, h), x.select(2, h))
+}
+
+/// States `[N, L, H]` and mask `[N, L]` back into one `[N, L, H + 1]` tensor (the mask in the
+/// states' kind).
+pub fn join(h: &Tensor, mask: &Tensor) -> Tensor {
+    Tensor::cat(&[h.shallow_clone(), mask.to_kind(h.kind()).unsqueeze(2)], 2)
+}
+
 /// The attention mask of token ids `[N, L]` (padding id 0) or of hidden states `[N, L, H + 1]`,
 /// as float `[N, L]` (1 for a token, 0 for padding).
 pub fn mask(x: &Tensor) -> Tensor {

@@ -1,6 +1,8 @@
 //! WordPiece tokenization for text backbones, read from the checkpoint's `tokenizer.json`
 //! (Hugging Face `tokenizers` format): lower-casing, BERT pre-tokenization, `[CLS] … [SEP]`.
 
+use super::zoo::gpt::ByteTokenizer;
+use crate::data::Tokenize;
 use crate::spec::BackboneKind;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
@@ -25,19 +27,23 @@ impl std::fmt::Debug for TextTokenizer {
 }
 
 impl TextTokenizer {
-    /// The tokenizer of text backbone `kind`, read once per process.
-    pub fn for_backbone(kind: BackboneKind) -> Result<Arc<TextTokenizer>> {
-        static LOADED: OnceLock<Mutex<Vec<(BackboneKind, Arc<TextTokenizer>)>>> = OnceLock::new();
-        let mut loaded = LOADED.get_or_init(Default::default).lock().unwrap();
-        if let Some((_, t)) = loaded.iter().find(|(k, _)| *k == kind) {
-            return Ok(t.clone());
-        }
-        let t = match kind {
-            BackboneKind::MinilmL6 => Arc::new(TextTokenizer::from_dir(&crate::paths::minilm_dir())?),
+    /// The tokenizer of text backbone `kind`, read once per process: WordPiece for
+    /// `minilm_l6`, bytes for `gpt_tiny`.
+    pub fn for_backbone(kind: BackboneKind) -> Result<Arc<dyn Tokenize + Send + Sync>> {
+        static MINILM: OnceLock<Mutex<Option<Arc<TextTokenizer>>>> = OnceLock::new();
+        match kind {
+            BackboneKind::MinilmL6 => {
+                let mut slot = MINILM.get_or_init(Default::default).lock().unwrap();
+                if slot.is_none() {
+                    *slot = Some(Arc::new(TextTokenizer::from_dir(
+                        &crate::paths::minilm_dir(),
+                    )?));
+                }
+                Ok(slot.clone().expect("just loaded"))
+            }
+            BackboneKind::GptTiny => Ok(Arc::new(ByteTokenizer)),
             other => bail!("backbone {other} reads images, not text"),
-        };
-        loaded.push((kind, t.clone()));
-        Ok(t)
+        }
     }
 
     /// Loads `tokenizer.json` from a weights folder (e.g. [`crate::paths::minilm_dir`]).
@@ -101,7 +107,7 @@ impl TextTokenizer {
     }
 }
 
-impl crate::data::Tokenize for TextTokenizer {
+impl Tokenize for TextTokenizer {
     fn encode(&self, texts: &[&str], max_length: usize) -> Result<Vec<Vec<i64>>> {
         TextTokenizer::encode(self, texts, max_length)
     }

@@ -27,6 +27,9 @@ pub enum BackboneKind {
     /// sentence-transformers all-MiniLM-L6-v2: a 6-layer BERT encoder (hidden 384, 12 heads)
     /// on WordPiece token ids, in the tensor names of its `BertModel` checkpoint.
     MinilmL6,
+    /// A 4-layer GPT-2-style decoder over UTF-8 bytes (width 128), pretrained by thaw as a
+    /// language model on the source corpus.
+    GptTiny,
 }
 
 /// How u8 pixels are turned into the network's input.
@@ -158,7 +161,7 @@ impl BackboneKind {
     }
 
     /// All known backbones, for validation messages.
-    pub const ALL: [BackboneKind; 9] = [
+    pub const ALL: [BackboneKind; 10] = [
         BackboneKind::Cnn4,
         BackboneKind::Resnet8,
         BackboneKind::Resnet18,
@@ -168,6 +171,7 @@ impl BackboneKind {
         BackboneKind::EfficientnetB0,
         BackboneKind::EfficientnetLite0,
         BackboneKind::MinilmL6,
+        BackboneKind::GptTiny,
     ];
 
     /// The name used in grids.
@@ -182,6 +186,7 @@ impl BackboneKind {
             BackboneKind::EfficientnetB0 => "efficientnet_b0",
             BackboneKind::EfficientnetLite0 => "efficientnet_lite0",
             BackboneKind::MinilmL6 => "minilm_l6",
+            BackboneKind::GptTiny => "gpt_tiny",
         }
     }
 
@@ -234,7 +239,31 @@ impl BackboneKind {
                 feature_dim: 384,
                 classifier: Some("pooler"),
             },
+            BackboneKind::GptTiny => BackboneProfile {
+                modality: Modality::Text,
+                blocks: &["embeddings", "layer1", "layer2", "layer3", "layer4"],
+                in_channels: 1,
+                default_input_size: None,
+                norm: InputNorm::Symmetric,
+                feature_dim: 128,
+                classifier: None,
+            },
         }
+    }
+
+    /// How a text backbone pools its token states unless the grid says otherwise: the last
+    /// token for a causal decoder (the only one that has read the whole text), the mean of
+    /// the tokens otherwise (what sentence-transformers trained MiniLM for).
+    pub fn default_pooling(&self) -> Pooling {
+        match self {
+            BackboneKind::GptTiny => Pooling::Last,
+            _ => Pooling::Mean,
+        }
+    }
+
+    /// Whether the backbone can be pretrained as a language model (a causal decoder).
+    pub fn is_causal(&self) -> bool {
+        *self == BackboneKind::GptTiny
     }
 
     /// Names of the backbone's blocks, from the input side.

@@ -34,7 +34,6 @@ mod default {
         optimizer = "sgd";
         shift = "none";
         source_epochs = 3;
-        source_lr = 0.05;
         gamma = 0.1;
         cut_frac = 0.1;
         ratio = 32.0;
@@ -88,13 +87,15 @@ pub(crate) struct RawGrid {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(crate) struct RawSource {
+    pub task: Field,
     pub dataset: Field,
+    pub corpus: Field,
     pub classes: Field,
     pub train_per_class: Field,
     #[serde(default = "default::source_epochs")]
     pub epochs: Value,
-    #[serde(default = "default::source_lr")]
-    pub lr: Value,
+    /// Default by task: 0.05 (SGD) for classification, 0.001 (AdamW) for a language model.
+    pub lr: Field,
 }
 
 /// `target:`, the fine-tuning task.

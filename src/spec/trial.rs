@@ -331,14 +331,40 @@ pub enum Optimizer {
 /// The task the backbone is pretrained on (once per backbone, source task, size and seed).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct SourceTask {
+    /// What the backbone learns on the source data. Absent for classification, so keys of
+    /// grids written before language models stay the same.
+    #[serde(default, skip_serializing_if = "SourceObjective::is_classification")]
+    pub task: SourceObjective,
+    /// The labelled dataset, or a language model's corpus.
     pub dataset: DatasetSource,
-    /// Dataset labels used, in order; label `classes[i]` becomes class `i`.
+    /// Dataset labels used, in order; label `classes[i]` becomes class `i`. A language model
+    /// reads the texts of these labels, every text when empty.
     pub classes: Vec<u32>,
     /// Training examples per class (`None` = every example of the training pool).
     pub train_per_class: Option<usize>,
     pub epochs: usize,
-    /// Peak learning rate of pretraining (SGD with momentum 0.9, cosine schedule).
+    /// Peak learning rate of pretraining (cosine schedule; SGD with momentum 0.9 for a
+    /// classifier, AdamW for a language model).
     pub lr: f64,
+}
+
+/// What a backbone learns on its source data.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceObjective {
+    /// The source classes, with a source head of one output per class.
+    #[default]
+    Classification,
+    /// Next-token prediction on the source texts (causal text backbones), with a source head
+    /// of one output per token of the vocabulary.
+    LanguageModel,
+}
+
+impl SourceObjective {
+    /// Whether this is the default, [`SourceObjective::Classification`].
+    pub fn is_classification(&self) -> bool {
+        *self == SourceObjective::Classification
+    }
 }
 
 impl SourceTask {
@@ -346,6 +372,7 @@ impl SourceTask {
     /// target dataset with no classes and no epochs. Nothing is pretrained on it.
     pub fn unused(dataset: DatasetSource) -> SourceTask {
         SourceTask {
+            task: SourceObjective::Classification,
             dataset,
             classes: Vec::new(),
             train_per_class: None,
@@ -356,7 +383,7 @@ impl SourceTask {
 
     /// Whether this is the stand-in of [`SourceTask::unused`].
     pub fn is_unused(&self) -> bool {
-        self.classes.is_empty()
+        self.task.is_classification() && self.classes.is_empty()
     }
 }
 

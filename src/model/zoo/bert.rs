@@ -9,6 +9,7 @@
 
 use super::at;
 use crate::model::blocks::Block;
+use crate::model::text::{join, split};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -67,16 +68,6 @@ fn linear(p: nn::Path, d_in: i64, d_out: i64) -> nn::Linear {
     nn::linear(p, d_in, d_out, Default::default())
 }
 
-/// Splits `[N, L, H + 1]` into the hidden states `[N, L, H]` and the mask `[N, L]`.
-fn split(x: &Tensor) -> (Tensor, Tensor) {
-    let h = x.size()[2] - 1;
-    (x.narrow(2, 0, h), x.select(2, h))
-}
-
-/// Hidden states and mask back into one `[N, L, H + 1]` tensor (the mask in `h`'s kind).
-fn join(h: &Tensor, mask: &Tensor) -> Tensor {
-    Tensor::cat(&[h.shallow_clone(), mask.to_kind(h.kind()).unsqueeze(2)], 2)
-}
 
 /// Word + absolute position + token type 0 embeddings, LayerNorm, dropout.
 #[derive(Debug)]

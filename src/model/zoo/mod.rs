@@ -5,6 +5,7 @@
 //! so loading a `state_dict` is a rename of one prefix.
 
 pub mod bert;
+pub mod gpt;
 mod inverted;
 mod layers;
 mod resnet;
@@ -48,7 +49,7 @@ pub fn build(kind: BackboneKind, bb: &nn::Path, mut on_block: impl FnMut(usize, 
             inverted::build(&inverted::EFFICIENTNET_LITE0, bb, &mut on_block)
         }
         BackboneKind::MinilmL6 => bert::build(bert::MINILM_L6, bb, &mut on_block),
-        BackboneKind::Cnn4 | BackboneKind::Resnet8 => {
+        BackboneKind::Cnn4 | BackboneKind::Resnet8 | BackboneKind::GptTiny => {
             unreachable!("{kind} is built by Network::new")
         }
     }

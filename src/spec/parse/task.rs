@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// Default peak learning rate of source classification (SGD with momentum).
+const CLASSIFIER_LR: f64 = 0.05;
+/// Default peak learning rate of language-model pretraining (AdamW).
+const LM_LR: f64 = 0.001;
+
 impl Parser<'_> {
     /// The `classes:` list: dataset labels, or, for folder and CSV-list datasets, class names
     /// (`dataset` is `None` when the dataset itself was invalid).
@@ -129,10 +134,59 @@ impl Parser<'_> {
                 })
             },
         )?;
+        let task = match s.task.given() {
+            None => Some(SourceObjective::Classification),
+            Some(v) => self.tag(
+                v,
+                &key(path, "task"),
+                "a source task (classification, language_model)",
+                ("unknown source task", "Tasks"),
+            ),
+        };
+        let lm = task == Some(SourceObjective::LanguageModel);
+        let (data_key, misplaced) = if lm {
+            ("corpus", "dataset")
+        } else {
+            ("dataset", "corpus")
+        };
+        if s.corpus.given().is_some() && s.dataset.given().is_some() {
+            self.diag.err(
+                &key(path, misplaced),
+                "give the source data once: `dataset:` for a classification source, `corpus:` \
+                 for a language model",
+            );
+        } else if (if lm { &s.dataset } else { &s.corpus }).given().is_some() {
+            let why = if lm {
+                "a language-model source reads its texts from `corpus:`; rename `dataset:`"
+            } else {
+                "`corpus:` is the text of a `task: language_model` source; a classification \
+                 source reads `dataset:`"
+            };
+            self.diag.err(&key(path, misplaced), why);
+        }
+        let hint = if lm {
+            "`corpus: vader_movies` (a text dataset)"
+        } else {
+            "`dataset: mnist10k`"
+        };
+        let data_field = if lm { &s.corpus } else { &s.dataset };
         let dataset = self
-            .required(&s.dataset, path, "dataset", "`dataset: mnist10k`")
-            .and_then(|d| self.dataset(d, &key(path, "dataset")));
-        let classes = self.classes(&s.classes, path, dataset.as_ref());
+            .required(data_field, path, data_key, hint)
+            .and_then(|d| self.dataset(d, &key(path, data_key)));
+        if let (true, Some(d)) = (lm, &dataset) {
+            if !d.is_text() {
+                self.diag.err(
+                    &key(path, "corpus"),
+                    "a language model's corpus must be text (a bundled text dataset or \
+                     `{kind: text, path: FILE, ...}`)",
+                );
+            }
+        }
+        let classes = if lm && s.classes.given().is_none() {
+            Some(Vec::new())
+        } else {
+            self.classes(&s.classes, path, dataset.as_ref())
+        };
         let tpc_path = key(path, "train_per_class");
         let train_per_class = match &s.train_per_class.0 {
             None => Some(None),
@@ -146,8 +200,11 @@ impl Parser<'_> {
                 .map(Some),
         };
         let epochs = self.epochs(&s.epochs, &key(path, "epochs"));
-        let lr = self.float_in(&s.lr, &key(path, "lr"), |x| x > 0.0, "> 0");
+        let lr_default = if lm { LM_LR } else { CLASSIFIER_LR };
+        let lr_value = s.lr.given().cloned().unwrap_or(Value::from(lr_default));
+        let lr = self.float_in(&lr_value, &key(path, "lr"), |x| x > 0.0, "> 0");
         Some(SourceTask {
+            task: task?,
             dataset: dataset?,
             classes: classes?,
             train_per_class: train_per_class?,
