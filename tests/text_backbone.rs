@@ -283,3 +283,28 @@ fn under_bf16_autocast_the_mask_stays_exact_and_the_embeddings_close() {
         assert!(c > 0.99, "sentence {i}: bf16 vs fp32 cosine {c}");
     }
 }
+
+#[test]
+fn dropout_acts_in_training_only_and_gradients_reach_the_embeddings() {
+    // Random weights: no files needed.
+    tch::manual_seed(0);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let mut blocks = Vec::new();
+    thaw::model::zoo::build(BackboneKind::MinilmL6, &(vs.root() / "backbone"), |_, b| {
+        blocks.push(b)
+    });
+    assert_eq!(blocks.len(), 7);
+    let ids = batch(&[vec![101, 7592, 2088, 102], vec![101, 7592, 102]]);
+    let run = |train: bool| {
+        blocks
+            .iter()
+            .fold(ids.shallow_clone(), |h, b| b.forward(&h, train))
+    };
+    assert!(run(false).equal(&run(false)), "inference is deterministic");
+    let (a, b) = (run(true), run(true));
+    assert!(!a.equal(&b), "dropout is active in training");
+    assert!(a.select(2, 384).equal(&ids.ne(0).to_kind(Kind::Float)));
+    masked_mean(&a).sum(Kind::Float).backward();
+    let grad = vs.variables()["backbone.embeddings.word_embeddings.weight"].grad();
+    assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+}
