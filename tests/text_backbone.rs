@@ -13,7 +13,8 @@ use tch::{Device, Kind, Tensor};
 use thaw::model::tokenizer::TextTokenizer;
 use thaw::model::zoo::{cls, masked_mean};
 use thaw::model::Network;
-use thaw::spec::BackboneKind;
+use thaw::spec::{BackboneKind, Precision};
+use thaw::train::precision::autocast;
 
 /// Sentences of different lengths (3 to 20 word pieces).
 const SENTENCES: [&str; 5] = [
@@ -261,4 +262,49 @@ fn the_checkpoint_loads_under_backbone_names_without_its_pooler() {
     let missing = dir.join("nope").join("model.safetensors");
     let err = format!("{}", net.load_weights(&missing).unwrap_err());
     assert!(err.contains("does not exist"), "{err}");
+}
+
+#[test]
+fn under_bf16_autocast_the_mask_stays_exact_and_the_embeddings_close() {
+    let dir = require!(minilm_dir());
+    let (net, tok) = load(&dir);
+    let ids = tok.encode(&SENTENCES, 128).unwrap();
+    let padded = batch(&ids);
+    let mask = padded.ne(0).to_kind(Kind::Float);
+    let outs = autocast(Precision::Bf16, Device::Cpu, || net.block_outputs(&padded));
+    for (i, out) in outs.iter().enumerate() {
+        let m = out.select(2, 384).to_kind(Kind::Float);
+        assert!(m.equal(&mask), "block {i} lost the mask under bf16");
+    }
+    let bf16 = masked_mean(&outs[outs.len() - 1]).to_kind(Kind::Float);
+    let fp32 = masked_mean(&encode(&net, &ids));
+    for i in 0..SENTENCES.len() as i64 {
+        let c = cosine(&bf16.get(i), &fp32.get(i));
+        assert!(c > 0.99, "sentence {i}: bf16 vs fp32 cosine {c}");
+    }
+}
+
+#[test]
+fn dropout_acts_in_training_only_and_gradients_reach_the_embeddings() {
+    // Random weights: no files needed.
+    tch::manual_seed(0);
+    let vs = tch::nn::VarStore::new(Device::Cpu);
+    let mut blocks = Vec::new();
+    thaw::model::zoo::build(BackboneKind::MinilmL6, &(vs.root() / "backbone"), |_, b| {
+        blocks.push(b)
+    });
+    assert_eq!(blocks.len(), 7);
+    let ids = batch(&[vec![101, 7592, 2088, 102], vec![101, 7592, 102]]);
+    let run = |train: bool| {
+        blocks
+            .iter()
+            .fold(ids.shallow_clone(), |h, b| b.forward(&h, train))
+    };
+    assert!(run(false).equal(&run(false)), "inference is deterministic");
+    let (a, b) = (run(true), run(true));
+    assert!(!a.equal(&b), "dropout is active in training");
+    assert!(a.select(2, 384).equal(&ids.ne(0).to_kind(Kind::Float)));
+    masked_mean(&a).sum(Kind::Float).backward();
+    let grad = vs.variables()["backbone.embeddings.word_embeddings.weight"].grad();
+    assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
 }

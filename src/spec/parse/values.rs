@@ -169,11 +169,18 @@ impl Parser<'_> {
             if b.value.profile().default_input_size.is_none() {
                 self.diag.err(
                     path,
-                    format!(
-                        "input_size applies to ImageNet-style backbones; `{}` takes the data at \
-                         `image_size`",
-                        b.value
-                    ),
+                    match b.value.profile().modality {
+                        Modality::Image => format!(
+                            "input_size applies to ImageNet-style backbones; `{}` takes the data \
+                             at `image_size`",
+                            b.value
+                        ),
+                        Modality::Text => format!(
+                            "input_size applies to ImageNet-style backbones; `{}` reads text \
+                             (token ids), which is not resized",
+                            b.value
+                        ),
+                    },
                 );
                 ok = false;
             }
