@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
 use thaw::model::tokenizer::TextTokenizer;
-use thaw::model::zoo::{cls, masked_mean};
+use thaw::model::text::pool;
+use thaw::spec::Pooling;
 use thaw::model::Network;
 use thaw::spec::{BackboneKind, Precision};
 use thaw::train::precision::autocast;
@@ -307,4 +308,14 @@ fn dropout_acts_in_training_only_and_gradients_reach_the_embeddings() {
     masked_mean(&a).sum(Kind::Float).backward();
     let grad = vs.variables()["backbone.embeddings.word_embeddings.weight"].grad();
     assert!(grad.abs().sum(Kind::Float).double_value(&[]) > 0.0);
+}
+
+/// Mean pooling over the real tokens, as sentence-transformers pools.
+fn masked_mean(h: &Tensor) -> Tensor {
+    pool(h, Pooling::Mean)
+}
+
+/// The `[CLS]` token's state.
+fn cls(h: &Tensor) -> Tensor {
+    pool(h, Pooling::Cls)
 }

@@ -281,9 +281,25 @@ impl Network {
         trainable_from: usize,
         train: bool,
     ) -> Tensor {
+        self.pool(&self.last_block_output(h, start, trainable_from, train))
+    }
+
+    /// The last block's output for `h`, the output of the first `start` blocks (text: the token
+    /// states `[N, L, H + 1]` of a batch cut to its longest example, before pooling). Blocks
+    /// before `trainable_from` run without gradient as in [`Network::features_from`].
+    pub fn last_block_output(
+        &self,
+        h: &Tensor,
+        start: usize,
+        trainable_from: usize,
+        train: bool,
+    ) -> Tensor {
         let split = trainable_from.clamp(start, self.blocks.len());
-        let text = self.reads_text();
-        let h = if text { text::trim(h) } else { h.shallow_clone() };
+        let h = if self.reads_text() {
+            text::trim(h)
+        } else {
+            h.shallow_clone()
+        };
         let mut h = tch::no_grad(|| {
             self.blocks[start..split]
                 .iter()
@@ -292,7 +308,7 @@ impl Network {
         for b in &self.blocks[split..] {
             h = b.forward(&h, train);
         }
-        self.pool(&h)
+        h
     }
 
     /// One feature vector per example from a block's output.

@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod checkpoint;
 pub mod features;
 mod fine_tune;
+pub mod language_model;
 pub mod optim;
 pub mod precision;
 pub mod pretrain;

@@ -6,7 +6,7 @@ use super::schedule::LrPlan;
 use super::{build_optimizer, evaluate, steps_per_epoch, Inputs, Trainer};
 use crate::data::TaskData;
 use crate::model::{Head, Network};
-use crate::spec::{Optimizer, Schedule, ScheduleKind, TrialSpec, CODE_VERSION};
+use crate::spec::{Optimizer, Schedule, ScheduleKind, SourceObjective, TrialSpec, CODE_VERSION};
 use anyhow::Result;
 use serde::Serialize;
 use tch::Device;
@@ -59,9 +59,13 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
 }
 
 /// Trains `spec.backbone` with a source head on `source` (cosine schedule over
-/// `spec.source.epochs`), seeded by the trial seed, starting from `spec.weights` if given. Returns the network and its source test
+/// `spec.source.epochs`), seeded by the trial seed, starting from `spec.weights` if given; or,
+/// for a language-model source, [`super::language_model::pretrain`]. Returns the network and its source test
 /// accuracy.
 pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(Network, f64)> {
+    if spec.source.task == SourceObjective::LanguageModel {
+        return super::language_model::pretrain(spec, source, device);
+    }
     tch::manual_seed(spec.seed as i64);
     let channels = source.train.channels();
     let mut net = Network::for_trial(spec, device, Some(source.num_classes), None, channels);

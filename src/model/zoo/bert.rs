@@ -5,7 +5,7 @@
 //! Block 0 takes int64 token ids `[N, L]` (padding id 0 after each example's tokens); every
 //! block returns hidden states `[N, L, H + 1]` whose last feature is the attention mask (1 for
 //! a token, 0 for padding), which the later blocks read and carry on unchanged. Pooling is left
-//! to the caller: [`masked_mean`] (sentence-transformers' mean pooling) or [`cls`].
+//! to the network ([`crate::model::text::pool`]: sentence-transformers' mean, or `[CLS]`).
 
 use super::at;
 use crate::model::blocks::Block;
@@ -200,19 +200,4 @@ pub(super) fn build(
         let layer = EncoderLayer::new(&at(&g, &format!("encoder.layer.{i}")), cfg);
         on_block(i + 1, Box::new(layer));
     }
-}
-
-/// Mean of the hidden states over the real tokens: `[N, L, H + 1]` → `[N, H]`,
-/// `sum(h * mask) / max(sum(mask), 1e-9)` as sentence-transformers pools.
-pub fn masked_mean(x: &Tensor) -> Tensor {
-    let (h, mask) = split(x);
-    let m = mask.to_kind(h.kind()).unsqueeze(2);
-    let sum = (h * &m).sum_dim_intlist(1, false, None);
-    let count = m.sum_dim_intlist(1, false, None).clamp_min(1e-9);
-    sum / count
-}
-
-/// The first ([CLS]) token's hidden state: `[N, L, H + 1]` → `[N, H]`.
-pub fn cls(x: &Tensor) -> Tensor {
-    split(x).0.select(1, 0)
 }

@@ -16,7 +16,6 @@ use layers::Unit;
 use tch::nn;
 use tch::Tensor;
 
-pub use bert::{cls, masked_mean};
 pub use layers::Act;
 
 /// A block made of units applied in order.
