@@ -233,3 +233,8 @@ fn kept<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
         .filter_map(|(x, &k)| k.then_some(x))
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_shift;
