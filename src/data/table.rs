@@ -1,4 +1,5 @@
-//! The rows of a text dataset file: CSV, TSV or JSON Lines, gzip-compressed or plain, UTF-8.
+//! The rows of a table file (text datasets, CSV lists of image files): CSV, TSV or JSON Lines,
+//! gzip-compressed or plain, UTF-8.
 
 use crate::spec::trial::TextFormat;
 use anyhow::{bail, Context, Result};
@@ -8,8 +9,7 @@ use std::path::Path;
 
 /// The bytes of `path`, decompressed when they start with the gzip magic number.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the text dataset", path.display()))?;
+    let raw = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }
@@ -74,7 +74,7 @@ impl Row {
     }
 }
 
-/// The columns and rows of a text dataset file.
+/// The columns and rows of a table file.
 pub(crate) struct Table {
     /// The column names: the header row, the names given for a header-less file, or the keys
     /// of the JSON objects in order of first appearance.
