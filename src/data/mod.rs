@@ -18,6 +18,7 @@ mod labels;
 mod resize;
 mod shift;
 mod split;
+mod table;
 #[cfg(feature = "train")]
 mod tensors;
 mod text;

@@ -75,6 +75,7 @@ pub enum DatasetSource {
 /// A text dataset file and how its columns are read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct TextSource {
+    /// The file (in grids relative to the grid file's folder); gzip-compressed or plain.
     pub path: PathBuf,
     /// `None` = from the file name: `.csv`, `.tsv` or `.jsonl`, each optionally `.gz`.
     pub format: Option<TextFormat>,

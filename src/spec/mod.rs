@@ -28,6 +28,8 @@ mod tests_images;
 #[cfg(test)]
 mod tests_shifts;
 #[cfg(test)]
+mod tests_text;
+#[cfg(test)]
 mod tests_weights;
 
 pub use check::check_data;

@@ -1,43 +1,14 @@
-//! CSV-list datasets: a CSV of image paths, labels and optional splits.
+//! CSV-list datasets: a CSV of image paths, labels and optional splits (RFC 4180, read as the
+//! CSV text datasets are: quoted fields may hold commas, quotes and line breaks).
 
 use super::{Entry, Listing};
 use crate::data::labels::{label_ids, parse_split};
 use crate::data::split::SplitName;
+use crate::data::table::{read_bytes, read_table, utf8};
+use crate::spec::trial::TextFormat;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Splits one CSV line into fields (RFC 4180: `"` quotes, `""` inside quotes is a quote).
-/// `None` when a quote is left open.
-fn csv_fields(line: &str) -> Option<Vec<String>> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    cur.push('"');
-                    chars.next();
-                }
-                '"' => quoted = false,
-                c => cur.push(c),
-            }
-        } else {
-            match c {
-                '"' => quoted = true,
-                ',' => out.push(std::mem::take(&mut cur)),
-                c => cur.push(c),
-            }
-        }
-    }
-    if quoted {
-        return None;
-    }
-    out.push(cur);
-    Some(out.into_iter().map(|f| f.trim().to_string()).collect())
-}
 
 /// Lists a CSV-list dataset. Labels that are all non-negative integers are used as ids
 /// (names `"0"`, `"1"`, ...); otherwise the distinct label texts, sorted, become ids `0..k`.
@@ -47,22 +18,16 @@ pub(crate) fn list_csv(
     label_column: &str,
     split_column: Option<&str>,
 ) -> Result<Listing> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the CSV list", path.display()))?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
+    let text = utf8(path, &read_bytes(path)?)?;
+    if text.trim().is_empty() {
         bail!(
             "{}: the CSV list is empty; it needs a header row ({image_column},{label_column}) \
              and one row per image",
             path.display()
         );
-    };
-    let header = csv_fields(header)
-        .with_context(|| format!("{}: line 1: unclosed quote", path.display()))?;
+    }
+    let table = read_table(path, &text, TextFormat::Csv, None)?;
+    let header = &table.columns;
     let col = |name: &str, what: &str| -> Result<usize> {
         header.iter().position(|h| h == name).with_context(|| {
             format!(
@@ -85,13 +50,11 @@ pub(crate) fn list_csv(
     };
     let mut rows: Vec<(String, String, Option<SplitName>)> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, line) in lines {
-        let lineno = i + 1;
-        let f = csv_fields(line)
-            .with_context(|| format!("{}: line {lineno}: unclosed quote", path.display()))?;
+    for row in &table.rows {
+        let lineno = row.line;
         let get = |c: usize, what: &str| -> Result<String> {
-            match f.get(c) {
-                Some(v) if !v.is_empty() => Ok(v.clone()),
+            match row.get(c, &header[c]) {
+                Ok(Some(v)) if !v.trim().is_empty() => Ok(v.trim().to_string()),
                 _ => bail!(
                     "{}: line {lineno}: empty {what} (column {} `{}`)",
                     path.display(),

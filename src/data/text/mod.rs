@@ -7,12 +7,11 @@
 //! `FILE:LINE` (the line its row starts on).
 
 mod shift;
-mod table;
 
 pub use shift::apply_text;
 
 use super::labels::{label_ids, parse_split};
-use super::{bundled, Dataset, SplitName};
+use super::{bundled, table, Dataset, SplitName};
 use crate::spec::trial::{TextFormat, TextLabel, TextSource, SCORE_CLASSES};
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
@@ -233,3 +232,8 @@ fn kept<T>(v: Vec<T>, keep: &[bool]) -> Vec<T> {
         .filter_map(|(x, &k)| k.then_some(x))
         .collect()
 }
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_shift;

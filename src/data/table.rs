@@ -1,4 +1,5 @@
-//! The rows of a text dataset file: CSV, TSV or JSON Lines, gzip-compressed or plain, UTF-8.
+//! The rows of a table file (text datasets, CSV lists of image files): CSV, TSV or JSON Lines,
+//! gzip-compressed or plain, UTF-8.
 
 use crate::spec::trial::TextFormat;
 use anyhow::{bail, Context, Result};
@@ -8,8 +9,7 @@ use std::path::Path;
 
 /// The bytes of `path`, decompressed when they start with the gzip magic number.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the text dataset", path.display()))?;
+    let raw = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Ok(raw);
     }
@@ -74,7 +74,7 @@ impl Row {
     }
 }
 
-/// The columns and rows of a text dataset file.
+/// The columns and rows of a table file.
 pub(crate) struct Table {
     /// The column names: the header row, the names given for a header-less file, or the keys
     /// of the JSON objects in order of first appearance.
@@ -110,14 +110,30 @@ fn read_delimited(
         .has_headers(false)
         .flexible(true)
         .from_reader(text.as_bytes());
+    // The line a record starts on, from its byte offset: the csv crate's own count misses the
+    // lines of CRLF files, and its offset is where the reader stood (before the line breaks
+    // and blank lines that precede the record).
+    let bytes = text.as_bytes();
+    let newlines: Vec<usize> = bytes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &b)| (b == b'\n').then_some(i))
+        .collect();
+    let line_at = |p: Option<&csv::Position>| {
+        let mut at = p.map_or(0, |p| p.byte() as usize);
+        while matches!(bytes.get(at), Some(b'\r' | b'\n')) {
+            at += 1;
+        }
+        1 + newlines.partition_point(|&n| n < at)
+    };
     let mut columns: Option<Vec<String>> = header.map(<[String]>::to_vec);
     let mut rows = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(0, |p| p.line());
+            let line = line_at(e.position());
             anyhow::anyhow!("{}: line {line}: {e}", path.display())
         })?;
-        let line = record.position().map_or(0, |p| p.line()) as usize;
+        let line = line_at(record.position());
         let Some(cols) = &columns else {
             columns = Some(record.iter().map(|h| h.trim().to_string()).collect());
             continue;
