@@ -76,9 +76,20 @@ impl<'a> TrialRunner<'a> {
         let src = &trial.source;
         let ds = self.load(&src.dataset)?;
         let tokenizer = tokenizer_of(trial)?;
+        // A language model without `classes` reads every text of its corpus.
+        let every_label = || {
+            let mut labels = ds.labels.clone();
+            labels.sort_unstable();
+            labels.dedup();
+            labels
+        };
+        let classes = match src.classes.is_empty() {
+            true => every_label(),
+            false => src.classes.clone(),
+        };
         data::prepare(
             &ds,
-            &src.classes,
+            &classes,
             src.train_per_class,
             trial.seed,
             &Shift::None,
@@ -194,7 +205,7 @@ impl<'a> TrialRunner<'a> {
                 let mut net = Network::for_trial(
                     trial,
                     device,
-                    Some(trial.source.classes.len()),
+                    Some(pretrain::source_outputs(trial)),
                     Some(target.num_classes),
                     source_channels,
                 );
@@ -227,7 +238,7 @@ impl<'a> TrialRunner<'a> {
                 let mut r = Network::for_trial(
                     trial,
                     device,
-                    Some(trial.source.classes.len()),
+                    Some(pretrain::source_outputs(trial)),
                     None,
                     source_channels,
                 );

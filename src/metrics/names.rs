@@ -86,8 +86,17 @@ pub const VAL_LOSS: Metric = metric("val_loss", "validation loss", "nats", Some(
 pub const VAL_ACC: Metric = metric("val_acc", "validation accuracy", "fraction", Some(true));
 /// Accuracy on the target test split.
 pub const TEST_ACC: Metric = metric("test_acc", "test accuracy", "fraction", Some(true));
-/// Accuracy of the source head on the source test split (forgetting).
+/// Accuracy of the source head on the source test split (forgetting); for a language-model
+/// source, its next-token accuracy on the held-out source texts.
 pub const SOURCE_ACC: Metric = metric("source_acc", "source accuracy", "fraction", Some(true));
+/// Next-token cross-entropy of a language-model source head on the held-out source texts
+/// (forgetting shows as its rise).
+pub const SOURCE_LM_LOSS: Metric = metric(
+    "source_lm_loss",
+    "source language-model loss",
+    "nats per token",
+    Some(false),
+);
 /// Wall-clock seconds of the epoch (training, evaluation, bookkeeping).
 pub const EPOCH_SECONDS: Metric = metric("epoch_seconds", "epoch time", "s", Some(false));
 /// Expected calibration error on the test split (last epoch).
@@ -110,6 +119,7 @@ pub const ALL: &[Metric] = &[
     VAL_ACC,
     TEST_ACC,
     SOURCE_ACC,
+    SOURCE_LM_LOSS,
     EPOCH_SECONDS,
     ECE,
     ECE_TS,

@@ -19,12 +19,12 @@ pub fn join(h: &Tensor, mask: &Tensor) -> Tensor {
 }
 
 /// The attention mask of token ids `[N, L]` (padding id 0) or of hidden states `[N, L, H + 1]`,
-/// as float `[N, L]` (1 for a token, 0 for padding).
+/// as float `[N, L]` (1 for a token, 0 for padding), outside autograd (nothing learns it).
 pub fn mask(x: &Tensor) -> Tensor {
     if x.dim() == 2 {
         x.ne(0).to_kind(Kind::Float)
     } else {
-        x.select(2, -1).to_kind(Kind::Float)
+        x.select(2, -1).detach().to_kind(Kind::Float)
     }
 }
 

@@ -175,6 +175,42 @@ fn build(p: &Parsed, ix: &[usize; AxisId::ALL.len()], diag: &mut Diag) -> TrialS
     let schedule = &a.schedule[ix[AxisId::Schedule.index()]];
     let epochs = &a.epochs[ix[AxisId::Epochs.index()]];
     let max_length = &a.max_length[ix[AxisId::MaxLength.index()]];
+    let text_backbone = backbone.value.profile().modality == Modality::Text;
+    let datasets = [
+        ("target", &p.target_dataset),
+        ("source", &p.source.dataset),
+    ];
+    for (task, dataset) in datasets {
+        if dataset.is_text() != text_backbone && !(task == "source" && p.source.is_unused()) {
+            let (data, reads) = match text_backbone {
+                true => ("images", "text"),
+                false => ("text", "images"),
+            };
+            diag.err(
+                &backbone.path,
+                format!(
+                    "backbone `{}` reads {reads}, and the {task} dataset `{}` holds {data}; \
+                     use {}",
+                    backbone.value,
+                    dataset.label(),
+                    match text_backbone {
+                        true => "an image backbone (cnn4, resnet18, ...)",
+                        false => "a text backbone (minilm_l6, gpt_tiny)",
+                    }
+                ),
+            );
+        }
+    }
+    if p.source.task == SourceObjective::LanguageModel && !backbone.value.is_causal() {
+        diag.err(
+            &backbone.path,
+            format!(
+                "a `task: language_model` source predicts the next token, which needs a causal \
+                 decoder; `{}` is not one (use gpt_tiny, or a classification source)",
+                backbone.value
+            ),
+        );
+    }
     if max_length.value.is_some() && backbone.value.profile().modality != Modality::Text {
         diag.err(
             &max_length.path,

@@ -4,13 +4,13 @@
 use super::features::{FeatureCache, PrefixKey};
 use super::schedule::LrPlan;
 use super::{
-    build_optimizer, checkpoint, evaluate, evaluate_logits, seed_epoch, steps_per_epoch,
+    build_optimizer, language_model, checkpoint, evaluate, evaluate_logits, seed_epoch, steps_per_epoch,
     EpochControl, EpochMetrics, FinalLogits, FitOutcome, Inputs, Trainer,
 };
 use crate::data::{TaskData, TensorSet};
 use crate::metrics::names;
 use crate::model::{Head, Network};
-use crate::spec::TrialSpec;
+use crate::spec::{SourceObjective, TrialSpec};
 use anyhow::Result;
 use std::cell::{Cell, RefCell};
 use std::path::Path;
@@ -47,6 +47,8 @@ struct TargetInputs {
     test: Inputs,
     /// The source task's test set, when the network still has its source head.
     source: Option<Inputs>,
+    /// Whether the source task is a language model (its test texts are raw token ids).
+    language_model: bool,
 }
 
 impl TargetInputs {
@@ -66,11 +68,24 @@ impl TargetInputs {
             let cache = shared.as_ref().map(|(c, key)| (*c, key));
             Inputs::after_prefix(net, set, prefix, spec.precision, cache)
         };
+        // A language model's held-out text is measured through the whole network, from its
+        // token ids.
+        let lm = spec.source.task == SourceObjective::LanguageModel;
+        let source_inputs = |set: &TensorSet| {
+            if lm {
+                Inputs::raw_in(set, spec.precision)
+            } else {
+                inputs(set)
+            }
+        };
         TargetInputs {
             train: inputs(&target.train),
             val: inputs(&target.val),
             test: inputs(&target.test),
-            source: source_test.filter(|_| net.has_source_head()).map(inputs),
+            source: source_test
+                .filter(|_| net.has_source_head())
+                .map(source_inputs),
+            language_model: lm,
         }
     }
 
@@ -90,9 +105,17 @@ impl TargetInputs {
         m.push((names::VAL_LOSS.name.into(), val_loss));
         m.push((names::VAL_ACC.name.into(), val_acc));
         m.push((names::TEST_ACC.name.into(), test_acc));
-        if let Some(src) = &self.source {
-            let (_, source_acc) = evaluate(net, src, Head::Source);
-            m.push((names::SOURCE_ACC.name.into(), source_acc));
+        match &self.source {
+            Some(src) if self.language_model => {
+                let (loss, acc) = language_model::evaluate(net, src);
+                m.push((names::SOURCE_ACC.name.into(), acc));
+                m.push((names::SOURCE_LM_LOSS.name.into(), loss));
+            }
+            Some(src) => {
+                let (_, source_acc) = evaluate(net, src, Head::Source);
+                m.push((names::SOURCE_ACC.name.into(), source_acc));
+            }
+            None => {}
         }
     }
 }

@@ -58,6 +58,15 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
     blake3::hash(json.as_bytes()).to_hex()[..16].to_string()
 }
 
+/// Outputs of the source head of `spec`'s pretrained network: the source classes, or a language
+/// model's vocabulary.
+pub fn source_outputs(spec: &TrialSpec) -> usize {
+    match spec.source.task {
+        SourceObjective::Classification => spec.source.classes.len(),
+        SourceObjective::LanguageModel => super::language_model::vocabulary(spec),
+    }
+}
+
 /// Trains `spec.backbone` with a source head on `source` (cosine schedule over
 /// `spec.source.epochs`), seeded by the trial seed, starting from `spec.weights` if given; or,
 /// for a language-model source, [`super::language_model::pretrain`]. Returns the network and its source test
