@@ -90,8 +90,6 @@ fn hue_alone_is_learned_in_rgb_and_not_in_grayscale() {
                 "SELECT final_test_acc FROM trial_summary WHERE sweep = '{sweep}' AND pretrained = 0"
             ),
         )
-        .trim_start_matches("Real(")
-        .trim_end_matches(')')
         .parse()
         .unwrap()
     };

@@ -59,6 +59,7 @@ fn spec(backbone: BackboneKind, freeze: Freeze) -> TrialSpec {
         pretrained: false,
         freeze,
         source: SourceTask {
+            task: Default::default(),
             dataset: mnist.clone(),
             classes: vec![0, 1, 2],
             train_per_class: Some(10),

@@ -30,6 +30,8 @@ mod tests_shifts;
 #[cfg(test)]
 mod tests_text;
 #[cfg(test)]
+mod tests_text_models;
+#[cfg(test)]
 mod tests_weights;
 
 pub use check::check_data;

@@ -3,13 +3,24 @@
 use super::tests::{err, find, grid, BASE};
 use super::*;
 
-/// BASE with the target dataset (and classes) replaced and `extra` lines in the target.
+/// BASE with a text backbone pretrained as a language model on `vader_movies`, the target
+/// dataset (and classes) replaced and `extra` lines in the target.
 fn target(dataset: &str, classes: &str, extra: &str) -> String {
-    BASE.replacen(
+    text_base().replacen(
         "  dataset: mnist10k\n  classes: [5, 6, 7, 8, 9]\n  train_per_class: 10\n",
         &format!("  dataset: {dataset}\n  classes: {classes}\n  train_per_class: 10\n{extra}"),
         1,
     )
+}
+
+/// BASE with `gpt_tiny` pretrained as a language model on the movie snippets.
+fn text_base() -> String {
+    BASE.replacen(
+        "source:\n  dataset: mnist10k\n  classes: [0, 1, 2, 3, 4]\n",
+        "source:\n  task: language_model\n  corpus: vader_movies\n",
+        1,
+    )
+    .replacen("backbone: cnn4", "backbone: gpt_tiny", 1)
 }
 
 fn target_dataset(dataset: &str) -> DatasetSource {

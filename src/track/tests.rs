@@ -34,6 +34,7 @@ fn spec(seed: u64) -> TrialSpec {
         pretrained: true,
         freeze: Freeze::Blocks(2),
         source: SourceTask {
+            task: Default::default(),
             dataset: DatasetSource::Bundled {
                 name: "mnist10k".into(),
             },

@@ -55,6 +55,7 @@ pub fn scalar(db: &Path, sql: &str) -> String {
     conn.query_row(sql, [], |r| r.get::<_, rusqlite::types::Value>(0))
         .map(|v| match v {
             rusqlite::types::Value::Integer(i) => i.to_string(),
+            rusqlite::types::Value::Real(x) => x.to_string(),
             rusqlite::types::Value::Text(t) => t,
             other => format!("{other:?}"),
         })

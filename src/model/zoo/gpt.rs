@@ -208,3 +208,43 @@ impl crate::data::Tokenize for ByteTokenizer {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Tokenize;
+    use crate::model::{text, Network};
+    use crate::spec::BackboneKind;
+    use tch::Device;
+
+    #[test]
+    fn bytes_are_shifted_by_one_and_end_with_the_end_of_text() {
+        let ids = ByteTokenizer.encode(&["hé", "abcdef"], 4).unwrap();
+        // 'h' = 104, 'é' = 0xC3 0xA9 in UTF-8.
+        assert_eq!(ids[0], [105, 196, 170, END_OF_TEXT]);
+        assert_eq!(ids[1], [98, 99, 100, END_OF_TEXT]);
+        assert!(ByteTokenizer.encode(&["x"], 1).is_err());
+    }
+
+    /// Token states of `ids` through every block, in inference mode.
+    fn states(net: &Network, ids: &[i64]) -> Tensor {
+        let x = Tensor::from_slice(ids).view([1, -1]);
+        let h = net.last_block_output(&x, 0, net.n_blocks(), false);
+        text::split(&h).0.squeeze_dim(0)
+    }
+
+    #[test]
+    fn attention_is_causal_and_ignores_padding() {
+        tch::manual_seed(0);
+        let net = Network::new(BackboneKind::GptTiny, Device::Cpu, None, Some(2));
+        let a = states(&net, &[10, 20, 30, 40]);
+        // Changing the last token leaves the states of the tokens before it unchanged.
+        let b = states(&net, &[10, 20, 30, 99]);
+        let diff = |x: &Tensor, y: &Tensor| f64::try_from((x - y).abs().max()).unwrap();
+        assert_eq!(diff(&a.narrow(0, 0, 3), &b.narrow(0, 0, 3)), 0.0);
+        assert!(diff(&a.get(3), &b.get(3)) > 1e-3);
+        // Padding after the text changes none of its states.
+        let padded = states(&net, &[10, 20, 30, 40, 0, 0]);
+        assert!(diff(&a, &padded.narrow(0, 0, 4)) < 1e-5);
+    }
+}

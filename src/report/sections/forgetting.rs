@@ -1,7 +1,7 @@
 //! Source-task accuracy during fine-tuning, by frozen depth.
 
-use crate::metrics::names::SOURCE_ACC;
-use crate::metrics::statements::{trend, Direction, Statement};
+use crate::metrics::names::{SOURCE_ACC, SOURCE_LM_LOSS};
+use crate::metrics::statements::{paired, trend, Direction, Statement};
 use crate::report::charts::{LineChart, Series, XAxis};
 use crate::report::context::{distinct, freeze_label, freeze_order, Ctx, FREEZE_ORDER_SQL};
 use crate::report::page::{Cell, Input, Output};
@@ -119,14 +119,49 @@ fn forgetting_outputs(ctx: &Ctx, sql: &str) -> Result<Vec<Output>> {
         .iter()
         .filter_map(|r| Some((parse_freeze(&text(&r[1]))?, num(&r[5])?)))
         .collect();
+    let mut statements = forgetting_findings(&pairs);
+    let mut notes = Vec::new();
+    let lm_rises = lm_loss_rises(ctx)?;
+    if !lm_rises.is_empty() {
+        notes.push(
+            "The source task is a language model: source accuracy is its next-token accuracy \
+             on held-out source text, and forgetting also shows as the rise of its next-token \
+             loss (source_lm_loss, nats per token) from before to after fine-tuning."
+                .to_string(),
+        );
+        let rises: Vec<f64> = lm_rises.iter().map(|r| r.1).collect();
+        statements.push(paired(
+            "Fine-tuning raises the source language-model loss (trials with trained blocks)",
+            &rises,
+            Direction::Up,
+        ));
+    }
     let mut out = Vec::new();
-    out.extend(findings_output(Vec::new(), forgetting_findings(&pairs)));
+    out.extend(findings_output(notes, statements));
     out.push(Output::Table(ci_table(
         &["model"],
         &["source_acc_before", "source_acc_after", "forgetting"],
         &rows,
     )));
     Ok(out)
+}
+
+/// (freeze, rise of the source language-model loss from epoch 0 to the last epoch) of every
+/// completed pretrained trial that trains some block; empty unless the source is a language
+/// model.
+fn lm_loss_rises(ctx: &Ctx) -> Result<Vec<(String, f64)>> {
+    let sql = format!(
+        "SELECT t.freeze, last.value - first.value
+FROM trials t
+JOIN sweeps s ON s.id = t.sweep_id
+JOIN metrics first ON first.trial_id = t.id AND first.name = {lm} AND first.epoch = 0
+JOIN metrics last ON last.trial_id = t.id AND last.name = {lm} AND last.epoch = t.epochs
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1 AND t.freeze <> 'all'
+ORDER BY t.position;",
+        ctx.sweep_lit(),
+        lm = sql_str(SOURCE_LM_LOSS.name),
+    );
+    typed_rows(ctx.conn, &sql, |r| Ok((r.get(0)?, r.get(1)?)))
 }
 
 /// Findings of the forgetting table from (freeze, forgetting) per trial: a trend over the

@@ -10,10 +10,10 @@ use crate::report::stats::{ci, ci_table, findings_output, listing, means};
 use crate::spec::Freeze;
 use anyhow::Result;
 
-/// Sort key of a block name from the input side: `stem` (resnet8) first, then numbered blocks
-/// (`block1`…, `stage1`…) by number.
+/// Sort key of a block name from the input side: `stem` (image backbones) or `embeddings`
+/// (text backbones) first, then numbered blocks (`block1`…, `stage1`…, `layer1`…) by number.
 pub(crate) fn input_order(name: &str) -> (u8, (u8, i64, String)) {
-    if name == "stem" {
+    if name == "stem" || name == "embeddings" {
         (0, (0, 0, String::new()))
     } else {
         (1, block_order(name))

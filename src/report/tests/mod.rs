@@ -94,6 +94,7 @@ fn spec(t: &TrialFixture) -> TrialSpec {
             k => Freeze::Blocks(k.parse().unwrap()),
         },
         source: SourceTask {
+            task: Default::default(),
             dataset: DatasetSource::Idx {
                 images: "idx/mnist10k".into(),
                 labels: "idx/<script>alert('cfg')</script>".into(),
