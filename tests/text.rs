@@ -239,8 +239,13 @@ fn movies_to_tweets_with_minilm_through_the_binary() {
     // The linear probe forgets nothing: stated from the two freeze-all trials.
     let probe = findings
         .iter()
-        .find(|f| f.0.starts_with("A frozen backbone (freeze all) forgets nothing"))
+        .find(|f| {
+            f.0.starts_with("A frozen backbone (freeze all) forgets nothing")
+        })
         .expect("the forgetting section checks the linear probe");
-    assert_eq!(probe.0, "A frozen backbone (freeze all) forgets nothing: supported");
+    assert_eq!(
+        probe.0,
+        "A frozen backbone (freeze all) forgets nothing: supported"
+    );
     assert_eq!(probe.1, [3.0]);
 }

@@ -278,13 +278,26 @@ mod tests {
         let mut blocks = vec!["layer6", "embeddings", "layer2", "layer1"];
         blocks.sort_by_key(|b| input_order(b));
         assert_eq!(blocks, ["embeddings", "layer1", "layer2", "layer6"]);
-        let names = ["embeddings", "layer1", "layer2", "layer3", "layer4", "layer5", "layer6"];
+        let names = [
+            "embeddings",
+            "layer1",
+            "layer2",
+            "layer3",
+            "layer4",
+            "layer5",
+            "layer6",
+        ];
         let rows: Vec<DriftRow> = names
             .iter()
             .map(|b| {
                 let trained = *b == "layer6";
                 let cka = if trained { 0.9 } else { 1.0 };
-                (Freeze::Blocks(6), b.to_string(), cka, Some(f64::from(u8::from(trained))))
+                (
+                    Freeze::Blocks(6),
+                    b.to_string(),
+                    cka,
+                    Some(f64::from(u8::from(trained))),
+                )
             })
             .collect();
         let f = crate::report::stats::lines(Vec::new(), &drift_findings(&rows)).join("\n");
