@@ -195,6 +195,26 @@ fn movies_to_tweets_with_minilm_through_the_binary() {
     assert_eq!(dd[0].1, dd[1].1, "lowercase vs none");
     // Typos do change the tokens.
     assert_ne!(&dd[2].1[..3], &dd[1].1[..3], "typos vs none");
+    // Nor anything a trial learns: the same tokens, seed and batches give the same accuracies.
+    let acc = rows(
+        &conn,
+        "SELECT freeze || ' ' || pretrained || ' ' || shift, final_test_acc, final_val_acc
+         FROM trial_summary ORDER BY 1",
+    );
+    let acc_of = |what: &str| {
+        acc.iter()
+            .find(|r| r.0 == what)
+            .unwrap_or_else(|| panic!("{what}: {acc:?}"))
+            .1
+            .clone()
+    };
+    for model in ["4 1", "all 1", "0 0"] {
+        let (lower, none) = (
+            acc_of(&format!("{model} lowercase")),
+            acc_of(&format!("{model} none")),
+        );
+        assert_eq!(lower, none, "{model}: lowercase vs none");
+    }
     // Every trial is linked to its shift's row.
     let unlinked: i64 = conn
         .query_row(
