@@ -10,8 +10,9 @@ use crate::report::stats::{ci, ci_table, findings_output, listing, means};
 use crate::spec::Freeze;
 use anyhow::Result;
 
-/// Sort key of a block name from the input side: `stem` (image backbones) or `embeddings`
-/// (text backbones) first, then numbered blocks (`block1`…, `stage1`…, `layer1`…) by number.
+/// Sort key of a block name from the input side: the input block (`stem` of the ResNets and
+/// the inverted-residual nets, `embeddings` of the text backbones) first, then numbered blocks
+/// (`block1`…, `stage1`…, `layer1`…) by number.
 pub(crate) fn input_order(name: &str) -> (u8, (u8, i64, String)) {
     if name == "stem" || name == "embeddings" {
         (0, (0, 0, String::new()))
@@ -269,5 +270,41 @@ mod tests {
             "{f}"
         );
         assert!(!f.contains("Frozen blocks"), "{f}");
+    }
+
+    #[test]
+    fn a_text_backbones_embeddings_are_its_input_block() {
+        // minilm_l6 under freeze 6: embeddings and layer1..layer5 frozen, layer6 trained.
+        let mut blocks = vec!["layer6", "embeddings", "layer2", "layer1"];
+        blocks.sort_by_key(|b| input_order(b));
+        assert_eq!(blocks, ["embeddings", "layer1", "layer2", "layer6"]);
+        let names = [
+            "embeddings",
+            "layer1",
+            "layer2",
+            "layer3",
+            "layer4",
+            "layer5",
+            "layer6",
+        ];
+        let rows: Vec<DriftRow> = names
+            .iter()
+            .map(|b| {
+                let trained = *b == "layer6";
+                let cka = if trained { 0.9 } else { 1.0 };
+                (
+                    Freeze::Blocks(6),
+                    b.to_string(),
+                    cka,
+                    Some(f64::from(u8::from(trained))),
+                )
+            })
+            .collect();
+        let f = crate::report::stats::lines(Vec::new(), &drift_findings(&rows)).join("\n");
+        assert!(
+            f.contains("Frozen blocks are left unchanged (CKA 1, weight distance 0): supported"),
+            "{f}"
+        );
+        assert!(f.contains("over 6 frozen blocks"), "{f}");
     }
 }
