@@ -5,20 +5,7 @@
 
 mod common;
 
-use common::{scalar, text, thaw, write_grid};
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-
-/// The first `n` lines of a bundled VADER file as a TSV with a header (`id`, `score`, `text`).
-fn vader_subset(file: &str, n: usize, out: &Path) {
-    let gz = std::fs::File::open(common::data_dir().join("vader").join(file)).unwrap();
-    let lines = BufReader::new(flate2::read::GzDecoder::new(gz)).lines();
-    let mut w = std::fs::File::create(out).unwrap();
-    writeln!(w, "id\tscore\ttext").unwrap();
-    for line in lines.take(n) {
-        writeln!(w, "{}", line.unwrap().trim_end()).unwrap();
-    }
-}
+use common::{scalar, text, thaw, vader_subset, write_grid};
 
 const GRID: &str = r#"
 name: lm
@@ -43,8 +30,9 @@ batch_size: 16
 #[test]
 fn a_language_model_learns_its_corpus_and_fine_tuning_makes_it_forget() {
     let dir = tempfile::tempdir().unwrap();
-    vader_subset("movieReviewSnippets_GroundTruth.txt.gz", 400, &dir.path().join("movies.tsv"));
-    vader_subset("tweets_GroundTruth.txt.gz", 300, &dir.path().join("tweets.tsv"));
+    let (movies, tweets) = (dir.path().join("movies.tsv"), dir.path().join("tweets.tsv"));
+    vader_subset("movieReviewSnippets_GroundTruth.txt.gz", &movies, 200);
+    vader_subset("tweets_GroundTruth.txt.gz", &tweets, 150);
     let g = write_grid(dir.path(), "lm.yaml", GRID);
     let out = thaw(dir.path(), &["run", g.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
@@ -64,7 +52,11 @@ fn a_language_model_learns_its_corpus_and_fine_tuning_makes_it_forget() {
     // uniform guess over its 258 tokens (ln 258 = 5.55 nats).
     let before = loss("0", "0");
     assert!(before < 3.5, "held-out next-token loss {before}");
-    assert_eq!(loss("all", "0"), before, "both trials start from one checkpoint");
+    assert_eq!(
+        loss("all", "0"),
+        before,
+        "both trials start from one checkpoint"
+    );
     // A frozen backbone and an untouched source head keep the language model exactly.
     assert_eq!(loss("all", "t.epochs"), before);
     // Fine-tuning every block for the tweets makes it forget.

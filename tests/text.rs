@@ -7,10 +7,8 @@
 
 mod common;
 
-use common::{data_dir, text, thaw, write_grid};
-use flate2::read::GzDecoder;
+use common::{text, thaw, vader_subset, write_grid};
 use rusqlite::Connection;
-use std::io::Read;
 use std::path::Path;
 
 /// Examples per class written for the source (movies) and the target (tweets).
@@ -20,36 +18,6 @@ const TARGET_PER_CLASS: usize = 70;
 /// The fixed test split of a class of `n` examples (`data/split.rs`: 15 %, at least 1).
 fn test_split(n: usize) -> usize {
     (n * 15 / 100).max(1)
-}
-
-/// `out`: a TSV file with a header `id, score, text`, holding the first `per_class` rows of the
-/// bundled VADER file `gz` with a score above 0.5 and the first `per_class` below −0.5, in file
-/// order (so the selection is the same on every run).
-fn write_subset(gz: &str, out: &Path, per_class: usize) {
-    let mut raw = String::new();
-    GzDecoder::new(std::fs::File::open(data_dir().join("vader").join(gz)).unwrap())
-        .read_to_string(&mut raw)
-        .unwrap();
-    let (mut pos, mut neg) = (0, 0);
-    let mut tsv = String::from("id\tscore\ttext\n");
-    for line in raw.lines() {
-        let score: f64 = line.split('\t').nth(1).unwrap().trim().parse().unwrap();
-        let take = if score > 0.5 && pos < per_class {
-            pos += 1;
-            true
-        } else if score < -0.5 && neg < per_class {
-            neg += 1;
-            true
-        } else {
-            false
-        };
-        if take {
-            tsv.push_str(line);
-            tsv.push('\n');
-        }
-    }
-    assert_eq!((pos, neg), (per_class, per_class), "{gz}");
-    std::fs::write(out, tsv).unwrap();
 }
 
 const GRID: &str = r#"
@@ -114,12 +82,12 @@ fn movies_to_tweets_with_minilm_through_the_binary() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    write_subset(
+    vader_subset(
         "movieReviewSnippets_GroundTruth.txt.gz",
         &dir.path().join("movies.tsv"),
         SOURCE_PER_CLASS,
     );
-    write_subset(
+    vader_subset(
         "tweets_GroundTruth.txt.gz",
         &dir.path().join("tweets.tsv"),
         TARGET_PER_CLASS,

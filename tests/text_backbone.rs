@@ -10,10 +10,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
-use thaw::model::tokenizer::TextTokenizer;
 use thaw::model::text::pool;
-use thaw::spec::Pooling;
+use thaw::model::tokenizer::TextTokenizer;
 use thaw::model::Network;
+use thaw::spec::Pooling;
 use thaw::spec::{BackboneKind, Precision};
 use thaw::train::precision::autocast;
 

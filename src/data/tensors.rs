@@ -211,4 +211,3 @@ pub fn prepare(
         num_classes: classes.len(),
     })
 }
-

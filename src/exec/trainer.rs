@@ -8,7 +8,7 @@ use super::progress::Progress;
 use super::sweep::RunOptions;
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::{Network, TextTokenizer};
-use crate::spec::{DatasetSource, Shift, TrialSpec};
+use crate::spec::{DatasetSource, Shift, SourceObjective, TrialSpec};
 use crate::track::{Db, DomainRow};
 use crate::train::features::FeatureCache;
 use crate::train::{self, analysis, pretrain, EpochControl, FitOutcome};
@@ -115,11 +115,19 @@ impl<'a> TrialRunner<'a> {
         if path.exists() {
             return Ok((key, path));
         }
+        let what = match (trial.source.task, trial.source.classes.is_empty()) {
+            (SourceObjective::LanguageModel, true) => "as a language model on every text of",
+            (SourceObjective::LanguageModel, false) => "as a language model on",
+            (SourceObjective::Classification, _) => "on",
+        };
+        let classes = match trial.source.classes.is_empty() {
+            true => String::new(),
+            false => format!(" classes {:?}", trial.source.classes),
+        };
         progress.println(&format!(
-            "pretraining {} on {} classes {:?} for {} epochs (seed {}); cached as {}",
+            "pretraining {} {what} {}{classes} for {} epochs (seed {}); cached as {}",
             trial.backbone,
             trial.source.dataset.label(),
-            trial.source.classes,
             trial.source.epochs,
             trial.seed,
             path.display()
@@ -139,8 +147,12 @@ impl<'a> TrialRunner<'a> {
             acc,
             seconds,
         )?;
+        let measure = match trial.source.task {
+            SourceObjective::LanguageModel => "next-token accuracy on the held-out texts",
+            SourceObjective::Classification => "source test accuracy",
+        };
         progress.println(&format!(
-            "pretrained {}: source test accuracy {acc:.3} in {seconds:.1}s",
+            "pretrained {}: {measure} {acc:.3} in {seconds:.1}s",
             trial.backbone
         ));
         Ok((key, path))

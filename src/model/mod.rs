@@ -14,10 +14,10 @@ pub use tokenizer::TextTokenizer;
 use crate::spec::{BackboneKind, InputNorm, Modality, Pooling, TrialSpec};
 use anyhow::{bail, Context, Result};
 use blocks::{BasicBlock, Block, ConvBlock};
-use zoo::gpt::GPT_TINY;
 use std::path::Path;
 use tch::nn::{self, Module};
 use tch::{Device, Tensor};
+use zoo::gpt::GPT_TINY;
 
 /// Name of the source head's variables in checkpoints.
 const SOURCE_HEAD: &str = "source_head";
@@ -356,7 +356,11 @@ impl Network {
     pub fn block_outputs(&self, x: &Tensor) -> Vec<Tensor> {
         let text = self.reads_text();
         tch::no_grad(|| {
-            let mut h = if text { text::trim(x) } else { x.shallow_clone() };
+            let mut h = if text {
+                text::trim(x)
+            } else {
+                x.shallow_clone()
+            };
             self.blocks
                 .iter()
                 .map(|b| {

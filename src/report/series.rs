@@ -54,7 +54,7 @@ fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
 }
 
 /// The settings that make a trial (the grid's axes and the seed), as `trial_summary` columns.
-const SETTINGS: [&str; 14] = [
+const SETTINGS: [&str; 15] = [
     "backbone",
     "pretrained",
     "freeze",
@@ -69,6 +69,7 @@ const SETTINGS: [&str; 14] = [
     "epochs",
     "batch_size",
     "precision",
+    "max_length",
 ];
 
 /// One row per completed trial: (key, series, axis value, seed, value AS name, alike), where
@@ -78,7 +79,7 @@ pub(crate) fn per_trial_sql(ctx: &Ctx, axis: &str, value: &str, name: &str) -> S
     let alike = SETTINGS
         .iter()
         .filter(|s| **s != axis)
-        .map(|s| format!("ts.{s}"))
+        .map(|s| format!("IFNULL(ts.{s}, '')"))
         .collect::<Vec<_>>()
         .join(" || '|' || ");
     format!(

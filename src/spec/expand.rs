@@ -176,10 +176,7 @@ fn build(p: &Parsed, ix: &[usize; AxisId::ALL.len()], diag: &mut Diag) -> TrialS
     let epochs = &a.epochs[ix[AxisId::Epochs.index()]];
     let max_length = &a.max_length[ix[AxisId::MaxLength.index()]];
     let text_backbone = backbone.value.profile().modality == Modality::Text;
-    let datasets = [
-        ("target", &p.target_dataset),
-        ("source", &p.source.dataset),
-    ];
+    let datasets = [("target", &p.target_dataset), ("source", &p.source.dataset)];
     for (task, dataset) in datasets {
         if dataset.is_text() != text_backbone && !(task == "source" && p.source.is_unused()) {
             let (data, reads) = match text_backbone {

@@ -42,21 +42,36 @@ fn a_language_model_source_reads_its_corpus_and_keeps_classification_keys_as_the
 #[test]
 fn a_language_model_source_needs_a_text_corpus_and_a_causal_backbone() {
     let e = err(&lm_grid("").replace("corpus:", "dataset:"));
-    assert!(find(&e, "source.dataset").message.contains("corpus:"), "{e}");
+    assert!(
+        find(&e, "source.dataset").message.contains("corpus:"),
+        "{e}"
+    );
     let e = err(&lm_grid("").replace("corpus: vader_movies", "corpus: mnist10k"));
-    assert!(find(&e, "source.corpus").message.contains("must be text"), "{e}");
+    assert!(
+        find(&e, "source.corpus").message.contains("must be text"),
+        "{e}"
+    );
     let e = err(&lm_grid("").replace("backbone: gpt_tiny", "backbone: minilm_l6"));
-    assert!(find(&e, "backbone").message.contains("causal decoder"), "{e}");
+    assert!(
+        find(&e, "backbone").message.contains("causal decoder"),
+        "{e}"
+    );
 }
 
 #[test]
 fn a_backbone_must_read_what_the_datasets_hold() {
     let e = err(&lm_grid("").replace("backbone: gpt_tiny", "backbone: cnn4"));
     let m = &find(&e, "backbone").message;
-    assert!(m.contains("reads images") && m.contains("holds text"), "{e}");
+    assert!(
+        m.contains("reads images") && m.contains("holds text"),
+        "{e}"
+    );
     let e = err(&BASE.replace("backbone: cnn4", "backbone: gpt_tiny"));
     let m = &find(&e, "backbone").message;
-    assert!(m.contains("reads text") && m.contains("holds images"), "{e}");
+    assert!(
+        m.contains("reads text") && m.contains("holds images"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -69,15 +84,30 @@ fn max_length_is_an_axis_of_text_backbones_and_pooling_a_setting() {
     assert_eq!(g.trials[0].pooling, Some(Pooling::Mean));
     // Unset, a text trial reads 128 tokens and its key does not mention either setting.
     let t = &grid(&lm_grid("")).trials[0];
-    assert_eq!((t.max_length, t.text_max_length()), (None, DEFAULT_MAX_LENGTH));
+    assert_eq!(
+        (t.max_length, t.text_max_length()),
+        (None, DEFAULT_MAX_LENGTH)
+    );
     assert!(!t.config_json().contains("max_length") && !t.config_json().contains("pooling"));
 
     let e = err(&format!("{BASE}max_length: 64\n"));
-    assert!(find(&e, "max_length").message.contains("text backbones"), "{e}");
+    assert!(
+        find(&e, "max_length").message.contains("text backbones"),
+        "{e}"
+    );
     let e = err(&format!("{BASE}pooling: cls\n"));
-    assert!(find(&e, "pooling").message.contains("text backbones"), "{e}");
+    assert!(
+        find(&e, "pooling").message.contains("text backbones"),
+        "{e}"
+    );
     let e = err(&lm_grid("max_length: 1024\n"));
-    assert!(find(&e, "max_length").message.contains("between 8 and 512"), "{e}");
+    assert!(
+        find(&e, "max_length").message.contains("between 8 and 512"),
+        "{e}"
+    );
     let e = err(&lm_grid("pooling: first\n"));
-    assert!(find(&e, "pooling").message.contains("unknown pooling"), "{e}");
+    assert!(
+        find(&e, "pooling").message.contains("unknown pooling"),
+        "{e}"
+    );
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// The newest schema version this binary knows.
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `(version, sql)`, in order; applying `sql` to the tables of a database at `version - 1`
 /// gives the tables of `version`. No views: see [`VIEWS`].
@@ -26,6 +26,7 @@ pub const TABLE_MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("schema_v4.sql")),
     (5, include_str!("schema_v5.sql")),
     (6, include_str!("schema_v6.sql")),
+    (7, include_str!("schema_v7.sql")),
 ];
 
 /// Every view, as `CREATE VIEW` statements over the tables of [`SCHEMA_VERSION`].

@@ -13,7 +13,8 @@ fn released_views(version: i64) -> &'static str {
         3 => include_str!("../../tests/fixtures/released_views/released_views_v3.sql"),
         4 => include_str!("../../tests/fixtures/released_views/released_views_v4.sql"),
         5 => include_str!("../../tests/fixtures/released_views/released_views_v5.sql"),
-        6 => VIEWS,
+        6 => include_str!("../../tests/fixtures/released_views/released_views_v6.sql"),
+        7 => VIEWS,
         _ => unreachable!("no release at version {version}"),
     }
 }

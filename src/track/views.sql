@@ -44,7 +44,7 @@ SELECT
     t.id AS trial_id, s.name AS sweep, t.key, t.status,
     t.backbone, t.pretrained, t.freeze, t.frozen_blocks, t.source_dataset, t.target_dataset,
     t.train_per_class, t.shift, t.shift_kind, t.shift_magnitude, t.schedule, t.lr, t.optimizer,
-    t.seed, t.epochs, t.batch_size, t.precision, t.device,
+    t.seed, t.epochs, t.batch_size, t.precision, t.max_length, t.device,
     last.epoch AS final_epoch,
     at_last.train_acc AS final_train_acc,
     at_last.val_acc AS final_val_acc,
@@ -86,7 +86,7 @@ SELECT
 FROM trial_summary;
 
 -- Fine-tuned minus from-scratch target accuracy for the same backbone, target, size, shift,
--- schedule, optimizer, epochs, batch size, precision and seed. Negative = negative transfer.
+-- schedule, optimizer, epochs, batch size, precision, max_length and seed. Negative = negative transfer.
 CREATE VIEW transfer_gain AS
 SELECT f.trial_id, f.sweep, f.key, f.backbone, f.freeze, f.train_per_class, f.shift,
        f.schedule, f.precision, f.seed,
@@ -101,6 +101,7 @@ JOIN trial_summary s
  AND s.train_per_class = f.train_per_class AND s.shift = f.shift AND s.schedule = f.schedule
  AND s.optimizer = f.optimizer AND s.seed = f.seed AND s.epochs = f.epochs
  AND s.batch_size = f.batch_size AND s.precision = f.precision
+ AND s.max_length IS f.max_length
 WHERE f.pretrained = 1 AND f.status = 'completed';
 
 -- The report's findings by sweep: every statement with its verdict, estimate, 95% interval

@@ -210,9 +210,9 @@ impl Db {
                 "INSERT INTO trials (sweep_id, key, status, config_json, backbone, pretrained,
                      freeze, frozen_blocks, source_dataset, target_dataset, train_per_class,
                      shift, shift_kind, shift_magnitude, schedule, lr, optimizer, seed, epochs,
-                     batch_size, precision, position)
+                     batch_size, precision, position, max_length)
                  VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                     ?15, ?16, ?17, ?18, ?19, ?20, ?21)
+                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
                  ON CONFLICT (sweep_id, key) DO UPDATE SET position = excluded.position",
             )?;
             for &(position, key, spec) in trials {
@@ -242,6 +242,7 @@ impl Db {
                     spec.batch_size as i64,
                     spec.precision.name(),
                     position as i64,
+                    spec.is_text().then(|| spec.text_max_length() as i64),
                 ])
                 .with_context(|| {
                     format!(

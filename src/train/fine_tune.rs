@@ -4,8 +4,8 @@
 use super::features::{FeatureCache, PrefixKey};
 use super::schedule::LrPlan;
 use super::{
-    build_optimizer, language_model, checkpoint, evaluate, evaluate_logits, seed_epoch, steps_per_epoch,
-    EpochControl, EpochMetrics, FinalLogits, FitOutcome, Inputs, Trainer,
+    build_optimizer, checkpoint, evaluate, evaluate_logits, language_model, seed_epoch,
+    steps_per_epoch, EpochControl, EpochMetrics, FinalLogits, FitOutcome, Inputs, Trainer,
 };
 use crate::data::{TaskData, TensorSet};
 use crate::metrics::names;

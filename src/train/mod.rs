@@ -119,7 +119,9 @@ impl Inputs {
             len: set.len,
             prefix: 0,
             precision,
-            lengths: set.is_text().then(|| crate::model::text::lengths(&set.images)),
+            lengths: set
+                .is_text()
+                .then(|| crate::model::text::lengths(&set.images)),
         }
     }
 
@@ -169,7 +171,9 @@ impl Inputs {
             len: set.len,
             prefix,
             precision,
-            lengths: set.is_text().then(|| crate::model::text::lengths(&set.images)),
+            lengths: set
+                .is_text()
+                .then(|| crate::model::text::lengths(&set.images)),
         }
     }
 

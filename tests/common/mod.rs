@@ -4,6 +4,7 @@
 
 use rusqlite::Connection;
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -150,3 +151,33 @@ image_size: 12
 
 /// Trials in [`small_grid`]: 2 freeze × 2 sizes × 2 seeds + 2 sizes × 2 seeds from scratch.
 pub const SMALL_GRID_TRIALS: i64 = 12;
+
+/// `out`: a TSV file with a header `id, score, text`, holding the first `per_class` rows of the
+/// bundled VADER file `gz` with a score above 0.5 and the first `per_class` below −0.5, in file
+/// order (so the selection is the same on every run).
+pub fn vader_subset(gz: &str, out: &Path, per_class: usize) {
+    let mut raw = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(data_dir().join("vader").join(gz)).unwrap())
+        .read_to_string(&mut raw)
+        .unwrap();
+    let (mut pos, mut neg) = (0, 0);
+    let mut tsv = String::from("id\tscore\ttext\n");
+    for line in raw.lines() {
+        let score: f64 = line.split('\t').nth(1).unwrap().trim().parse().unwrap();
+        let take = if score > 0.5 && pos < per_class {
+            pos += 1;
+            true
+        } else if score < -0.5 && neg < per_class {
+            neg += 1;
+            true
+        } else {
+            false
+        };
+        if take {
+            tsv.push_str(line);
+            tsv.push('\n');
+        }
+    }
+    assert_eq!((pos, neg), (per_class, per_class), "{gz}");
+    std::fs::write(out, tsv).unwrap();
+}

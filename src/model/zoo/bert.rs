@@ -68,7 +68,6 @@ fn linear(p: nn::Path, d_in: i64, d_out: i64) -> nn::Linear {
     nn::linear(p, d_in, d_out, Default::default())
 }
 
-
 /// Word + absolute position + token type 0 embeddings, LayerNorm, dropout.
 #[derive(Debug)]
 pub struct Embeddings {

@@ -196,7 +196,10 @@ pub const END_OF_TEXT: i64 = 257;
 
 impl crate::data::Tokenize for ByteTokenizer {
     fn encode(&self, texts: &[&str], max_length: usize) -> anyhow::Result<Vec<Vec<i64>>> {
-        anyhow::ensure!(max_length >= 2, "max_length {max_length} leaves no room for text");
+        anyhow::ensure!(
+            max_length >= 2,
+            "max_length {max_length} leaves no room for text"
+        );
         Ok(texts
             .iter()
             .map(|t| {

@@ -16,7 +16,11 @@ impl Parser<'_> {
         path: &[Seg],
         backbones: &[Av<BackboneKind>],
     ) -> Option<Pooling> {
-        let v = self.single(v, path, "pooling is not an axis; give one of mean, cls, last")?;
+        let v = self.single(
+            v,
+            path,
+            "pooling is not an axis; give one of mean, cls, last",
+        )?;
         let names: Vec<&str> = Pooling::ALL.iter().map(|p| p.name()).collect();
         let s = self.string(v, path, &format!("a pooling ({})", names.join(", ")))?;
         let Some(pooling) = Pooling::ALL.iter().copied().find(|p| p.name() == s) else {
