@@ -2,6 +2,7 @@
 //! raw material of forgetting) and a target head (new for fine-tuning), and block freezing.
 
 pub mod blocks;
+mod own;
 pub mod predict;
 pub mod text;
 pub mod tokenizer;
@@ -90,54 +91,25 @@ impl Network {
         let mut blocks: Vec<Box<dyn Block>> = Vec::new();
         let mut block_params = Vec::new();
         let profile = kind.profile();
-        if profile.classifier.is_some() {
-            let mut before = 0;
-            zoo::build(kind, &bb, |i, block| {
-                debug_assert_eq!(i, blocks.len());
-                let mut vars = vs.trainable_variables();
-                let n = vars.len();
-                block_params.push(vars.split_off(before));
-                before = n;
-                blocks.push(block);
-            });
-        }
-        let in_channels = if profile.classifier.is_none() {
-            in_channels as i64
-        } else {
-            profile.in_channels
-        };
-        let legacy = if profile.classifier.is_none() {
-            kind.block_names()
-        } else {
-            &[]
-        };
-        for (i, name) in legacy.iter().enumerate() {
-            let before = vs.trainable_variables().len();
-            let p = (&bb / *name).set_group(i);
-            let block: Box<dyn Block> = match (kind, i) {
-                (BackboneKind::Cnn4, _) => {
-                    let c_in = [in_channels, 32, 32, 64][i];
-                    let c_out = [32, 32, 64, 64][i];
-                    Box::new(ConvBlock::new(p, c_in, c_out, i > 0))
-                }
-                (BackboneKind::Resnet8, 0) => Box::new(ConvBlock::new(p, in_channels, 16, false)),
-                (BackboneKind::Resnet8, _) => {
-                    let c_in = [16, 16, 32][i - 1];
-                    let c_out = [16, 32, 64][i - 1];
-                    let stride = if i == 1 { 1 } else { 2 };
-                    Box::new(BasicBlock::new(p, c_in, c_out, stride))
-                }
-                (BackboneKind::GptTiny, 0) => Box::new(zoo::gpt::Embeddings::new(p, GPT_TINY)),
-                (BackboneKind::GptTiny, _) => Box::new(zoo::gpt::DecoderLayer::new(
-                    p,
-                    GPT_TINY,
-                    i + 1 == legacy.len(),
-                )),
-                (other, _) => unreachable!("{other} is built by zoo::build"),
-            };
+        let mut before = 0;
+        let on_block = |i: usize, block: Box<dyn Block>| {
+            debug_assert_eq!(i, blocks.len());
+            let mut vars = vs.trainable_variables();
+            let n = vars.len();
+            block_params.push(vars.split_off(before));
+            before = n;
             blocks.push(block);
-            block_params.push(vs.trainable_variables().split_off(before));
-        }
+        };
+        let in_channels = match profile.classifier {
+            Some(_) => {
+                zoo::build(kind, &bb, on_block);
+                profile.in_channels
+            }
+            None => {
+                own::build(kind, &bb, in_channels as i64, on_block);
+                in_channels as i64
+            }
+        };
         let head_group = blocks.len();
         let head = |name: &str, classes: usize| {
             nn::linear(
