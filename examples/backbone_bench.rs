@@ -1,7 +1,14 @@
-//! Training throughput of an ImageNet-style backbone in thaw, in images per second: the step
-//! thaw's fine-tuning loop takes (u8 batch of CHANNELS × SIDE × SIDE (default 1 × 28 × 28:
-//! grayscale) → `prepare_input` (resize, 3 channels, normalisation) → every block trainable →
-//! new head → cross-entropy → backward → SGD with momentum 0.9 through thaw's optimizer groups).
+//! Training throughput of a pretrained-style backbone in thaw, in examples (images or texts) per
+//! second: the step thaw's fine-tuning loop takes (input batch → `prepare_input` → every block
+//! trainable → new 10-class head → cross-entropy → backward → SGD with momentum 0.9 through
+//! thaw's optimizer groups).
+//!
+//! - Image backbones: u8 batches of CHANNELS × SIDE × SIDE (default 1 × 28 × 28: grayscale),
+//!   resized to SIZE × SIZE, made 3-channel and normalised by `prepare_input`; seeded random
+//!   weights.
+//! - Text backbones (`minilm_l6`, with its pretrained weights from `make weights`): int64 token
+//!   ids `[BATCH, SIZE]`, uniform in 1000..30000 and every row SIZE tokens long (no padding),
+//!   mean-pooled over the tokens; dropout 0.1 as in training. CHANNELS and SIDE are ignored.
 //!
 //! ```text
 //! cargo run --release --example backbone_bench BACKBONE SIZE BATCH STEPS [cpu|cuda] [CHANNELS SIDE]
@@ -37,6 +44,9 @@ fn main() -> anyhow::Result<()> {
     tch::manual_seed(0);
     let mut net = Network::new(kind, device, None, Some(10));
     net.set_input_size(size);
+    if kind == BackboneKind::MinilmL6 {
+        net.load_weights(&thaw::paths::minilm_dir().join("model.safetensors"))?;
+    }
     net.set_trainable_from(0);
     let sgd = Optimizer::Sgd {
         momentum: 0.9,
@@ -47,17 +57,22 @@ fn main() -> anyhow::Result<()> {
     for g in 0..=net.n_blocks() {
         opt.set_lr(g, 0.01);
     }
-    let images = Tensor::randint(
-        256,
-        [batch * 2, channels, side, side],
-        (Kind::Uint8, device),
-    );
+    // Two batches, alternated: token ids for text, u8 pixels for images.
+    let inputs = if net.reads_text() {
+        Tensor::randint_low(1000, 30000, [batch * 2, size as i64], (Kind::Int64, device))
+    } else {
+        Tensor::randint(
+            256,
+            [batch * 2, channels, side, side],
+            (Kind::Uint8, device),
+        )
+    };
     let labels = Tensor::randint(10, [batch * 2], (Kind::Int64, device));
     let mut loss_sum = Tensor::zeros([], (Kind::Float, device));
     let mut step = |i: usize| {
         let idx = Tensor::arange(batch, (Kind::Int64, device)) + (i as i64 % 2) * batch;
         opt.zero_grad();
-        let x = net.prepare_input(&images.index_select(0, &idx));
+        let x = net.prepare_input(&inputs.index_select(0, &idx));
         let logits = net.logits(&net.features(&x, 0, true), Head::Target);
         let loss = logits.cross_entropy_for_logits(&labels.index_select(0, &idx));
         loss.backward();

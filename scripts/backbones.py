@@ -32,7 +32,9 @@
       (libjpeg-turbo) and thaw's (the `image` crate's) round differently.
   bench ARCH SIZE BATCH STEPS [CHANNELS SIDE]
       Training-loop throughput (images/s) of the same loop thaw runs, printed as one number,
-      over random u8 batches of CHANNELS x SIDE x SIDE (default 1 x 28 x 28).
+      over random u8 batches of CHANNELS x SIDE x SIDE (default 1 x 28 x 28). For the text
+      backbone minilm_l6 (texts/s), SIZE is the tokens per example and the loop is
+      text_reference.py's `bench` on the all-MiniLM-L6-v2 weights thaw loads.
 
 safetensors files are written by hand (the format is an 8-byte header length, a JSON header and
 the raw little-endian data), so the `safetensors` package is not needed.
@@ -42,6 +44,7 @@ import json
 import os
 import struct
 import sys
+from pathlib import Path
 
 import torch
 
@@ -258,6 +261,10 @@ def bench(arch, size, batch, steps, channels=1, side=28):
     3: RGB) at `side` x `side`, prepared as thaw prepares them."""
     import time
 
+    if arch == "minilm_l6":
+        import text_reference
+
+        return text_reference.bench(minilm_dir(), size, batch, steps)
     torch.manual_seed(0)
     if arch == "efficientnet_lite0":
         m = lite0()
@@ -300,6 +307,17 @@ def bench(arch, size, batch, steps, channels=1, side=28):
     if dev.type == "cuda":
         torch.cuda.synchronize()
     print(f"{steps * batch / (time.perf_counter() - start):.2f}")
+
+
+def minilm_dir():
+    """Where thaw reads all-MiniLM-L6-v2 (src/paths.rs): $THAW_WEIGHTS, else the weights folder
+    of $XDG_CACHE_HOME/thaw or ~/.cache/thaw."""
+    if os.environ.get("THAW_WEIGHTS"):
+        weights = Path(os.environ["THAW_WEIGHTS"])
+    else:
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        weights = Path(cache) / "thaw" / "weights"
+    return weights / "all-MiniLM-L6-v2"
 
 
 def lite0():

@@ -9,6 +9,12 @@ IDS.json (else stdin): a JSON list of token-id lists, one per example, any lengt
 padded with 0 to the longest and run as one batch, with the padding masked out of attention.
 Prints JSON {"mean": [[...]], "cls": [[...]]}: sentence-transformers' mean pooling over the
 real tokens, and the [CLS] token's last hidden state.
+
+Usage: text_reference.py bench MODEL_DIR LENGTH BATCH STEPS
+Training-loop throughput (texts/s) of the loop examples/backbone_bench.rs times in thaw (see
+bench/backbones.sh), printed as one number: random token ids in 1000..30000, every row LENGTH
+tokens long, every weight trainable, dropout as in training, mean pooling, a new Linear head
+(10 classes), cross-entropy, SGD momentum 0.9 (DEVICE=cuda runs it on the GPU).
 """
 import json
 import math
@@ -46,18 +52,21 @@ def dense(x, w, prefix):
     return F.linear(x, w[prefix + ".weight"], w[prefix + ".bias"])
 
 
-def bert(w, cfg, ids, mask):
-    """Last hidden states [N, L, H] of BertModel (eval mode) for ids [N, L], mask [N, L]."""
+def bert(w, cfg, ids, mask, train=False):
+    """Last hidden states [N, L, H] of BertModel for ids [N, L], mask [N, L]: eval mode, or
+    training mode (dropout at the config's rates, where BertModel has it) when `train`."""
     eps = cfg["layer_norm_eps"]
     heads = cfg["num_attention_heads"]
+    p_hidden = cfg["hidden_dropout_prob"] if train else 0.0
+    p_attn = cfg["attention_probs_dropout_prob"] if train else 0.0
     n, length = ids.shape
-    pos = torch.arange(length)
+    pos = torch.arange(length, device=ids.device)
     h = (
-        w["embeddings.word_embeddings.weight"][ids]
-        + w["embeddings.position_embeddings.weight"][pos][None]
+        F.embedding(ids, w["embeddings.word_embeddings.weight"])
+        + F.embedding(pos, w["embeddings.position_embeddings.weight"])[None]
         + w["embeddings.token_type_embeddings.weight"][0]
     )
-    h = layer_norm(h, w, "embeddings.LayerNorm", eps)
+    h = F.dropout(layer_norm(h, w, "embeddings.LayerNorm", eps), p_hidden, train)
     # Padding keys get the most negative float added to their scores, as BertModel does.
     bias = (1.0 - mask[:, None, None, :].float()) * torch.finfo(torch.float32).min
     for i in range(cfg["num_hidden_layers"]):
@@ -70,15 +79,65 @@ def bert(w, cfg, ids, mask):
         k = split(dense(h, w, p + "attention.self.key"))
         v = split(dense(h, w, p + "attention.self.value"))
         scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + bias
-        ctx = (scores.softmax(-1) @ v).transpose(1, 2).reshape(n, length, -1)
-        a = layer_norm(dense(ctx, w, p + "attention.output.dense") + h, w,
-                       p + "attention.output.LayerNorm", eps)
+        probs = F.dropout(scores.softmax(-1), p_attn, train)
+        ctx = (probs @ v).transpose(1, 2).reshape(n, length, -1)
+        a = dense(ctx, w, p + "attention.output.dense")
+        a = layer_norm(F.dropout(a, p_hidden, train) + h, w, p + "attention.output.LayerNorm", eps)
         f = F.gelu(dense(a, w, p + "intermediate.dense"))
-        h = layer_norm(dense(f, w, p + "output.dense") + a, w, p + "output.LayerNorm", eps)
+        y = F.dropout(dense(f, w, p + "output.dense"), p_hidden, train)
+        h = layer_norm(y + a, w, p + "output.LayerNorm", eps)
     return h
 
 
+def mean_pool(h, mask):
+    """sentence-transformers' mean pooling: the mean of the real tokens' states."""
+    m = mask[:, :, None].to(h.dtype)
+    return (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+
+
+def bench(model_dir, length, batch, steps, classes=10):
+    """Examples/s of fine-tuning every weight of the checkpoint with a new head."""
+    import os
+    import time
+
+    torch.manual_seed(0)
+    dev = torch.device("cuda" if os.environ.get("DEVICE") == "cuda" else "cpu")
+    cfg = json.loads((Path(model_dir) / "config.json").read_text())
+    w = read_safetensors(Path(model_dir) / "model.safetensors")
+    # The tensors bert() reads, as trainable leaves (the pooler and position_ids are unused).
+    w = {k: v.float().to(dev).requires_grad_() for k, v in w.items()
+         if k.startswith(("embeddings.", "encoder.")) and v.is_floating_point()}
+    head = torch.nn.Linear(cfg["hidden_size"], classes).to(dev)
+    params = list(w.values()) + list(head.parameters())
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    ids = torch.randint(1000, 30000, (batch * 2, length), dtype=torch.int64, device=dev)
+    labels = torch.randint(0, classes, (batch * 2,), device=dev)
+
+    def step(i):
+        idx = torch.arange(batch, device=dev) + (i % 2) * batch
+        x = ids[idx]
+        mask = (x != 0).long()
+        logits = head(mean_pool(bert(w, cfg, x, mask, train=True), mask))
+        loss = F.cross_entropy(logits, labels[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    step(0)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    print(f"{steps * batch / (time.perf_counter() - start):.2f}")
+
+
 def main():
+    if sys.argv[1] == "bench":
+        bench(sys.argv[2], *(int(a) for a in sys.argv[3:6]))
+        return
     model_dir = Path(sys.argv[1])
     text = Path(sys.argv[2]).read_text() if len(sys.argv) > 2 else sys.stdin.read()
     examples = json.loads(text)
@@ -91,8 +150,7 @@ def main():
     mask = (ids != 0).long()
     with torch.no_grad():
         h = bert(w, cfg, ids, mask)
-        m = mask[:, :, None].float()
-        mean = (h * m).sum(1) / m.sum(1).clamp(min=1e-9)
+        mean = mean_pool(h, mask)
         cls = h[:, 0]
     json.dump({"mean": mean.tolist(), "cls": cls.tolist()}, sys.stdout)
 
