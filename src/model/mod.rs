@@ -14,11 +14,10 @@ pub use tokenizer::TextTokenizer;
 
 use crate::spec::{BackboneKind, InputNorm, Modality, Pooling, TrialSpec};
 use anyhow::{bail, Context, Result};
-use blocks::{BasicBlock, Block, ConvBlock};
+use blocks::Block;
 use std::path::Path;
 use tch::nn::{self, Module};
 use tch::{Device, Tensor};
-use zoo::gpt::GPT_TINY;
 
 /// Name of the source head's variables in checkpoints.
 const SOURCE_HEAD: &str = "source_head";
