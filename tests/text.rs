@@ -9,7 +9,6 @@ mod common;
 
 use common::{text, thaw, vader_subset, write_grid};
 use rusqlite::Connection;
-use std::path::Path;
 
 /// Examples per class written for the source (movies) and the target (tweets).
 const SOURCE_PER_CLASS: usize = 80;
