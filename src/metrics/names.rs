@@ -93,8 +93,8 @@ pub const SOURCE_ACC: Metric = metric("source_acc", "source accuracy", "fraction
 /// (forgetting shows as its rise).
 pub const SOURCE_LM_LOSS: Metric = metric(
     "source_lm_loss",
-    "source language-model loss",
-    "nats per token",
+    "source language-model loss per token",
+    "nats",
     Some(false),
 );
 /// Wall-clock seconds of the epoch (training, evaluation, bookkeeping).

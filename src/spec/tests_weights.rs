@@ -92,14 +92,20 @@ fn weights_errors_name_the_line_and_what_to_do() {
     let p = find(&e, "weights");
     assert!(p.message.contains("does not exist") && p.message.contains("nowhere"));
 
-    // A source next to weights is a mistake.
-    let e = parse(&WEIGHTS.replace(
+    // A source next to weights: the weights are trained on the source task first, so the
+    // trials fine-tune a source-trained network and keep its head to measure forgetting.
+    let g = parse(&WEIGHTS.replace(
         "target:",
         "source:\n  dataset: fashion10k\n  classes: [5, 6]\ntarget:",
     ))
-    .unwrap_err();
-    // Reported at the mapping under `source:`.
-    assert_eq!(find(&e, "source").line, Some(3));
+    .unwrap();
+    let t = &g.trials[0];
+    assert!(t.pretrains_on_source() && t.weights == Some(Weights::Imagenet));
+    assert_eq!(t.source.classes, [5, 6]);
+    assert!(g
+        .trials
+        .iter()
+        .all(|t| t.pretrained || !t.pretrains_on_source()));
 
     // input_size is one number in range.
     let e = parse(&WEIGHTS.replace("input_size: 96", "input_size: [64, 96]")).unwrap_err();

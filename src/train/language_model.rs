@@ -6,8 +6,9 @@
 use super::schedule::LrPlan;
 use super::{length_buckets, seed_epoch, steps_per_epoch, Inputs, EVAL_BATCH};
 use crate::data::TaskData;
+use crate::model::zoo::gpt::GPT_TINY;
 use crate::model::{text, Head, Network};
-use crate::spec::{Optimizer, Schedule, ScheduleKind, TrialSpec};
+use crate::spec::{BackboneKind, Optimizer, Schedule, ScheduleKind, TrialSpec};
 use anyhow::{ensure, Result};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -18,9 +19,13 @@ const LM_OPTIMIZER: Optimizer = Optimizer::Adamw {
     weight_decay: 0.01,
 };
 
-/// Size of the source head of a language model: the backbone's vocabulary.
+/// Size of the source head of a language model: the backbone's vocabulary. Panics for a
+/// backbone that is not a causal decoder (grids with such a language-model source are refused).
 pub fn vocabulary(spec: &TrialSpec) -> usize {
-    crate::model::zoo::gpt::GPT_TINY.vocab as usize * usize::from(spec.backbone.is_causal())
+    match spec.backbone {
+        BackboneKind::GptTiny => GPT_TINY.vocab as usize,
+        other => unreachable!("{other} is not a causal decoder; the grid check refuses it"),
+    }
 }
 
 /// Summed next-token loss, hits and count of predicted tokens of `net` (blocks from
