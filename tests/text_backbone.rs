@@ -102,7 +102,7 @@ fn batch(ids: &[Vec<i64>]) -> Tensor {
 
 /// The last block's output for `ids` (inference mode).
 fn encode(net: &Network, ids: &[Vec<i64>]) -> Tensor {
-    net.block_outputs(&batch(ids)).pop().unwrap()
+    net.block_states(&batch(ids)).pop().unwrap()
 }
 
 fn matrix(v: &serde_json::Value) -> Tensor {
@@ -194,7 +194,7 @@ fn padding_changes_no_embedding_and_every_block_carries_the_mask() {
     let ids = tok.encode(&SENTENCES, 128).unwrap();
     let padded = batch(&ids);
     let mask = padded.ne(0).to_kind(Kind::Float);
-    for (i, out) in net.block_outputs(&padded).iter().enumerate() {
+    for (i, out) in net.block_states(&padded).iter().enumerate() {
         assert_eq!(out.size(), [padded.size()[0], padded.size()[1], 385]);
         assert!(out.select(2, 384).equal(&mask), "block {i} lost the mask");
     }
@@ -211,10 +211,9 @@ fn padding_changes_no_embedding_and_every_block_carries_the_mask() {
     }
     eprintln!("padding: largest relative change {worst:.1e}");
     let too_long = Tensor::ones([1, 513], (Kind::Int64, Device::Cpu));
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        net.block_outputs(&too_long)
-    }))
-    .unwrap_err();
+    let panic =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| net.block_states(&too_long)))
+            .unwrap_err();
     let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(msg.contains("513 tokens") && msg.contains("512"), "{msg}");
 }
@@ -272,7 +271,7 @@ fn under_bf16_autocast_the_mask_stays_exact_and_the_embeddings_close() {
     let ids = tok.encode(&SENTENCES, 128).unwrap();
     let padded = batch(&ids);
     let mask = padded.ne(0).to_kind(Kind::Float);
-    let outs = autocast(Precision::Bf16, Device::Cpu, || net.block_outputs(&padded));
+    let outs = autocast(Precision::Bf16, Device::Cpu, || net.block_states(&padded));
     for (i, out) in outs.iter().enumerate() {
         let m = out.select(2, 384).to_kind(Kind::Float);
         assert!(m.equal(&mask), "block {i} lost the mask under bf16");

@@ -123,19 +123,17 @@ pub fn footprint_bytes(
         .map(|t| t.numel() as u64)
         .sum();
     let side = extent as i64;
-    let activations: u64 = if net.reads_text() {
-        // Token states of every block (block_outputs pools them), for a text of full length.
-        let x = Tensor::ones([1, side], (Kind::Int64, Device::Cpu));
-        (1..=net.n_blocks())
-            .map(|k| net.prefix(&x, k).numel() as u64)
-            .sum()
+    // An image of `extent` pixels a side, or a text of `extent` tokens (none of them padding).
+    let x = if net.reads_text() {
+        Tensor::ones([1, side], (Kind::Int64, Device::Cpu))
     } else {
-        let x = Tensor::zeros([1, 1, side, side], (Kind::Uint8, Device::Cpu));
-        net.block_outputs(&net.prepare_input(&x))
-            .iter()
-            .map(|t| t.numel() as u64)
-            .sum()
+        Tensor::zeros([1, 1, side, side], (Kind::Uint8, Device::Cpu))
     };
+    let activations: u64 = net
+        .block_states(&net.prepare_input(&x))
+        .iter()
+        .map(|t| t.numel() as u64)
+        .sum();
     4 * (4 * params + ACTIVATION_FACTOR * activations * batch as u64)
 }
 

@@ -322,12 +322,11 @@ impl Network {
             .collect()
     }
 
-    /// The output of every block for `x`, all in inference mode (for representation drift);
-    /// a text backbone's token states mean-pooled per example (padding left out).
-    pub fn block_outputs(&self, x: &Tensor) -> Vec<Tensor> {
-        let text = self.reads_text();
+    /// The output of every block for `x`, all in inference mode, without gradient (text cut to
+    /// its longest example: token states `[N, L, H + 1]`).
+    pub fn block_states(&self, x: &Tensor) -> Vec<Tensor> {
         tch::no_grad(|| {
-            let mut h = if text {
+            let mut h = if self.reads_text() {
                 text::trim(x)
             } else {
                 x.shallow_clone()
@@ -336,12 +335,23 @@ impl Network {
                 .iter()
                 .map(|b| {
                     h = b.forward(&h, false);
-                    if text {
-                        text::pool(&h, Pooling::Mean)
-                    } else {
-                        h.shallow_clone()
-                    }
+                    h.shallow_clone()
                 })
+                .collect()
+        })
+    }
+
+    /// [`Network::block_states`] as representations of the examples (for representation
+    /// drift): a text backbone's token states mean-pooled per example (padding left out).
+    pub fn block_outputs(&self, x: &Tensor) -> Vec<Tensor> {
+        let states = self.block_states(x);
+        if !self.reads_text() {
+            return states;
+        }
+        tch::no_grad(|| {
+            states
+                .iter()
+                .map(|h| text::pool(h, Pooling::Mean))
                 .collect()
         })
     }
