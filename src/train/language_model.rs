@@ -3,12 +3,11 @@
 //! output per token of the vocabulary), and the same measure on held-out source text while the
 //! network is fine-tuned, where forgetting shows as a rising next-token loss.
 
-use super::schedule::LrPlan;
-use super::{length_buckets, seed_epoch, steps_per_epoch, Inputs, EVAL_BATCH};
+use super::{length_buckets, seed_epoch, Inputs, EVAL_BATCH};
 use crate::data::TaskData;
 use crate::model::zoo::gpt::GPT_TINY;
 use crate::model::{text, Head, Network};
-use crate::spec::{BackboneKind, Optimizer, Schedule, ScheduleKind, TrialSpec};
+use crate::spec::{BackboneKind, Optimizer, TrialSpec};
 use anyhow::{ensure, Result};
 use tch::{Device, Kind, Reduction, Tensor};
 
@@ -90,18 +89,7 @@ pub fn pretrain(spec: &TrialSpec, corpus: &TaskData, device: Device) -> Result<(
     let net = Network::for_trial(spec, device, Some(vocabulary(spec)), None, 0);
     net.set_trainable_from(0);
     net.set_source_head_trainable();
-    let schedule = Schedule {
-        kind: ScheduleKind::Cosine { warmup_epochs: 0.0 },
-        lr: spec.source.lr,
-        layer_decay: 1.0,
-        gradual_unfreeze: false,
-        probe_epochs: 0,
-    };
-    let plan = LrPlan::new(
-        &schedule,
-        spec.source.epochs,
-        steps_per_epoch(corpus.train.len, spec.batch_size),
-    );
+    let plan = super::pretrain::source_plan(spec, corpus.train.len);
     let mut opt = super::build_optimizer(&net, &LM_OPTIMIZER, Head::Source);
     let groups = net.n_blocks() + 1;
     let train = Inputs::raw(&corpus.train);

@@ -58,6 +58,23 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
     blake3::hash(json.as_bytes()).to_hex()[..16].to_string()
 }
 
+/// The learning rates of source pretraining on `train_len` examples: a cosine schedule from
+/// `spec.source.lr` over `spec.source.epochs`, every block at the same rate.
+pub(super) fn source_plan(spec: &TrialSpec, train_len: usize) -> LrPlan {
+    let schedule = Schedule {
+        kind: ScheduleKind::Cosine { warmup_epochs: 0.0 },
+        lr: spec.source.lr,
+        layer_decay: 1.0,
+        gradual_unfreeze: false,
+        probe_epochs: 0,
+    };
+    LrPlan::new(
+        &schedule,
+        spec.source.epochs,
+        steps_per_epoch(train_len, spec.batch_size),
+    )
+}
+
 /// Outputs of the source head of `spec`'s pretrained network: the source classes, or a language
 /// model's vocabulary.
 pub fn source_outputs(spec: &TrialSpec) -> usize {
@@ -83,18 +100,7 @@ pub fn pretrain(spec: &TrialSpec, source: &TaskData, device: Device) -> Result<(
     }
     net.set_trainable_from(0);
     net.set_source_head_trainable();
-    let schedule = Schedule {
-        kind: ScheduleKind::Cosine { warmup_epochs: 0.0 },
-        lr: spec.source.lr,
-        layer_decay: 1.0,
-        gradual_unfreeze: false,
-        probe_epochs: 0,
-    };
-    let plan = LrPlan::new(
-        &schedule,
-        spec.source.epochs,
-        steps_per_epoch(source.train.len, spec.batch_size),
-    );
+    let plan = source_plan(spec, source.train.len);
     let mut trainer = Trainer {
         net: &net,
         opt: build_optimizer(&net, &PRETRAIN_OPTIMIZER, Head::Source),
