@@ -8,50 +8,19 @@
 //! efficientnet-lite-pytorch. Without them each test prints why and passes (CI runs
 //! `make test`, which depends on `make weights`).
 
+mod common;
+
+use common::python;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
 use thaw::model::{Head, Network};
 use thaw::spec::BackboneKind;
 
-fn python() -> PathBuf {
-    match std::env::var_os("THAW_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/thaw/torch-2.11.0/bin/python")
-        }
-    }
-}
-
 /// Python with torchvision, or why not.
 fn reference_python() -> Result<PathBuf, String> {
-    let py = python();
-    let ok = Command::new(&py)
-        .args(["-c", "import torchvision"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        Ok(py)
-    } else {
-        Err(format!(
-            "{} cannot import torchvision; run `make weights` (or set THAW_PYTHON)",
-            py.display()
-        ))
-    }
-}
-
-macro_rules! require {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(why) => {
-                eprintln!("SKIPPED: {why}");
-                return;
-            }
-        }
-    };
+    common::python_with("torchvision", "make weights")
 }
 
 fn script() -> PathBuf {

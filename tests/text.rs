@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{text, thaw, vader_subset, write_grid};
+use common::{minilm_dir, text, thaw, vader_subset, write_grid};
 use rusqlite::Connection;
 
 /// Examples per class written for the source (movies) and the target (tweets).
@@ -41,19 +41,6 @@ schedule: {kind: constant, lr: 0.01}
 epochs: 2
 batch_size: 16
 "#;
-
-/// The MiniLM folder `make weights` fills, or why not (as tests/text_backbone.rs).
-fn minilm_dir() -> Result<std::path::PathBuf, String> {
-    let dir = thaw::paths::minilm_dir();
-    if dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "{} lacks the MiniLM files; run `make weights`",
-            dir.display()
-        ))
-    }
-}
 
 /// `sql`'s rows, every column as f64 (NULL as NaN) except the first, as text.
 fn rows(conn: &Connection, sql: &str) -> Vec<(String, Vec<f64>)> {

@@ -7,6 +7,9 @@
 //! cache venv's python with torch. Without them each test prints why and passes (CI runs
 //! `make test`, which depends on `make weights`).
 
+mod common;
+
+use common::minilm_dir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Kind, Tensor};
@@ -26,57 +29,9 @@ const SENTENCES: [&str; 5] = [
     "Cats sleep.",
 ];
 
-macro_rules! require {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(why) => {
-                eprintln!("SKIPPED: {why}");
-                return;
-            }
-        }
-    };
-}
-
-fn python() -> PathBuf {
-    match std::env::var_os("THAW_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/thaw/torch-2.11.0/bin/python")
-        }
-    }
-}
-
 /// Python with torch, or why not.
 fn reference_python() -> Result<PathBuf, String> {
-    let py = python();
-    let ok = Command::new(&py)
-        .args(["-c", "import torch"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if ok {
-        Ok(py)
-    } else {
-        Err(format!(
-            "{} cannot import torch; run `make libtorch` (or set THAW_PYTHON)",
-            py.display()
-        ))
-    }
-}
-
-/// The MiniLM folder `make weights` fills, or why not.
-fn minilm_dir() -> Result<PathBuf, String> {
-    let dir = thaw::paths::minilm_dir();
-    if dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "{} lacks the MiniLM files; run `make weights`",
-            dir.display()
-        ))
-    }
+    common::python_with("torch", "make libtorch")
 }
 
 /// minilm_l6 with its pretrained weights, and its tokenizer.

@@ -181,3 +181,61 @@ pub fn vader_subset(gz: &str, out: &Path, per_class: usize) {
     assert_eq!((pos, neg), (per_class, per_class), "{gz}");
     std::fs::write(out, tsv).unwrap();
 }
+
+/// The libtorch venv's python (`THAW_PYTHON` overrides it): the reference side of the parity
+/// tests.
+pub fn python() -> PathBuf {
+    match std::env::var_os("THAW_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            Path::new(&home).join(".cache/thaw/torch-2.11.0/bin/python")
+        }
+    }
+}
+
+/// [`python`] when it can import `module`, or why not and what to `run` about it.
+pub fn python_with(module: &str, run: &str) -> Result<PathBuf, String> {
+    let py = python();
+    let ok = Command::new(&py)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if ok {
+        Ok(py)
+    } else {
+        Err(format!(
+            "{} cannot import {module}; run `{run}` (or set THAW_PYTHON)",
+            py.display()
+        ))
+    }
+}
+
+/// The MiniLM folder `make weights` fills, or why not.
+pub fn minilm_dir() -> Result<PathBuf, String> {
+    let dir = thaw::paths::minilm_dir();
+    if dir.join("model.safetensors").is_file() && dir.join("tokenizer.json").is_file() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "{} lacks the MiniLM files; run `make weights`",
+            dir.display()
+        ))
+    }
+}
+
+/// The value of a `Result<_, String>`, or, on `Err(why)`, prints `SKIPPED: why` and returns
+/// from the test (reference files a test needs are absent).
+#[macro_export]
+macro_rules! require {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(why) => {
+                eprintln!("SKIPPED: {why}");
+                return;
+            }
+        }
+    };
+}
