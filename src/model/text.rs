@@ -18,6 +18,22 @@ pub fn join(h: &Tensor, mask: &Tensor) -> Tensor {
     Tensor::cat(&[h.shallow_clone(), mask.to_kind(h.kind()).unsqueeze(2)], 2)
 }
 
+/// What an embedding block reads from token ids `x` `[N, L]`: the ids as int64, their mask
+/// (padding id `pad_id`) and the positions `0..L`. Panics when `L` exceeds `max_positions`, the
+/// position table (callers cap `max_length`; a block cannot return an error).
+pub fn embedding_inputs(x: &Tensor, pad_id: i64, max_positions: i64) -> (Tensor, Tensor, Tensor) {
+    let len = x.size()[1];
+    assert!(
+        len <= max_positions,
+        "text backbone input has {len} tokens per example; at most {max_positions} fit its \
+         position embeddings (cap max_length)"
+    );
+    let ids = x.to_kind(Kind::Int64);
+    let mask = ids.ne(pad_id).to_kind(Kind::Float);
+    let positions = Tensor::arange(len, (Kind::Int64, ids.device()));
+    (ids, mask, positions)
+}
+
 /// The attention mask of token ids `[N, L]` (padding id 0) or of hidden states `[N, L, H + 1]`,
 /// as float `[N, L]` (1 for a token, 0 for padding), outside autograd (nothing learns it).
 pub fn mask(x: &Tensor) -> Tensor {

@@ -9,7 +9,7 @@
 
 use super::at;
 use crate::model::blocks::Block;
-use crate::model::text::{join, split};
+use crate::model::text::{embedding_inputs, join, split};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -96,16 +96,7 @@ impl Block for Embeddings {
     /// `x`: token ids `[N, L]`; panics if `L` exceeds the position embeddings (512): callers
     /// cap the tokenizer's `max_length`.
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let len = x.size()[1];
-        assert!(
-            len <= self.cfg.max_positions,
-            "text backbone input has {len} tokens per example; at most {} fit its position \
-             embeddings (cap the tokenizer's max_length)",
-            self.cfg.max_positions
-        );
-        let ids = x.to_kind(Kind::Int64);
-        let mask = ids.ne(self.cfg.pad_id).to_kind(Kind::Float);
-        let positions = Tensor::arange(len, (Kind::Int64, ids.device()));
+        let (ids, mask, positions) = embedding_inputs(x, self.cfg.pad_id, self.cfg.max_positions);
         let e = self.word.forward(&ids)
             + self.position.forward(&positions).unsqueeze(0)
             + self.token_type.ws.get(0);

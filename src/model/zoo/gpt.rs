@@ -8,7 +8,7 @@
 //! final LayerNorm, so its output is what the heads read.
 
 use crate::model::blocks::Block;
-use crate::model::text::{join, split};
+use crate::model::text::{embedding_inputs, join, split};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -95,16 +95,7 @@ impl Embeddings {
 impl Block for Embeddings {
     /// `x`: token ids `[N, L]`; panics beyond the position table (callers cap `max_length`).
     fn forward(&self, x: &Tensor, train: bool) -> Tensor {
-        let len = x.size()[1];
-        assert!(
-            len <= self.cfg.max_positions,
-            "gpt_tiny input has {len} tokens per example; at most {} fit its position \
-             embeddings (cap max_length)",
-            self.cfg.max_positions
-        );
-        let ids = x.to_kind(Kind::Int64);
-        let mask = ids.ne(0).to_kind(Kind::Float);
-        let positions = Tensor::arange(len, (Kind::Int64, ids.device()));
+        let (ids, mask, positions) = embedding_inputs(x, 0, self.cfg.max_positions);
         let e = self.token.forward(&ids) + self.position.forward(&positions).unsqueeze(0);
         join(&e.dropout(self.cfg.dropout, train), &mask)
     }
