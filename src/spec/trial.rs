@@ -470,9 +470,12 @@ pub struct TrialSpec {
     pub pooling: Option<Pooling>,
 }
 
-/// Version of the training code that produced a result; part of every trial key, so changing
-/// what a trial computes invalidates earlier results. Bump it when training semantics change.
-pub const CODE_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+train2");
+/// The version of thaw's training semantics, hashed into every trial and pretrained key and
+/// recorded with each trial (`trials.semantics`). Change it only when a change of thaw alters
+/// what a trial computes, never merely with a release: trials recorded under an earlier value
+/// are then shown as outdated and rerun by `thaw run --rerun-outdated`. (Its first value was
+/// the crate version with a counter; the text is kept so that earlier keys stand.)
+pub const SEMANTICS: &str = "0.1.0+train2";
 
 impl TrialSpec {
     /// Canonical JSON of the resolved configuration.
@@ -480,14 +483,19 @@ impl TrialSpec {
         serde_json::to_string(self).expect("a TrialSpec always serialises")
     }
 
-    /// Stable key: a hash of the resolved config, the data fingerprint and the code version.
+    /// Stable key: a hash of the resolved config, the data fingerprint and [`SEMANTICS`].
     pub fn key(&self, data_fingerprint: &str) -> String {
+        self.key_under(data_fingerprint, SEMANTICS)
+    }
+
+    /// The key the trial has under the training semantics `semantics`.
+    pub fn key_under(&self, data_fingerprint: &str, semantics: &str) -> String {
         let mut h = blake3::Hasher::new();
         h.update(self.config_json().as_bytes());
         h.update(b"\0");
         h.update(data_fingerprint.as_bytes());
         h.update(b"\0");
-        h.update(CODE_VERSION.as_bytes());
+        h.update(semantics.as_bytes());
         h.finalize().to_hex()[..16].to_string()
     }
 

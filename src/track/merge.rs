@@ -6,8 +6,9 @@
 //! A trial, identified by (sweep name, trial key), keeps its most advanced record among the
 //! destination and every shard (see `Rank`); when a shard's record wins, the destination's
 //! row takes all its columns and its metrics replace the destination's. Sweeps are matched by
-//! name (the most recently updated text wins); `pretrained`, `split_files` and
-//! `domain_distance` rows are keyed by their content and inserted when missing. Columns are
+//! name (the most recently updated text wins); `pretrained`, `split_files`, `domain_distance`,
+//! `environments` and `sweep_versions` rows are keyed by their content and inserted when
+//! missing. Columns are
 //! copied by name, so a shard of an older schema version is read as it is (never migrated or
 //! written; columns it lacks get the destination's defaults). All writes to the destination
 //! happen in one transaction: a merge that fails or is killed leaves it as it was.
@@ -22,11 +23,26 @@ use std::path::{Path, PathBuf};
 
 /// Tables whose rows are identified by their content: a shard's row is inserted unless the
 /// destination already holds its key.
-const SHARED_TABLES: [&str; 3] = ["pretrained", "split_files", "domain_distance"];
+const SHARED_TABLES: [&str; 4] = [
+    "pretrained",
+    "split_files",
+    "domain_distance",
+    "environments",
+];
+
+/// Tables of rows belonging to one trial (`trial_id` first): a trial whose shard record wins
+/// takes that shard's rows of each, replacing its own.
+const TRIAL_TABLES: [&str; 3] = ["metrics", "trial_classes", "confusion"];
+
+/// Tables of rows belonging to one sweep (`sweep_id` first), identified by their content: a
+/// shard's row is inserted, its sweep id mapped, unless the destination holds its key.
+const SWEEP_TABLES: [&str; 1] = ["sweep_versions"];
 
 /// Tables a merge leaves alone: `report_findings` is derived from the trials by the report,
-/// and `thaw merge` renders the merged sweeps' reports, which store their findings anew.
-pub const UNMERGED_TABLES: [&str; 1] = ["report_findings"];
+/// and `thaw merge` renders the merged sweeps' reports, which store their findings anew;
+/// notes and tags are written on the merged database by its users; `kept_models` names files
+/// of the runner's own cache, chosen at the end of its run.
+pub const UNMERGED_TABLES: [&str; 4] = ["report_findings", "notes", "tags", "kept_models"];
 
 /// What a merge did.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -269,6 +285,18 @@ impl Merge<'_> {
     /// Merges one shard, read through `src`.
     fn shard(&mut self, src: &Connection) -> Result<()> {
         let sweep_ids = self.sweeps(src)?;
+        for table in SWEEP_TABLES {
+            let cols = [
+                &["sweep_id".into()],
+                &self.common(src, table, &["sweep_id"])?[..],
+            ]
+            .concat();
+            if cols.len() > 1 {
+                let select = format!("SELECT {} FROM {table}", column_list(&cols));
+                let insert = insert_sql(&format!("INSERT OR IGNORE INTO {table}"), &cols);
+                self.copy_mapped(src, &select, &sweep_ids, &insert)?;
+            }
+        }
         for table in SHARED_TABLES {
             let cols = self.common(src, table, &[])?;
             if !cols.is_empty() {
@@ -307,6 +335,29 @@ impl Merge<'_> {
         Ok(inserted)
     }
 
+    /// Copies the rows of `select` on `src` into the destination with `insert`, their first
+    /// column (`sweep_id`) mapped through `sweep_ids`.
+    fn copy_mapped(
+        &self,
+        src: &Connection,
+        select: &str,
+        sweep_ids: &HashMap<i64, i64>,
+        insert: &str,
+    ) -> Result<()> {
+        let mut from = src.prepare(select)?;
+        let mut rows = from.query([])?;
+        let mut to = self.tx.prepare(insert)?;
+        while let Some(r) = rows.next()? {
+            let mut values = values(r, 0)?;
+            if let Value::Integer(shard_id) = values[0] {
+                let id = sweep_ids.get(&shard_id).copied();
+                values[0] = Value::Integer(id.context("a sweep row refers to no sweep")?);
+            }
+            to.execute(params_from_iter(values))?;
+        }
+        Ok(())
+    }
+
     /// Merges the shard's sweeps by name (the later `updated_at`'s columns win, `created_at`
     /// stays); returns shard sweep id -> destination sweep id.
     fn sweeps(&mut self, src: &Connection) -> Result<HashMap<i64, i64>> {
@@ -334,7 +385,7 @@ impl Merge<'_> {
         Ok(ids)
     }
 
-    /// Merges the shard's trials and their metrics.
+    /// Merges the shard's trials and their rows in [`TRIAL_TABLES`].
     fn trials(&mut self, src: &Connection, sweep_ids: &HashMap<i64, i64>) -> Result<()> {
         let common = self.common(src, "trials", &[])?;
         let data = self.common(src, "trials", &["id", "sweep_id", "key"])?;
@@ -362,17 +413,23 @@ impl Merge<'_> {
             }
         }
         let update = format!("UPDATE trials SET {} WHERE id = ?", sets.join(", "));
-        // trial_id first: `copy_rows` maps it.
-        let metric_cols = [
-            &["trial_id".into()],
-            &self.common(src, "metrics", &["trial_id"])?[..],
-        ]
-        .concat();
-        let select_metrics = format!(
-            "SELECT {} FROM metrics WHERE trial_id = ?",
-            column_list(&metric_cols)
-        );
-        let insert_metrics = insert_sql("INSERT INTO metrics", &metric_cols);
+        // trial_id first: `copy_rows` maps it. `(select, insert)` per table the shard has.
+        let mut per_trial = Vec::new();
+        for table in TRIAL_TABLES {
+            let cols = self.common(src, table, &["trial_id"])?;
+            if !cols.is_empty() {
+                let cols = [&["trial_id".into()], &cols[..]].concat();
+                let select = format!(
+                    "SELECT {} FROM {table} WHERE trial_id = ?",
+                    column_list(&cols)
+                );
+                per_trial.push((
+                    table,
+                    select,
+                    insert_sql(&format!("INSERT INTO {table}"), &cols),
+                ));
+            }
+        }
 
         let mut stmt = src.prepare(&select)?;
         let mut rows = stmt.query([])?;
@@ -398,8 +455,10 @@ impl Merge<'_> {
                     let mut v = values(r, 7)?;
                     v.push(Value::Integer(id));
                     self.tx.execute(&update, params_from_iter(v))?;
-                    self.tx
-                        .execute("DELETE FROM metrics WHERE trial_id = ?1", [id])?;
+                    for table in TRIAL_TABLES {
+                        let delete = format!("DELETE FROM {table} WHERE trial_id = ?1");
+                        self.tx.execute(&delete, [id])?;
+                    }
                     (id, Outcome::Updated)
                 }
                 Some((id, _)) => (id, Outcome::Unchanged),
@@ -407,7 +466,9 @@ impl Merge<'_> {
             let o = self.outcomes.entry(id).or_insert(outcome);
             *o = outcome.max(*o);
             if outcome != Outcome::Unchanged {
-                self.copy_rows(src, &select_metrics, Some((shard_id, id)), &insert_metrics)?;
+                for (_, select, insert) in &per_trial {
+                    self.copy_rows(src, select, Some((shard_id, id)), insert)?;
+                }
             }
         }
         Ok(())

@@ -118,7 +118,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
             scalar(&db, "PRAGMA user_version"),
             Value::Integer(SCHEMA_VERSION)
         );
-        assert_eq!(SCHEMA_VERSION, 7);
+        assert_eq!(SCHEMA_VERSION, 8);
         assert_eq!(
             scalar(&db, "PRAGMA journal_mode"),
             Value::Text("wal".into())
@@ -127,7 +127,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
         db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(7));
+    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(SCHEMA_VERSION));
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM sweeps"),
         Value::Integer(1)
@@ -184,7 +184,7 @@ fn newer_schema_is_rejected() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     let err = refusal(&path);
-    assert!(err.contains("newer thaw (schema 99 > 7)"), "{err}");
+    assert!(err.contains("newer thaw (schema 99 > 8)"), "{err}");
 }
 
 #[test]

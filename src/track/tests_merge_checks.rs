@@ -169,7 +169,9 @@ fn the_merge_copies_every_table_of_the_schema() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let mut merged: Vec<&str> = vec!["metrics", "sweeps", "trials"];
+    let mut merged: Vec<&str> = vec!["sweeps", "trials"];
+    merged.extend(TRIAL_TABLES);
+    merged.extend(SWEEP_TABLES);
     merged.extend(SHARED_TABLES);
     merged.extend(UNMERGED_TABLES);
     merged.sort_unstable();

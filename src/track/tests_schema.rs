@@ -14,7 +14,8 @@ fn released_views(version: i64) -> &'static str {
         4 => include_str!("../../tests/fixtures/released_views/released_views_v4.sql"),
         5 => include_str!("../../tests/fixtures/released_views/released_views_v5.sql"),
         6 => include_str!("../../tests/fixtures/released_views/released_views_v6.sql"),
-        7 => VIEWS,
+        7 => include_str!("../../tests/fixtures/released_views/released_views_v7.sql"),
+        8 => VIEWS,
         _ => unreachable!("no release at version {version}"),
     }
 }

@@ -3,7 +3,9 @@
 -- differ from the ones it gives, in the same transaction. Edit the views here, and only here;
 -- their names and columns are a public contract (`thaw query`, the report, users' SQL).
 
--- One row per trial: its parameters, its final and best metrics (best = lowest val_loss after
+-- One row per trial of a sweep's current grid (trials that left the grid, `superseded_in` set,
+-- are only in the trials table): its parameters, the grid version that added it, the training
+-- semantics it ran under, its final and best metrics (best = lowest val_loss after
 -- epoch 0), calibration, forgetting and its domain distance. Reads each metric once (joins on
 -- the metrics primary key instead of a per-trial scan: linear in the number of trials).
 CREATE VIEW trial_summary AS
@@ -45,6 +47,7 @@ SELECT
     t.backbone, t.pretrained, t.freeze, t.frozen_blocks, t.source_dataset, t.target_dataset,
     t.train_per_class, t.shift, t.shift_kind, t.shift_magnitude, t.schedule, t.lr, t.optimizer,
     t.seed, t.epochs, t.batch_size, t.precision, t.max_length, t.device,
+    t.grid_version, t.semantics, t.environment_key,
     last.epoch AS final_epoch,
     at_last.train_acc AS final_train_acc,
     at_last.val_acc AS final_val_acc,
@@ -70,7 +73,8 @@ LEFT JOIN at_last ON at_last.trial_id = t.id
 LEFT JOIN best ON best.trial_id = t.id
 LEFT JOIN at_best ON at_best.trial_id = t.id
 LEFT JOIN totals ON totals.trial_id = t.id
-LEFT JOIN domain_distance d ON d.key = t.domain_key;
+LEFT JOIN domain_distance d ON d.key = t.domain_key
+WHERE t.superseded_in IS NULL;
 
 -- Derived per-trial metrics: the generalization and loss gaps at the final epoch, the best epoch
 -- (lowest validation loss), late overfitting, forgetting and backward transfer.
@@ -86,7 +90,8 @@ SELECT
 FROM trial_summary;
 
 -- Fine-tuned minus from-scratch target accuracy for the same backbone, target, size, shift,
--- schedule, optimizer, epochs, batch size, precision, max_length and seed. Negative = negative transfer.
+-- schedule, optimizer, epochs, batch size, precision, max_length, seed and training semantics, both
+-- in the sweep's current grid. Negative = negative transfer.
 CREATE VIEW transfer_gain AS
 SELECT f.trial_id, f.sweep, f.key, f.backbone, f.freeze, f.train_per_class, f.shift,
        f.schedule, f.precision, f.seed,
@@ -101,7 +106,7 @@ JOIN trial_summary s
  AND s.train_per_class = f.train_per_class AND s.shift = f.shift AND s.schedule = f.schedule
  AND s.optimizer = f.optimizer AND s.seed = f.seed AND s.epochs = f.epochs
  AND s.batch_size = f.batch_size AND s.precision = f.precision
- AND s.max_length IS f.max_length
+ AND s.max_length IS f.max_length AND s.semantics IS f.semantics
 WHERE f.pretrained = 1 AND f.status = 'completed';
 
 -- The report's findings by sweep: every statement with its verdict, estimate, 95% interval
@@ -111,3 +116,19 @@ SELECT s.name AS sweep, f.position, f.section, f.claim, f.verdict, f.measure, f.
        f.low, f.high, f.n, f.test, f.needs, f.detail, f.rendered_at
 FROM report_findings f
 JOIN sweeps s ON s.id = f.sweep_id;
+
+-- Per-class results at the final epoch, from the confusion counts: for each trial of a current
+-- grid, split and class, the examples of that class (n), those classified correctly and the
+-- accuracy (recall of the class).
+CREATE VIEW class_accuracy AS
+SELECT c.trial_id, s.name AS sweep, t.key, c.split, c.actual AS class, tc.name,
+       SUM(c.count) AS n,
+       SUM(CASE WHEN c.predicted = c.actual THEN c.count ELSE 0 END) AS correct,
+       CAST(SUM(CASE WHEN c.predicted = c.actual THEN c.count ELSE 0 END) AS REAL)
+           / SUM(c.count) AS accuracy
+FROM confusion c
+JOIN trials t ON t.id = c.trial_id
+JOIN sweeps s ON s.id = t.sweep_id
+LEFT JOIN trial_classes tc ON tc.trial_id = c.trial_id AND tc.class = c.actual
+WHERE t.superseded_in IS NULL
+GROUP BY c.trial_id, c.split, c.actual;

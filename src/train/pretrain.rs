@@ -6,7 +6,7 @@ use super::schedule::LrPlan;
 use super::{build_optimizer, evaluate, steps_per_epoch, Inputs, Trainer};
 use crate::data::TaskData;
 use crate::model::{Head, Network};
-use crate::spec::{Optimizer, Schedule, ScheduleKind, SourceObjective, TrialSpec, CODE_VERSION};
+use crate::spec::{Optimizer, Schedule, ScheduleKind, SourceObjective, TrialSpec, SEMANTICS};
 use anyhow::Result;
 use serde::Serialize;
 use tch::Device;
@@ -52,7 +52,7 @@ pub fn pretrain_key(spec: &TrialSpec, source_fingerprint: &str) -> String {
         seed: spec.seed,
         source_fingerprint,
         weights: spec.weights.as_ref(),
-        code_version: CODE_VERSION,
+        code_version: SEMANTICS,
     };
     let json = serde_json::to_string(&identity).expect("identity serialises");
     blake3::hash(json.as_bytes()).to_hex()[..16].to_string()
