@@ -27,7 +27,8 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             cli::results::report(&sweep, &db, &reports).map(|_| done)
         }
         Command::Export(args) => cli::results::export(args).map(|_| done),
-        Command::Ls { db } => cli::results::ls(&db).map(|_| done),
+        Command::Ls { all, db } => cli::results::ls(&db, all).map(|_| done),
+        Command::Rm(args) => cli::results::rm(args).map(|_| done),
         Command::Query { sql, format, db } => cli::results::query(&sql, format, &db).map(|_| done),
         Command::Merge(args) => cli::results::merge(args).map(|_| done),
         Command::Slurm(args) => cli::slurm::run(*args),

@@ -61,11 +61,17 @@ pub enum Command {
     /// Export a sweep's trial summary as CSV or JSON, or as a Jupyter notebook that reloads the
     /// database and redraws the report's charts.
     Export(ExportArgs),
-    /// List sweeps and their trial counts by status.
+    /// List sweeps, their grid versions and the trial counts of their current grids by status.
     Ls {
+        /// Also count the trials that left their grids (superseded).
+        #[arg(long)]
+        all: bool,
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Delete a sweep (its trials, metrics, findings, notes and kept models) or, with
+    /// --superseded, only its trials that left the grid. Asks for confirmation.
+    Rm(RmArgs),
     /// Run one read-only SQL statement on the database and print the result.
     Query {
         /// The SQL, e.g. "SELECT * FROM trial_summary".
@@ -129,6 +135,10 @@ pub struct RunArgs {
     /// Also rerun failed and diverged trials.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Rerun the trials recorded under an older training semantics (kept and shown as
+    /// outdated otherwise); the old records are kept, superseded.
+    #[arg(long)]
+    pub rerun_outdated: bool,
     /// Keep the epoch checkpoints of finished trials (they are pruned by default).
     #[arg(long)]
     pub keep_checkpoints: bool,
@@ -152,6 +162,12 @@ pub struct RunArgs {
     /// Implies no report (`thaw merge` renders it).
     #[arg(long, value_name = "INDEX/COUNT")]
     pub shard: Option<String>,
+    /// A shell command to run after the sweep (`sh -c CMD`), e.g. to send a notification. It
+    /// gets THAW_SWEEPS, THAW_TRIALS, THAW_COMPLETED, THAW_FAILED, THAW_INCOMPLETE,
+    /// THAW_RUNNING_ELSEWHERE, THAW_EXIT_STATUS, THAW_STOPPED_BY, THAW_REPORT, THAW_REPORTS and
+    /// THAW_DB in its environment; its failure does not change thaw's exit status.
+    #[arg(long, value_name = "CMD")]
+    pub on_finish: Option<String>,
     /// Set by `thaw run --jobs N` on the worker processes it starts.
     #[arg(long, hide = true)]
     pub worker: Option<usize>,
@@ -213,6 +229,21 @@ pub struct ExportArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
+}
+
+/// The arguments of `thaw rm`.
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Sweep name.
+    pub sweep: String,
+    /// Delete only the trials no longer in the sweep's grid.
+    #[arg(long)]
+    pub superseded: bool,
+    /// Do not ask: delete at once (for scripts).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 /// The arguments of `thaw predict`.

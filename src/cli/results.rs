@@ -1,7 +1,7 @@
 //! The commands that read results (and need no libtorch): report, export, ls, query, merge,
 //! and the checks and hints they share with `thaw run`.
 
-use super::{DbArgs, ExportArgs, ExportKind, Format, MergeArgs, ReportArgs};
+use super::{DbArgs, ExportArgs, ExportKind, Format, MergeArgs, ReportArgs, RmArgs};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use thaw::report::ExportFormat;
@@ -56,7 +56,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
 }
 
 /// `thaw ls`.
-pub fn ls(db: &DbArgs) -> Result<()> {
+pub fn ls(db: &DbArgs, all: bool) -> Result<()> {
     if !db.db.exists() {
         bail!(
             "no database at {}; run `thaw run GRID` first or pass --db",
@@ -64,7 +64,67 @@ pub fn ls(db: &DbArgs) -> Result<()> {
         );
     }
     let db = track::Db::open(&db.db)?;
-    print!("{}", track::format_overview(&db.sweep_overview()?));
+    print!("{}", track::format_overview(&db.sweep_overview()?, all));
+    Ok(())
+}
+
+/// `thaw rm SWEEP [--superseded]`: says what it would delete, asks for the sweep's name (or
+/// takes `--yes`), deletes, then removes the files of the deleted trials' kept models.
+pub fn rm(args: RmArgs) -> Result<()> {
+    if !args.db.db.exists() {
+        bail!("no database at {}; pass --db", args.db.db.display());
+    }
+    let db = track::Db::open(&args.db.db)?;
+    let sweep = &args.sweep;
+    let plan = db.removal(sweep, args.superseded)?;
+    let what = if args.superseded {
+        format!("the superseded trials of sweep {sweep}")
+    } else {
+        format!("sweep {sweep}")
+    };
+    if plan.trials == 0 && args.superseded {
+        println!("sweep {sweep} has no superseded trials; nothing to delete");
+        return Ok(());
+    }
+    println!(
+        "thaw rm deletes {what} from {}: {} trials ({} completed), {} metric rows, {} kept models",
+        args.db.db.display(),
+        plan.trials,
+        plan.completed,
+        plan.metrics,
+        plan.kept_models.len()
+    );
+    if !args.yes {
+        use std::io::{BufRead, IsTerminal, Write};
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "not deleted: confirm on a terminal, or add --yes to delete {what} without asking"
+            );
+        }
+        print!("type the sweep's name to delete, anything else to keep it: ");
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != sweep {
+            println!("kept: nothing was deleted");
+            return Ok(());
+        }
+    }
+    let done = db.remove(sweep, args.superseded)?;
+    for path in &done.kept_models {
+        if let Err(e) = std::fs::remove_file(path) {
+            eprintln!(
+                "warning: could not delete the kept model {}: {e}",
+                path.display()
+            );
+        }
+    }
+    println!(
+        "deleted {what}: {} trials, {} metric rows, {} kept models",
+        done.trials,
+        done.metrics,
+        done.kept_models.len()
+    );
     Ok(())
 }
 

@@ -73,6 +73,7 @@ fn train(args: RunArgs, shard: Option<Shard>) -> Result<ExitCode> {
         shard,
         worker: args.worker,
         max_trials: args.max_trials,
+        on_finish: args.on_finish,
         options: exec::RunOptions {
             db_path: args.db.db,
             data_dir: args.data_dir,
@@ -81,6 +82,7 @@ fn train(args: RunArgs, shard: Option<Shard>) -> Result<ExitCode> {
             templates: args.reports.templates,
             device: devices[0],
             retry_failed: args.retry_failed,
+            rerun_outdated: args.rerun_outdated,
             keep_checkpoints: args.keep_checkpoints,
             feature_reuse: !args.no_feature_reuse,
             checkpoint_every: std::time::Duration::from_secs_f64(args.checkpoint_every),

@@ -47,6 +47,15 @@ impl StopSignal {
         128 + self.number() as u8
     }
 
+    /// The signal's name, e.g. `SIGINT`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::TimeLimitWarning => "SIGUSR1",
+        }
+    }
+
     /// What the user sees, e.g. `Ctrl-C`.
     pub fn describe(self) -> &'static str {
         match self {

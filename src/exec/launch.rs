@@ -4,6 +4,7 @@
 
 use super::interrupt;
 use super::monitor;
+use super::on_finish::Ending;
 use super::outcome::RunOutcome;
 use super::pool::Pool;
 use super::shard::Shard;
@@ -29,6 +30,8 @@ pub struct RunConfig {
     pub worker: Option<usize>,
     /// Refuse grids of more trials.
     pub max_trials: usize,
+    /// A shell command run after the run (`--on-finish`; never by workers).
+    pub on_finish: Option<String>,
     pub options: RunOptions,
 }
 
@@ -62,6 +65,7 @@ impl RunConfig {
         ]);
         for (on, flag) in [
             (o.retry_failed, "--retry-failed"),
+            (o.rerun_outdated, "--rerun-outdated"),
             (o.keep_checkpoints, "--keep-checkpoints"),
             (!o.feature_reuse, "--no-feature-reuse"),
         ] {
@@ -84,6 +88,12 @@ impl RunConfig {
         }
         cmd
     }
+}
+
+/// The report page of `sweep` under the run's reports folder.
+fn report_page(opts: &RunOptions, sweep: &str) -> Result<PathBuf> {
+    let dir = crate::report::dir_name(sweep)?;
+    Ok(opts.reports_dir.join(dir).join("index.html"))
 }
 
 fn path_arg(path: &Path) -> String {
@@ -132,7 +142,25 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
         eprintln!("{text}");
     }
     println!("database: {}", opts.db_path.display());
-    Ok(outcome.exit_code())
+    let exit_status = outcome.exit_code();
+    if let (Some(cmd), None) = (&cfg.on_finish, cfg.worker) {
+        let reports = if opts.render {
+            (planned.iter())
+                .map(|p| report_page(opts, &p.grid.name))
+                .collect::<Result<_>>()?
+        } else {
+            Vec::new()
+        };
+        let ending = Ending {
+            outcome: &outcome,
+            exit_status,
+            sweeps: &planned,
+            db: &opts.db_path,
+            reports,
+        };
+        ending.run(cmd);
+    }
+    Ok(exit_status)
 }
 
 /// `--jobs`, or the default for the devices and the largest trial (said when above 1).
@@ -161,7 +189,10 @@ fn choose_jobs(cfg: &RunConfig, planned: &[PlannedSweep]) -> usize {
 fn register(cfg: &RunConfig, planned: &[PlannedSweep]) -> Result<()> {
     let db = Db::open(&cfg.options.db_path)?;
     for p in planned {
-        let sweep_id = p.register(&db)?;
+        let (sweep_id, registration) = p.register(&db, cfg.options.rerun_outdated)?;
+        for line in p.describe(&registration) {
+            println!("{line}");
+        }
         if cfg.shard.is_some() {
             let n = db.interrupt_running(sweep_id)?;
             if n > 0 {

@@ -19,6 +19,8 @@ pub mod launch;
 #[cfg(feature = "train")]
 pub mod monitor;
 #[cfg(feature = "train")]
+pub mod on_finish;
+#[cfg(feature = "train")]
 pub mod pool;
 #[cfg(feature = "train")]
 pub mod prepare;

@@ -92,7 +92,7 @@ fn is_finished(status: TrialStatus) -> bool {
     )
 }
 
-/// Every trial of `sweeps`, by (sweep, key).
+/// Every trial of `sweeps`' current grids, by (sweep, key).
 fn read_states(
     conn: &Connection,
     sweeps: &[PlannedSweep],
@@ -103,7 +103,8 @@ fn read_states(
                  WHERE m.trial_id = t.id AND m.name = 'train_loss') END,
              CASE WHEN t.status = 'running' THEN (SELECT value FROM metrics m
                  WHERE m.trial_id = t.id AND m.name = 'val_acc' ORDER BY epoch DESC LIMIT 1) END
-         FROM trials t JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = ?1",
+         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
+         WHERE s.name = ?1 AND t.superseded_in IS NULL",
     )?;
     let mut out = Vec::new();
     for p in sweeps {

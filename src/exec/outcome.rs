@@ -47,8 +47,12 @@ impl RunOutcome {
     pub fn read(db: &Path, sweeps: &[PlannedSweep], rules: &ClaimRules<'_>) -> Result<RunOutcome> {
         let conn = crate::track::query::open_readonly(db)?;
         let mut stmt = conn.prepare(
+            // The trial's own row, else the row standing in for it (an outdated record of
+            // the same configuration).
             "SELECT t.status, t.runner, t.heartbeat_at, t.error FROM trials t
-             JOIN sweeps s ON s.id = t.sweep_id WHERE s.name = ?1 AND t.key = ?2",
+             JOIN sweeps s ON s.id = t.sweep_id
+             WHERE s.name = ?1 AND (t.key = ?2 OR (t.config_json = ?3 AND t.superseded_in IS NULL))
+             ORDER BY t.key = ?2 DESC LIMIT 1",
         )?;
         let mut out = RunOutcome {
             stopped_by: super::interrupt::stop_signal(),
@@ -57,7 +61,8 @@ impl RunOutcome {
         for p in sweeps {
             for t in &p.trials {
                 out.total += 1;
-                let row = stmt.query_row(params![p.grid.name, t.key], |r| {
+                let config = t.spec.config_json();
+                let row = stmt.query_row(params![p.grid.name, t.key, config], |r| {
                     Ok((
                         r.get::<_, String>(0)?,
                         r.get::<_, Option<String>>(1)?,

@@ -5,7 +5,7 @@
 use super::shard::{self, Shard};
 use crate::data;
 use crate::spec::{self, DatasetSource, Grid, TrialSpec};
-use crate::track::Db;
+use crate::track::{Db, GridTrials, Registration};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,6 +15,9 @@ pub struct PlannedSweep {
     pub grid: Grid,
     /// The trials this run is responsible for, in grid order (all of them, or a shard's share).
     pub trials: Vec<PlannedTrial>,
+    /// Every trial of the grid (also outside a shard's share) as `(key, config_json)`: they
+    /// make the sweep's grid version.
+    pub grid_trials: Vec<(String, String)>,
 }
 
 /// One trial of a planned sweep.
@@ -41,8 +44,9 @@ impl PlannedSweep {
         }
     }
 
-    /// Records the sweep and registers its trials (pending unless known); returns the sweep's id.
-    pub fn register(&self, db: &Db) -> Result<i64> {
+    /// Records the sweep and registers its trials as its current grid version (see
+    /// [`Db::register_grid`]); returns the sweep's id and what registering did.
+    pub fn register(&self, db: &Db, rerun_outdated: bool) -> Result<(i64, Registration)> {
         let grid = &self.grid;
         let sweep_id = db.upsert_sweep(
             &grid.name,
@@ -55,8 +59,44 @@ impl PlannedSweep {
             .iter()
             .map(|t| (t.position, t.key.as_str(), &t.spec))
             .collect();
-        db.register_trials(sweep_id, &keyed)?;
-        Ok(sweep_id)
+        let grid: Vec<(&str, &str)> = (self.grid_trials.iter())
+            .map(|(k, c)| (k.as_str(), c.as_str()))
+            .collect();
+        let registration = db.register_grid(
+            sweep_id,
+            &GridTrials {
+                grid: &grid,
+                share: &keyed,
+                semantics: spec::SEMANTICS,
+                rerun_outdated,
+            },
+        )?;
+        Ok((sweep_id, registration))
+    }
+
+    /// The lines telling what registering did: a new grid version, and trials kept from an
+    /// older training semantics (none when neither).
+    pub fn describe(&self, r: &Registration) -> Vec<String> {
+        let name = &self.grid.name;
+        let mut lines = Vec::new();
+        if r.new_version && r.version > 1 {
+            lines.push(format!(
+                "{name}: grid version {}: {} trials in the grid, {} new, {} superseded (kept, hidden; `thaw ls --all` lists them, `thaw rm {name} --superseded` deletes them), {} restored",
+                r.version,
+                self.grid_trials.len(),
+                r.added,
+                r.superseded,
+                r.restored
+            ));
+        }
+        if !r.outdated.is_empty() {
+            lines.push(format!(
+                "{name}: {} trials were recorded under an older training semantics than this thaw's ({}); they are kept and shown as outdated; `thaw run --rerun-outdated` reruns them",
+                r.outdated.len(),
+                spec::SEMANTICS
+            ));
+        }
+        lines
     }
 }
 
@@ -99,7 +139,14 @@ pub fn plan(
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(PlannedSweep { grid, trials })
+    let grid_trials = (trials.iter())
+        .map(|t| (t.key.clone(), t.spec.config_json()))
+        .collect();
+    Ok(PlannedSweep {
+        grid,
+        trials,
+        grid_trials,
+    })
 }
 
 /// Loads a dataset, keeping decoded image files under `<cache_dir>/decoded`.

@@ -31,6 +31,7 @@ pub fn prepare(
         templates: None,
         device,
         retry_failed: false,
+        rerun_outdated: false,
         keep_checkpoints: false,
         checkpoint_every: Duration::ZERO,
         feature_reuse: true,

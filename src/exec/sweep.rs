@@ -40,6 +40,8 @@ pub struct RunOptions {
     pub device: Device,
     /// Also rerun failed and diverged trials.
     pub retry_failed: bool,
+    /// Rerun trials recorded under an older training semantics instead of keeping them.
+    pub rerun_outdated: bool,
     /// Keep the epoch checkpoints of finished trials.
     pub keep_checkpoints: bool,
     /// Least training time between two checkpoints of a trial.
@@ -107,7 +109,7 @@ pub fn device_name(device: Device) -> String {
 pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let grid = &planned.grid;
     let db = Db::open(&opts.db_path)?;
-    let sweep_id = planned.register(&db)?;
+    let (sweep_id, registration) = planned.register(&db, opts.rerun_outdated)?;
     let statuses = db.trial_statuses(sweep_id)?;
     let runner = runner::runner_id();
     let rules = opts.claim_rules(&runner);
@@ -115,6 +117,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         .trials
         .iter()
         .filter(|t| statuses.get(&t.key) != Some(&TrialStatus::Completed))
+        .filter(|t| !registration.outdated.contains_key(&t.key))
         .collect();
     let mut summary = RunSummary {
         sweep: grid.name.clone(),
@@ -133,6 +136,9 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     );
     let mut trainer = TrialRunner::new(opts, &db, &bookkeeping, &feature_cache);
     let mut progress = Progress::new(todo.len());
+    for line in planned.describe(&registration) {
+        progress.println(&line);
+    }
     if summary.skipped > 0 {
         progress.println(&format!(
             "{} of {} trials already completed; running the other {}",

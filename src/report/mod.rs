@@ -208,7 +208,7 @@ fn write_index(
 ) -> Result<PathBuf> {
     let mut stmt = conn.prepare(
         "SELECT s.name, s.description, s.updated_at, t.status, COUNT(t.id)
-         FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id
+         FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id AND t.superseded_in IS NULL
          GROUP BY s.id, t.status
          ORDER BY s.updated_at DESC, s.id DESC",
     )?;

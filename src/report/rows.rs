@@ -58,13 +58,13 @@ pub(crate) fn read_sweep(conn: &Connection, sweep: &str) -> Result<SweepInfo> {
     })
 }
 
-/// Every trial of `sweep` (every status), by position, with its axes as the spec's enums.
+/// Every trial of `sweep`'s current grid (every status), by position, with its axes as the spec's enums.
 pub(crate) fn read_trials(conn: &Connection, sweep: &str) -> Result<Vec<TrialInfo>> {
     let mut stmt = conn.prepare(
         "SELECT t.status, t.backbone, t.pretrained, t.freeze, t.train_per_class, t.shift,
                 t.schedule, t.seed, t.lr, t.precision
          FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-         WHERE s.name = ?1 ORDER BY t.position, t.id",
+         WHERE s.name = ?1 AND t.superseded_in IS NULL ORDER BY t.position, t.id",
     )?;
     let trials = stmt
         .query_map(params![sweep], |r| {

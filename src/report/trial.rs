@@ -52,7 +52,7 @@ pub(crate) fn load(
         "SELECT t.id, t.key, t.status, t.config_json, t.device, t.started_at, t.finished_at,
                 t.error
          FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-         WHERE s.name = ?1 ORDER BY t.position, t.id",
+         WHERE s.name = ?1 AND t.superseded_in IS NULL ORDER BY t.position, t.id",
     )?;
     let rows: Vec<(i64, TrialData)> = stmt
         .query_map(params![sweep], |r| {

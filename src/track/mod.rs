@@ -17,7 +17,9 @@ pub use query::{
     QueryResult,
 };
 pub use schema::SCHEMA_VERSION;
-pub use writer::{ClaimRules, Claimed, Db, DomainRow, SweepOverview};
+pub use writer::{
+    ClaimRules, Claimed, Db, DomainRow, GridTrials, Registration, Removal, SweepOverview,
+};
 
 use std::fmt;
 use std::str::FromStr;

@@ -125,7 +125,7 @@ pub fn status_counts(db_path: &Path, sweep: &str) -> Result<Vec<(String, i64)>> 
     let conn = open_readonly(db_path)?;
     let mut stmt = conn.prepare(
         "SELECT t.status, COUNT(*) FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-         WHERE s.name = ?1 GROUP BY t.status ORDER BY t.status",
+         WHERE s.name = ?1 AND t.superseded_in IS NULL GROUP BY t.status ORDER BY t.status",
     )?;
     let counts = stmt
         .query_map([sweep], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -368,16 +368,21 @@ fn short_time(ts: &str) -> String {
         .unwrap_or_else(|_| ts.to_string())
 }
 
-/// The `thaw ls` table: one line per sweep with its trial counts by status (times in UTC).
-pub fn format_overview(sweeps: &[SweepOverview]) -> String {
+/// The `thaw ls` table: one line per sweep with its grid version and the trial counts of its
+/// current grid by status (times in UTC); `all` adds the trials that left the grid.
+pub fn format_overview(sweeps: &[SweepOverview], all: bool) -> String {
     if sweeps.is_empty() {
         return "no sweeps yet; run `thaw run <grid.yaml>` to start one\n".into();
     }
-    let mut columns: Vec<String> = ["sweep", "created (UTC)", "updated (UTC)", "trials"]
+    let mut columns: Vec<String> = ["sweep", "created (UTC)", "updated (UTC)", "grid", "trials"]
         .iter()
         .map(|s| s.to_string())
         .collect();
     columns.extend(TrialStatus::ALL.iter().map(|s| s.as_str().to_string()));
+    columns.push("outdated".into());
+    if all {
+        columns.push("superseded".into());
+    }
     let cells: Vec<Vec<String>> = sweeps
         .iter()
         .map(|s| {
@@ -385,14 +390,29 @@ pub fn format_overview(sweeps: &[SweepOverview]) -> String {
                 s.name.clone(),
                 short_time(&s.created_at),
                 short_time(&s.updated_at),
+                format!("v{}", s.version),
                 s.total.to_string(),
             ];
             row.extend(TrialStatus::ALL.iter().map(|st| s.count(*st).to_string()));
+            row.push(s.outdated.to_string());
+            if all {
+                row.push(s.superseded.to_string());
+            }
             row
         })
         .collect();
     let right: Vec<bool> = (0..columns.len()).map(|i| i >= 3).collect();
-    render_table(&columns, &cells, &right)
+    let mut text = render_table(&columns, &cells, &right);
+    let hidden: i64 = sweeps.iter().map(|s| s.superseded).sum();
+    if hidden > 0 && !all {
+        text += &format!(
+            "{hidden} trials that left their grids are kept but not listed (superseded): `thaw ls --all` counts them\n"
+        );
+    }
+    if sweeps.iter().any(|s| s.outdated > 0) {
+        text += "outdated: trials recorded under an older training semantics than this thaw's; `thaw run GRID --rerun-outdated` reruns them\n";
+    }
+    text
 }
 
 #[cfg(test)]

@@ -3,13 +3,14 @@
 -- results, notes and tags, and the checkpoints kept as the best models.
 
 -- Grid versions. A sweep's version grows by one each time `thaw run` finds its grid expanding
--- to another set of trials; `sweep_versions` keeps each version's grid text and what changed.
+-- to another set of trials; `sweep_versions` keeps each version's grid text, its trials and
+-- what changed. A trial no longer in the grid is kept, marked with the version it left in.
 ALTER TABLE sweeps ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE sweep_versions (
     sweep_id   INTEGER NOT NULL REFERENCES sweeps(id) ON DELETE CASCADE,
     version    INTEGER NOT NULL,
     spec_yaml  TEXT NOT NULL,              -- the grid file's text
-    keys_hash  TEXT NOT NULL,              -- hash of the sorted trial keys ('' before version 8)
+    keys       TEXT NOT NULL,              -- its trials' keys, sorted, one per line ('' before version 8)
     trials     INTEGER NOT NULL,           -- trials in this version of the grid
     added      INTEGER NOT NULL,           -- of which new in this version
     superseded INTEGER NOT NULL,           -- trials of the previous version no longer in it

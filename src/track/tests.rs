@@ -127,7 +127,10 @@ fn open_creates_schema_and_reopen_is_idempotent() {
         db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(SCHEMA_VERSION));
+    assert_eq!(
+        scalar(&db, "PRAGMA user_version"),
+        Value::Integer(SCHEMA_VERSION)
+    );
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM sweeps"),
         Value::Integer(1)
@@ -488,11 +491,11 @@ fn sweep_overview_counts() {
         (3, 1, 1, 1)
     );
     assert_eq!((ov[1].total, ov[1].pending), (0, 0));
-    let text = format_overview(&ov);
+    let text = format_overview(&ov, false);
     assert!(text.starts_with("sweep"), "{text}");
     assert!(text.lines().nth(2).unwrap().starts_with("alpha"), "{text}");
     assert_eq!(text.lines().count(), 4);
-    assert!(format_overview(&[]).contains("no sweeps"));
+    assert!(format_overview(&[], false).contains("no sweeps"));
 }
 
 #[path = "tests_query.rs"]
@@ -500,3 +503,6 @@ mod query;
 
 #[path = "tests_claims.rs"]
 mod claims;
+
+#[path = "tests_versions.rs"]
+mod versions;

@@ -4,20 +4,23 @@
 //! `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two runners on one
 //! database wait on the busy timeout instead of failing on a lock upgrade).
 //!
-//! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
+//! Opening and sweeps are here; trial registration and grid versions in `registration.rs`, deletion in `removal.rs`; claims and heartbeats in `claims.rs`, what a
 //! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
 //! report's findings in `findings.rs`.
 
 mod claims;
 mod findings;
 mod record;
+mod registration;
+mod removal;
 
 pub use claims::{ClaimRules, Claimed};
 pub use record::DomainRow;
+pub use registration::{GridTrials, Registration};
+pub use removal::Removal;
 
 use super::schema;
 use super::TrialStatus;
-use crate::spec::{Optimizer, TrialSpec};
 use anyhow::{bail, Context, Result};
 use rusqlite::{params, Connection, DatabaseName, ErrorCode, Transaction, TransactionBehavior};
 use std::collections::HashMap;
@@ -48,6 +51,12 @@ pub struct SweepOverview {
     pub failed: i64,
     pub diverged: i64,
     pub interrupted: i64,
+    /// The current grid version.
+    pub version: i64,
+    /// Trials of the current grid recorded under another training semantics than this thaw's.
+    pub outdated: i64,
+    /// Trials no longer in the grid (kept; not counted in `total` or the statuses).
+    pub superseded: i64,
 }
 
 impl SweepOverview {
@@ -196,66 +205,6 @@ impl Db {
         Ok(id)
     }
 
-    /// Registers the sweep's trials `(position, key, spec)` in one transaction: missing ones
-    /// are inserted as pending; existing ones only get their position updated (their status,
-    /// timestamps and metrics are left alone).
-    pub fn register_trials(
-        &self,
-        sweep_id: i64,
-        trials: &[(usize, &str, &TrialSpec)],
-    ) -> Result<()> {
-        let tx = self.write_tx()?;
-        {
-            let mut stmt = tx.prepare(
-                "INSERT INTO trials (sweep_id, key, status, config_json, backbone, pretrained,
-                     freeze, frozen_blocks, source_dataset, target_dataset, train_per_class,
-                     shift, shift_kind, shift_magnitude, schedule, lr, optimizer, seed, epochs,
-                     batch_size, precision, position, max_length)
-                 VALUES (?1, ?2, 'pending', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
-                     ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)
-                 ON CONFLICT (sweep_id, key) DO UPDATE SET position = excluded.position",
-            )?;
-            for &(position, key, spec) in trials {
-                let optimizer = match spec.optimizer {
-                    Optimizer::Sgd { .. } => "sgd",
-                    Optimizer::Adamw { .. } => "adamw",
-                };
-                stmt.execute(params![
-                    sweep_id,
-                    key,
-                    spec.config_json(),
-                    spec.backbone.name(),
-                    spec.pretrained,
-                    spec.freeze.to_string(),
-                    spec.frozen_blocks() as i64,
-                    spec.source.dataset.label(),
-                    spec.target.dataset.label(),
-                    spec.target.train_per_class as i64,
-                    spec.target.shift.to_string(),
-                    spec.target.shift.kind_name(),
-                    spec.target.shift.magnitude(),
-                    spec.schedule.label(),
-                    spec.schedule.lr,
-                    optimizer,
-                    to_i64(spec.seed, "seed")?,
-                    spec.epochs as i64,
-                    spec.batch_size as i64,
-                    spec.precision.name(),
-                    position as i64,
-                    spec.is_text().then(|| spec.text_max_length() as i64),
-                ])
-                .with_context(|| {
-                    format!(
-                        "registering trial {key} of sweep {sweep_id} in {}",
-                        self.path.display()
-                    )
-                })?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     /// Status of every trial of the sweep, by key.
     pub fn trial_statuses(&self, sweep_id: i64) -> Result<HashMap<String, TrialStatus>> {
         let mut stmt = self
@@ -275,7 +224,7 @@ impl Db {
         Ok(out)
     }
 
-    /// Every sweep with its trial counts by status, oldest first.
+    /// Every sweep with the trial counts of its current grid by status, oldest first.
     pub fn sweep_overview(&self) -> Result<Vec<SweepOverview>> {
         let mut stmt = self.conn.prepare(
             "SELECT s.name, s.description, s.created_at, s.updated_at, count(t.id),
@@ -284,11 +233,15 @@ impl Db {
                     coalesce(sum(t.status = 'completed'), 0),
                     coalesce(sum(t.status = 'failed'), 0),
                     coalesce(sum(t.status = 'diverged'), 0),
-                    coalesce(sum(t.status = 'interrupted'), 0)
-             FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id
+                    coalesce(sum(t.status = 'interrupted'), 0),
+                    s.version,
+                    coalesce(sum(t.id IS NOT NULL AND t.semantics IS NOT ?1), 0),
+                    (SELECT count(*) FROM trials o
+                     WHERE o.sweep_id = s.id AND o.superseded_in IS NOT NULL)
+             FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id AND t.superseded_in IS NULL
              GROUP BY s.id ORDER BY s.created_at, s.id",
         )?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map([crate::spec::SEMANTICS], |r| {
             Ok(SweepOverview {
                 name: r.get(0)?,
                 description: r.get(1)?,
@@ -301,6 +254,9 @@ impl Db {
                 failed: r.get(8)?,
                 diverged: r.get(9)?,
                 interrupted: r.get(10)?,
+                version: r.get(11)?,
+                outdated: r.get(12)?,
+                superseded: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

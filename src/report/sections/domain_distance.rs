@@ -148,7 +148,7 @@ ORDER BY t.position;",
 FROM domain_distance d
 JOIN trials t ON t.domain_key = d.key
 JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {}
+WHERE s.name = {} AND t.superseded_in IS NULL
 GROUP BY d.key
 ORDER BY shift_kind <> 'none', shift_kind, magnitude, d.pretrained_key;",
         ctx.sweep_lit()

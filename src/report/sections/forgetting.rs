@@ -88,7 +88,7 @@ pub(crate) fn source_acc_sql(ctx: &Ctx, by: &str, order: &str) -> String {
 FROM metrics m
 JOIN trials t ON t.id = m.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1 AND t.superseded_in IS NULL
   AND m.name = {} AND m.value IS NOT NULL
 GROUP BY t.{by}, m.epoch
 ORDER BY {order}, m.epoch;",
@@ -157,6 +157,7 @@ JOIN sweeps s ON s.id = t.sweep_id
 JOIN metrics first ON first.trial_id = t.id AND first.name = {lm} AND first.epoch = 0
 JOIN metrics last ON last.trial_id = t.id AND last.name = {lm} AND last.epoch = t.epochs
 WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1 AND t.freeze <> 'all'
+  AND t.superseded_in IS NULL
 ORDER BY t.position;",
         ctx.sweep_lit(),
         lm = sql_str(SOURCE_LM_LOSS.name),

@@ -29,8 +29,8 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
     ) = ctx.conn.query_row(
         "SELECT GROUP_CONCAT(DISTINCT t.device), MIN(t.started_at), MAX(t.finished_at),
                     (SELECT SUM(m.value) FROM metrics m JOIN trials t2 ON t2.id = m.trial_id
-                     WHERE t2.sweep_id = s.id AND m.name = ?2)
-             FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id
+                     WHERE t2.sweep_id = s.id AND t2.superseded_in IS NULL AND m.name = ?2)
+             FROM sweeps s LEFT JOIN trials t ON t.sweep_id = s.id AND t.superseded_in IS NULL
              WHERE s.name = ?1",
         params![ctx.sweep.name, EPOCH_SECONDS.name],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),

@@ -26,7 +26,7 @@ pub fn overfitting(ctx: &Ctx) -> Result<Option<Cell>> {
 FROM metrics m
 JOIN trials t ON t.id = m.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
-WHERE s.name = {} AND t.status = 'completed'
+WHERE s.name = {} AND t.status = 'completed' AND t.superseded_in IS NULL
   AND m.name IN ({train_lit}, {val_lit}) AND m.epoch >= 1
 GROUP BY t.train_per_class, m.epoch
 ORDER BY t.train_per_class, m.epoch;",

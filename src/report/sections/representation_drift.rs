@@ -125,7 +125,7 @@ JOIN trials t ON t.id = c.trial_id
 JOIN sweeps s ON s.id = t.sweep_id
 LEFT JOIN metrics w ON w.trial_id = c.trial_id AND w.epoch = c.epoch
                    AND w.name = {} || {block}
-WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1
+WHERE s.name = {} AND t.status = 'completed' AND t.pretrained = 1 AND t.superseded_in IS NULL
   AND c.name LIKE {} AND c.value IS NOT NULL
 ORDER BY t.position, c.name;",
         sql_str(&WEIGHT_DIST.name("")),

@@ -22,7 +22,7 @@ pub fn schedules(ctx: &Ctx) -> Result<Option<Cell>> {
                ROW_NUMBER() OVER (PARTITION BY t.schedule
                                   ORDER BY t.pretrained DESC, t.frozen_blocks, t.position) AS r
         FROM trials t JOIN sweeps s ON s.id = t.sweep_id
-        WHERE s.name = {} AND t.status <> 'pending'
+        WHERE s.name = {} AND t.status <> 'pending' AND t.superseded_in IS NULL
           AND EXISTS (SELECT 1 FROM metrics m WHERE m.trial_id = t.id AND m.name LIKE {lr_like})
     ) WHERE r = 1
 )
