@@ -175,7 +175,10 @@ fn a_new_semantics_marks_trials_outdated_without_deleting_or_rerunning_them() {
     assert_eq!((rerun.added, rerun.superseded), (1, 1));
     assert_eq!(
         keys(&db, summary),
-        [format!("{new1}:{new}:pending"), format!("{new2}:{new}:pending")]
+        [
+            format!("{new1}:{new}:pending"),
+            format!("{new2}:{new}:pending")
+        ]
     );
     assert_eq!(
         scalar(
