@@ -13,6 +13,7 @@
 //! written; columns it lacks get the destination's defaults). All writes to the destination
 //! happen in one transaction: a merge that fails or is killed leaves it as it was.
 
+use super::writer::registration;
 use super::{Db, SweepOverview, SCHEMA_VERSION};
 use anyhow::{bail, Context, Result};
 use rusqlite::types::Value;
@@ -305,7 +306,44 @@ impl Merge<'_> {
                 self.shared_rows_added += self.copy_rows(src, &select, None, &insert)?;
             }
         }
-        self.trials(src, &sweep_ids)
+        self.trials(src, &sweep_ids)?;
+        self.grid_versions(src, &sweep_ids)
+    }
+
+    /// Brings each merged sweep to its latest grid: the shard's, when the shard's sweep record
+    /// is the newest and holds grid versions, else the destination's own. Trials not in that
+    /// grid are superseded (a new grid version when the shard's differs), superseded trials in
+    /// it restored.
+    fn grid_versions(&self, src: &Connection, sweep_ids: &HashMap<i64, i64>) -> Result<()> {
+        let has_versions = !table_columns(src, "sweep_versions")?.is_empty();
+        for (&shard_id, &id) in sweep_ids {
+            let theirs: Option<(String, String)> = match has_versions {
+                true => src
+                    .query_row(
+                        "SELECT s.updated_at, v.keys FROM sweeps s
+                         JOIN sweep_versions v ON v.sweep_id = s.id
+                         WHERE s.id = ?1 ORDER BY v.version DESC LIMIT 1",
+                        [shard_id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?,
+                false => None,
+            };
+            let ours_updated: String =
+                (self.tx).query_row("SELECT updated_at FROM sweeps WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?;
+            let keys = match theirs {
+                Some((updated, keys)) if updated >= ours_updated && !keys.is_empty() => {
+                    Some(keys.lines().map(str::to_string).collect())
+                }
+                _ => registration::latest_keys(self.tx, id)?,
+            };
+            if let Some(keys) = keys {
+                registration::settle_version(self.tx, id, &keys)?;
+            }
+        }
+        Ok(())
     }
 
     /// Copies the rows of `select` on `src` into the destination with `insert`; with

@@ -35,7 +35,25 @@ fn shard(dir: &Path, name: &str, sweep: &str, trials: &[(&str, State)], tag: f64
     let rows: Vec<(usize, &str, &TrialSpec)> = (trials.iter().enumerate())
         .map(|(i, (key, _))| (i, *key, &specs[i % specs.len()]))
         .collect();
-    db.register_trials(sid, &rows).unwrap();
+    // As a real shard does: the whole grid (here k1..k4 and the shard's own keys) makes the
+    // sweep's grid version, the shard registers rows for its share.
+    let mut grid: Vec<(String, String)> = ["k1", "k2", "k3", "k4"]
+        .iter()
+        .map(|k| (k.to_string(), format!("{{\"trial\": \"{k}\"}}")))
+        .collect();
+    for &(key, _) in trials {
+        if !grid.iter().any(|g| g.0 == key) {
+            grid.push((key.to_string(), format!("{{\"trial\": \"{key}\"}}")));
+        }
+    }
+    let grid: Vec<(&str, &str)> = grid.iter().map(|(k, c)| (k.as_str(), c.as_str())).collect();
+    let trials_of_grid = crate::track::GridTrials {
+        grid: &grid,
+        share: &rows,
+        semantics: crate::spec::SEMANTICS,
+        rerun_outdated: false,
+    };
+    db.register_grid(sid, &trials_of_grid).unwrap();
     let rules = ClaimRules {
         runner: "host:1:x",
         retry_failed: true,

@@ -11,7 +11,7 @@
 mod claims;
 mod findings;
 mod record;
-mod registration;
+pub(crate) mod registration;
 mod removal;
 
 pub use claims::{ClaimRules, Claimed};

@@ -8,7 +8,7 @@
 use super::{now_rfc3339, to_i64, Db};
 use crate::spec::{Optimizer, TrialSpec};
 use anyhow::{Context, Result};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::{BTreeSet, HashMap};
 
 /// The trials of one run of a grid.
@@ -48,7 +48,6 @@ struct Row {
     config_json: String,
     semantics: Option<String>,
     finished: bool,
-    superseded: bool,
 }
 
 impl Db {
@@ -80,74 +79,21 @@ impl Db {
                 }
             }
         }
-        let (latest, latest_keys) = latest_version(&tx, sweep_id)?;
-        let previous: BTreeSet<String> = match latest_keys.as_deref() {
-            // Recorded before grid versions: the trials not superseded were the grid.
-            Some("") | None => rows
-                .iter()
-                .filter(|r| !r.superseded)
-                .map(|r| r.key.clone())
-                .collect(),
-            Some(keys) => keys.lines().map(str::to_string).collect(),
-        };
-        let new_version = latest.is_none() || previous != current;
-        let version = match latest {
-            Some(v) if new_version => v + 1,
-            Some(v) => v,
-            None => 1,
-        };
-        let mut superseded = 0;
-        let mut restored = 0;
-        for r in &rows {
-            let in_grid = current.contains(&r.key);
-            if r.superseded && in_grid {
-                restored += tx.execute(
-                    "UPDATE trials SET superseded_in = NULL WHERE sweep_id = ?1 AND key = ?2",
-                    params![sweep_id, r.key],
-                )?;
-            } else if !r.superseded && !in_grid {
-                superseded += tx.execute(
-                    "UPDATE trials SET superseded_in = ?3 WHERE sweep_id = ?1 AND key = ?2",
-                    params![sweep_id, r.key, version],
-                )?;
-            }
-        }
+        let settled = settle_version(&tx, sweep_id, &current)?;
         let share: Vec<_> = (trials.share.iter())
             .filter(|(_, key, _)| !outdated.contains_key(*key))
             .copied()
             .collect();
         let added = share.iter().filter(|t| !by_key.contains_key(t.1)).count();
-        insert_trials(&tx, sweep_id, &share, version, trials.semantics)
+        insert_trials(&tx, sweep_id, &share, settled.version, trials.semantics)
             .with_context(|| format!("registering the trials in {}", self.path.display()))?;
-        if new_version || latest_keys.as_deref() == Some("") {
-            let keys: Vec<&str> = current.iter().map(String::as_str).collect();
-            tx.execute(
-                "INSERT INTO sweep_versions (sweep_id, version, spec_yaml, keys, trials, added,
-                     superseded, created_at)
-                 SELECT ?1, ?2, spec_yaml, ?3, ?4, ?5, ?6, ?7 FROM sweeps WHERE id = ?1
-                 ON CONFLICT (sweep_id, version) DO UPDATE SET keys = excluded.keys",
-                params![
-                    sweep_id,
-                    version,
-                    keys.join("\n"),
-                    keys.len() as i64,
-                    added as i64,
-                    superseded as i64,
-                    now_rfc3339()
-                ],
-            )?;
-            tx.execute(
-                "UPDATE sweeps SET version = ?2 WHERE id = ?1",
-                params![sweep_id, version],
-            )?;
-        }
         tx.commit()?;
         Ok(Registration {
-            version,
-            new_version,
+            version: settled.version,
+            new_version: settled.new_version,
             added,
-            superseded,
-            restored,
+            superseded: settled.superseded,
+            restored: settled.restored,
             outdated,
         })
     }
@@ -177,8 +123,7 @@ impl Db {
 /// The sweep's trial rows, oldest first.
 fn sweep_rows(tx: &Transaction<'_>, sweep_id: i64) -> Result<Vec<Row>> {
     let mut stmt = tx.prepare(
-        "SELECT key, config_json, semantics, status IN ('completed', 'diverged'),
-                superseded_in IS NOT NULL
+        "SELECT key, config_json, semantics, status IN ('completed', 'diverged')
          FROM trials WHERE sweep_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([sweep_id], |r| {
@@ -187,14 +132,103 @@ fn sweep_rows(tx: &Transaction<'_>, sweep_id: i64) -> Result<Vec<Row>> {
             config_json: r.get(1)?,
             semantics: r.get(2)?,
             finished: r.get(3)?,
-            superseded: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// What [`settle_version`] did.
+pub(crate) struct Settled {
+    pub version: i64,
+    pub new_version: bool,
+    pub superseded: usize,
+    pub restored: usize,
+}
+
+/// Makes `current` the trial keys of the sweep's grid: a new grid version (recorded with the
+/// sweep's grid text) when they differ from the latest version's, rows not among them
+/// superseded, superseded rows among them restored.
+pub(crate) fn settle_version(
+    tx: &Connection,
+    sweep_id: i64,
+    current: &BTreeSet<String>,
+) -> Result<Settled> {
+    let mut stmt =
+        tx.prepare("SELECT key, superseded_in IS NOT NULL FROM trials WHERE sweep_id = ?1")?;
+    let rows: Vec<(String, bool)> = stmt
+        .query_map([sweep_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let (latest, latest_keys) = latest_version(tx, sweep_id)?;
+    let previous: BTreeSet<String> = match latest_keys.as_deref() {
+        // Recorded before grid versions: the trials not superseded were the grid.
+        Some("") | None => (rows.iter().filter(|r| !r.1))
+            .map(|r| r.0.clone())
+            .collect(),
+        Some(keys) => keys.lines().map(str::to_string).collect(),
+    };
+    let new_version = latest.is_none() || previous != *current;
+    let version = match latest {
+        Some(v) if new_version => v + 1,
+        Some(v) => v,
+        None => 1,
+    };
+    let mut settled = Settled {
+        version,
+        new_version,
+        superseded: 0,
+        restored: 0,
+    };
+    for (key, superseded) in &rows {
+        let in_grid = current.contains(key);
+        if *superseded && in_grid {
+            settled.restored += tx.execute(
+                "UPDATE trials SET superseded_in = NULL WHERE sweep_id = ?1 AND key = ?2",
+                params![sweep_id, key],
+            )?;
+        } else if !superseded && !in_grid {
+            settled.superseded += tx.execute(
+                "UPDATE trials SET superseded_in = ?3 WHERE sweep_id = ?1 AND key = ?2",
+                params![sweep_id, key, version],
+            )?;
+        }
+    }
+    if new_version || latest_keys.as_deref() == Some("") {
+        let keys: Vec<&str> = current.iter().map(String::as_str).collect();
+        let added = current.difference(&previous).count();
+        tx.execute(
+            "INSERT INTO sweep_versions (sweep_id, version, spec_yaml, keys, trials, added,
+                 superseded, created_at)
+             SELECT ?1, ?2, spec_yaml, ?3, ?4, ?5, ?6, ?7 FROM sweeps WHERE id = ?1
+             ON CONFLICT (sweep_id, version) DO UPDATE SET keys = excluded.keys",
+            params![
+                sweep_id,
+                version,
+                keys.join("\n"),
+                keys.len() as i64,
+                (if latest.is_none() { keys.len() } else { added }) as i64,
+                settled.superseded as i64,
+                now_rfc3339()
+            ],
+        )?;
+        tx.execute(
+            "UPDATE sweeps SET version = ?2 WHERE id = ?1",
+            params![sweep_id, version],
+        )?;
+    }
+    Ok(settled)
+}
+
+/// The latest grid version's trial keys of the sweep (`None` when it has none, or it was
+/// recorded before grid versions).
+pub(crate) fn latest_keys(tx: &Connection, sweep_id: i64) -> Result<Option<BTreeSet<String>>> {
+    Ok(match latest_version(tx, sweep_id)?.1.as_deref() {
+        None | Some("") => None,
+        Some(keys) => Some(keys.lines().map(str::to_string).collect()),
+    })
+}
+
 /// The sweep's latest grid version and its keys (`None` when it has none yet).
-fn latest_version(tx: &Transaction<'_>, sweep_id: i64) -> Result<(Option<i64>, Option<String>)> {
+fn latest_version(tx: &Connection, sweep_id: i64) -> Result<(Option<i64>, Option<String>)> {
     let row = tx
         .query_row(
             "SELECT version, keys FROM sweep_versions WHERE sweep_id = ?1
