@@ -5,10 +5,11 @@
 //! database wait on the busy timeout instead of failing on a lock upgrade).
 //!
 //! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
-//! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
-//! report's findings in `findings.rs`.
+//! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, its
+//! per-class results in `classes.rs`, the report's findings in `findings.rs`.
 
 mod claims;
+mod classes;
 mod findings;
 mod record;
 
