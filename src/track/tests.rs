@@ -503,3 +503,6 @@ mod query;
 
 #[path = "tests_claims.rs"]
 mod claims;
+
+#[path = "tests_classes.rs"]
+mod classes;
