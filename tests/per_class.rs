@@ -123,3 +123,63 @@ fn per_class_results_add_up_to_each_trials_accuracy_and_its_split_files() {
     );
     assert_eq!(findings, "2");
 }
+
+/// Every confusion cell of the database, in order.
+fn confusion(db: &std::path::Path) -> Vec<(i64, String, i64, i64, i64)> {
+    Connection::open(db)
+        .unwrap()
+        .prepare(
+            "SELECT trial_id, split, actual, predicted, count FROM confusion ORDER BY 1, 2, 3, 4",
+        )
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn a_trial_resumed_after_its_last_epoch_counts_its_classes_by_a_fresh_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = GRID
+        .replace("name: classes", "name: resumed")
+        .replace("shift: [none, {rotate: 90}]", "shift: none")
+        .replace("freeze: [0, all]", "freeze: [0]");
+    let grid = write_grid(dir.path(), "resumed.yaml", &one);
+    let grid = grid.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let mut args = vec!["run", grid, "--device", "cpu"];
+        args.extend(extra);
+        let out = thaw(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    };
+    run(&["--keep-checkpoints"]);
+    let db = dir.path().join("thaw.sqlite");
+    let before = confusion(&db);
+    assert!(!before.is_empty());
+    // As after a crash between the last epoch and the per-class results: the run resumes from
+    // the last epoch's checkpoint, runs no epoch and counts them by evaluating the network anew.
+    Connection::open(&db)
+        .unwrap()
+        .execute_batch(
+            "UPDATE trials SET status = 'interrupted';
+             DELETE FROM confusion; DELETE FROM trial_classes;",
+        )
+        .unwrap();
+    run(&[]);
+    assert_eq!(
+        scalar(&db, "SELECT resumed_from_epoch FROM trials"),
+        "2",
+        "the trial resumes after its last epoch"
+    );
+    assert_eq!(confusion(&db), before);
+    let consistent = scalar(
+        &db,
+        "SELECT ABS(SUM(ca.correct) * 1.0 / SUM(ca.n) - ts.final_test_acc) < 1e-9
+         FROM class_accuracy ca JOIN trial_summary ts ON ts.trial_id = ca.trial_id
+         WHERE ca.split = 'test'",
+    );
+    assert_eq!(consistent, "1");
+}
