@@ -89,6 +89,15 @@ impl Dataset {
         }
     }
 
+    /// The name of `label`: the dataset's class name, or the label's number where it has none.
+    pub fn class_name(&self, label: u32) -> String {
+        self.class_names
+            .as_ref()
+            .and_then(|n| n.get(label as usize))
+            .cloned()
+            .unwrap_or_else(|| label.to_string())
+    }
+
     /// The pixels of image `i` (its channel planes, one after the other).
     pub fn image(&self, i: usize) -> &[u8] {
         let n = self.channels * self.height * self.width;

@@ -1,17 +1,18 @@
 //! Training one trial in this process: its datasets (cached across trials), its source
 //! checkpoint (pretrained when missing), the fit with a line per epoch and a checkpoint after
-//! each, and the domain distance between its source and target data.
+//! each, the domain distance between its source and target data, and its per-class results.
 
 use super::interrupt;
 use super::plan::load;
 use super::progress::Progress;
 use super::sweep::RunOptions;
 use crate::data::{self, TaskData, TensorSet};
+use crate::metrics::Confusion;
 use crate::model::{Network, TextTokenizer};
 use crate::spec::{DatasetSource, Shift, SourceObjective, TrialSpec};
 use crate::track::{Db, DomainRow};
 use crate::train::features::FeatureCache;
-use crate::train::{self, analysis, pretrain, EpochControl, FitOutcome};
+use crate::train::{self, analysis, pretrain, EpochControl, FinalLogits, FitOutcome};
 use anyhow::{Context, Result};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -294,10 +295,10 @@ impl<'a> TrialRunner<'a> {
         let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
         if outcome == FitOutcome::Completed {
             // The last epoch's logits, unless no epoch ran here (resumed after the last one).
-            let mut last = match final_logits.take() {
-                Some(logits) => analysis::calibration_of(&logits, &target),
-                None => analysis::calibration(&net, &target),
-            };
+            let logits = final_logits
+                .take()
+                .unwrap_or_else(|| analysis::final_logits(&net, &target));
+            let mut last = analysis::calibration_of(&logits, &target);
             if let Some(reference) = &reference {
                 let rows = (target.test.len as i64).min(analysis::PROBE_ROWS);
                 let probe = target.test.images.narrow(0, 0, rows);
@@ -310,6 +311,7 @@ impl<'a> TrialRunner<'a> {
                 ));
             }
             db.log_epoch(trial_id, trial.epochs as i64, &last)?;
+            record_classes(db, trial_id, trial, &target_ds, &target, &logits)?;
         }
         Ok(outcome)
     }
@@ -355,6 +357,33 @@ impl<'a> TrialRunner<'a> {
         }
         self.db.link_domain_distance(trial_id, &key)
     }
+}
+
+/// Records the trial's class names and the confusion counts of its final validation and test
+/// logits (`class_accuracy` in the database).
+fn record_classes(
+    db: &Db,
+    trial_id: i64,
+    trial: &TrialSpec,
+    ds: &data::Dataset,
+    target: &TaskData,
+    logits: &FinalLogits,
+) -> Result<()> {
+    let names: Vec<String> = trial
+        .target
+        .classes
+        .iter()
+        .map(|&label| ds.class_name(label))
+        .collect();
+    let splits: Vec<(&str, Confusion)> = [
+        ("val", &logits.val, &target.val),
+        ("test", &logits.test, &target.test),
+    ]
+    .into_iter()
+    .filter_map(|(split, logits, set)| Some((split, Confusion::of_logits(logits, &set.labels)?)))
+    .collect();
+    let splits: Vec<(&str, &Confusion)> = splits.iter().map(|(s, c)| (*s, c)).collect();
+    db.record_classes(trial_id, &names, &splits)
 }
 
 /// The tokenizer of a text trial's backbone (`None` for images).

@@ -10,6 +10,7 @@
 //! - [`calibration`]: ECE with equal-width confidence bins (Guo et al. 2017), temperature scaling.
 //! - [`cka`]: linear CKA (Kornblith et al. 2019), L2 distance between parameter sets.
 //! - [`domain`]: unbiased MMD² at the median bandwidth, proxy A-distance, Fréchet distance.
+//! - [`confusion`]: confusion counts and per-class accuracies.
 //! - [`aggregate`]: mean with a Student-t 95% interval, log-odds mean of accuracies.
 //! - [`statements`]: the claims of the report with their tests and three-way verdicts.
 
@@ -18,6 +19,7 @@ pub mod aggregate;
 pub mod calibration;
 #[cfg(feature = "train")]
 pub mod cka;
+pub mod confusion;
 #[cfg(feature = "train")]
 pub mod domain;
 pub mod names;
@@ -28,6 +30,7 @@ pub use aggregate::{logit_mean, mean_ci95, student_t_quantile, MeanCi};
 pub use calibration::{ece, ece_after_temperature, fit_temperature, nll, ECE_BINS};
 #[cfg(feature = "train")]
 pub use cka::{linear_cka, weight_distance};
+pub use confusion::Confusion;
 #[cfg(feature = "train")]
 pub use domain::{frechet_distance, mmd2_unbiased_rbf, proxy_a_distance};
 

@@ -17,12 +17,14 @@
 //!   [`crate::metrics`]) and summary tables; `series`: chart series built from query rows.
 //! - [`sections`]: the built-in sections, one file each, listed once in page order; [`user`]:
 //!   the grid's own `report:` cells.
-//! - `trial`: trial pages (`reports/<sweep>/trials/<key>.html`); this module: the sweep page
+//! - `trial`: trial pages (`reports/<sweep>/trials/<key>.html`), with `confusion`: their
+//!   confusion matrix; this module: the sweep page
 //!   and `reports/index.html`; `files`: atomic writes and safe names; [`export`]: CSV, JSON and
 //!   Jupyter exports (the notebook's Python is in `templates/notebook/`).
 
 mod axes;
 pub mod charts;
+mod confusion;
 pub mod context;
 pub mod export;
 mod files;

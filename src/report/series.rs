@@ -76,12 +76,7 @@ const SETTINGS: [&str; 15] = [
 /// `alike` joins every setting but `axis`: two trials with the same `alike` differ only in the
 /// axis, so their values can be paired.
 pub(crate) fn per_trial_sql(ctx: &Ctx, axis: &str, value: &str, name: &str) -> String {
-    let alike = SETTINGS
-        .iter()
-        .filter(|s| **s != axis)
-        .map(|s| format!("IFNULL(ts.{s}, '')"))
-        .collect::<Vec<_>>()
-        .join(" || '|' || ");
+    let alike = alike_sql(axis);
     format!(
         "SELECT ts.key,
        CASE WHEN ts.pretrained = 1 THEN 'freeze ' || ts.freeze ELSE 'scratch' END AS series,
@@ -93,6 +88,17 @@ WHERE ts.sweep = {} AND ts.status = 'completed' AND {value} IS NOT NULL
 ORDER BY t.position;",
         ctx.sweep_lit()
     )
+}
+
+/// SQL joining every setting of `trial_summary ts` but `axis` (the seed included): two trials
+/// with the same value differ only in the axis.
+pub(crate) fn alike_sql(axis: &str) -> String {
+    SETTINGS
+        .iter()
+        .filter(|s| **s != axis)
+        .map(|s| format!("IFNULL(ts.{s}, '')"))
+        .collect::<Vec<_>>()
+        .join(" || '|' || ")
 }
 
 /// The cell of final test accuracy per trial against `axis` (see [`final_acc_sql`]): `None`

@@ -2,14 +2,15 @@
 //!
 //! A page shows the trial's resolved config (`trials.config_json`, pretty-printed), its
 //! status, times and error, and every curve it recorded: losses, accuracies, the learning
-//! rate of every block, epoch timings and any other metric. Each chart shows the SQL that
-//! returns exactly its rows.
+//! rate of every block, epoch timings and any other metric, and the test split's confusion
+//! matrix. Each chart shows the SQL that returns exactly its rows.
 //!
 //! Pages of finished trials are rewritten only when something they show changed: each page
 //! carries a stamp (a hash of the trial row, the templates and the thaw version) and a page
 //! whose stamp matches is left alone, so re-rendering after every trial stays cheap.
 
 use super::charts::{LineChart, Series, XAxis, PALETTE};
+use super::confusion::{self, TestConfusion};
 use super::html::{markdown_to_html, Templates, TrialPage};
 use super::page::{Cell, Input, Output, Table, TableCell};
 use super::rows::{family_like, fmt_real, parsed, sql_str};
@@ -34,6 +35,8 @@ pub(crate) struct TrialData {
     pub stamp: String,
     /// (name, epoch, value) ordered by name, epoch; NULL values left out.
     pub metrics: Vec<(String, i64, f64)>,
+    /// The test split's confusion at the final epoch (empty until the trial completes).
+    pub confusion: TestConfusion,
 }
 
 /// The file name of a trial's page.
@@ -66,6 +69,7 @@ pub(crate) fn load(
                 error: r.get(7)?,
                 stamp: String::new(),
                 metrics: Vec::new(),
+                confusion: TestConfusion::default(),
             };
             Ok((r.get(0)?, t))
         })?
@@ -95,6 +99,7 @@ pub(crate) fn load(
         t.metrics = metrics
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        t.confusion = confusion::load(conn, id)?;
         out.push(t);
     }
     Ok(out)
@@ -336,6 +341,7 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         chart_cell("Other metrics", names_in(&names), other, chart);
     }
 
+    cells.extend(confusion::matrix_cell(sweep, &t.key, &t.confusion));
     cells.push(timings_cell(sweep, t, train_seconds));
     Ok(cells)
 }

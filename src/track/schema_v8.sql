@@ -56,7 +56,8 @@ CREATE TABLE environments (
 );
 
 -- Per-class results at the final epoch: the trial's class names, in the order of its logits,
--- and the confusion counts of its evaluation splits.
+-- and the confusion counts of its evaluation splits (argmax of the final logits; only non-zero
+-- counts are stored; recorded when the trial completes, deleted when it starts over).
 CREATE TABLE trial_classes (
     trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
     class    INTEGER NOT NULL,             -- 0-based position in the classifier's output

@@ -506,3 +506,6 @@ mod claims;
 
 #[path = "tests_versions.rs"]
 mod versions;
+
+#[path = "tests_classes.rs"]
+mod classes;

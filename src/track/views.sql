@@ -118,8 +118,9 @@ FROM report_findings f
 JOIN sweeps s ON s.id = f.sweep_id;
 
 -- Per-class results at the final epoch, from the confusion counts: for each trial of a current
--- grid, split and class, the examples of that class (n), those classified correctly and the
--- accuracy (recall of the class).
+-- grid, split ('val' or 'test') and class (0-based output position, with its name), the
+-- examples of that class (n), those classified correctly and the accuracy (recall of the
+-- class). Σ correct / Σ n over a trial's classes is its final accuracy on that split.
 CREATE VIEW class_accuracy AS
 SELECT c.trial_id, s.name AS sweep, t.key, c.split, c.actual AS class, tc.name,
        SUM(c.count) AS n,

@@ -4,11 +4,13 @@
 //! `BEGIN IMMEDIATE` transaction (the write lock is taken up front, so two runners on one
 //! database wait on the busy timeout instead of failing on a lock upgrade).
 //!
-//! Opening and sweeps are here; trial registration and grid versions in `registration.rs`, deletion in `removal.rs`; claims and heartbeats in `claims.rs`, what a
-//! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
-//! report's findings in `findings.rs`.
+//! Opening and sweeps are here; trial registration and grid versions in `registration.rs`,
+//! deletion in `removal.rs`; claims and heartbeats in `claims.rs`, what a trial records
+//! (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, its per-class
+//! results in `classes.rs`, the report's findings in `findings.rs`.
 
 mod claims;
+mod classes;
 mod findings;
 mod record;
 pub(crate) mod registration;

@@ -33,11 +33,16 @@ fn logits(net: &Network, set: &TensorSet, head: Head) -> Tensor {
 /// after (`ece_ts`) temperature scaling with the temperature fitted on the validation set,
 /// computing the logits (see [`calibration_of`] for logits already at hand).
 pub fn calibration(net: &Network, target: &TaskData) -> EpochMetrics {
-    let logits = FinalLogits {
+    calibration_of(&final_logits(net, target), target)
+}
+
+/// The target head's logits of `target`'s validation and test sets, computed anew (for a trial
+/// resumed after its last epoch, whose evaluation logits are gone).
+pub fn final_logits(net: &Network, target: &TaskData) -> FinalLogits {
+    FinalLogits {
         val: logits(net, &target.val, Head::Target),
         test: logits(net, &target.test, Head::Target),
-    };
-    calibration_of(&logits, target)
+    }
 }
 
 /// [`calibration`] from the target head's float32 logits of `target`'s validation and test sets.

@@ -1,5 +1,6 @@
-//! Differences: the mean of paired differences with its Student t interval, and the difference
-//! of two group means with Welch's t interval.
+//! Differences: the mean of paired differences with its Student t interval (Bonferroni-adjusted
+//! when the difference was picked among several), and the difference of two group means with
+//! Welch's t interval.
 
 use super::verdict::Direction;
 use super::Statement;
@@ -28,7 +29,7 @@ pub fn paired(claim: &str, values: &[f64], dir: Direction) -> Statement {
     } else {
         let sd =
             (m.hi - m.mean) / student_t_quantile(0.975, (m.n - 1) as f64) * (m.n as f64).sqrt();
-        seeds_needed(m.mean, sd, m.n).map(|n| format!("needs about {n} seeds"))
+        seeds_needed(m.mean, sd, m.n, 0.975).map(|n| format!("needs about {n} seeds"))
     };
     Statement::new(
         claim,
@@ -41,13 +42,46 @@ pub fn paired(claim: &str, values: &[f64], dir: Direction) -> Statement {
     .with_needs(needs)
 }
 
-/// The smallest n ≤ [`MAX_HINT`] whose t interval half-width t(0.975, n−1)·sd/√n is below
-/// |mean|; `None` when the current `n` already suffices or no n up to the bound does.
-fn seeds_needed(mean: f64, sd: f64, n: usize) -> Option<usize> {
+/// [`paired`] for a difference picked after looking at the data among `comparisons` possible
+/// ones (e.g. the two classes whose drops lie farthest apart, among every pair of classes): the
+/// interval uses the t quantile at 1 − 0.025/`comparisons` (Bonferroni), so that the intervals
+/// of all the comparisons hold together with 95% confidence and picking one cannot overstate
+/// it. One comparison gives [`paired`]'s interval.
+pub fn paired_among(claim: &str, values: &[f64], dir: Direction, comparisons: usize) -> Statement {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = v.len();
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let p = 1.0 - 0.025 / comparisons.max(1) as f64;
+    let test = format!(
+        "paired differences across seeds, Student t interval Bonferroni-adjusted over the \
+         {} comparisons it was picked from (simultaneous 95%)",
+        comparisons.max(1)
+    );
+    if n < MIN_PAIRS {
+        return Statement::new(claim, "mean", (mean, f64::NAN, f64::NAN), n, test, dir)
+            .with_needs(Some(format!("needs at least {MIN_PAIRS} seeds")));
+    }
+    let sd = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
+    let half = student_t_quantile(p, (n - 1) as f64) * sd / (n as f64).sqrt();
+    let needs = seeds_needed(mean, sd, n, p).map(|k| format!("needs about {k} seeds"));
+    Statement::new(
+        claim,
+        "mean",
+        (mean, mean - half, mean + half),
+        n,
+        test,
+        dir,
+    )
+    .with_needs(needs)
+}
+
+/// The smallest n ≤ [`MAX_HINT`] whose t interval half-width t(p, n−1)·sd/√n is below |mean|;
+/// `None` when the current `n` already suffices or no n up to the bound does.
+fn seeds_needed(mean: f64, sd: f64, n: usize, p: f64) -> Option<usize> {
     if !(mean.is_finite() && sd.is_finite()) || mean == 0.0 {
         return None;
     }
-    let half = |k: usize| student_t_quantile(0.975, (k - 1) as f64) * sd / (k as f64).sqrt();
+    let half = |k: usize| student_t_quantile(p, (k - 1) as f64) * sd / (k as f64).sqrt();
     if half(n) < mean.abs() {
         return None;
     }

@@ -2,7 +2,8 @@
 //! three-way verdict decided by the test's 95% interval (see [`verdict::decide`]).
 //!
 //! - [`difference`]: a mean of paired per-seed differences (Student t interval of
-//!   [`crate::metrics::mean_ci95`]) or a difference of two group means (Welch t interval).
+//!   [`crate::metrics::mean_ci95`], Bonferroni-adjusted when picked among several comparisons)
+//!   or a difference of two group means (Welch t interval).
 //! - [`trend`]: a monotone trend over an ordered axis (Kendall τ, bootstrap over seeds).
 //! - [`correlation`]: a correlation between two quantities (Pearson r, bootstrap over points).
 //! - [`every_group`]: an effect in every group, decided by the weakest group.
@@ -24,7 +25,7 @@ pub mod verdict;
 mod tests;
 
 pub use correlation::correlation;
-pub use difference::{paired, two_sample};
+pub use difference::{paired, paired_among, two_sample};
 pub use every_group::every_group;
 pub use resample::{kendall_levels, pearson, MIN_POINTS};
 pub use trend::trend;

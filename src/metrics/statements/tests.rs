@@ -310,3 +310,28 @@ fn every_verdict_agrees_with_its_interval_on_random_tables() {
         }
     }
 }
+
+#[test]
+fn a_difference_picked_among_several_gets_a_wider_simultaneous_interval() {
+    // mean 2, sd 1, n 3. One comparison: paired's t(0.975, 2). Three: t(1 − 0.05/6, 2), which
+    // for 2 degrees of freedom is a·√(2/(1 − a²)) with a = 1 − 0.05/3 (7.6488...).
+    let values = [1.0, 2.0, 3.0];
+    let one = paired_among("d > 0", &values, Direction::Up, 1);
+    let plain = paired("d > 0", &values, Direction::Up);
+    assert!((one.low - plain.low).abs() < 1e-9 && (one.high - plain.high).abs() < 1e-9);
+    let three = paired_among("d > 0", &values, Direction::Up, 3);
+    let half = 7.648_803_937_915_533 / 3f64.sqrt();
+    assert!((three.low - (2.0 - half)).abs() < 1e-9, "{three:?}");
+    assert!((three.high - (2.0 + half)).abs() < 1e-9, "{three:?}");
+    assert!(
+        three.test.contains("over the 3 comparisons"),
+        "{}",
+        three.test
+    );
+    // A tight effect is supported even after the adjustment; two seeds never decide.
+    let tight = paired_among("d > 0", &[0.3, 0.31, 0.29, 0.3], Direction::Up, 45);
+    assert_eq!(tight.verdict, Verdict::Supported, "{}", tight.sentence());
+    let two = paired_among("d > 0", &[0.3, 0.31], Direction::Up, 3);
+    assert_eq!(two.verdict, Verdict::Inconclusive);
+    assert_eq!(two.needs.as_deref(), Some("needs at least 3 seeds"));
+}

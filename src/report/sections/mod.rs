@@ -17,6 +17,7 @@ pub(crate) mod grid;
 pub(crate) mod heatmap;
 pub(crate) mod intro;
 pub(crate) mod overfitting;
+pub(crate) mod per_class;
 pub(crate) mod precision;
 pub(crate) mod representation_drift;
 pub(crate) mod schedules;
@@ -46,6 +47,7 @@ pub const SECTIONS: &[Section] = &[
     transfer_gain::transfer_gain,
     representation_drift::representation_drift,
     calibration::calibration,
+    per_class::per_class,
     precision::precision,
     schedules::schedules,
     heatmap::heatmap,

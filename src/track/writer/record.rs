@@ -35,14 +35,17 @@ impl Db {
         )?)
     }
 
-    /// Deletes the trial's metrics after epoch `keep_through` (all of them for `None`) and
-    /// records the resume point.
+    /// Deletes the trial's metrics after epoch `keep_through` (all of them for `None`) and its
+    /// per-class results (they belong to the final epoch, recorded again when it is reached),
+    /// and records the resume point.
     pub fn truncate_metrics(&self, trial_id: i64, keep_through: Option<i64>) -> Result<()> {
         let tx = self.write_tx()?;
         tx.execute(
             "DELETE FROM metrics WHERE trial_id = ?1 AND epoch > ?2",
             params![trial_id, keep_through.unwrap_or(-1)],
         )?;
+        tx.execute("DELETE FROM confusion WHERE trial_id = ?1", [trial_id])?;
+        tx.execute("DELETE FROM trial_classes WHERE trial_id = ?1", [trial_id])?;
         tx.execute(
             "UPDATE trials SET resumed_from_epoch = ?2 WHERE id = ?1",
             params![trial_id, keep_through],
