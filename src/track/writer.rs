@@ -6,10 +6,11 @@
 //!
 //! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
 //! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
-//! report's findings in `findings.rs`.
+//! report's findings in `findings.rs`, notes and tags in `notes.rs`.
 
 mod claims;
 mod findings;
+mod notes;
 mod record;
 
 pub use claims::{ClaimRules, Claimed};
