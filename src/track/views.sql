@@ -43,7 +43,7 @@ WITH last AS MATERIALIZED (
            SUM(CASE WHEN name = 'epoch_seconds' THEN value END) AS train_seconds
     FROM metrics WHERE name IN ('source_acc', 'epoch_seconds') GROUP BY trial_id
 ), trial_tags AS MATERIALIZED (
-    SELECT trial_id, group_concat(tag, ',') AS tags
+    SELECT trial_id, group_concat(tag) AS tags  -- joined by commas
     FROM (SELECT trial_id, tag FROM tags WHERE trial_id IS NOT NULL ORDER BY trial_id, tag)
     GROUP BY trial_id
 )
