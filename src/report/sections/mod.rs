@@ -16,6 +16,7 @@ pub(crate) mod forgetting_vs_lr;
 pub(crate) mod grid;
 pub(crate) mod heatmap;
 pub(crate) mod intro;
+pub(crate) mod notes;
 pub(crate) mod overfitting;
 pub(crate) mod precision;
 pub(crate) mod representation_drift;
@@ -34,6 +35,7 @@ pub type Section = fn(&Ctx) -> Result<Option<Cell>>;
 /// The built-in sections, in page order.
 pub const SECTIONS: &[Section] = &[
     intro::intro,
+    notes::notes,
     grid::grid,
     overfitting::overfitting,
     forgetting::forgetting,
