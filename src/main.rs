@@ -23,9 +23,18 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     let done = ExitCode::SUCCESS;
     match command {
         Command::Run(args) => cli::run::run(args),
-        Command::Report { sweep, db, reports } => {
-            cli::results::report(&sweep, &db, &reports).map(|_| done)
+        Command::Report {
+            sweep,
+            compare,
+            db,
+            reports,
+        } => match sweep {
+            Some(sweep) => cli::results::report(&sweep, &db, &reports),
+            None => cli::results::compare(&compare, &db, &reports),
         }
+        .map(|_| done),
+        Command::Note(args) => cli::notes::note(args).map(|_| done),
+        Command::Tag(args) => cli::notes::tag(args).map(|_| done),
         Command::Export(args) => cli::results::export(args).map(|_| done),
         Command::Ls { all, db } => cli::results::ls(&db, all).map(|_| done),
         Command::Rm(args) => cli::results::rm(args).map(|_| done),

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions only; `main.rs` wires them to the library.
 
+pub mod notes;
 pub mod results;
 pub mod run;
 pub mod slurm;
@@ -49,15 +50,25 @@ pub enum Command {
     /// Run grids on a Slurm cluster: a prepare job, a job array of `thaw run --shard` tasks
     /// with a database each, and a merge job; or `thaw slurm status NAME`.
     Slurm(Box<slurm::SlurmArgs>),
-    /// Render a sweep's report from the database.
+    /// Render a sweep's report from the database, or with --compare one page that puts sweeps
+    /// side by side.
     Report {
         /// Sweep name (the grid's `name:`).
-        sweep: String,
+        #[arg(required_unless_present = "compare", conflicts_with = "compare")]
+        sweep: Option<String>,
+        /// Compare these sweeps on their common axes (the first is the reference), into
+        /// `<reports>/compare/<A>--<B>/index.html`.
+        #[arg(long, num_args = 1.., value_name = "SWEEP")]
+        compare: Vec<String>,
         #[command(flatten)]
         db: DbArgs,
         #[command(flatten)]
         reports: ReportArgs,
     },
+    /// Add a note to a sweep or one of its trials, or list the sweep's notes.
+    Note(NoteArgs),
+    /// Add tags to a sweep or one of its trials, remove them, or list the sweep's tags.
+    Tag(TagArgs),
     /// Export a sweep's trial summary as CSV or JSON, or as a Jupyter notebook that reloads the
     /// database and redraws the report's charts.
     Export(ExportArgs),
@@ -242,6 +253,53 @@ pub struct RmArgs {
     /// Do not ask: delete at once (for scripts).
     #[arg(long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// The arguments of `thaw note`.
+#[derive(Args, Debug)]
+pub struct NoteArgs {
+    /// Sweep name.
+    pub sweep: String,
+    /// The note (several words are joined with spaces).
+    #[arg(
+        value_name = "TEXT",
+        required_unless_present = "list",
+        conflicts_with = "list"
+    )]
+    pub text: Vec<String>,
+    /// Put the note on this trial of the sweep (its key, as in `thaw run --dry-run`).
+    #[arg(long, value_name = "KEY")]
+    pub trial: Option<String>,
+    /// List the notes of the sweep and its trials instead.
+    #[arg(long, conflicts_with = "trial")]
+    pub list: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+/// The arguments of `thaw tag`.
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// Sweep name.
+    pub sweep: String,
+    /// Tags: single words such as `baseline` or `needs-rerun`.
+    #[arg(
+        value_name = "TAG",
+        required_unless_present = "list",
+        conflicts_with = "list"
+    )]
+    pub tags: Vec<String>,
+    /// Tag this trial of the sweep (its key) instead of the sweep.
+    #[arg(long, value_name = "KEY")]
+    pub trial: Option<String>,
+    /// Remove the tags instead of adding them.
+    #[arg(long)]
+    pub remove: bool,
+    /// List the tags of the sweep and its trials instead.
+    #[arg(long, conflicts_with_all = ["trial", "remove"])]
+    pub list: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }

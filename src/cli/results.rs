@@ -1,5 +1,5 @@
-//! The commands that read results (and need no libtorch): report, export, ls, query, merge,
-//! and the checks and hints they share with `thaw run`.
+//! The commands that read results (and need no libtorch): report (and comparisons), export, ls,
+//! query, merge, and the checks and hints they share with `thaw run` and `thaw note`.
 
 use super::{DbArgs, ExportArgs, ExportKind, Format, MergeArgs, ReportArgs, RmArgs};
 use anyhow::{bail, Context, Result};
@@ -13,6 +13,35 @@ pub fn report(sweep: &str, db: &DbArgs, reports: &ReportArgs) -> Result<()> {
     let path = render(&db.db, sweep, reports)
         .with_context(|| format!("cannot render the report of sweep {sweep}"))?;
     println!("report: {}", path.display());
+    Ok(())
+}
+
+/// `thaw report --compare A B [...]`.
+pub fn compare(sweeps: &[String], db: &DbArgs, reports: &ReportArgs) -> Result<()> {
+    if sweeps.len() < 2 {
+        bail!(
+            "--compare needs at least two sweeps, got {}: thaw report --compare A B [MORE...] \
+             (`thaw ls` lists the sweeps)",
+            sweeps.len()
+        );
+    }
+    for sweep in sweeps {
+        check_sweep(&db.db, sweep)?;
+    }
+    let path = thaw::report::render_compare(
+        &db.db,
+        sweeps,
+        &reports.reports_dir,
+        reports.templates.as_deref(),
+    )
+    .map_err(|e| {
+        disk_hint(
+            e,
+            &format!("the comparison under {}", reports.reports_dir.display()),
+        )
+    })
+    .with_context(|| format!("cannot render the comparison of {}", sweeps.join(", ")))?;
+    println!("comparison: {}", path.display());
     Ok(())
 }
 
@@ -193,7 +222,7 @@ fn shard_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {
 
 /// Fails, naming the database and listing its sweeps, when `sweep` is not in it (before any
 /// report or export file is written).
-fn check_sweep(db: &Path, sweep: &str) -> Result<()> {
+pub fn check_sweep(db: &Path, sweep: &str) -> Result<()> {
     let names = track::sweep_names(db)?;
     if !names.iter().any(|n| n == sweep) {
         bail!(

@@ -15,8 +15,10 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("report.html", include_str!("../../templates/report.html")),
     ("trial.html", include_str!("../../templates/trial.html")),
     ("index.html", include_str!("../../templates/index.html")),
+    ("compare.html", include_str!("../../templates/compare.html")),
     ("_style.html", include_str!("../../templates/_style.html")),
     ("_cells.html", include_str!("../../templates/_cells.html")),
+    ("_sort.html", include_str!("../../templates/_sort.html")),
 ];
 
 /// What the report page template needs besides the cells.
@@ -36,6 +38,27 @@ pub struct TrialPage<'a> {
     /// Identifies the page's inputs; an unchanged page is not rewritten.
     pub stamp: &'a str,
     pub cells: &'a [Cell],
+}
+
+/// What the comparison page template needs.
+pub struct ComparePage<'a> {
+    /// `a vs b`.
+    pub title: &'a str,
+    pub generated_at: &'a str,
+    pub cells: &'a [Cell],
+}
+
+/// One comparison on the index page.
+#[derive(Clone, Debug, Serialize)]
+pub struct ComparisonRow {
+    /// `a vs b`.
+    pub title: String,
+    /// The page, relative to the index.
+    pub href: String,
+    pub sweeps: Vec<String>,
+    /// The compared sweeps no longer in the database.
+    pub missing: Vec<String>,
+    pub generated_at: String,
 }
 
 /// One row of the index page.
@@ -62,8 +85,9 @@ pub const STATUSES: [TrialStatus; 6] = [
 ];
 
 /// The template set: the embedded templates, each replaced by a file of the same name in the
-/// user's folder when there is one (`report.html`, `trial.html`, `index.html`, and the
-/// partials `_style.html`, `_cells.html`). Names ending in `.html` are auto-escaped.
+/// user's folder when there is one (`report.html`, `trial.html`, `index.html`, `compare.html`,
+/// and the partials `_style.html`, `_cells.html`, `_sort.html`). Names ending in `.html` are
+/// auto-escaped.
 pub struct Templates {
     env: Environment<'static>,
     /// Hash of every template's text, part of each trial page's stamp.
@@ -122,14 +146,33 @@ impl Templates {
             .context("rendering the trial template")
     }
 
-    /// Renders the list of sweeps.
-    pub fn index(&self, db: &str, generated_at: &str, sweeps: &[IndexRow]) -> Result<String> {
+    /// Renders a comparison of sweeps.
+    pub fn compare(&self, page: &ComparePage) -> Result<String> {
+        self.env
+            .get_template("compare.html")?
+            .render(context! {
+                title => page.title,
+                generated_at => page.generated_at,
+                cells => page.cells,
+            })
+            .context("rendering the comparison template")
+    }
+
+    /// Renders the list of sweeps and of comparisons.
+    pub fn index(
+        &self,
+        db: &str,
+        generated_at: &str,
+        sweeps: &[IndexRow],
+        comparisons: &[ComparisonRow],
+    ) -> Result<String> {
         self.env
             .get_template("index.html")?
             .render(context! {
                 db => db,
                 generated_at => generated_at,
                 sweeps => sweeps,
+                comparisons => comparisons,
                 statuses => STATUSES.map(|s| s.as_str()),
             })
             .context("rendering the index template")

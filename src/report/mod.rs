@@ -18,12 +18,13 @@
 //! - [`sections`]: the built-in sections, one file each, listed once in page order; [`user`]:
 //!   the grid's own `report:` cells.
 //! - `trial`: trial pages (`reports/<sweep>/trials/<key>.html`), with `confusion`: their
-//!   confusion matrix; this module: the sweep page
-//!   and `reports/index.html`; `files`: atomic writes and safe names; [`export`]: CSV, JSON and
+//!   confusion matrix; [`compare`]: comparisons of sweeps (`reports/compare/<a>--<b>/index.html`); this module: the sweep page and
+//!   `reports/index.html`; `files`: atomic writes and safe names; [`export`]: CSV, JSON and
 //!   Jupyter exports (the notebook's Python is in `templates/notebook/`).
 
 mod axes;
 pub mod charts;
+pub mod compare;
 mod confusion;
 pub mod context;
 pub mod export;
@@ -38,6 +39,7 @@ mod stats;
 mod trial;
 pub mod user;
 
+pub use compare::{compare_dir_name, render_compare};
 pub use export::{export_sweep, ExportFormat};
 pub use files::{dir_name, write_atomic};
 pub use page::Cell;
@@ -62,7 +64,8 @@ pub fn render_sweep(db_path: &Path, sweep: &str, out_dir: &Path) -> Result<PathB
 /// - `out_dir/<sweep>/index.html`: the notebook-style report;
 /// - `out_dir/<sweep>/trials/<key>.html`: one page per trial (unchanged pages of finished
 ///   trials are not rewritten);
-/// - `out_dir/index.html`: every sweep in the database, with links and status counts.
+/// - `out_dir/index.html`: every sweep in the database, with links and status counts, and every
+///   comparison under `out_dir/compare/` ([`render_compare`]).
 ///
 /// `templates` is a folder whose `report.html`, `trial.html`, `index.html`, `_style.html`
 /// or `_cells.html` replace the embedded template of the same name. Returns the path of the
@@ -171,7 +174,8 @@ fn is_busy(e: &anyhow::Error) -> bool {
 }
 
 /// Renders `out_dir/index.html`: every sweep in the database, with status counts and a link
-/// to its report where one has been rendered. Returns the page's path.
+/// to its report where one has been rendered, then every comparison rendered under
+/// `out_dir/compare/`. Returns the page's path.
 pub fn render_index(db_path: &Path, out_dir: &Path) -> Result<PathBuf> {
     render_index_with(db_path, out_dir, None)
 }
@@ -243,7 +247,14 @@ fn write_index(
             }
         }
     }
-    let page = tpl.index(&db_path.display().to_string(), generated_at, &rows)?;
+    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    let comparisons = compare::listed(out_dir, &names);
+    let page = tpl.index(
+        &db_path.display().to_string(),
+        generated_at,
+        &rows,
+        &comparisons,
+    )?;
     std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let path = out_dir.join("index.html");
     write_atomic(&path, page.as_bytes())?;

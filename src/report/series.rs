@@ -54,7 +54,7 @@ fn final_acc_sql(ctx: &Ctx, axis: &str) -> String {
 }
 
 /// The settings that make a trial (the grid's axes and the seed), as `trial_summary` columns.
-const SETTINGS: [&str; 15] = [
+pub(crate) const SETTINGS: [&str; 15] = [
     "backbone",
     "pretrained",
     "freeze",
@@ -155,29 +155,37 @@ pub(crate) fn aggregate_series(
     labels.sort_by_key(|l| model_order(l));
     labels
         .into_iter()
-        .map(|label| {
-            let points = xs
+        .map(|label| Series {
+            label: label.to_string(),
+            color: ctx.color(label),
+            dashed: false,
+            points: aggregate_points(rows, label, xs, &xpos),
+        })
+        .collect()
+}
+
+/// The points of series `label`: at each x of `xs` with rows, the mean of the rows
+/// (series, x, value) and the half-width of its 95% interval ([`ci`]); `xpos` maps an x value
+/// to its plot position.
+pub(crate) fn aggregate_points(
+    rows: &[(String, String, f64)],
+    label: &str,
+    xs: &[String],
+    xpos: impl Fn(usize, &str) -> f64,
+) -> Vec<Point> {
+    xs.iter()
+        .enumerate()
+        .filter_map(|(i, x)| {
+            let v: Vec<f64> = rows
                 .iter()
-                .enumerate()
-                .filter_map(|(i, x)| {
-                    let v: Vec<f64> = rows
-                        .iter()
-                        .filter(|r| r.0 == label && &r.1 == x)
-                        .map(|r| r.2)
-                        .collect();
-                    ci(&v).map(|(mean, half_width, _)| Point {
-                        x: xpos(i, x),
-                        y: mean,
-                        err: half_width,
-                    })
-                })
+                .filter(|r| r.0 == label && &r.1 == x)
+                .map(|r| r.2)
                 .collect();
-            Series {
-                label: label.to_string(),
-                color: ctx.color(label),
-                dashed: false,
-                points,
-            }
+            ci(&v).map(|(mean, half_width, _)| Point {
+                x: xpos(i, x),
+                y: mean,
+                err: half_width,
+            })
         })
         .collect()
 }

@@ -1,13 +1,14 @@
 //! One page per trial: `reports/<sweep>/trials/<key>.html`.
 //!
 //! A page shows the trial's resolved config (`trials.config_json`, pretty-printed), its
-//! status, times and error, and every curve it recorded: losses, accuracies, the learning
-//! rate of every block, epoch timings and any other metric, and the test split's confusion
-//! matrix. Each chart shows the SQL that returns exactly its rows.
+//! status, times and error, its tags and notes, every curve it recorded (losses, accuracies,
+//! the learning rate of every block, epoch timings and any other metric) and the test split's
+//! confusion matrix. Each chart shows the SQL that returns exactly its rows.
 //!
 //! Pages of finished trials are rewritten only when something they show changed: each page
-//! carries a stamp (a hash of the trial row, the templates and the thaw version) and a page
-//! whose stamp matches is left alone, so re-rendering after every trial stays cheap.
+//! carries a stamp (a hash of the trial row, its tags and notes, the templates and the thaw
+//! version) and a page whose stamp matches is left alone, so re-rendering after every trial
+//! stays cheap.
 
 use super::charts::{LineChart, Series, XAxis, PALETTE};
 use super::confusion::{self, TestConfusion};
@@ -37,6 +38,9 @@ pub(crate) struct TrialData {
     pub metrics: Vec<(String, i64, f64)>,
     /// The test split's confusion at the final epoch (empty until the trial completes).
     pub confusion: TestConfusion,
+    /// Its tags, sorted, and its notes (created_at, text), oldest first.
+    pub tags: Vec<String>,
+    pub notes: Vec<(String, String)>,
 }
 
 /// The file name of a trial's page.
@@ -70,6 +74,8 @@ pub(crate) fn load(
                 stamp: String::new(),
                 metrics: Vec::new(),
                 confusion: TestConfusion::default(),
+                tags: Vec::new(),
+                notes: Vec::new(),
             };
             Ok((r.get(0)?, t))
         })?
@@ -79,12 +85,33 @@ pub(crate) fn load(
         "SELECT name, epoch, value FROM metrics
          WHERE trial_id = ?1 AND value IS NOT NULL ORDER BY name, epoch",
     )?;
+    let tags = crate::track::notes::tags(conn, sweep)?;
+    let notes = crate::track::notes::notes(conn, sweep)?;
     let mut out = Vec::new();
     for (id, mut t) in rows {
+        let own = |k: &Option<String>| k.as_deref() == Some(t.key.as_str());
+        t.tags = tags
+            .iter()
+            .filter(|g| own(&g.trial_key))
+            .map(|g| g.tag.clone())
+            .collect();
+        t.notes = notes
+            .iter()
+            .filter(|n| own(&n.trial_key))
+            .map(|n| (n.created_at.clone(), n.text.clone()))
+            .collect();
         t.stamp = blake3::hash(
             format!(
-                "{fingerprint}\0{sweep}\0{}\0{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}",
-                t.key, t.status, t.config_json, t.device, t.started_at, t.finished_at, t.error
+                "{fingerprint}\0{sweep}\0{}\0{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+                t.key,
+                t.status,
+                t.config_json,
+                t.device,
+                t.started_at,
+                t.finished_at,
+                t.error,
+                t.tags,
+                t.notes
             )
             .as_bytes(),
         )
@@ -265,6 +292,9 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         .map(|m| m.2)
         .sum();
     cells.push(config_cell(t, train_seconds));
+    cells.extend(super::sections::notes::trial_cell(
+        sweep, &t.key, &t.tags, &t.notes,
+    ));
 
     let mut chart_cell =
         |title: &str, filter: String, rows: Vec<&(String, i64, f64)>, chart: LineChart| {

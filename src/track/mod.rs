@@ -1,12 +1,14 @@
 //! The experiment database: schema and migrations ([`schema`]), the read-write handle the
 //! executor records trials through ([`Db`]), and read-only queries with their output formats
-//! for `thaw query` and `thaw ls` ([`query_readonly`], [`format_result`], [`format_overview`]).
+//! for `thaw query` and `thaw ls` ([`query_readonly`], [`format_result`], [`format_overview`]),
+//! and the notes and tags on sweeps and trials ([`notes`]).
 //!
 //! Tables are documented in `schema_v1.sql` and the migrations after it, views in `views.sql`,
 //! metric names in [`crate::metrics::names`]; their names are a public contract.
 
 pub mod journal;
 pub mod merge;
+pub mod notes;
 pub mod query;
 pub mod schema;
 pub mod writer;

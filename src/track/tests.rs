@@ -509,3 +509,6 @@ mod versions;
 
 #[path = "tests_classes.rs"]
 mod classes;
+
+#[path = "tests_notes.rs"]
+mod notes;

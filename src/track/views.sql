@@ -6,8 +6,9 @@
 -- One row per trial of a sweep's current grid (trials that left the grid, `superseded_in` set,
 -- are only in the trials table): its parameters, the grid version that added it, the training
 -- semantics it ran under, its final and best metrics (best = lowest val_loss after
--- epoch 0), calibration, forgetting and its domain distance. Reads each metric once (joins on
--- the metrics primary key instead of a per-trial scan: linear in the number of trials).
+-- epoch 0), calibration, forgetting, its domain distance and, last, its tags (`thaw tag
+-- --trial`; sorted, comma-joined, NULL when none). Reads each metric once (joins on the metrics
+-- primary key instead of a per-trial scan: linear in the number of trials).
 CREATE VIEW trial_summary AS
 WITH last AS MATERIALIZED (
     SELECT trial_id, MAX(epoch) AS epoch FROM metrics WHERE name = 'train_loss' GROUP BY trial_id
@@ -41,6 +42,10 @@ WITH last AS MATERIALIZED (
            MAX(CASE WHEN name = 'source_acc' AND epoch = 0 THEN value END) AS source_acc_pretrained,
            SUM(CASE WHEN name = 'epoch_seconds' THEN value END) AS train_seconds
     FROM metrics WHERE name IN ('source_acc', 'epoch_seconds') GROUP BY trial_id
+), trial_tags AS MATERIALIZED (
+    SELECT trial_id, group_concat(tag) AS tags  -- joined by commas
+    FROM (SELECT trial_id, tag FROM tags WHERE trial_id IS NOT NULL ORDER BY trial_id, tag)
+    GROUP BY trial_id
 )
 SELECT
     t.id AS trial_id, s.name AS sweep, t.key, t.status,
@@ -65,7 +70,8 @@ SELECT
     at_last.train_acc - at_last.val_acc AS generalization_gap,
     at_last.ece, at_last.ece_ts, at_last.temperature,
     d.proxy_a AS proxy_a_distance, d.mmd2, d.frechet AS frechet_distance,
-    t.started_at, t.finished_at, t.error
+    t.started_at, t.finished_at, t.error,
+    trial_tags.tags
 FROM trials t
 JOIN sweeps s ON s.id = t.sweep_id
 LEFT JOIN last ON last.trial_id = t.id
@@ -74,6 +80,7 @@ LEFT JOIN best ON best.trial_id = t.id
 LEFT JOIN at_best ON at_best.trial_id = t.id
 LEFT JOIN totals ON totals.trial_id = t.id
 LEFT JOIN domain_distance d ON d.key = t.domain_key
+LEFT JOIN trial_tags ON trial_tags.trial_id = t.id
 WHERE t.superseded_in IS NULL;
 
 -- Derived per-trial metrics: the generalization and loss gaps at the final epoch, the best epoch

@@ -7,11 +7,13 @@
 //! Opening and sweeps are here; trial registration and grid versions in `registration.rs`,
 //! deletion in `removal.rs`; claims and heartbeats in `claims.rs`, what a trial records
 //! (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, its per-class
-//! results in `classes.rs`, the report's findings in `findings.rs`.
+//! results in `classes.rs`, the report's findings in `findings.rs`, notes and tags in
+//! `notes.rs`.
 
 mod claims;
 mod classes;
 mod findings;
+mod notes;
 mod record;
 pub(crate) mod registration;
 mod removal;

@@ -16,6 +16,7 @@ pub(crate) mod forgetting_vs_lr;
 pub(crate) mod grid;
 pub(crate) mod heatmap;
 pub(crate) mod intro;
+pub(crate) mod notes;
 pub(crate) mod overfitting;
 pub(crate) mod per_class;
 pub(crate) mod precision;
@@ -35,6 +36,7 @@ pub type Section = fn(&Ctx) -> Result<Option<Cell>>;
 /// The built-in sections, in page order.
 pub const SECTIONS: &[Section] = &[
     intro::intro,
+    notes::notes,
     grid::grid,
     overfitting::overfitting,
     forgetting::forgetting,

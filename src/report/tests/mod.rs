@@ -460,3 +460,6 @@ pub(super) const SECTIONS: [&str; 16] = [
     "Heatmap",
     "Trials",
 ];
+
+mod compare;
+mod notes;
