@@ -17,7 +17,9 @@ pub use query::{
     QueryResult,
 };
 pub use schema::SCHEMA_VERSION;
-pub use writer::{ClaimRules, Claimed, Db, DomainRow, SweepOverview};
+pub use writer::{
+    ClaimRules, Claimed, Db, DomainRow, KeepCandidate, KeptModel, SweepOverview, KEEP_METRICS,
+};
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,13 +6,15 @@
 //!
 //! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
 //! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
-//! report's findings in `findings.rs`.
+//! report's findings in `findings.rs`, the models `--keep best` keeps in `kept.rs`.
 
 mod claims;
 mod findings;
+mod kept;
 mod record;
 
 pub use claims::{ClaimRules, Claimed};
+pub use kept::{KeepCandidate, KeptModel, KEEP_METRICS};
 pub use record::DomainRow;
 
 use super::schema;
