@@ -32,6 +32,7 @@ pub fn prepare(
         device,
         retry_failed: false,
         keep_checkpoints: false,
+        keep: None,
         checkpoint_every: Duration::ZERO,
         feature_reuse: true,
         stale_after: Duration::from_secs(60),

@@ -2,10 +2,10 @@
 //! checkpoint (pretrained when missing), the fit with a line per epoch and a checkpoint after
 //! each, and the domain distance between its source and target data.
 
-use super::interrupt;
 use super::plan::load;
 use super::progress::Progress;
 use super::sweep::RunOptions;
+use super::{interrupt, keep};
 use crate::data::{self, TaskData, TensorSet};
 use crate::model::{Network, TextTokenizer};
 use crate::spec::{DatasetSource, Shift, SourceObjective, TrialSpec};
@@ -172,8 +172,11 @@ impl<'a> TrialRunner<'a> {
         Ok(&self.source_tests[&id])
     }
 
+    /// Trains trial `key` to its end (or interruption); with `--keep best`, a completed trial's
+    /// final network is saved as a candidate for the kept models.
     pub(super) fn run_trial(
         &mut self,
+        key: &str,
         trial: &TrialSpec,
         trial_id: i64,
         checkpoint: &Path,
@@ -310,6 +313,9 @@ impl<'a> TrialRunner<'a> {
                 ));
             }
             db.log_epoch(trial_id, trial.epochs as i64, &last)?;
+            if opts.keep.is_some() {
+                keep::save_candidate(&opts.cache_dir, key, trial, &target_ds, &net)?;
+            }
         }
         Ok(outcome)
     }
