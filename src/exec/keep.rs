@@ -127,8 +127,8 @@ pub fn winners(
 /// What [`settle`] did for one sweep.
 #[derive(Debug, Default)]
 pub struct Settled {
-    /// The kept models: trial key, scope, value and file.
-    pub kept: Vec<(String, String, Option<f64>, PathBuf)>,
+    /// The kept models, with their trial keys.
+    pub kept: Vec<(String, KeptModel)>,
     /// Completed trials with a value but no saved weights (completed without `--keep best`).
     pub without_weights: usize,
     /// Files of losing candidates deleted.
@@ -180,25 +180,23 @@ pub fn settle(
     let won: HashMap<usize, String> = winners(&contenders, policy.scope, policy.lower_is_better())
         .into_iter()
         .collect();
-    let mut rows = Vec::new();
     for (i, (c, value, file)) in entries.iter().enumerate() {
         match won.get(&i) {
             Some(scope) => {
                 let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.clone());
-                rows.push(KeptModel {
+                let row = KeptModel {
                     trial_id: c.trial_id,
                     path: file.display().to_string(),
                     metric: policy.metric.clone(),
                     value: Some(*value),
                     scope: scope.clone(),
-                });
-                settled
-                    .kept
-                    .push((c.key.clone(), scope.clone(), Some(*value), file));
+                };
+                settled.kept.push((c.key.clone(), row));
             }
             None => settled.deleted += remove_model_files(file)?,
         }
     }
+    let rows: Vec<KeptModel> = settled.kept.iter().map(|(_, r)| r.clone()).collect();
     db.replace_kept(sweep_id, &rows)?;
     // Files kept earlier whose trial lost now, or left the grid.
     for (trial_id, path) in &kept_before {

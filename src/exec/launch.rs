@@ -166,12 +166,11 @@ fn keep_best(opts: &RunOptions, sweep: &str, policy: &keep::KeepPolicy) -> Resul
             n => format!("; deleted {n} losing candidate(s)"),
         }
     );
-    for (key, scope, value, path) in &settled.kept {
-        let value = value.map_or("-".to_string(), |v| format!("{v:.4}"));
+    for (key, kept) in &settled.kept {
+        let value = kept.value.map_or("-".to_string(), |v| format!("{v:.4}"));
         println!(
-            "  {key}  {} {value}  [{scope}]  {}",
-            policy.metric,
-            path.display()
+            "  {key}  {} {value}  [{}]  {}",
+            kept.metric, kept.scope, kept.path
         );
     }
     if settled.without_weights > 0 {
