@@ -7,6 +7,7 @@ pub mod data;
 #[cfg(feature = "train")]
 pub mod doctor;
 pub mod exec;
+pub mod exported;
 pub mod metrics;
 #[cfg(feature = "train")]
 pub mod model;

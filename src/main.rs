@@ -41,6 +41,7 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Query { sql, format, db } => cli::results::query(&sql, format, &db).map(|_| done),
         Command::Merge(args) => cli::results::merge(args).map(|_| done),
         Command::Slurm(args) => cli::slurm::run(*args),
+        Command::ExportModel(args) => cli::results::export_model(args).map(|_| done),
         #[cfg(feature = "train")]
         Command::Prepare(args) => cli::training::prepare(args).map(|_| done),
         #[cfg(feature = "train")]

@@ -7,7 +7,8 @@ pub mod slurm;
 #[cfg(feature = "train")]
 pub mod training;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::PossibleValuesParser;
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// thaw: sweep transfer-learning grids, track every trial in SQLite, read the report.
@@ -95,10 +96,16 @@ pub enum Command {
     },
     /// Show the libtorch version, CUDA/cuDNN availability, device and thread counts.
     Doctor,
-    /// Print the top-5 classes (index, label, probability) of image files under a backbone that
-    /// keeps its original classifier: a quick check that a weights file loads and means what it
-    /// should.
+    /// Classify image files (or texts) with a model `thaw export-model` wrote (`--model DIR`:
+    /// class names and probabilities), or print the top-5 classes of image files under a
+    /// backbone that keeps its original classifier (`--backbone B --weights W`: a quick check
+    /// that a weights file loads and means what it should).
     Predict(PredictArgs),
+    /// Write a model kept by `thaw run --keep best` (a sweep's, or a trial's by its key) as a
+    /// folder: model.safetensors (the whole fine-tuned network), config.json (the trial, class
+    /// names, preprocessing) and MODEL_CARD.md (grid, metrics with confidence intervals, data,
+    /// provenance, the pretrained weights' source and licence).
+    ExportModel(ExportModelArgs),
 }
 
 /// Output formats of `thaw query`.
@@ -153,6 +160,22 @@ pub struct RunArgs {
     /// Keep the epoch checkpoints of finished trials (they are pruned by default).
     #[arg(long)]
     pub keep_checkpoints: bool,
+    /// `best`: save every completed trial's final network and, when the run ends, keep the
+    /// winners by --keep-metric within --keep-scope (recorded in `kept_models`, for
+    /// `thaw export-model`); the other trials' networks are deleted.
+    #[arg(long, value_enum)]
+    pub keep: Option<Keep>,
+    /// The metric `--keep best` chooses by: a validation metric of `trial_summary` at the final
+    /// epoch (whose network is kept), never a test one, so that a kept model's test accuracy
+    /// stays an unbiased estimate.
+    #[arg(long, default_value = "final_val_acc", requires = "keep",
+          value_parser = PossibleValuesParser::new(thaw::track::KEEP_METRICS))]
+    pub keep_metric: String,
+    /// What `--keep best` keeps a winner of: `sweep` (one model), or `config` (one per
+    /// configuration: trials equal on every axis but the seed, the best seed of each).
+    #[arg(long, default_value = "sweep", requires = "keep",
+          value_parser = PossibleValuesParser::new(["sweep", "config"]))]
+    pub keep_scope: String,
     /// Checkpoint a trial after an epoch only when this many seconds have passed since its
     /// last checkpoint (and always after its last epoch and on Ctrl-C); 0 = every epoch. A
     /// crash loses at most this much training.
@@ -186,6 +209,13 @@ pub struct RunArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub reports: ReportArgs,
+}
+
+/// What `thaw run --keep` keeps.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The best trained network by a validation metric.
+    Best,
 }
 
 /// The arguments of `thaw prepare`.
@@ -306,22 +336,43 @@ pub struct TagArgs {
 
 /// The arguments of `thaw predict`.
 #[derive(Args, Debug)]
+#[command(group(ArgGroup::new("network").required(true).args(["backbone", "model"])))]
 pub struct PredictArgs {
+    /// A folder written by `thaw export-model`: its inputs are preprocessed exactly as the
+    /// trial's data was, and the top classes are printed by name.
+    #[arg(long, conflicts_with_all = ["backbone", "weights", "input_size"])]
+    pub model: Option<PathBuf>,
+    /// Classes printed per input with --model.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
     /// Backbone: resnet18, resnet34, resnet50, mobilenet_v2, efficientnet_b0,
     /// efficientnet_lite0.
-    #[arg(long)]
-    pub backbone: String,
+    #[arg(long, requires = "weights")]
+    pub backbone: Option<String>,
     /// `imagenet` (the converted EfficientNet-Lite0 weights, `make weights`) or a
     /// .safetensors file of a state_dict.
-    #[arg(long)]
-    pub weights: String,
+    #[arg(long, requires = "backbone")]
+    pub weights: Option<String>,
     /// Input side length (default: the backbone's, 224).
     #[arg(long)]
     pub input_size: Option<usize>,
     /// Device: auto, cpu, cuda, cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
-    /// JPEG/PNG/... files.
-    #[arg(required = true)]
+    /// JPEG/PNG/... files (texts, for a text model).
+    #[arg(required = true, value_name = "INPUT")]
     pub images: Vec<PathBuf>,
+}
+
+/// The arguments of `thaw export-model`.
+#[derive(Args, Debug)]
+pub struct ExportModelArgs {
+    /// A sweep name (its kept models) or the key of a kept trial.
+    pub what: String,
+    /// Output folder (default: `models/<sweep or key>`); a sweep with several kept models
+    /// gets one sub-folder per trial key.
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }

@@ -1,7 +1,9 @@
 //! The commands that read results (and need no libtorch): report (and comparisons), export, ls,
 //! query, merge, and the checks and hints they share with `thaw run` and `thaw note`.
 
-use super::{DbArgs, ExportArgs, ExportKind, Format, MergeArgs, ReportArgs, RmArgs};
+use super::{
+    DbArgs, ExportArgs, ExportKind, ExportModelArgs, Format, MergeArgs, ReportArgs, RmArgs,
+};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use thaw::report::ExportFormat;
@@ -81,6 +83,16 @@ pub fn export(args: ExportArgs) -> Result<()> {
     };
     thaw::report::export_sweep(&args.db.db, sweep, format, &out)?;
     println!("exported: {}", out.display());
+    Ok(())
+}
+
+/// `thaw export-model SWEEP|TRIAL_KEY [--out DIR]`.
+pub fn export_model(args: ExportModelArgs) -> Result<()> {
+    let written = thaw::exported::export_model(&args.db.db, &args.what, args.out.as_deref())
+        .map_err(|e| disk_hint(e, "the exported model"))?;
+    for (key, dir) in written {
+        println!("exported trial {key}: {}", dir.display());
+    }
     Ok(())
 }
 

@@ -66,6 +66,17 @@ fn train(args: RunArgs, shard: Option<Shard>) -> Result<ExitCode> {
             args.checkpoint_every
         );
     }
+    let keep = match args.keep {
+        Some(super::Keep::Best) if shard.is_some() => bail!(
+            "--keep best chooses among all the trials of a sweep, and a shard runs only part of \
+             them; run the grid without --shard to keep its best model"
+        ),
+        Some(super::Keep::Best) => Some(exec::keep::KeepPolicy::new(
+            &args.keep_metric,
+            args.keep_scope.parse()?,
+        )?),
+        None => None,
+    };
     let config = RunConfig {
         grids: exec::grid_files(&args.grids)?,
         jobs: args.jobs,
@@ -84,6 +95,7 @@ fn train(args: RunArgs, shard: Option<Shard>) -> Result<ExitCode> {
             retry_failed: args.retry_failed,
             rerun_outdated: args.rerun_outdated,
             keep_checkpoints: args.keep_checkpoints,
+            keep,
             feature_reuse: !args.no_feature_reuse,
             checkpoint_every: std::time::Duration::from_secs_f64(args.checkpoint_every),
             stale_after: std::time::Duration::from_secs(args.stale_after),

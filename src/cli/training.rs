@@ -3,7 +3,7 @@
 
 use super::{PredictArgs, PrepareArgs};
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tch::Device;
 use thaw::exec;
 
@@ -54,9 +54,16 @@ pub fn doctor() {
     println!("{}", thaw::doctor::report());
 }
 
-/// `thaw predict --backbone B --weights W IMAGE...`.
+/// `thaw predict --model DIR INPUT...` or `thaw predict --backbone B --weights W IMAGE...`.
 pub fn predict(args: PredictArgs) -> Result<()> {
-    let backbone = &args.backbone;
+    let device = parse_device(&args.device)?;
+    let (Some(backbone), Some(weights)) = (&args.backbone, &args.weights) else {
+        let dir = args
+            .model
+            .as_deref()
+            .context("give --model DIR or --backbone and --weights")?;
+        return predict_exported(dir, &args.images, args.top, device);
+    };
     let kind = thaw::spec::BackboneKind::ALL
         .into_iter()
         .find(|k| {
@@ -65,16 +72,38 @@ pub fn predict(args: PredictArgs) -> Result<()> {
                 && k.profile().modality == thaw::spec::Modality::Image
         })
         .with_context(|| format!("--backbone {backbone}: expected one of resnet18, resnet34, resnet50, mobilenet_v2, efficientnet_b0, efficientnet_lite0"))?;
-    let file = match args.weights.as_str() {
+    let file = match weights.as_str() {
         "imagenet" => kind.imagenet_weights()?,
         path => PathBuf::from(path),
     };
-    let device = parse_device(&args.device)?;
     let results = thaw::model::predict(kind, &file, &args.images, args.input_size, device)?;
     for (image, top) in args.images.iter().zip(results) {
         println!("{}", image.display());
         for (i, label, p) in top {
             println!("  {i:>4}  {p:.4}  {label}");
+        }
+    }
+    Ok(())
+}
+
+/// `thaw predict --model DIR INPUT...`: the top classes of each image file (or text) by name.
+fn predict_exported(dir: &Path, inputs: &[PathBuf], top: usize, device: Device) -> Result<()> {
+    let model = thaw::exported::classify::Model::load(dir, device)?;
+    let (names, results) = if model.reads_text() {
+        let texts: Vec<String> = inputs
+            .iter()
+            .map(|t| t.to_string_lossy().into_owned())
+            .collect();
+        let results = model.classify_texts(&texts, top)?;
+        (texts, results)
+    } else {
+        let names = inputs.iter().map(|p| p.display().to_string()).collect();
+        (names, model.classify_images(inputs, top)?)
+    };
+    for (name, ranked) in names.iter().zip(results) {
+        println!("{name}");
+        for (class, p) in ranked {
+            println!("  {p:.4}  {class}");
         }
     }
     Ok(())

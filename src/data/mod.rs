@@ -25,7 +25,7 @@ mod text;
 
 #[cfg(feature = "train")]
 pub use augment::augment;
-pub use images::{decode_count, LoadStats, IMAGE_EXTENSIONS};
+pub use images::{decode_count, decode_image, LoadStats, IMAGE_EXTENSIONS};
 pub use resize::resize_image;
 pub use shift::shift_image;
 pub use split::{split_manifest, split_task, train_pool_sizes, SplitName, TaskSplit};

@@ -3,6 +3,7 @@
 //! watched from here, render the reports, and read back how every trial ended.
 
 use super::interrupt;
+use super::keep::{self, KeepScope};
 use super::monitor;
 use super::on_finish::Ending;
 use super::outcome::RunOutcome;
@@ -63,6 +64,15 @@ impl RunConfig {
             "--max-trials".to_string(),
             self.max_trials.to_string(),
         ]);
+        if let Some(keep) = &o.keep {
+            args.extend(["--keep".to_string(), "best".to_string()]);
+            args.extend(["--keep-metric".to_string(), keep.metric.clone()]);
+            let scope = match keep.scope {
+                KeepScope::Sweep => "sweep",
+                KeepScope::Config => "config",
+            };
+            args.extend(["--keep-scope".to_string(), scope.to_string()]);
+        }
         for (on, flag) in [
             (o.retry_failed, "--retry-failed"),
             (o.rerun_outdated, "--rerun-outdated"),
@@ -135,6 +145,11 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
             }
         }
     }
+    if let (Some(policy), None) = (&opts.keep, cfg.worker) {
+        for p in &planned {
+            keep_best(opts, &p.grid.name, policy)?;
+        }
+    }
     let me = runner::runner_id();
     let outcome = RunOutcome::read(&opts.db_path, &planned, &opts.claim_rules(&me))?;
     let text = outcome.describe(&cfg.rerun_command());
@@ -161,6 +176,42 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
         ending.run(cmd);
     }
     Ok(exit_status)
+}
+
+/// Keeps the best models of `sweep` once its trials have run, and says which.
+fn keep_best(opts: &RunOptions, sweep: &str, policy: &keep::KeepPolicy) -> Result<()> {
+    let settled = keep::settle(&opts.db_path, sweep, policy, &opts.cache_dir)?;
+    let scope = match policy.scope {
+        KeepScope::Sweep => "the sweep's best",
+        KeepScope::Config => "each configuration's best",
+    };
+    println!(
+        "sweep {sweep}: kept {} model(s), {scope} by {} (chosen on validation){}",
+        settled.kept.len(),
+        policy.metric,
+        match settled.deleted {
+            0 => String::new(),
+            n => format!("; deleted {n} losing candidate(s)"),
+        }
+    );
+    for (key, kept) in &settled.kept {
+        let value = kept.value.map_or("-".to_string(), |v| format!("{v:.4}"));
+        println!(
+            "  {key}  {} {value}  [{}]  {}",
+            kept.metric, kept.scope, kept.path
+        );
+    }
+    if settled.without_weights > 0 {
+        println!(
+            "  note: {} completed trial(s) have no saved weights (completed by a run without \
+             --keep best) and were not considered",
+            settled.without_weights
+        );
+    }
+    if !settled.kept.is_empty() {
+        println!("  export with: thaw export-model {sweep}");
+    }
+    Ok(())
 }
 
 /// `--jobs`, or the default for the devices and the largest trial (said when above 1).

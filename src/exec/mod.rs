@@ -1,7 +1,8 @@
 //! Running a sweep: [`plan`] validates the grids against their data and keys every trial (no
 //! libtorch needed); with the `train` feature, [`launch`] runs `thaw run` from its options to
 //! its exit status, [`sweep`] trains the trials of one process, [`pool`] and [`monitor`] run and
-//! watch `--jobs` workers, and [`prepare`] pretrains once for an array of shard tasks.
+//! watch `--jobs` workers, [`keep`] keeps the best models, and [`prepare`] pretrains once for an
+//! array of shard tasks.
 
 pub mod interrupt;
 pub mod outcome;
@@ -14,6 +15,8 @@ pub mod shard;
 pub mod allocator;
 #[cfg(feature = "train")]
 pub mod jobs;
+#[cfg(feature = "train")]
+pub mod keep;
 #[cfg(feature = "train")]
 pub mod launch;
 #[cfg(feature = "train")]

@@ -176,6 +176,23 @@ pub fn trial_label(t: &TrialSpec) -> String {
     )
 }
 
+/// The configuration group of a trial: a hash of its configuration without the seed, and its
+/// label without the seed.
+pub fn config_group(config_json: &str) -> Result<String> {
+    let mut value: serde_json::Value = serde_json::from_str(config_json)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("seed");
+    }
+    let hash = blake3::hash(serde_json::to_string(&value)?.as_bytes()).to_hex();
+    let spec: TrialSpec = serde_json::from_str(config_json)
+        .context("a trial's recorded configuration is not one this thaw reads")?;
+    let label = trial_label(&spec);
+    let label = label
+        .rsplit_once(" seed=")
+        .map_or(label.as_str(), |(l, _)| l);
+    Ok(format!("config {}: {label}", &hash[..12]))
+}
+
 /// The grid files named on the command line: files as given, folders expanded to their
 /// `*.yaml` / `*.yml` files in name order.
 pub fn grid_files(args: &[PathBuf]) -> Result<Vec<PathBuf>> {

@@ -33,6 +33,7 @@ pub fn prepare(
         retry_failed: false,
         rerun_outdated: false,
         keep_checkpoints: false,
+        keep: None,
         checkpoint_every: Duration::ZERO,
         feature_reuse: true,
         stale_after: Duration::from_secs(60),

@@ -2,6 +2,7 @@
 //! start it, pretrain what is missing, train, log every epoch, re-render the report after each
 //! trial.
 
+use super::keep::KeepPolicy;
 use super::plan::{trial_label, PlannedSweep, PlannedTrial};
 use super::progress::Progress;
 use super::trainer::TrialRunner;
@@ -44,6 +45,9 @@ pub struct RunOptions {
     pub rerun_outdated: bool,
     /// Keep the epoch checkpoints of finished trials.
     pub keep_checkpoints: bool,
+    /// `--keep best`: save completed trials' networks as candidates; the process that started
+    /// the run keeps the winners ([`super::keep`]).
+    pub keep: Option<KeepPolicy>,
     /// Least training time between two checkpoints of a trial.
     pub checkpoint_every: Duration,
     /// Reuse frozen-prefix outputs across epochs and trials (off only to measure the saving).
@@ -173,7 +177,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         progress.start_trial(&label, trial.epochs);
         let heartbeat = runner::Heartbeat::start(&opts.db_path, claim.trial_id, &runner);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            trainer.run_trial(trial, claim.trial_id, &checkpoint, &mut progress)
+            trainer.run_trial(key, trial, claim.trial_id, &checkpoint, &mut progress)
         }))
         .unwrap_or_else(|panic| Err(anyhow::anyhow!("{}", panic_text(&panic))));
         drop(heartbeat);

@@ -2,10 +2,10 @@
 //! checkpoint (pretrained when missing), the fit with a line per epoch and a checkpoint after
 //! each, the domain distance between its source and target data, and its per-class results.
 
-use super::interrupt;
 use super::plan::load;
 use super::progress::Progress;
 use super::sweep::RunOptions;
+use super::{interrupt, keep};
 use crate::data::{self, TaskData, TensorSet};
 use crate::metrics::Confusion;
 use crate::model::{Network, TextTokenizer};
@@ -173,8 +173,11 @@ impl<'a> TrialRunner<'a> {
         Ok(&self.source_tests[&id])
     }
 
+    /// Trains trial `key` to its end (or interruption); with `--keep best`, a completed trial's
+    /// final network is saved as a candidate for the kept models.
     pub(super) fn run_trial(
         &mut self,
+        key: &str,
         trial: &TrialSpec,
         trial_id: i64,
         checkpoint: &Path,
@@ -312,6 +315,9 @@ impl<'a> TrialRunner<'a> {
             }
             db.log_epoch(trial_id, trial.epochs as i64, &last)?;
             record_classes(db, trial_id, trial, &target_ds, &target, &logits)?;
+            if opts.keep.is_some() {
+                keep::save_candidate(&opts.cache_dir, key, trial, &target_ds, &net)?;
+            }
         }
         Ok(outcome)
     }

@@ -398,6 +398,20 @@ impl Network {
         }
     }
 
+    /// Every variable but the source head's, by name: the network that classifies the target
+    /// task (what an exported model holds).
+    pub fn target_variables(&self) -> Vec<(String, Tensor)> {
+        let prefix = format!("{SOURCE_HEAD}.");
+        let mut vars: Vec<(String, Tensor)> = self
+            .vs
+            .variables()
+            .into_iter()
+            .filter(|(name, _)| !name.starts_with(&prefix))
+            .collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        vars
+    }
+
     /// Saves every variable to a safetensors file, atomically (write then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
         if let Some(dir) = path.parent() {

@@ -8,17 +8,19 @@
 //! deletion in `removal.rs`; claims and heartbeats in `claims.rs`, what a trial records
 //! (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, its per-class
 //! results in `classes.rs`, the report's findings in `findings.rs`, notes and tags in
-//! `notes.rs`.
+//! `notes.rs`, the models `--keep best` keeps in `kept.rs`.
 
 mod claims;
 mod classes;
 mod findings;
+mod kept;
 mod notes;
 mod record;
 pub(crate) mod registration;
 mod removal;
 
 pub use claims::{ClaimRules, Claimed};
+pub use kept::{KeepCandidate, KeptModel, KEEP_METRICS};
 pub use record::DomainRow;
 pub use registration::{GridTrials, Registration};
 pub use removal::Removal;

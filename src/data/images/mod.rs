@@ -25,6 +25,13 @@ use std::path::{Path, PathBuf};
 pub(crate) use decode::decode_all;
 pub use decode::decode_count;
 
+/// Decodes one image file as a dataset decoded at `side` with `planes` channels holds it:
+/// `planes * side * side` bytes, channel-planar (see [`decode::decode_file`]).
+pub fn decode_image(path: &Path, side: usize, planes: usize) -> Result<Vec<u8>> {
+    decode::decode_file(path, side, planes)
+        .map_err(|e| anyhow::anyhow!("cannot decode the image {}: {e}", path.display()))
+}
+
 /// File extensions (lower case) read as images.
 pub const IMAGE_EXTENSIONS: [&str; 7] = ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp"];
 
