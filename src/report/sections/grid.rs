@@ -1,9 +1,10 @@
-//! The grid file, the axes that vary, devices and times.
+//! The grid file, the axes that vary, devices and times, the grid version and outdated trials.
 
 use crate::metrics::names::EPOCH_SECONDS;
 use crate::report::context::Ctx;
 use crate::report::html::markdown_to_html;
 use crate::report::page::{Cell, Input, Output};
+use crate::spec::SEMANTICS;
 use anyhow::Result;
 use rusqlite::params;
 
@@ -58,6 +59,7 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
             fmt_duration(t)
         ));
     }
+    facts.extend(version_facts(ctx)?);
     if !facts.is_empty() {
         md.push_str("\n\n");
         md.push_str(&facts.join("\n"));
@@ -72,6 +74,63 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
             html: markdown_to_html(&md),
         }],
     }))
+}
+
+/// The grid version the report shows, the trials it carries over from earlier versions, the
+/// trials that left the grid (not shown), and trials recorded under an older training
+/// semantics (shown, marked outdated), so that the report never mixes these silently.
+fn version_facts(ctx: &Ctx) -> Result<Vec<String>> {
+    let (version, since, carried, superseded, outdated, semantics): (
+        i64,
+        Option<String>,
+        i64,
+        i64,
+        i64,
+        Option<String>,
+    ) = ctx.conn.query_row(
+        "SELECT s.version,
+                (SELECT created_at FROM sweep_versions v
+                 WHERE v.sweep_id = s.id AND v.version = s.version),
+                (SELECT count(*) FROM trials t WHERE t.sweep_id = s.id
+                 AND t.superseded_in IS NULL AND t.grid_version < s.version),
+                (SELECT count(*) FROM trials t WHERE t.sweep_id = s.id
+                 AND t.superseded_in IS NOT NULL),
+                (SELECT count(*) FROM trials t WHERE t.sweep_id = s.id
+                 AND t.superseded_in IS NULL AND t.semantics IS NOT ?2),
+                (SELECT group_concat(DISTINCT coalesce(t.semantics, 'unrecorded')) FROM trials t
+                 WHERE t.sweep_id = s.id AND t.superseded_in IS NULL AND t.semantics IS NOT ?2)
+         FROM sweeps s WHERE s.name = ?1",
+        params![ctx.sweep.name, SEMANTICS],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        },
+    )?;
+    let mut facts = Vec::new();
+    if version > 1 {
+        let since = since.map_or(String::new(), |t| format!(" (since {t})"));
+        facts.push(format!(
+            "- grid version {version}{since}: {carried} of its trials were kept from earlier \
+             versions; {superseded} trials that left the grid are kept in the database but \
+             not in this report (`thaw ls --all`)"
+        ));
+    }
+    if outdated > 0 {
+        facts.push(format!(
+            "- **{outdated} trials are outdated**: recorded under training semantics {} \
+             where this thaw's is {SEMANTICS}; their results may differ from a rerun \
+             (`thaw run GRID --rerun-outdated`). Transfer gains pair only trials of the same \
+             semantics.",
+            semantics.unwrap_or_default()
+        ));
+    }
+    Ok(facts)
 }
 
 /// "2 h 05 min", "3 min 20 s", "12.5 s".

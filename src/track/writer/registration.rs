@@ -98,16 +98,22 @@ impl Db {
         })
     }
 
-    /// Registers `trials` as the whole grid of the sweep, under the current semantics.
+    /// Adds `trials` to the sweep's current grid (superseding nothing), under the current
+    /// semantics: for tests that build a sweep trial by trial.
+    #[cfg(test)]
     pub fn register_trials(
         &self,
         sweep_id: i64,
         trials: &[(usize, &str, &TrialSpec)],
     ) -> Result<Registration> {
-        let configs: Vec<String> = trials.iter().map(|t| t.2.config_json()).collect();
-        let grid: Vec<(&str, &str)> = (trials.iter().zip(&configs))
-            .map(|(t, c)| (t.1, c.as_str()))
-            .collect();
+        let mut stmt = self.conn.prepare(
+            "SELECT key, config_json FROM trials WHERE sweep_id = ?1 AND superseded_in IS NULL",
+        )?;
+        let mut grid: Vec<(String, String)> = stmt
+            .query_map([sweep_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        grid.extend(trials.iter().map(|t| (t.1.to_string(), t.2.config_json())));
+        let grid: Vec<(&str, &str)> = grid.iter().map(|(k, c)| (k.as_str(), c.as_str())).collect();
         self.register_grid(
             sweep_id,
             &GridTrials {
