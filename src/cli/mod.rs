@@ -76,8 +76,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Show the libtorch version, CUDA/cuDNN availability, device and thread counts.
-    Doctor,
+    /// Show thaw's build, the libtorch version, CUDA/cuDNN availability and versions, the
+    /// devices and the machine: the environment record `thaw run` stores with every trial.
+    Doctor {
+        /// Print the environment record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the top-5 classes (index, label, probability) of image files under a backbone that
     /// keeps its original classifier: a quick check that a weights file loads and means what it
     /// should.

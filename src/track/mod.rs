@@ -17,7 +17,7 @@ pub use query::{
     QueryResult,
 };
 pub use schema::SCHEMA_VERSION;
-pub use writer::{ClaimRules, Claimed, Db, DomainRow, SweepOverview};
+pub use writer::{ClaimRules, Claimed, Db, DomainRow, Environment, SweepOverview};
 
 use std::fmt;
 use std::str::FromStr;

@@ -6,13 +6,15 @@
 //!
 //! Opening, sweeps and trial registration are here; claims and heartbeats in `claims.rs`, what a
 //! trial records (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, the
-//! report's findings in `findings.rs`.
+//! report's findings in `findings.rs`, the runners' environments in `environment.rs`.
 
 mod claims;
+mod environment;
 mod findings;
 mod record;
 
 pub use claims::{ClaimRules, Claimed};
+pub use environment::Environment;
 pub use record::DomainRow;
 
 use super::schema;
