@@ -18,6 +18,7 @@ pub(crate) mod heatmap;
 pub(crate) mod intro;
 pub(crate) mod overfitting;
 pub(crate) mod precision;
+pub(crate) mod provenance;
 pub(crate) mod representation_drift;
 pub(crate) mod schedules;
 pub(crate) mod summary;
@@ -50,6 +51,7 @@ pub const SECTIONS: &[Section] = &[
     schedules::schedules,
     heatmap::heatmap,
     trial_table::trial_table,
+    provenance::provenance,
 ];
 
 /// Builds every built-in cell that applies to the sweep, with the summary of their findings
