@@ -17,7 +17,14 @@ use std::process::Command;
 
 /// The files and folders whose content is built into the binary: a change to any of them
 /// reruns this script, so the recorded dirty flag stays true to the build.
-const BUILT_FROM: [&str; 6] = ["src", "csrc", "templates", "build.rs", "Cargo.toml", "Cargo.lock"];
+const BUILT_FROM: [&str; 6] = [
+    "src",
+    "csrc",
+    "templates",
+    "build.rs",
+    "Cargo.toml",
+    "Cargo.lock",
+];
 
 fn main() {
     record_build();
@@ -31,9 +38,7 @@ fn main() {
         .expect("torch-sys reports the libtorch lib dir as DEP_TCH_LIBTORCH_LIB");
     println!("cargo:rustc-link-search=native={lib_dir}");
     compile_csrc(&lib_dir);
-    let has_cuda = Path::new(&lib_dir)
-        .join("libtorch_cuda.so")
-        .exists();
+    let has_cuda = Path::new(&lib_dir).join("libtorch_cuda.so").exists();
     if has_cuda {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch_cuda");
@@ -158,7 +163,5 @@ fn record_build() {
         features.join(" ")
     };
     let commit = commit.unwrap_or_else(|| "unknown".to_string());
-    println!(
-        "cargo:rustc-env=THAW_BUILD=git {commit}{dirty}, {profile}, features: {features}"
-    );
+    println!("cargo:rustc-env=THAW_BUILD=git {commit}{dirty}, {profile}, features: {features}");
 }

@@ -57,7 +57,8 @@ pub fn report() -> String {
         format!("CPU             {}", or_unknown(&env.cpu_model)),
         format!(
             "CPU cores       {} ({} libtorch threads)",
-            env.cpu_cores.map_or("unknown".to_string(), |n| n.to_string()),
+            env.cpu_cores
+                .map_or("unknown".to_string(), |n| n.to_string()),
             tch::get_num_threads()
         ),
         format!("host            {}", env.host),

@@ -77,7 +77,11 @@ fn cuda_version(v: c_long) -> Option<String> {
 /// `90800` → `9.8.0` (cuDNN 9 and later), `8907` → `8.9.7` (cuDNN 8); `None` for -1.
 fn cudnn_version(v: c_long) -> Option<String> {
     let major = if v >= 10_000 { v / 10_000 } else { v / 1000 };
-    let minor = if v >= 10_000 { v % 10_000 / 100 } else { v % 1000 / 100 };
+    let minor = if v >= 10_000 {
+        v % 10_000 / 100
+    } else {
+        v % 1000 / 100
+    };
     (v > 0).then(|| format!("{major}.{minor}.{}", v % 100))
 }
 
@@ -109,7 +113,9 @@ fn os_name() -> String {
 
 /// The `PRETTY_NAME` of `/etc/os-release` text, unquoted.
 fn pretty_name(os_release: &str) -> Option<String> {
-    let value = os_release.lines().find_map(|l| l.strip_prefix("PRETTY_NAME="))?;
+    let value = os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))?;
     let value = value.trim().trim_matches('"').trim_matches('\'');
     (!value.is_empty()).then(|| value.to_string())
 }
@@ -210,7 +216,10 @@ mod tests {
         assert!(!env.host.is_empty() && !env.os.is_empty());
         assert_eq!(env.command_line, command_line(std::env::args()));
         assert_eq!(env.grid_path, None);
-        assert_eq!(gather(Device::Cpu, None).key(), gather(Device::Cpu, None).key());
+        assert_eq!(
+            gather(Device::Cpu, None).key(),
+            gather(Device::Cpu, None).key()
+        );
     }
 
     #[test]
@@ -237,7 +246,15 @@ mod tests {
 
     #[test]
     fn command_lines_quote_what_a_shell_would_split() {
-        let args = ["thaw", "run", "my grid.yaml", "--db", "it's.db", "", "--jobs=2"];
+        let args = [
+            "thaw",
+            "run",
+            "my grid.yaml",
+            "--db",
+            "it's.db",
+            "",
+            "--jobs=2",
+        ];
         assert_eq!(
             command_line(args.iter().map(|a| a.to_string())),
             r"thaw run 'my grid.yaml' --db 'it'\''s.db' '' --jobs=2"

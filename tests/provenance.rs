@@ -81,18 +81,32 @@ fn every_runner_records_its_environment_with_the_grid_files_commit() {
     assert_eq!(scalar(&db, completed), "2");
     let unlinked = "SELECT count(*) FROM trials t LEFT JOIN environments e
                     ON e.key = t.environment_key WHERE e.key IS NULL";
-    assert_eq!(scalar(&db, unlinked), "0", "every trial links a recorded environment");
+    assert_eq!(
+        scalar(&db, unlinked),
+        "0",
+        "every trial links a recorded environment"
+    );
     let per_runner = "SELECT count(DISTINCT runner) = count(DISTINCT environment_key) FROM trials";
     assert_eq!(scalar(&db, per_runner), "1", "each worker has its own row");
     let all = "1 = 1";
-    assert_eq!(env_of(&db, "prov", "command_line LIKE '%--worker%'", all), "1");
+    assert_eq!(
+        env_of(&db, "prov", "command_line LIKE '%--worker%'", all),
+        "1"
+    );
     assert_eq!(env_of(&db, "prov", "grid_commit", all), commit);
     assert_eq!(env_of(&db, "prov", "grid_dirty", all), "0");
     let path = versioned.canonicalize().unwrap();
-    assert_eq!(env_of(&db, "prov", "grid_path", all), path.to_str().unwrap());
+    assert_eq!(
+        env_of(&db, "prov", "grid_path", all),
+        path.to_str().unwrap()
+    );
     assert_eq!(env_of(&db, "prov", "semantics", all), thaw_semantics());
     assert_eq!(env_of(&db, "prov", "device", all), "cpu");
-    assert_eq!(env_of(&db, "prov", "cuda", all), "NULL", "no CUDA on a CPU run");
+    assert_eq!(
+        env_of(&db, "prov", "cuda", all),
+        "NULL",
+        "no CUDA on a CPU run"
+    );
     assert_eq!(env_of(&db, "prov", "host", all), hostname());
     let record = scalar(&db, "SELECT record_json FROM environments LIMIT 1");
     let record: serde_json::Value = serde_json::from_str(&record).unwrap();
@@ -108,7 +122,10 @@ fn every_runner_records_its_environment_with_the_grid_files_commit() {
     assert_eq!(env_of(&db, "prov", "grid_commit", new), commit);
     let plain = "command_line NOT LIKE '%--worker%'";
     assert_eq!(env_of(&db, "prov", plain, new), "1");
-    assert_eq!(env_of(&db, "prov", "grid_dirty", &format!("NOT ({new})")), "0");
+    assert_eq!(
+        env_of(&db, "prov", "grid_dirty", &format!("NOT ({new})")),
+        "0"
+    );
 
     // A grid outside any git repository: no commit, no dirty flag.
     let loose = write_grid(d, "loose.yaml", &grid("loose", "[0]"));
@@ -119,7 +136,10 @@ fn every_runner_records_its_environment_with_the_grid_files_commit() {
     // The report shows the environments with their trial counts.
     let report = std::fs::read_to_string(d.join("reports/prov/index.html")).unwrap();
     assert!(report.contains("<h2>Provenance</h2>"), "no provenance cell");
-    assert!(report.contains(&commit), "the grid's commit is not in the report");
+    assert!(
+        report.contains(&commit),
+        "the grid's commit is not in the report"
+    );
 }
 
 #[test]
@@ -133,7 +153,10 @@ fn doctor_prints_the_environment_record_as_json() {
     assert_eq!(record["host"], hostname());
     assert!(record["thaw_build"].as_str().unwrap().starts_with("git "));
     assert!(record["cpu_cores"].as_i64().unwrap() >= 1);
-    assert!(record["command_line"].as_str().unwrap().ends_with("doctor --json"));
+    assert!(record["command_line"]
+        .as_str()
+        .unwrap()
+        .ends_with("doctor --json"));
     assert!(record["grid_commit"].is_null());
 }
 

@@ -128,7 +128,10 @@ fn open_creates_schema_and_reopen_is_idempotent() {
         db.upsert_sweep("s", "", "g.yaml", "name: s").unwrap();
     }
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(SCHEMA_VERSION));
+    assert_eq!(
+        scalar(&db, "PRAGMA user_version"),
+        Value::Integer(SCHEMA_VERSION)
+    );
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM sweeps"),
         Value::Integer(1)

@@ -39,7 +39,10 @@ ORDER BY min(ts.started_at), e.key;",
         plural(linked),
         plural(envs as i64)
     );
-    for (column, what) in [("thaw_build", "thaw builds"), ("semantics", "training semantics")] {
+    for (column, what) in [
+        ("thaw_build", "thaw builds"),
+        ("semantics", "training semantics"),
+    ] {
         let counts = distinct_counts(ctx, column)?;
         if counts.len() > 1 {
             let list: Vec<String> = (counts.iter())

@@ -136,11 +136,14 @@ fn spec(t: &TrialFixture) -> TrialSpec {
 }
 
 /// The environment of the fixture's runners: `host-a` runs the trials at even positions,
-/// `host-b` those at odd ones.
+/// `host-b`, built from changed sources, those at odd ones.
 pub(super) fn fixture_environment(position: i64) -> Environment {
     Environment {
         thaw_version: "0.1.0".into(),
-        thaw_build: "git 0123abcd, release, features: default train".into(),
+        thaw_build: format!(
+            "git 0123abcd{}, release",
+            ["", " (dirty)"][position as usize % 2]
+        ),
         semantics: crate::spec::SEMANTICS.into(),
         grid_path: Some("/grids/digits.yaml".into()),
         grid_commit: Some("4567ef".into()),
@@ -153,7 +156,12 @@ pub(super) fn fixture_environment(position: i64) -> Environment {
         gpu_memory_mib: None,
         cpu_model: Some("Fixture CPU".into()),
         cpu_cores: Some(4),
-        host: if position % 2 == 0 { "host-a" } else { "host-b" }.into(),
+        host: if position % 2 == 0 {
+            "host-a"
+        } else {
+            "host-b"
+        }
+        .into(),
         os: "Linux".into(),
         command_line: "thaw run digits.yaml".into(),
     }

@@ -449,4 +449,11 @@ fn the_provenance_cell_counts_the_trials_of_each_environment() {
     assert!(html.contains("26 trials"), "{html}");
     assert!(html.contains("2 environments"), "{html}");
     assert!(!html.contains("no environment record"), "{html}");
+    let builds = "thaw builds: <code>git 0123abcd (dirty), release</code> (13 trials), \
+                  <code>git 0123abcd, release</code> (13 trials)";
+    assert!(html.contains(builds), "{html}");
+    assert!(
+        !html.contains("training semantics:"),
+        "one semantics: {html}"
+    );
 }

@@ -96,7 +96,14 @@ impl Db {
                  finished_at = NULL, device = ?5, error = NULL, attempts = attempts + 1,
                  environment_key = ?6
              WHERE id = ?1",
-            params![id, rules.runner, now, fresh_start, device, rules.environment],
+            params![
+                id,
+                rules.runner,
+                now,
+                fresh_start,
+                device,
+                rules.environment
+            ],
         )?;
         tx.commit()?;
         Ok(Some(Claimed {
