@@ -118,7 +118,7 @@ fn is_newer_than(file: &Path, sources: &[&str]) -> bool {
 }
 
 /// Sets `THAW_BUILD`, e.g. `git 64fde41a… (dirty), release, features: default train`: the
-/// commit is `unknown` outside a git checkout (a crate tarball) or without git.
+/// commit is `unknown` outside a git checkout of thaw (a crate tarball) or without git.
 fn record_build() {
     let git = |args: &[&str]| -> Option<String> {
         let out = Command::new("git").args(args).output().ok()?;
@@ -129,7 +129,9 @@ fn record_build() {
     for path in BUILT_FROM {
         println!("cargo:rerun-if-changed={path}");
     }
-    let commit = git(&["rev-parse", "HEAD"]);
+    // Only a repository that tracks thaw's own sources (not one around an unpacked crate).
+    let commit =
+        git(&["ls-files", "--error-unmatch", "build.rs"]).and_then(|_| git(&["rev-parse", "HEAD"]));
     if commit.is_some() {
         // A commit, a checkout or a staged change reruns this script too.
         let git_dir = git(&["rev-parse", "--git-dir"]).map(PathBuf::from);
@@ -145,7 +147,8 @@ fn record_build() {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
-    let mut status = vec!["status", "--porcelain", "--"];
+    // Without optional locks, git leaves the index alone (a rewritten index would rerun this).
+    let mut status = vec!["--no-optional-locks", "status", "--porcelain", "--"];
     status.extend(BUILT_FROM);
     let dirty = match (&commit, git(&status)) {
         (Some(_), Some(changes)) if !changes.is_empty() => " (dirty)",

@@ -158,7 +158,15 @@ fn git_state(file: &Path) -> (Option<String>, Option<bool>) {
     let Some(commit) = git(&["rev-parse".as_ref(), "--verify".as_ref(), "HEAD".as_ref()]) else {
         return (None, None);
     };
-    let status = ["status", "--porcelain", "--ignored", "--"].map(std::ffi::OsStr::new);
+    // Without optional locks: reading the state never rewrites the repository's index.
+    let status = [
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "--ignored",
+        "--",
+    ];
+    let status = status.map(std::ffi::OsStr::new);
     let dirty = git(&[&status[..], &[name]].concat()).map(|s| !s.is_empty());
     (Some(commit), dirty)
 }
