@@ -12,6 +12,8 @@ pub mod metrics;
 #[cfg(feature = "train")]
 pub mod model;
 pub mod paths;
+#[cfg(feature = "train")]
+pub mod provenance;
 pub mod report;
 pub mod slurm;
 pub mod spec;

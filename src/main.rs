@@ -45,14 +45,14 @@ fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "train")]
         Command::Prepare(args) => cli::training::prepare(args).map(|_| done),
         #[cfg(feature = "train")]
-        Command::Doctor => {
-            cli::training::doctor();
+        Command::Doctor { json } => {
+            cli::training::doctor(json);
             Ok(done)
         }
         #[cfg(feature = "train")]
         Command::Predict(args) => cli::training::predict(args).map(|_| done),
         #[cfg(not(feature = "train"))]
-        Command::Prepare(_) | Command::Doctor | Command::Predict(_) => anyhow::bail!(
+        Command::Prepare(_) | Command::Doctor { .. } | Command::Predict(_) => anyhow::bail!(
             "this thaw was built without training (cargo build --no-default-features); prepare, \
              doctor and predict need the default build with libtorch"
         ),

@@ -94,6 +94,11 @@ fn four_shards_merged_equal_one_run_and_a_second_merge_changes_nothing() {
         "merged metrics differ from the one-machine run"
     );
     assert!(d.join("reports/sharded/index.html").exists());
+    // Each shard's runner recorded its environment, and the merge carried them with the links.
+    let linked = "SELECT COUNT(*) FROM trials t JOIN environments e ON e.key = t.environment_key
+                  WHERE e.command_line LIKE '%--shard%'";
+    assert_eq!(scalar(&merged, linked), SMALL_GRID_TRIALS.to_string());
+    assert_eq!(scalar(&merged, "SELECT COUNT(*) FROM environments"), "4");
 
     merge(&format!(
         "0 trials added, 0 updated, {SMALL_GRID_TRIALS} unchanged"

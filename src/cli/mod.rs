@@ -94,8 +94,13 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Show the libtorch version, CUDA/cuDNN availability, device and thread counts.
-    Doctor,
+    /// Show thaw's build, the libtorch version, CUDA/cuDNN availability and versions, the
+    /// devices and the machine: the environment record `thaw run` stores with every trial.
+    Doctor {
+        /// Print the environment record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Classify image files (or texts) with a model `thaw export-model` wrote (`--model DIR`:
     /// class names and probabilities), or print the top-5 classes of image files under a
     /// backbone that keeps its original classifier (`--backbone B --weights W`: a quick check

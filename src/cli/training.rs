@@ -49,9 +49,13 @@ pub fn prepare(args: PrepareArgs) -> Result<()> {
     Ok(())
 }
 
-/// `thaw doctor`.
-pub fn doctor() {
-    println!("{}", thaw::doctor::report());
+/// `thaw doctor [--json]`.
+pub fn doctor(json: bool) {
+    if json {
+        println!("{}", thaw::doctor::json());
+    } else {
+        println!("{}", thaw::doctor::report());
+    }
 }
 
 /// `thaw predict --model DIR INPUT...` or `thaw predict --backbone B --weights W IMAGE...`.

@@ -153,7 +153,7 @@ fn free_device_memory() -> Option<HashMap<usize, u64>> {
     }
     let physical = parse_free_memory(&String::from_utf8_lossy(&out.stdout));
     let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
-    Some(visible_free_memory(&physical, visible.as_deref()))
+    Some(renumber_visible(&physical, visible.as_deref()))
 }
 
 /// `index, MiB free` lines of nvidia-smi as bytes by physical index.
@@ -169,18 +169,21 @@ fn parse_free_memory(text: &str) -> HashMap<usize, u64> {
         .collect()
 }
 
-/// Renumbers physical devices as CUDA does under `CUDA_VISIBLE_DEVICES` (a list of physical
-/// indices; UUIDs are not resolved, so those devices stay unknown).
-fn visible_free_memory(
-    physical: &HashMap<usize, u64>,
+/// Renumbers facts about physical devices as CUDA numbers the devices under
+/// `CUDA_VISIBLE_DEVICES` (a list of physical indices; UUIDs are not resolved, so those
+/// devices stay unknown).
+pub(crate) fn renumber_visible<T: Clone>(
+    physical: &HashMap<usize, T>,
     visible: Option<&str>,
-) -> HashMap<usize, u64> {
+) -> HashMap<usize, T> {
     match visible {
         None => physical.clone(),
         Some(list) => list
             .split(',')
             .enumerate()
-            .filter_map(|(logical, id)| Some((logical, *physical.get(&id.trim().parse().ok()?)?)))
+            .filter_map(|(logical, id)| {
+                Some((logical, physical.get(&id.trim().parse().ok()?)?.clone()))
+            })
             .collect(),
     }
 }
@@ -194,12 +197,12 @@ mod tests {
         let physical = parse_free_memory("0, 1000\n1, 80000\n2, 512\nbad line\n");
         assert_eq!(physical.len(), 3);
         assert_eq!(physical[&1], 80000 << 20);
-        assert_eq!(visible_free_memory(&physical, None), physical);
-        let visible = visible_free_memory(&physical, Some("2,0"));
+        assert_eq!(renumber_visible(&physical, None), physical);
+        let visible = renumber_visible(&physical, Some("2,0"));
         assert_eq!(visible.len(), 2);
         assert_eq!(visible[&0], 512 << 20);
         assert_eq!(visible[&1], 1000 << 20);
-        assert!(visible_free_memory(&physical, Some("GPU-1234")).is_empty());
+        assert!(renumber_visible(&physical, Some("GPU-1234")).is_empty());
     }
 
     #[test]

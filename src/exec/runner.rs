@@ -10,7 +10,8 @@ use std::time::Duration;
 /// How often a running trial's heartbeat is refreshed.
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
-fn hostname() -> String {
+/// This machine's host name (`localhost` when it does not say).
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".to_string())

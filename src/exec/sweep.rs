@@ -1,6 +1,6 @@
-//! Running a planned sweep in this process: claim each trial, resume it from its checkpoint or
-//! start it, pretrain what is missing, train, log every epoch, re-render the report after each
-//! trial.
+//! Running a planned sweep in this process: record the runner's environment, claim each trial
+//! (linking it to that environment), resume it from its checkpoint or start it, pretrain what
+//! is missing, train, log every epoch, re-render the report after each trial.
 
 use super::keep::KeepPolicy;
 use super::plan::{trial_label, PlannedSweep, PlannedTrial};
@@ -60,10 +60,11 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
-    /// Which trials `runner` may take under these options.
+    /// Which trials `runner` may take under these options (linking them to no environment).
     pub fn claim_rules<'a>(&self, runner: &'a str) -> ClaimRules<'a> {
         ClaimRules {
             runner,
+            environment: None,
             retry_failed: self.retry_failed,
             stale_after: self.stale_after,
             runner_is_dead: &runner::is_dead,
@@ -116,13 +117,22 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let (sweep_id, registration) = planned.register(&db, opts.rerun_outdated)?;
     let statuses = db.trial_statuses(sweep_id)?;
     let runner = runner::runner_id();
-    let rules = opts.claim_rules(&runner);
     let todo: Vec<&PlannedTrial> = planned
         .trials
         .iter()
         .filter(|t| statuses.get(&t.key) != Some(&TrialStatus::Completed))
         .filter(|t| !registration.outdated.contains_key(&t.key))
         .collect();
+    let environment = if todo.is_empty() {
+        None
+    } else {
+        let env = crate::provenance::gather(opts.device, Some(&grid.spec_path));
+        Some(db.record_environment(&env)?)
+    };
+    let rules = ClaimRules {
+        environment: environment.as_deref(),
+        ..opts.claim_rules(&runner)
+    };
     let mut summary = RunSummary {
         sweep: grid.name.clone(),
         total: planned.trials.len(),

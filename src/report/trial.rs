@@ -2,8 +2,9 @@
 //!
 //! A page shows the trial's resolved config (`trials.config_json`, pretty-printed), its
 //! status, times and error, its tags and notes, every curve it recorded (losses, accuracies,
-//! the learning rate of every block, epoch timings and any other metric) and the test split's
-//! confusion matrix. Each chart shows the SQL that returns exactly its rows.
+//! the learning rate of every block, epoch timings and any other metric), the test split's
+//! confusion matrix and the environment it ran in. Each chart and table shows the SQL that
+//! returns exactly its rows.
 //!
 //! Pages of finished trials are rewritten only when something they show changed: each page
 //! carries a stamp (a hash of the trial row, its tags and notes, the templates and the thaw
@@ -33,6 +34,10 @@ pub(crate) struct TrialData {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub error: Option<String>,
+    /// `trials.environment_key`: the environment of the runner that ran it last.
+    pub environment_key: Option<String>,
+    /// That environment's columns (but the whole record's JSON) and values, in table order.
+    pub environment: Vec<(String, String)>,
     pub stamp: String,
     /// (name, epoch, value) ordered by name, epoch; NULL values left out.
     pub metrics: Vec<(String, i64, f64)>,
@@ -57,7 +62,7 @@ pub(crate) fn load(
 ) -> Result<Vec<TrialData>> {
     let mut stmt = conn.prepare(
         "SELECT t.id, t.key, t.status, t.config_json, t.device, t.started_at, t.finished_at,
-                t.error
+                t.error, t.environment_key
          FROM trials t JOIN sweeps s ON s.id = t.sweep_id
          WHERE s.name = ?1 AND t.superseded_in IS NULL ORDER BY t.position, t.id",
     )?;
@@ -71,6 +76,8 @@ pub(crate) fn load(
                 started_at: r.get(5)?,
                 finished_at: r.get(6)?,
                 error: r.get(7)?,
+                environment_key: r.get(8)?,
+                environment: Vec::new(),
                 stamp: String::new(),
                 metrics: Vec::new(),
                 confusion: TestConfusion::default(),
@@ -102,7 +109,7 @@ pub(crate) fn load(
             .collect();
         t.stamp = blake3::hash(
             format!(
-                "{fingerprint}\0{sweep}\0{}\0{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
+                "{fingerprint}\0{sweep}\0{}\0{}\0{}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}\0{:?}",
                 t.key,
                 t.status,
                 t.config_json,
@@ -111,7 +118,8 @@ pub(crate) fn load(
                 t.finished_at,
                 t.error,
                 t.tags,
-                t.notes
+                t.notes,
+                t.environment_key
             )
             .as_bytes(),
         )
@@ -127,7 +135,28 @@ pub(crate) fn load(
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         t.confusion = confusion::load(conn, id)?;
+        if let Some(key) = &t.environment_key {
+            t.environment = environment_of(conn, key)?;
+        }
         out.push(t);
+    }
+    Ok(out)
+}
+
+/// The columns and values of the environment `key` but its `record_json` (which repeats them),
+/// as text; empty when there is no such row.
+fn environment_of(conn: &Connection, key: &str) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached("SELECT * FROM environments WHERE key = ?1")?;
+    let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+    let mut rows = stmt.query(params![key])?;
+    let Some(row) = rows.next()? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (i, name) in names.into_iter().enumerate() {
+        if name != "record_json" {
+            out.push((name, super::rows::text(&row.get(i)?)));
+        }
     }
     Ok(out)
 }
@@ -373,7 +402,47 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
 
     cells.extend(confusion::matrix_cell(sweep, &t.key, &t.confusion));
     cells.push(timings_cell(sweep, t, train_seconds));
+    cells.push(environment_cell(sweep, t));
     Ok(cells)
+}
+
+/// The environment the trial ran in, one row shown as a field/value table.
+fn environment_cell(sweep: &str, t: &TrialData) -> Cell {
+    let sql = format!(
+        "SELECT e.*
+FROM environments e
+JOIN trials t ON t.environment_key = e.key
+JOIN sweeps s ON s.id = t.sweep_id
+WHERE s.name = {} AND t.key = {};",
+        sql_str(sweep),
+        sql_str(&t.key)
+    );
+    let cell = |text: &str, class: &str| TableCell {
+        text: text.to_string(),
+        class: class.to_string(),
+        href: None,
+    };
+    let outputs = if t.environment.is_empty() {
+        vec![Output::Text {
+            text: "No environment recorded: the trial has not started, or it ran before thaw \
+                   recorded provenance."
+                .to_string(),
+        }]
+    } else {
+        vec![Output::Table(Table {
+            headers: vec!["field".into(), "value".into()],
+            rows: (t.environment.iter())
+                .map(|(name, value)| vec![cell(name, "key"), cell(value, "")])
+                .collect(),
+            sortable: false,
+            note: Some("The query's one row, a field per line.".to_string()),
+        })]
+    };
+    Cell {
+        title: "Environment (provenance)".to_string(),
+        inputs: vec![Input::sql(sql)],
+        outputs,
+    }
 }
 
 /// The trial's resolved config, status, device, times and error.

@@ -56,7 +56,7 @@ pub struct MergeSummary {
     pub trials_updated: usize,
     /// Trials of the shards the destination held and kept as they were.
     pub trials_unchanged: usize,
-    /// Rows added to `pretrained`, `split_files` and `domain_distance`.
+    /// Rows added to `pretrained`, `split_files`, `domain_distance` and `environments`.
     pub shared_rows_added: usize,
     /// The sweeps found in the shards, with their trial counts after the merge, oldest first.
     pub sweeps: Vec<SweepOverview>,

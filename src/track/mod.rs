@@ -20,8 +20,8 @@ pub use query::{
 };
 pub use schema::SCHEMA_VERSION;
 pub use writer::{
-    ClaimRules, Claimed, Db, DomainRow, GridTrials, KeepCandidate, KeptModel, Registration,
-    Removal, SweepOverview, KEEP_METRICS,
+    ClaimRules, Claimed, Db, DomainRow, Environment, GridTrials, KeepCandidate, KeptModel,
+    Registration, Removal, SweepOverview, KEEP_METRICS,
 };
 
 use std::fmt;

@@ -39,7 +39,7 @@ CREATE TABLE environments (
     semantics      TEXT NOT NULL,          -- training semantics version
     grid_path      TEXT,
     grid_commit    TEXT,                   -- the grid file's git commit, when in a repository
-    grid_dirty     INTEGER,                -- 1 = the grid file differs from that commit
+    grid_dirty     INTEGER,                -- 1 = the grid file differs from that commit (or is not in it)
     libtorch       TEXT,
     cuda           TEXT,
     cudnn          TEXT,

@@ -12,6 +12,7 @@ use std::path::Path;
 fn rules(runner: &str) -> ClaimRules<'_> {
     ClaimRules {
         runner,
+        environment: None,
         retry_failed: true,
         stale_after: std::time::Duration::from_secs(60),
         runner_is_dead: &|_| true,

@@ -10,6 +10,7 @@ fn claims_follow_status_liveness_and_retry_rules() {
     db.register_trials(sid, &[(0, "k1", &s1)]).unwrap();
     let alive = ClaimRules {
         runner: "b",
+        environment: None,
         retry_failed: false,
         stale_after: std::time::Duration::from_secs(60),
         runner_is_dead: &|_| false,
@@ -90,6 +91,7 @@ fn two_runners_never_claim_the_same_trial() {
                     let runner = format!("runner{r}");
                     let rules = ClaimRules {
                         runner: &runner,
+                        environment: None,
                         retry_failed: false,
                         stale_after: std::time::Duration::from_secs(60),
                         runner_is_dead: &|_| false,

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::spec::TrialSpec;
-use crate::track::{ClaimRules, DomainRow, TrialStatus};
+use crate::track::{ClaimRules, DomainRow, Environment, TrialStatus};
 use rusqlite::types::Value;
 
 /// How far a fixture trial got.
@@ -25,11 +25,36 @@ fn specs() -> Vec<TrialSpec> {
         .trials
 }
 
-/// Creates the shard `dir/name` holding `trials` `(key, state)` of sweep `sweep`; every metric
-/// value is `tag + epoch`, so tests can tell which shard a trial's metrics came from.
+/// The environment of the runner of shard `name` (its host is the shard's name).
+fn environment(name: &str) -> Environment {
+    Environment {
+        thaw_version: "0.1.0".into(),
+        thaw_build: "git unknown, release, features: train".into(),
+        semantics: crate::spec::SEMANTICS.into(),
+        grid_path: Some("/grids/g.yaml".into()),
+        grid_commit: None,
+        grid_dirty: None,
+        libtorch: Some("2.11.0".into()),
+        cuda: None,
+        cudnn: None,
+        device: Some("cpu".into()),
+        gpu_name: None,
+        gpu_memory_mib: None,
+        cpu_model: None,
+        cpu_cores: Some(2),
+        host: name.into(),
+        os: "Linux".into(),
+        command_line: format!("thaw run g.yaml --db {name}"),
+    }
+}
+
+/// Creates the shard `dir/name` holding `trials` `(key, state)` of sweep `sweep`, claimed by a
+/// runner of [`environment`]`(name)`; every metric value is `tag + epoch`, so tests can tell
+/// which shard a trial's metrics came from.
 fn shard(dir: &Path, name: &str, sweep: &str, trials: &[(&str, State)], tag: f64) -> PathBuf {
     let path = dir.join(name);
     let db = Db::open(&path).unwrap();
+    let env = db.record_environment(&environment(name)).unwrap();
     let sid = db.upsert_sweep(sweep, "", "g.yaml", "name: g").unwrap();
     let specs = specs();
     let rows: Vec<(usize, &str, &TrialSpec)> = (trials.iter().enumerate())
@@ -56,6 +81,7 @@ fn shard(dir: &Path, name: &str, sweep: &str, trials: &[(&str, State)], tag: f64
     db.register_grid(sid, &trials_of_grid).unwrap();
     let rules = ClaimRules {
         runner: "host:1:x",
+        environment: Some(&env),
         retry_failed: true,
         stale_after: std::time::Duration::from_secs(60),
         runner_is_dead: &|_| true,
@@ -109,6 +135,7 @@ fn dump(path: &Path) -> Vec<Vec<Value>> {
         "pretrained",
         "split_files",
         "domain_distance",
+        "environments",
     ];
     (tables.iter())
         .flat_map(|t| rows_of(path, &format!("SELECT * FROM {t} ORDER BY 1, 2, 3")))
@@ -206,8 +233,8 @@ fn disjoint_shards_merge_to_their_union_with_metrics_and_shared_rows() {
     let summary = merge_shards(&dest, &[a, b], Some(&names)).unwrap();
     assert_eq!((summary.shards, counts(&summary)), (2, (4, 0, 0)));
     assert_eq!(
-        summary.shared_rows_added, 4,
-        "p1, p2, one split file, one distance"
+        summary.shared_rows_added, 6,
+        "p1, p2, one split file, one distance, two environments"
     );
     let [s] = &summary.sweeps[..] else {
         panic!("{:?}", summary.sweeps)
@@ -244,6 +271,36 @@ fn disjoint_shards_merge_to_their_union_with_metrics_and_shared_rows() {
 }
 
 #[test]
+fn the_environments_of_every_shard_are_merged_with_their_trials_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = shard_a(d);
+    let b = shard(d, "b.db", "s", &[("k3", COMPLETED)], 20.0);
+    let dest = d.join("sweep.db");
+    merge_shards(&dest, &[a, b], None).unwrap();
+    let sql = "SELECT t.key, e.host, e.record_json FROM trials t
+               JOIN environments e ON e.key = t.environment_key ORDER BY t.key";
+    let rows = rows_of(&dest, sql);
+    let hosts: Vec<(Value, Value)> = (rows.iter())
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect();
+    let pair = |k: &str, h: &str| (Value::Text(k.into()), Value::Text(h.into()));
+    assert_eq!(
+        hosts,
+        [pair("k1", "a.db"), pair("k2", "a.db"), pair("k3", "b.db")]
+    );
+    let Value::Text(json) = &rows[2][2] else {
+        panic!("{:?}", rows[2])
+    };
+    let record: Environment = serde_json::from_str(json).unwrap();
+    assert_eq!(record, environment("b.db"));
+    assert_eq!(
+        scalar(&dest, "SELECT count(*) FROM environments"),
+        Value::Integer(2)
+    );
+}
+
+#[test]
 fn merging_again_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -263,7 +320,7 @@ fn merging_again_changes_nothing() {
     let shards = [a.clone(), b.clone()];
     merge_shards(&dest, &shards, None).unwrap();
     let before = dump(&dest);
-    assert_eq!(before.len(), 2 + 3 + 12 + 6 + 3 + 1);
+    assert_eq!(before.len(), 2 + 3 + 12 + 6 + 3 + 1 + 2);
     // Again, and with a shard listed twice.
     let again = merge_shards(&dest, &[a.clone(), b, a], None).unwrap();
     assert_eq!(again.shards, 3);

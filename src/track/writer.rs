@@ -8,10 +8,12 @@
 //! deletion in `removal.rs`; claims and heartbeats in `claims.rs`, what a trial records
 //! (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, its per-class
 //! results in `classes.rs`, the report's findings in `findings.rs`, notes and tags in
-//! `notes.rs`, the models `--keep best` keeps in `kept.rs`.
+//! `notes.rs`, the models `--keep best` keeps in `kept.rs`, the runners' environments in
+//! `environment.rs`.
 
 mod claims;
 mod classes;
+mod environment;
 mod findings;
 mod kept;
 mod notes;
@@ -20,6 +22,7 @@ pub(crate) mod registration;
 mod removal;
 
 pub use claims::{ClaimRules, Claimed};
+pub use environment::Environment;
 pub use kept::{KeepCandidate, KeptModel, KEEP_METRICS};
 pub use record::DomainRow;
 pub use registration::{GridTrials, Registration};

@@ -20,6 +20,7 @@ pub(crate) mod notes;
 pub(crate) mod overfitting;
 pub(crate) mod per_class;
 pub(crate) mod precision;
+pub(crate) mod provenance;
 pub(crate) mod representation_drift;
 pub(crate) mod schedules;
 pub(crate) mod summary;
@@ -54,6 +55,7 @@ pub const SECTIONS: &[Section] = &[
     schedules::schedules,
     heatmap::heatmap,
     trial_table::trial_table,
+    provenance::provenance,
 ];
 
 /// Builds every built-in cell that applies to the sweep, with the summary of their findings

@@ -84,9 +84,14 @@ fn trial_pages_exist_link_back_and_skip_unchanged() {
         "Accuracy",
         "Learning rate per block",
         "Timings (seconds per epoch)",
+        "Environment (provenance)",
     ] {
         assert!(completed.contains(&format!("<h2>{title}</h2>")), "{title}");
     }
+    // The environment its runner recorded (position 0: host-a), and none for a pending trial.
+    assert!(completed.contains("<td class=\"key\">host</td><td>host-a</td>"));
+    let pending = std::fs::read_to_string(dir.join("k1-026.html")).unwrap();
+    assert!(pending.contains("No environment recorded"));
     // Loss, accuracy, learning rates, and the final-epoch calibration and drift metrics.
     assert_eq!(completed.matches("<svg").count(), 4);
     assert!(completed.contains("6.0 s in total"));
@@ -153,7 +158,7 @@ fn user_templates_override_the_embedded_ones() {
     let out = tmp.path().join("reports");
     let path = render_sweep_with(&db, "digits-test", &out, Some(&tpl)).unwrap();
     let html = std::fs::read_to_string(path).unwrap();
-    assert!(html.contains("MY REPORT 23 cells"), "{html}");
+    assert!(html.contains("MY REPORT 24 cells"), "{html}");
     assert!(html.contains("In&nbsp;[1]:"));
     assert_eq!(
         std::fs::read_to_string(out.join("index.html")).unwrap(),

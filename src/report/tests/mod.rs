@@ -8,7 +8,7 @@ use crate::spec::{
     BackboneKind, DatasetSource, Freeze, Optimizer, Schedule, ScheduleKind, Shift, SourceTask,
     TargetTask, TrialSpec,
 };
-use crate::track::{ClaimRules, Db, DomainRow, TrialStatus};
+use crate::track::{ClaimRules, Db, DomainRow, Environment, TrialStatus};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
@@ -135,9 +135,41 @@ fn spec(t: &TrialFixture) -> TrialSpec {
     }
 }
 
+/// The environment of the fixture's runners: `host-a` runs the trials at even positions,
+/// `host-b`, built from changed sources, those at odd ones.
+pub(super) fn fixture_environment(position: i64) -> Environment {
+    Environment {
+        thaw_version: "0.1.0".into(),
+        thaw_build: format!(
+            "git 0123abcd{}, release",
+            ["", " (dirty)"][position as usize % 2]
+        ),
+        semantics: crate::spec::SEMANTICS.into(),
+        grid_path: Some("/grids/digits.yaml".into()),
+        grid_commit: Some("4567ef".into()),
+        grid_dirty: Some(false),
+        libtorch: Some("2.11.0".into()),
+        cuda: None,
+        cudnn: None,
+        device: Some("cpu".into()),
+        gpu_name: None,
+        gpu_memory_mib: None,
+        cpu_model: Some("Fixture CPU".into()),
+        cpu_cores: Some(4),
+        host: if position % 2 == 0 {
+            "host-a"
+        } else {
+            "host-b"
+        }
+        .into(),
+        os: "Linux".into(),
+        command_line: "thaw run digits.yaml".into(),
+    }
+}
+
 /// Registers a trial, and unless it is pending runs it as a runner would: claims it on the
-/// CPU, logs deterministic metrics for its epochs and, unless it is running, finishes it with
-/// its status and error.
+/// CPU in [`fixture_environment`], logs deterministic metrics for its epochs and, unless it is
+/// running, finishes it with its status and error.
 pub(super) fn insert_trial(db: &Db, sweep_id: i64, position: i64, t: &TrialFixture) {
     let key = format!("k{sweep_id}-{position:03}");
     let status: TrialStatus = t.status.parse().unwrap();
@@ -147,8 +179,12 @@ pub(super) fn insert_trial(db: &Db, sweep_id: i64, position: i64, t: &TrialFixtu
     if status == TrialStatus::Pending {
         return;
     }
+    let environment = db
+        .record_environment(&fixture_environment(position))
+        .unwrap();
     let rules = ClaimRules {
         runner: "fixture",
+        environment: Some(&environment),
         retry_failed: false,
         stale_after: std::time::Duration::from_secs(3600),
         runner_is_dead: &|_| false,
@@ -442,7 +478,7 @@ pub(super) fn count_rows(db: &Path, sql: &str) -> usize {
 }
 
 /// Built-in section titles (prefixes) expected for `digits-test`, in page order.
-pub(super) const SECTIONS: [&str; 16] = [
+pub(super) const SECTIONS: [&str; 17] = [
     "Sweep",
     "Grid",
     "Overfitting",
@@ -459,6 +495,7 @@ pub(super) const SECTIONS: [&str; 16] = [
     "Schedules",
     "Heatmap",
     "Trials",
+    "Provenance",
 ];
 
 mod compare;

@@ -143,7 +143,7 @@ fn the_page_shows_legends_values_sql_and_trial_links() {
         .filter(|i| i.lang == "sql")
         .map(|i| i.text.as_str())
         .collect();
-    assert_eq!(sql.len(), 18 + 6);
+    assert_eq!(sql.len(), 19 + 6);
     for q in sql {
         assert!(html.contains(&escaped(q)), "SQL not shown: {q}");
     }
@@ -422,4 +422,38 @@ fn unknown_sweep_is_an_error() {
     let db = fixture(tmp.path());
     let err = render_sweep(&db, "nope", tmp.path()).unwrap_err();
     assert!(err.to_string().contains("no sweep named \"nope\""));
+}
+
+#[test]
+fn the_provenance_cell_counts_the_trials_of_each_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = fixture(tmp.path());
+    let cells = build_cells(&db, "digits-test");
+    let cell = cells.iter().find(|c| c.title == "Provenance").unwrap();
+    let Some(Output::Table(table)) = cell.outputs.iter().find(|o| matches!(o, Output::Table(_)))
+    else {
+        panic!("no table in {cell:?}")
+    };
+    assert_eq!(count_rows(&db, &cell.inputs[0].text), table.rows.len());
+    let column = |name: &str| table.headers.iter().position(|h| h == name).unwrap();
+    let (host, trials) = (column("host"), column("trials"));
+    let mut counts: Vec<(&str, usize)> = (table.rows.iter())
+        .map(|r| (r[host].text.as_str(), r[trials].text.parse().unwrap()))
+        .collect();
+    counts.sort_unstable();
+    // 24 completed, one failed and one running trial at positions 0..=25: half on each host.
+    assert_eq!(counts, [("host-a", 13), ("host-b", 13)]);
+    let Output::Html { html } = &cell.outputs[0] else {
+        panic!("{cell:?}")
+    };
+    assert!(html.contains("26 trials"), "{html}");
+    assert!(html.contains("2 environments"), "{html}");
+    assert!(!html.contains("no environment record"), "{html}");
+    let builds = "thaw builds: <code>git 0123abcd (dirty), release</code> (13 trials), \
+                  <code>git 0123abcd, release</code> (13 trials)";
+    assert!(html.contains(builds), "{html}");
+    assert!(
+        !html.contains("training semantics:"),
+        "one semantics: {html}"
+    );
 }

@@ -9,6 +9,9 @@ use rusqlite::{params, OptionalExtension};
 pub struct ClaimRules<'a> {
     /// The claiming runner's id (`host:pid:nonce`).
     pub runner: &'a str,
+    /// The claiming runner's environment (`environments.key`, see [`Db::record_environment`]),
+    /// linked from each trial it claims.
+    pub environment: Option<&'a str>,
     /// Also take failed and diverged trials (`thaw run --retry-failed`).
     pub retry_failed: bool,
     /// A running trial whose heartbeat is older than this belongs to a dead runner.
@@ -54,8 +57,9 @@ pub struct Claimed {
 impl Db {
     /// Claims the trial `key` of the sweep for `runner` if `rules` allow it, checked and
     /// changed under one write lock: of several runners claiming the same trial, exactly one
-    /// gets it. The claimed trial is `running` with a fresh heartbeat; its metrics are kept
-    /// (see [`Db::truncate_metrics`]). Fails if the key is not registered.
+    /// gets it. The claimed trial is `running` with a fresh heartbeat and linked to the runner's
+    /// environment; its metrics are kept (see [`Db::truncate_metrics`]). Fails if the key is
+    /// not registered.
     pub fn claim(
         &self,
         sweep_id: i64,
@@ -89,9 +93,17 @@ impl Db {
         tx.execute(
             "UPDATE trials SET status = 'running', runner = ?2, heartbeat_at = ?3,
                  started_at = CASE WHEN ?4 OR started_at IS NULL THEN ?3 ELSE started_at END,
-                 finished_at = NULL, device = ?5, error = NULL, attempts = attempts + 1
+                 finished_at = NULL, device = ?5, error = NULL, attempts = attempts + 1,
+                 environment_key = ?6
              WHERE id = ?1",
-            params![id, rules.runner, now, fresh_start, device],
+            params![
+                id,
+                rules.runner,
+                now,
+                fresh_start,
+                device,
+                rules.environment
+            ],
         )?;
         tx.commit()?;
         Ok(Some(Claimed {
