@@ -37,6 +37,7 @@ pub mod sections;
 mod series;
 mod stats;
 mod trial;
+mod trial_cells;
 pub mod user;
 
 pub use compare::{compare_dir_name, render_compare};

@@ -104,7 +104,7 @@ fn trial_pages_exist_link_back_and_skip_unchanged() {
         .into_iter()
         .next()
         .unwrap();
-    for cell in crate::report::trial::build_cells("digits-test", &t).unwrap() {
+    for cell in crate::report::trial_cells::build_cells("digits-test", &t).unwrap() {
         for o in &cell.outputs {
             if let Output::Chart { rows, .. } = o {
                 assert_eq!(
