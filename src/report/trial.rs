@@ -1,10 +1,7 @@
 //! One page per trial: `reports/<sweep>/trials/<key>.html`.
 //!
-//! A page shows the trial's resolved config (`trials.config_json`, pretty-printed), its
-//! status, times and error, its tags and notes, every curve it recorded (losses, accuracies,
-//! the learning rate of every block, epoch timings and any other metric), the test split's
-//! confusion matrix and the environment it ran in. Each chart and table shows the SQL that
-//! returns exactly its rows.
+//! This module reads what the pages show and writes them; their cells (config, curves,
+//! timings, confusion matrix, environment) are built in `trial_cells.rs`.
 //!
 //! Pages of finished trials are rewritten only when something they show changed: each page
 //! carries a stamp (a hash of the trial row, its tags and notes, the templates and the thaw
