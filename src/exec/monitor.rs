@@ -10,7 +10,7 @@ use crate::track::TrialStatus;
 use anyhow::Result;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use rusqlite::Connection;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -48,6 +48,7 @@ pub fn watch(pool: &mut Pool, db: &Path, sweeps: &[PlannedSweep]) -> Result<()> 
     let mut forwarded = false;
     // Trials finished, counted as they are seen finishing.
     let mut done = 0;
+    let mut stood_in_counted = false;
     loop {
         if let (Some(signal), false) = (interrupt::stop_signal(), forwarded) {
             // Ctrl-C reaches the workers from the terminal already; a second SIGINT would make
@@ -62,6 +63,13 @@ pub fn watch(pool: &mut Pool, db: &Path, sweeps: &[PlannedSweep]) -> Result<()> 
         let states = read_states(&conn, sweeps)?;
         let ours = |id: &(String, String)| labels.contains_key(id);
         let first = previous.is_empty();
+        if !stood_in_counted {
+            stood_in_counted = true;
+            // A trial with no row of its own is stood in for by an outdated record of its
+            // configuration (see `Db::register_grid`): it is done.
+            let rows: HashSet<&(String, String)> = states.iter().map(|(id, _)| id).collect();
+            done += labels.keys().filter(|id| !rows.contains(id)).count();
+        }
         for (id, state) in states.iter().filter(|(id, _)| ours(id)) {
             let before = previous.insert(id.clone(), state.status);
             let newly = before.is_none_or(|b| !is_finished(b));
