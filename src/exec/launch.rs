@@ -10,7 +10,9 @@ use super::outcome::RunOutcome;
 use super::pool::Pool;
 use super::shard::Shard;
 use super::{device_name, jobs, plan, render, run, runner, PlannedSweep, RunOptions, RunSummary};
+use crate::spec::Precision;
 use crate::track::{self, Db};
+use crate::train::precision;
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -133,6 +135,7 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
     });
     tch::set_num_threads(threads as i32);
     if cfg.worker.is_none() {
+        warn_slow_bf16(cfg, &planned);
         register(cfg, &planned)?;
     }
     if jobs > 1 {
@@ -232,6 +235,19 @@ fn choose_jobs(cfg: &RunConfig, planned: &[PlannedSweep]) -> usize {
         );
     }
     choice.jobs
+}
+
+/// Warns, before anything runs, when bf16 trials are about to run on a device without native
+/// bf16 (see [`precision::slow_bf16_warning`]).
+fn warn_slow_bf16(cfg: &RunConfig, planned: &[PlannedSweep]) {
+    let bf16 = (planned.iter().flat_map(|p| &p.trials))
+        .filter(|t| t.spec.precision == Precision::Bf16)
+        .count();
+    for device in &cfg.devices {
+        if let Some(warning) = precision::slow_bf16_warning(*device, bf16) {
+            eprintln!("{warning}");
+        }
+    }
 }
 
 /// Records the sweeps and their trials before any worker starts (so progress can be read from

@@ -48,6 +48,60 @@ impl Drop for Autocast {
     }
 }
 
+/// Whether `device` computes in bf16 natively: a CPU with `avx512_bf16` or `amx_bf16` among its
+/// flags, a CUDA GPU of compute capability 8.0 or more (Ampere and newer, from `nvidia-smi`).
+/// `None` when it cannot be told (no `/proc/cpuinfo`, no `nvidia-smi`).
+pub fn native_bf16(device: Device) -> Option<bool> {
+    match device {
+        Device::Cuda(index) => {
+            let out = std::process::Command::new("nvidia-smi")
+                .args(["--query-gpu=compute_cap", "--format=csv,noheader"])
+                .output()
+                .ok()?;
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            let cap: f64 = text
+                .lines()
+                .nth(index)
+                .and_then(|l| l.trim().parse().ok())?;
+            Some(cap >= 8.0)
+        }
+        Device::Cpu => {
+            let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+            Some(cpu_flags_have_bf16(&cpuinfo))
+        }
+        _ => None,
+    }
+}
+
+/// Whether the `flags` lines of a `/proc/cpuinfo` text name a bf16 unit (AVX-512 BF16 or AMX).
+pub fn cpu_flags_have_bf16(cpuinfo: &str) -> bool {
+    cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("flags"))
+        .flat_map(|l| l.split_whitespace())
+        .any(|f| f == "avx512_bf16" || f == "amx_bf16")
+}
+
+/// The warning for `trials` bf16 trials about to run on `device`, which has no native bf16;
+/// `None` when it has (or cannot be told).
+pub fn slow_bf16_warning(device: Device, trials: usize) -> Option<String> {
+    if trials == 0 || native_bf16(device)? {
+        return None;
+    }
+    let what = match device {
+        Device::Cpu => {
+            "this CPU has no bf16 unit (neither avx512_bf16 nor amx_bf16 among its flags)"
+        }
+        _ => "this GPU has no bf16 tensor cores (compute capability below 8.0)",
+    };
+    Some(format!(
+        "warning: {trials} trials run in bf16 (`precision: bf16`), but {what}: bf16 is emulated \
+         there and much slower than fp32 (on a 2-core AMD EPYC with AVX2 only, a cnn4 trial with 2 \
+         of 4 blocks frozen took 76 s in bf16 against 5.1 s in fp32, 15x); use `precision: fp32` \
+         on this machine, or run the bf16 trials where bf16 is native"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,5 +124,21 @@ mod tests {
         assert_eq!(a.matmul(&b).kind(), Kind::Float);
         let fp32 = autocast(Precision::Fp32, Device::Cpu, || a.matmul(&b));
         assert_eq!(fp32.kind(), Kind::Float);
+    }
+
+    #[test]
+    fn bf16_units_are_read_from_the_cpu_flags() {
+        let avx2 = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\nmodel name\t: EPYC\n";
+        let sapphire = "flags\t\t: avx2 avx512f avx512_bf16 amx_tile amx_bf16\n";
+        let only_amx = "flags : sse2 amx_bf16\n";
+        let in_the_name = "model name : avx512_bf16 lookalike\nflags : avx2\n";
+        assert!(!cpu_flags_have_bf16(avx2));
+        assert!(cpu_flags_have_bf16(sapphire));
+        assert!(cpu_flags_have_bf16(only_amx));
+        assert!(
+            !cpu_flags_have_bf16(in_the_name),
+            "only the flags line counts"
+        );
+        assert!(!cpu_flags_have_bf16(""));
     }
 }
