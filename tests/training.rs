@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use tch::{Device, Tensor};
 use thaw::data::TensorSet;
 use thaw::data::{self, TaskData};
+use thaw::metrics::names::TIMINGS;
 use thaw::model::Network;
 use thaw::spec::*;
 use thaw::train::features::{CacheStats, FeatureCache};
@@ -146,7 +147,10 @@ fn fit_reusing(
     };
     let mut log: Log = Vec::new();
     train::fine_tune(spec, &net, data, &options, &mut |e, m| {
-        let m = m.iter().filter(|(n, _)| n != "epoch_seconds").cloned();
+        let m = m
+            .iter()
+            .filter(|(n, _)| !TIMINGS.contains(&n.as_str()))
+            .cloned();
         log.push((e, m.collect()));
         Ok(EpochControl::Continue)
     })
@@ -248,7 +252,7 @@ fn a_trial_with_a_fixed_seed_repeats_its_metrics_exactly() {
         log.iter()
             .flat_map(|(e, m)| {
                 m.iter()
-                    .filter(|(n, _)| n != "epoch_seconds")
+                    .filter(|(n, _)| !TIMINGS.contains(&n.as_str()))
                     .map(move |(n, v)| (*e, n.clone(), *v))
             })
             .collect()
@@ -351,7 +355,7 @@ fn a_run_stopped_after_an_epoch_resumes_from_its_checkpoint_to_the_same_metrics(
             log.iter()
                 .flat_map(|(e, m)| {
                     m.iter()
-                        .filter(|(n, _)| n != "epoch_seconds")
+                        .filter(|(n, _)| !TIMINGS.contains(&n.as_str()))
                         .map(move |(n, v)| (*e, n.clone(), *v))
                 })
                 .collect()
@@ -600,4 +604,46 @@ fn prefix_outputs_larger_than_memory_are_mapped_from_disk_with_the_same_metrics(
         files, 6,
         "three sets per precision, no temporary files left"
     );
+}
+
+#[test]
+fn every_epoch_records_the_parameters_it_trained_and_its_evaluation_time() {
+    let _rng = serial();
+    let data = task(1);
+    let value = |log: &Log, epoch: usize, name: &str| {
+        let m = log[epoch].1.iter().find(|(n, _)| n == name);
+        m.unwrap_or_else(|| panic!("no {name} at epoch {epoch}")).1
+    };
+    let numel = |net: &Network, block: usize| -> f64 {
+        net.block_params(block)
+            .iter()
+            .map(Tensor::numel)
+            .sum::<usize>() as f64
+    };
+    // cnn4's head: 64 features to 3 classes, with biases.
+    let head = (64 * 3 + 3) as f64;
+    let (_, probe) = fit(&spec(BackboneKind::Cnn4, Freeze::All), &data);
+    for epoch in 0..=2 {
+        assert_eq!(value(&probe, epoch, "trainable_params"), head);
+    }
+    let (net, full) = fit(&spec(BackboneKind::Cnn4, Freeze::Blocks(0)), &data);
+    let backbone: f64 = (0..net.n_blocks()).map(|b| numel(&net, b)).sum();
+    assert_eq!(value(&full, 2, "trainable_params"), backbone + head);
+    // Gradual unfreezing: the head alone in epoch 1, the top block joins in epoch 2.
+    let mut gradual = spec(BackboneKind::Cnn4, Freeze::Blocks(0));
+    gradual.schedule.gradual_unfreeze = true;
+    let (net, log) = fit(&gradual, &data);
+    assert_eq!(value(&log, 1, "trainable_params"), head);
+    assert_eq!(value(&log, 2, "trainable_params"), head + numel(&net, 3));
+    for epoch in 1..=2 {
+        let (eval, whole) = (
+            value(&log, epoch, "eval_seconds"),
+            value(&log, epoch, "epoch_seconds"),
+        );
+        assert!(
+            eval > 0.0 && eval < whole,
+            "epoch {epoch}: {eval} s of {whole} s"
+        );
+    }
+    assert!(value(&log, 0, "eval_seconds") > 0.0);
 }

@@ -99,6 +99,12 @@ pub const SOURCE_LM_LOSS: Metric = metric(
 );
 /// Wall-clock seconds of the epoch (training, evaluation, bookkeeping).
 pub const EPOCH_SECONDS: Metric = metric("epoch_seconds", "epoch time", "s", Some(false));
+/// Wall-clock seconds of the epoch's evaluation of every split (part of `epoch_seconds`; the
+/// rest is training and bookkeeping). Epoch 0 records the evaluation before fine-tuning.
+pub const EVAL_SECONDS: Metric = metric("eval_seconds", "evaluation time", "s", Some(false));
+/// Parameters trained in the epoch (trainable blocks and the head; epoch 0: those of epoch 1's
+/// start).
+pub const TRAINABLE_PARAMS: Metric = metric("trainable_params", "trainable parameters", "", None);
 /// Expected calibration error on the test split (last epoch).
 pub const ECE: Metric = metric("ece", "ECE", "fraction", Some(false));
 /// ECE after temperature scaling fitted on the validation split (last epoch).
@@ -121,10 +127,15 @@ pub const ALL: &[Metric] = &[
     SOURCE_ACC,
     SOURCE_LM_LOSS,
     EPOCH_SECONDS,
+    EVAL_SECONDS,
+    TRAINABLE_PARAMS,
     ECE,
     ECE_TS,
     TEMPERATURE,
 ];
+
+/// The metrics that measure wall time: they differ between two runs of the same trial.
+pub const TIMINGS: &[&str] = &[EPOCH_SECONDS.name, EVAL_SECONDS.name];
 
 /// The block name of the classification head in [`LR`].
 pub const HEAD: &str = "head";

@@ -468,6 +468,17 @@ impl Network {
             .collect()
     }
 
+    /// Parameters that train when the blocks from `trainable_from` on train, with `head`.
+    pub fn trainable_parameters(&self, trainable_from: usize, head: Head) -> usize {
+        let groups = self.param_groups(head);
+        let head_group = groups.len() - 1;
+        (groups.iter().enumerate())
+            .filter(|(i, _)| *i >= trainable_from || *i == head_group)
+            .flat_map(|(_, g)| g)
+            .map(Tensor::numel)
+            .sum()
+    }
+
     /// Names of every variable of block `i`, BatchNorm statistics included.
     pub fn block_variables(&self, i: usize) -> &[String] {
         &self.block_vars[i]

@@ -11,7 +11,7 @@ use super::rows::{family_like, fmt_real, sql_str};
 use super::series::{epoch_ticks, lr_series, points_of};
 use super::trial::TrialData;
 use crate::metrics::names::{
-    EPOCH_SECONDS, LR, SOURCE_ACC, TEST_ACC, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS,
+    EPOCH_SECONDS, EVAL_SECONDS, LR, SOURCE_ACC, TEST_ACC, TRAIN_ACC, TRAIN_LOSS, VAL_ACC, VAL_LOSS,
 };
 use crate::spec::SEMANTICS;
 use anyhow::Result;
@@ -284,9 +284,19 @@ fn timings_cell(sweep: &str, t: &TrialData, train_seconds: f64) -> Cell {
     let secs: Vec<&(String, i64, f64)> = t
         .metrics
         .iter()
-        .filter(|m| m.0 == EPOCH_SECONDS.name)
+        .filter(|m| m.0 == EPOCH_SECONDS.name || m.0 == EVAL_SECONDS.name)
         .collect();
-    let filter = format!("m.name = {}", sql_str(EPOCH_SECONDS.name));
+    let filter = format!(
+        "m.name IN ({}, {})",
+        sql_str(EPOCH_SECONDS.name),
+        sql_str(EVAL_SECONDS.name)
+    );
+    // Evaluation inside the fine-tuning epochs (epoch 0's is before training, not in them).
+    let evaluating: f64 = (secs.iter())
+        .filter(|m| m.0 == EVAL_SECONDS.name && m.1 > 0)
+        .map(|m| m.2)
+        .sum();
+    let epochs = secs.iter().filter(|m| m.0 == EPOCH_SECONDS.name).count();
     let sql = metric_sql(sweep, &t.key, &filter);
     let cell = |text: String, class: &str| TableCell {
         text,
@@ -316,10 +326,13 @@ fn timings_cell(sweep: &str, t: &TrialData, train_seconds: f64) -> Cell {
             }),
             Output::Text {
                 text: format!(
-                    "{} epochs, {train_seconds:.1} {unit} in total, {:.2} {unit} per epoch on \
-                     average.",
-                    secs.len(),
-                    train_seconds / secs.len() as f64,
+                    "{epochs} epochs, {train_seconds:.1} {unit} in total, {:.2} {unit} per epoch \
+                     on average: {:.1} {unit} evaluating the splits ({:.0}%), {:.1} {unit} \
+                     training and bookkeeping.",
+                    train_seconds / epochs.max(1) as f64,
+                    evaluating,
+                    100.0 * evaluating / train_seconds.max(1e-12),
+                    train_seconds - evaluating,
                     unit = EPOCH_SECONDS.unit,
                 ),
             },

@@ -146,10 +146,14 @@ fn trial_summary_lists_a_trials_tags_sorted() {
     };
     assert_eq!(tags_of("k2"), Value::Text("alpha,mid,zeta".into()));
     assert_eq!(tags_of("k1"), Value::Null);
-    // The last column, one row per current trial.
+    // Among the last columns (added after the others), one row per current trial.
     let conn = db.connection();
     let stmt = conn.prepare("SELECT * FROM trial_summary").unwrap();
-    assert_eq!(stmt.column_names().last(), Some(&"tags"));
+    let names = stmt.column_names();
+    assert_eq!(
+        names[names.len() - 3..],
+        ["tags", "eval_seconds", "trainable_params"]
+    );
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM trial_summary"),
         Value::Integer(2)

@@ -6,8 +6,10 @@
 -- One row per trial of a sweep's current grid (trials that left the grid, `superseded_in` set,
 -- are only in the trials table): its parameters, the grid version that added it, the training
 -- semantics it ran under, its final and best metrics (best = lowest val_loss after
--- epoch 0), calibration, forgetting, its domain distance and, last, its tags (`thaw tag
--- --trial`; sorted, comma-joined, NULL when none). Reads each metric once (joins on the metrics
+-- epoch 0), calibration, forgetting, its domain distance, its tags (`thaw tag --trial`; sorted,
+-- comma-joined, NULL when none) and, last, the seconds its epochs spent evaluating (of
+-- train_seconds, which is every epoch's whole time) and the parameters it trained in its final
+-- epoch. Reads each metric once (joins on the metrics
 -- primary key instead of a per-trial scan: linear in the number of trials).
 CREATE VIEW trial_summary AS
 WITH last AS MATERIALIZED (
@@ -28,7 +30,8 @@ WITH last AS MATERIALIZED (
            MAX(CASE WHEN m.name = 'source_acc' THEN m.value END) AS source_acc,
            MAX(CASE WHEN m.name = 'ece'         THEN m.value END) AS ece,
            MAX(CASE WHEN m.name = 'ece_ts'      THEN m.value END) AS ece_ts,
-           MAX(CASE WHEN m.name = 'temperature' THEN m.value END) AS temperature
+           MAX(CASE WHEN m.name = 'temperature' THEN m.value END) AS temperature,
+           MAX(CASE WHEN m.name = 'trainable_params' THEN m.value END) AS trainable_params
     FROM last JOIN metrics m ON m.trial_id = last.trial_id AND m.epoch = last.epoch
     GROUP BY m.trial_id
 ), at_best AS MATERIALIZED (
@@ -40,8 +43,10 @@ WITH last AS MATERIALIZED (
 ), totals AS MATERIALIZED (
     SELECT trial_id,
            MAX(CASE WHEN name = 'source_acc' AND epoch = 0 THEN value END) AS source_acc_pretrained,
-           SUM(CASE WHEN name = 'epoch_seconds' THEN value END) AS train_seconds
-    FROM metrics WHERE name IN ('source_acc', 'epoch_seconds') GROUP BY trial_id
+           SUM(CASE WHEN name = 'epoch_seconds' THEN value END) AS train_seconds,
+           SUM(CASE WHEN name = 'eval_seconds' AND epoch > 0 THEN value END) AS eval_seconds
+    FROM metrics WHERE name IN ('source_acc', 'epoch_seconds', 'eval_seconds')
+    GROUP BY trial_id
 ), trial_tags AS MATERIALIZED (
     SELECT trial_id, group_concat(tag) AS tags  -- joined by commas
     FROM (SELECT trial_id, tag FROM tags WHERE trial_id IS NOT NULL ORDER BY trial_id, tag)
@@ -71,7 +76,8 @@ SELECT
     at_last.ece, at_last.ece_ts, at_last.temperature,
     d.proxy_a AS proxy_a_distance, d.mmd2, d.frechet AS frechet_distance,
     t.started_at, t.finished_at, t.error,
-    trial_tags.tags
+    trial_tags.tags,
+    totals.eval_seconds, CAST(at_last.trainable_params AS INTEGER) AS trainable_params
 FROM trials t
 JOIN sweeps s ON s.id = t.sweep_id
 LEFT JOIN last ON last.trial_id = t.id

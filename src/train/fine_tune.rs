@@ -91,7 +91,22 @@ impl TargetInputs {
 
     /// Adds the validation and test metrics (and source accuracy) to `m`, leaving the logits in
     /// `final_logits` when given.
+    /// Evaluates every split into `m`, with the seconds it took as `eval_seconds`.
     fn evaluate(
+        &self,
+        net: &Network,
+        m: &mut EpochMetrics,
+        final_logits: Option<&RefCell<Option<FinalLogits>>>,
+    ) {
+        let started = Instant::now();
+        self.evaluate_splits(net, m, final_logits);
+        m.push((
+            names::EVAL_SECONDS.name.into(),
+            started.elapsed().as_secs_f64(),
+        ));
+    }
+
+    fn evaluate_splits(
         &self,
         net: &Network,
         m: &mut EpochMetrics,
@@ -174,6 +189,8 @@ pub fn fine_tune(
         }
         None => {
             let mut before = EpochMetrics::new();
+            let from = trainer.plan.trainable_from(0, frozen, n_blocks);
+            before.push(trainable_params(net, from));
             inputs.evaluate(net, &mut before, options.final_logits);
             if on_epoch(0, &before)? == EpochControl::Stop {
                 return Ok(FitOutcome::Interrupted { epoch: 0 });
@@ -194,6 +211,7 @@ pub fn fine_tune(
         let mut m: EpochMetrics = vec![
             (names::TRAIN_LOSS.name.into(), train_loss),
             (names::TRAIN_ACC.name.into(), train_acc),
+            trainable_params(net, from),
         ];
         let seconds = |started: Instant| {
             (
@@ -230,6 +248,13 @@ pub fn fine_tune(
         }
     }
     Ok(FitOutcome::Completed)
+}
+
+/// The `trainable_params` metric: parameters trained when blocks from `from` on train, with the
+/// target head.
+fn trainable_params(net: &Network, from: usize) -> (String, f64) {
+    let n = net.trainable_parameters(from, Head::Target);
+    (names::TRAINABLE_PARAMS.name.into(), n as f64)
 }
 
 /// Adds the learning rates of the epoch's last step to `m`: one per block (0 for frozen

@@ -66,11 +66,15 @@ pub fn scalar(db: &Path, sql: &str) -> String {
 /// Every trial's metrics by trial key, epoch and name (timings left out).
 pub fn metrics(db: &Path) -> BTreeMap<(String, i64, String), Option<f64>> {
     let conn = Connection::open(db).unwrap();
+    let timings: Vec<String> = (thaw::metrics::names::TIMINGS.iter())
+        .map(|t| format!("'{t}'"))
+        .collect();
     let mut stmt = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT t.key, m.epoch, m.name, m.value FROM metrics m JOIN trials t ON t.id = m.trial_id
-             WHERE m.name != 'epoch_seconds'",
-        )
+             WHERE m.name NOT IN ({})",
+            timings.join(", ")
+        ))
         .unwrap();
     let rows = stmt
         .query_map([], |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)))
