@@ -79,13 +79,13 @@ impl Rng {
 #[test]
 fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uninterrupted_one() {
     let expected = reference();
-    // Epoch 0: val_loss, val_acc, test_acc; epochs 1-4: train_loss, train_acc, the three
-    // evaluations, four block rates and the head rate; pretrained trials add source_acc to each.
-    // The last epoch adds ece, ece_ts, temperature, and for pretrained trials cka/<block> and
-    // weight_dist/<block>.
+    // Epoch 0: val_loss, val_acc, test_acc, trainable_params; epochs 1-4: train_loss,
+    // train_acc, trainable_params, the three evaluations, four block rates and the head rate;
+    // pretrained trials add source_acc to each. The last epoch adds ece, ece_ts, temperature,
+    // and for pretrained trials cka/<block> and weight_dist/<block>. (Timings are left out.)
     assert_eq!(
         expected.len(),
-        4 * (3 + 4 * 10 + 3) + 8 * (4 + 4 * 11 + 3 + 2 * 4)
+        4 * (4 + 4 * 11 + 3) + 8 * (5 + 4 * 12 + 3 + 2 * 4)
     );
 
     let (dir, grid) = setup();
