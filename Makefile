@@ -51,7 +51,7 @@ SKIMAGE_VERSION := 0.26.0
 SKIMAGE_STAMP := $(TORCH_VENV)/.skimage-installed-$(SKIMAGE_VERSION)
 COLOR_DATA := data/photos/labels.csv
 
-.PHONY: demo test build libtorch lint bench bench-backbones weights color-data clean-reports \
+.PHONY: demo test build libtorch lint bench bench-search bench-eval bench-backbones weights color-data clean-reports \
 	slurm-tools
 
 demo: build
@@ -75,13 +75,23 @@ slurm-tools:
 	bash scripts/slurm-cluster.sh install
 
 # bench/run.sh: the grid bench/grid.yaml with thaw, then bench/reference.py on the same trials,
-# then the side-by-side table. BENCH_DEVICE=cuda, BENCH_THREADS=N, BENCH_OUT=DIR, THAW_BIN=...
+# then the side-by-side table; bench/search.sh: the same space of 48 configurations as a grid,
+# by random search and under ASHA, best-so-far against trial-epochs; bench/eval_caps.sh: a
+# small-data trial and the quickstart with and without the evaluation caps. BENCH_DEVICE=cuda, BENCH_THREADS=N, BENCH_OUT=DIR, THAW_BIN=...
 # and PYTHON=... (a python with torch 2.11; default the libtorch venv's) are passed through.
 THAW_BIN ?= $(or $(CARGO_TARGET_DIR),target)/release/thaw
 BENCH_PYTHON := $(if $(filter file,$(origin PYTHON)),$(TORCH_VENV)/bin/python,$(PYTHON))
 
 bench: build
 	THAW_BIN="$(THAW_BIN)" PYTHON="$(BENCH_PYTHON)" bash bench/run.sh
+	THAW_BIN="$(THAW_BIN)" PYTHON="$(BENCH_PYTHON)" bash bench/search.sh
+	THAW_BIN="$(THAW_BIN)" PYTHON="$(BENCH_PYTHON)" bash bench/eval_caps.sh
+
+bench-search: build
+	THAW_BIN="$(THAW_BIN)" PYTHON="$(BENCH_PYTHON)" bash bench/search.sh
+
+bench-eval: build
+	THAW_BIN="$(THAW_BIN)" PYTHON="$(BENCH_PYTHON)" bash bench/eval_caps.sh
 
 $(TORCH_VENV)/.installed:
 	@echo "Installing torch==$(TORCH_VERSION) (libtorch for tch) into $(TORCH_VENV); about 4.6 GB, once."

@@ -21,6 +21,9 @@ difference |mean(thaw - reference test acc)| <= max(2 * SE, FLOOR), with SE the 
 the paired differences over the n seeds and FLOOR = 0.02 (rounding can flip a few test
 predictions, and on a GPU cuDNN's choice of algorithm can too).
 
+The time split table gives, per configuration, thaw's epoch time spent training and spent
+evaluating (validation, test and source-test splits; `eval_seconds`).
+
 With --db-no-reuse (the same grid run with `thaw run --no-feature-reuse`), a table of what reusing
 frozen blocks' outputs saves per configuration: thaw's train s without / with reuse. When the grid
 has bf16 trials, a table of bf16 against fp32 per configuration, for thaw and the reference:
@@ -56,7 +59,7 @@ def thaw_trials(db, sweep):
     rows = con.execute(
         """SELECT t.key, t.position, t.backbone, t.pretrained, t.frozen_blocks, t.train_per_class,
                   t.precision, t.seed, t.epochs, t.status, t.device, t.started_at, t.finished_at,
-                  s.final_test_acc, s.final_val_acc, s.source_acc_final, s.train_seconds,
+                  s.final_test_acc, s.final_val_acc, s.source_acc_final, s.train_seconds, s.eval_seconds,
                   (SELECT COUNT(*) FROM split_files f WHERE f.split_key = t.split_key AND f.split = 'train') AS n_train
            FROM trials t JOIN trial_summary s ON s.trial_id = t.id JOIN sweeps w ON w.id = t.sweep_id
            WHERE w.name = ? ORDER BY t.position""",
@@ -130,6 +133,7 @@ def main():
                 "n_train": r["n_train"],
                 "epochs": r["epochs"],
                 "thaw_train_s": t_train,
+                "thaw_eval_s": r["eval_seconds"] or 0.0,
                 "ref_train_s": p_train,
                 "thaw_img_s": n_img / t_train if t_train else float("nan"),
                 "ref_img_s": n_img / p_train if p_train else float("nan"),
@@ -214,6 +218,7 @@ def main():
             ],
         )
     )
+    split_table(groups)
     reuse = reuse_table(trials, args.db_no_reuse, args.sweep) if args.db_no_reuse else []
     precision = precision_table(trials)
     print()
@@ -224,6 +229,19 @@ def main():
                        "reuse": reuse, "precision": precision,
                        "thaw_process_s": args.thaw_process, "ref_process_s": args.ref_process, "pretrain_s": pretrain_s}, f, indent=1)
     return 0 if all_pass else 1
+
+
+def split_table(groups):
+    """Prints thaw's epoch time per configuration split into training and evaluation (the
+    `eval_seconds` of every epoch: validation, test and source-test splits)."""
+    rows = []
+    for (backbone, m, per_class, precision), ts in groups.items():
+        total = sum(t["thaw_train_s"] for t in ts)
+        ev = sum(t["thaw_eval_s"] for t in ts)
+        rows.append([backbone, m, per_class, precision, len(ts), fmt(total - ev), fmt(ev), fmt(100 * ev / total if total else float("nan"), ".0f") + " %"])
+    print()
+    print("Time split (thaw, sum over seeds of every epoch): training against evaluation:")
+    print(table(["backbone", "mode", "per class", "precision", "seeds", "training s", "evaluation s", "evaluation share"], rows))
 
 
 def reuse_table(trials, db_no_reuse, sweep):

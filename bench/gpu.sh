@@ -6,7 +6,8 @@
 #   LD_LIBRARY_PATH=/opt/torch/.venv/lib/python3.12/site-packages/torch/lib bash bench/gpu.sh
 #
 # It prints `thaw doctor`, then `make bench` on cuda (thaw with its default --jobs against the
-# sequential PyTorch reference, fp32 and bf16, with and without frozen-feature reuse), then the
+# sequential PyTorch reference, fp32 and bf16, with and without frozen-feature reuse), the search
+# benchmark (bench/search.sh) and the evaluation caps benchmark (bench/eval_caps.sh), then the
 # quickstart's 32 trials one at a time and with the default --jobs. Everything it writes goes
 # under $OUT (default: a temp folder). DEVICE (default cuda), BENCH_GRID and QUICKSTART (grid
 # files) can be changed, e.g. to try the script on a CPU with small grids first.
@@ -25,6 +26,12 @@ nvidia-smi --query-gpu=name,memory.total,memory.free --format=csv || true
 
 echo "== bench on $DEVICE"
 THAW_BIN=$THAW_BIN BENCH_DEVICE=$DEVICE BENCH_OUT="$out/bench" bash "$here/run.sh" || true
+
+echo "== search methods on $DEVICE (grid, random, ASHA over one space)"
+THAW_BIN=$THAW_BIN BENCH_DEVICE=$DEVICE BENCH_OUT="$out/search" bash "$here/search.sh" || true
+
+echo "== evaluation caps on $DEVICE (a 20-per-class trial on full splits, and the quickstart)"
+THAW_BIN=$THAW_BIN BENCH_DEVICE=$DEVICE BENCH_OUT="$out/eval" bash "$here/eval_caps.sh" || true
 
 quickstart() { # $1 = label, rest = extra thaw run arguments
     local dir="$out/quickstart-$1"
