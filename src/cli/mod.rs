@@ -207,6 +207,12 @@ pub struct RunArgs {
     /// THAW_DB in its environment; its failure does not change thaw's exit status.
     #[arg(long, value_name = "CMD")]
     pub on_finish: Option<String>,
+    /// After the run, train each sweep's best configuration (highest mean final validation
+    /// accuracy over its completed seeds) again with K seeds the sweep never used, as sweep
+    /// NAME.confirm: an unbiased estimate of the chosen configuration's test accuracy, with its
+    /// interval over the K seeds (the seeds it was chosen on flatter it). Runs in this process.
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u16).range(1..))]
+    pub confirm_best: Option<u16>,
     /// Set by `thaw run --jobs N` on the worker processes it starts.
     #[arg(long, hide = true)]
     pub worker: Option<usize>,

@@ -77,6 +77,12 @@ fn train(args: RunArgs, shard: Option<Shard>) -> Result<ExitCode> {
         )?),
         None => None,
     };
+    if args.confirm_best.is_some() && shard.is_some() {
+        bail!(
+            "--confirm-best chooses among all the trials of a sweep, and a shard runs only part \
+             of them; run it after `thaw merge`, on the merged database, without --shard"
+        );
+    }
     let config = RunConfig {
         grids: exec::grid_files(&args.grids)?,
         jobs: args.jobs,
@@ -85,6 +91,7 @@ fn train(args: RunArgs, shard: Option<Shard>) -> Result<ExitCode> {
         worker: args.worker,
         max_trials: args.max_trials,
         on_finish: args.on_finish,
+        confirm_best: args.confirm_best.map(usize::from),
         options: exec::RunOptions {
             db_path: args.db.db,
             data_dir: args.data_dir,

@@ -9,7 +9,9 @@ use super::on_finish::Ending;
 use super::outcome::RunOutcome;
 use super::pool::Pool;
 use super::shard::Shard;
-use super::{device_name, jobs, plan, render, run, runner, PlannedSweep, RunOptions, RunSummary};
+use super::{
+    confirm, device_name, jobs, plan, render, run, runner, PlannedSweep, RunOptions, RunSummary,
+};
 use crate::spec::Precision;
 use crate::track::{self, Db};
 use crate::train::precision;
@@ -35,6 +37,9 @@ pub struct RunConfig {
     pub max_trials: usize,
     /// A shell command run after the run (`--on-finish`; never by workers).
     pub on_finish: Option<String>,
+    /// Rerun each sweep's best configuration with this many fresh seeds (`--confirm-best`;
+    /// never by workers).
+    pub confirm_best: Option<usize>,
     pub options: RunOptions,
 }
 
@@ -153,6 +158,11 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
             keep_best(opts, &p.grid.name, policy)?;
         }
     }
+    if let (Some(k), None) = (cfg.confirm_best, cfg.worker) {
+        if !interrupt::requested() {
+            confirm_best(opts, &mut planned, k)?;
+        }
+    }
     let me = runner::runner_id();
     let outcome = RunOutcome::read(&opts.db_path, &planned, &opts.claim_rules(&me))?;
     let text = outcome.describe(&cfg.rerun_command());
@@ -179,6 +189,28 @@ pub fn launch(cfg: &RunConfig) -> Result<u8> {
         ending.run(cmd);
     }
     Ok(exit_status)
+}
+
+/// `--confirm-best K`: trains each sweep's best configuration again with `k` fresh seeds, in
+/// this process, as a sweep of its own (added to `planned`, so the run's outcome counts its
+/// trials), then renders the chosen-from sweep's report again to show the confirmation.
+fn confirm_best(opts: &RunOptions, planned: &mut Vec<PlannedSweep>, k: usize) -> Result<()> {
+    let mut confirmations = Vec::new();
+    for p in planned.iter() {
+        let (sweep, line) = confirm::confirmation(opts, p, k)?;
+        println!("{line}");
+        let Some(sweep) = sweep else { continue };
+        print_summary(&run(&sweep, opts)?);
+        if opts.render {
+            println!("report: {}", render(opts, &p.grid.name)?.display());
+        }
+        confirmations.push(sweep);
+        if interrupt::requested() {
+            break;
+        }
+    }
+    planned.extend(confirmations);
+    Ok(())
 }
 
 /// Keeps the best models of `sweep` once its trials have run, and says which.

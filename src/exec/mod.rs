@@ -14,6 +14,8 @@ pub mod shard;
 #[cfg(feature = "train")]
 pub mod allocator;
 #[cfg(feature = "train")]
+mod confirm;
+#[cfg(feature = "train")]
 pub mod jobs;
 #[cfg(feature = "train")]
 pub mod keep;

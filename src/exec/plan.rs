@@ -122,6 +122,11 @@ pub fn plan(
         Ok(data::train_pool_sizes(&*load(src, data_dir, cache_dir)?))
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
+    keyed(grid, data_dir, cache_dir)
+}
+
+/// The planned sweep of a checked `grid`: every trial keyed by its configuration and data.
+pub fn keyed(grid: Grid, data_dir: &Path, cache_dir: &Path) -> Result<PlannedSweep> {
     let trials = grid
         .trials
         .iter()

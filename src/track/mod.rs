@@ -6,6 +6,7 @@
 //! Tables are documented in `schema_v1.sql` and the migrations after it, views in `views.sql`,
 //! metric names in [`crate::metrics::names`]; their names are a public contract.
 
+pub mod best;
 pub mod journal;
 pub mod merge;
 pub mod notes;
@@ -92,3 +93,5 @@ impl FromStr for TrialStatus {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_best;

@@ -20,7 +20,7 @@ fn rules(runner: &str) -> ClaimRules<'_> {
 }
 
 /// Starts a trial afresh, as a runner does for a pending trial: claim, drop old metrics.
-fn start(db: &Db, sweep_id: i64, key: &str, device: &str) -> anyhow::Result<i64> {
+pub(super) fn start(db: &Db, sweep_id: i64, key: &str, device: &str) -> anyhow::Result<i64> {
     let claimed = db
         .claim(sweep_id, key, device, &rules("test"))?
         .expect("claimable");
@@ -28,7 +28,7 @@ fn start(db: &Db, sweep_id: i64, key: &str, device: &str) -> anyhow::Result<i64>
     Ok(claimed.trial_id)
 }
 
-fn spec(seed: u64) -> TrialSpec {
+pub(super) fn spec(seed: u64) -> TrialSpec {
     TrialSpec {
         seed,
         backbone: BackboneKind::Cnn4,
@@ -79,7 +79,7 @@ fn scalar(db: &Db, sql: &str) -> Value {
     db.connection().query_row(sql, [], |r| r.get(0)).unwrap()
 }
 
-fn fresh() -> (tempfile::TempDir, Db) {
+pub(super) fn fresh() -> (tempfile::TempDir, Db) {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("thaw.db")).unwrap();
     (dir, db)
