@@ -5,7 +5,7 @@
 //! estimate of the chosen configuration with its interval over K seeds, which the report's
 //! search section shows next to the selection.
 
-use super::plan::{keyed, trial_label, PlannedSweep};
+use super::plan::{keyed, PlannedSweep};
 use super::RunOptions;
 use crate::spec::{Grid, TrialSpec};
 use crate::track::best::{best_configuration, fresh_seeds, seeds_used, CONFIRM_SUFFIX};
@@ -30,8 +30,7 @@ pub(super) fn confirmation(
     let chosen: TrialSpec = serde_json::from_str(&best.config_json)
         .context("the best trial's recorded configuration is not one this thaw reads")?;
     let seeds = fresh_seeds(&seeds_used(&conn, name)?, k);
-    let label = trial_label(&chosen);
-    let label = label.rsplit_once(" seed=").map_or(label.as_str(), |(l, _)| l);
+    let label = chosen.config_label();
     let trials = (seeds.iter())
         .map(|&seed| TrialSpec {
             seed,

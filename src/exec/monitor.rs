@@ -35,12 +35,9 @@ pub fn watch(pool: &mut Pool, db: &Path, sweeps: &[PlannedSweep]) -> Result<()> 
     let labels: HashMap<(String, String), String> = sweeps
         .iter()
         .flat_map(|p| {
-            p.trials.iter().map(|t| {
-                (
-                    (p.grid.name.clone(), t.key.clone()),
-                    super::plan::trial_label(&t.spec),
-                )
-            })
+            p.trials
+                .iter()
+                .map(|t| ((p.grid.name.clone(), t.key.clone()), t.spec.label()))
         })
         .collect();
     let view = View::new(pool, labels.len());

@@ -163,24 +163,6 @@ pub(super) fn load(
     data::load_dataset_cached(src, data_dir, Some(&cache_dir.join("decoded")))
 }
 
-/// One line describing a trial for progress output.
-pub fn trial_label(t: &TrialSpec) -> String {
-    format!(
-        "{} {} freeze={} n={} shift={} {} seed={}",
-        t.backbone,
-        if t.pretrained {
-            "pretrained"
-        } else {
-            "scratch"
-        },
-        t.freeze,
-        t.target.train_per_class,
-        t.target.shift,
-        t.schedule.label(),
-        t.seed
-    )
-}
-
 /// The configuration group of a trial: a hash of its configuration without the seed, and its
 /// label without the seed.
 pub fn config_group(config_json: &str) -> Result<String> {
@@ -191,11 +173,7 @@ pub fn config_group(config_json: &str) -> Result<String> {
     let hash = blake3::hash(serde_json::to_string(&value)?.as_bytes()).to_hex();
     let spec: TrialSpec = serde_json::from_str(config_json)
         .context("a trial's recorded configuration is not one this thaw reads")?;
-    let label = trial_label(&spec);
-    let label = label
-        .rsplit_once(" seed=")
-        .map_or(label.as_str(), |(l, _)| l);
-    Ok(format!("config {}: {label}", &hash[..12]))
+    Ok(format!("config {}: {}", &hash[..12], spec.config_label()))
 }
 
 /// The grid files named on the command line: files as given, folders expanded to their

@@ -3,7 +3,7 @@
 //! is missing, train, log every epoch, re-render the report after each trial.
 
 use super::keep::KeepPolicy;
-use super::plan::{trial_label, PlannedSweep, PlannedTrial};
+use super::plan::{PlannedSweep, PlannedTrial};
 use super::progress::Progress;
 use super::trainer::TrialRunner;
 use super::{interrupt, runner};
@@ -168,7 +168,7 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         if interrupt::requested() {
             break;
         }
-        let label = trial_label(trial);
+        let label = trial.label();
         let Some(claim) = db.claim(sweep_id, key, &device_name(opts.device), &rules)? else {
             summary.left_to_others += 1;
             progress.finish_trial(&format!(

@@ -30,6 +30,31 @@ impl Optimizer {
     }
 }
 
+impl TrialSpec {
+    /// One line describing the trial, for progress output: `cnn4 pretrained freeze=2 n=10
+    /// shift=none cosine lr=0.01 seed=0`.
+    pub fn label(&self) -> String {
+        format!("{} seed={}", self.config_label(), self.seed)
+    }
+
+    /// [`TrialSpec::label`] without the seed: the configuration the trial is a seed of.
+    pub fn config_label(&self) -> String {
+        format!(
+            "{} {} freeze={} n={} shift={} {}",
+            self.backbone,
+            if self.pretrained {
+                "pretrained"
+            } else {
+                "scratch"
+            },
+            self.freeze,
+            self.target.train_per_class,
+            self.target.shift,
+            self.schedule.label()
+        )
+    }
+}
+
 /// The `--dry-run` listing: one line per trial (index, backbone, pretrained/scratch, freeze,
 /// target size, shift, schedule, optimizer, seed, epochs, and precision when the grid mixes
 /// them), columns aligned.

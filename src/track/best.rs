@@ -41,8 +41,8 @@ fn mean(values: impl Iterator<Item = f64>) -> f64 {
 
 /// `config_json` without its `seed`, with sorted keys.
 pub fn without_seed(config_json: &str) -> Result<String> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(config_json).context("a trial's recorded configuration is not JSON")?;
+    let mut value: serde_json::Value = serde_json::from_str(config_json)
+        .context("a trial's recorded configuration is not JSON")?;
     if let Some(fields) = value.as_object_mut() {
         fields.remove("seed");
     }

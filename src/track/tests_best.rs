@@ -57,7 +57,9 @@ fn the_best_configuration_is_chosen_by_mean_validation_accuracy_not_test() {
     assert_eq!(chosen["schedule"]["lr"], 0.02);
     assert_eq!(best.group, without_seed(&best.config_json).unwrap());
     assert!(!best.group.contains("\"seed\""));
-    assert!(best_configuration(db.connection(), "other").unwrap().is_none());
+    assert!(best_configuration(db.connection(), "other")
+        .unwrap()
+        .is_none());
 }
 
 #[test]
@@ -73,7 +75,11 @@ fn the_mean_decides_and_ties_go_to_more_seeds() {
         [(0.75, 0.4), (0.75, 0.5)],
     );
     let best = best_configuration(db.connection(), "s").unwrap().unwrap();
-    assert_eq!(best.seeds.len(), 2, "B's mean 0.75 beats A's 0.733 despite fewer seeds");
+    assert_eq!(
+        best.seeds.len(),
+        2,
+        "B's mean 0.75 beats A's 0.733 despite fewer seeds"
+    );
 }
 
 #[test]

@@ -23,6 +23,7 @@ pub(crate) mod precision;
 pub(crate) mod provenance;
 pub(crate) mod representation_drift;
 pub(crate) mod schedules;
+pub(crate) mod search;
 pub(crate) mod summary;
 pub(crate) mod transfer_gain;
 pub(crate) mod trial_table;
@@ -39,6 +40,7 @@ pub const SECTIONS: &[Section] = &[
     intro::intro,
     notes::notes,
     grid::grid,
+    search::search,
     overfitting::overfitting,
     forgetting::forgetting,
     forgetting_by_schedule::forgetting_by_schedule,

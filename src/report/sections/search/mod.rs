@@ -1,0 +1,58 @@
+//! The search section, for a sweep that searches (`search:` sampling, `early_stop:` pruning) or
+//! whose best configuration was confirmed (`thaw run --confirm-best`): the best so far against
+//! training time ([`progress`]), and the best configuration chosen on validation with its test
+//! accuracy over its seeds and over fresh ones ([`best`]).
+
+mod best;
+mod progress;
+
+use crate::report::context::Ctx;
+use crate::report::page::Cell;
+use crate::track::best::CONFIRM_SUFFIX;
+use anyhow::Result;
+
+/// The "Search" cell; `None` for a sweep that neither searches nor was confirmed, for a
+/// confirmation sweep itself, and before any trial completed.
+pub fn search(ctx: &Ctx) -> Result<Option<Cell>> {
+    // A confirmation sweep is one configuration: nothing was searched there.
+    if ctx.sweep.name.ends_with(CONFIRM_SUFFIX)
+        || !(searches(&ctx.sweep.spec_yaml) || confirmed(ctx)?)
+    {
+        return Ok(None);
+    }
+    let mut inputs = Vec::new();
+    let mut outputs = Vec::new();
+    if let Some((input, chart)) = progress::progress(ctx)? {
+        inputs.push(input);
+        outputs.push(chart);
+    }
+    if let Some((sql, more)) = best::best(ctx)? {
+        inputs.extend(sql);
+        outputs.extend(more);
+    }
+    if outputs.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Cell {
+        title: "Search".to_string(),
+        inputs,
+        outputs,
+    }))
+}
+
+/// Whether the grid text declares a `search:` or an `early_stop:`.
+fn searches(spec_yaml: &str) -> bool {
+    serde_norway::from_str::<serde_norway::Value>(spec_yaml)
+        .ok()
+        .is_some_and(|g| g.get("search").is_some() || g.get("early_stop").is_some())
+}
+
+/// Whether `thaw run --confirm-best` recorded a confirmation of the sweep.
+fn confirmed(ctx: &Ctx) -> Result<bool> {
+    let n: i64 = ctx.conn.query_row(
+        "SELECT COUNT(*) FROM sweeps WHERE name = ?1",
+        [format!("{}{CONFIRM_SUFFIX}", ctx.sweep.name)],
+        |r| r.get(0),
+    )?;
+    Ok(n > 0)
+}
