@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 mod exports;
 mod files;
 mod page;
+mod cost;
 mod science;
 
 pub(super) const EPOCHS: i64 = 3;
