@@ -2,8 +2,8 @@
 //! from a database whose trials recorded their evaluation time and trainable parameters.
 
 use super::*;
-use crate::report::charts::XAxis;
 use crate::metrics::statements::Verdict;
+use crate::report::charts::XAxis;
 use crate::report::sections::cost::choice::{choose, cost_findings, pareto_front, Choice};
 use crate::report::sections::cost::configs::{configurations, Config, TrialCost};
 use crate::report::sections::cost::plot::x_axis;
@@ -31,10 +31,10 @@ fn pareto_front_keeps_the_undominated_and_ties() {
     let points = [
         (1.0, 0.8), // tied with the next: neither dominates the other
         (1.0, 0.8),
-        (1.0, 0.7), // as cheap, less accurate
-        (2.0, 0.8), // as accurate, dearer
-        (3.0, 0.9), // the most accurate
-        (0.5, 0.6), // the cheapest
+        (1.0, 0.7),  // as cheap, less accurate
+        (2.0, 0.8),  // as accurate, dearer
+        (3.0, 0.9),  // the most accurate
+        (0.5, 0.6),  // the cheapest
         (4.0, 0.85), // dearer and less accurate than (3.0, 0.9)
     ];
     assert_eq!(
@@ -121,9 +121,11 @@ fn one_seed_gives_no_standard_error_and_no_claim() {
     assert!(st.is_empty());
     assert_eq!(
         notes,
-        ["the most accurate configuration, freeze 0 (mean 0.920, no interval, n = 1, 12.00 s), \
+        [
+            "the most accurate configuration, freeze 0 (mean 0.920, no interval, n = 1, 12.00 s), \
           has one seed: no standard error is available, so no cheaper configuration is called \
-          as accurate (run more seeds)."]
+          as accurate (run more seeds)."
+        ]
     );
 }
 
@@ -195,8 +197,14 @@ fn log_axis_only_where_the_costs_span_a_decade() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(x_axis(&[3.0, 12.0, 15.0]), (XAxis::Linear { .. }, false)));
-    assert!(matches!(x_axis(&[0.0, 100.0]), (XAxis::Linear { .. }, false)));
+    assert!(matches!(
+        x_axis(&[3.0, 12.0, 15.0]),
+        (XAxis::Linear { .. }, false)
+    ));
+    assert!(matches!(
+        x_axis(&[0.0, 100.0]),
+        (XAxis::Linear { .. }, false)
+    ));
 }
 
 /// Completed trials of `model` at size 100, seeds 0..3 with `accs`, each epoch `epoch_s`
@@ -258,11 +266,25 @@ fn the_section_charts_cost_and_states_the_choice() {
     let scratch: Vec<f64> = BEST.iter().map(|a| a - 0.2).collect();
     insert_costed(&db, sid, &mut pos, (true, "0"), &BEST, (5.0, 1.0, 50_000.0));
     insert_costed(&db, sid, &mut pos, (true, "all"), &near, (2.0, 1.0, 650.0));
-    insert_costed(&db, sid, &mut pos, (false, "0"), &scratch, (6.0, 1.0, 50_000.0));
+    insert_costed(
+        &db,
+        sid,
+        &mut pos,
+        (false, "0"),
+        &scratch,
+        (6.0, 1.0, 50_000.0),
+    );
     // One sweep of a single configuration: no section.
     let single = insert_sweep(&db, "one-config", "name: one-config\n");
     let mut pos1 = 0;
-    insert_costed(&db, single, &mut pos1, (true, "all"), &BEST, (2.0, 1.0, 650.0));
+    insert_costed(
+        &db,
+        single,
+        &mut pos1,
+        (true, "all"),
+        &BEST,
+        (2.0, 1.0, 650.0),
+    );
     db.connection()
         .execute(
             "UPDATE trials SET device = 'cuda:0' WHERE key = ?1",
@@ -275,7 +297,9 @@ fn the_section_charts_cost_and_states_the_choice() {
     let none = Ctx::load(&conn, "one-config", "now".into()).unwrap();
     assert!(sections::cost::cost(&none).unwrap().is_none());
     let ctx = Ctx::load(&conn, "cost-test", "now".into()).unwrap();
-    let cell = sections::cost::cost(&ctx).unwrap().expect("three configurations");
+    let cell = sections::cost::cost(&ctx)
+        .unwrap()
+        .expect("three configurations");
     assert_eq!(cell.title, "Cost: accuracy against compute");
     // Every chart plots the rows of the cell's one query, one per completed trial.
     assert_eq!(cell.inputs.len(), 1);
@@ -288,13 +312,25 @@ fn the_section_charts_cost_and_states_the_choice() {
             _ => None,
         })
         .collect();
-    assert_eq!(charts.len(), 3);
+    // Every configuration saw 3000 images: no chart against them.
+    assert_eq!(charts.len(), 2);
     assert!(charts.iter().all(|(_, rows)| **rows == 9));
     assert!(charts[0].0.contains("Pareto front"));
+    assert!(charts[1]
+        .0
+        .contains("trainable parameters (final epoch) (log scale)"));
     assert!(!charts[1].0.contains("Pareto front"));
+    assert!(cell
+        .outputs
+        .iter()
+        .any(|o| matches!(o, Output::Text { text }
+        if text == "Every configuration has the same images seen (3000): no chart against it.")));
     // Training time excludes evaluation: 3 × (5 − 1) s and 3 × (2 − 1) s.
     let conn_rows = crate::report::rows::query(&conn, &cell.inputs[0].text).unwrap();
-    let trials: Vec<TrialCost> = conn_rows.iter().filter_map(|r| TrialCost::from_row(r)).collect();
+    let trials: Vec<TrialCost> = conn_rows
+        .iter()
+        .filter_map(|r| TrialCost::from_row(r))
+        .collect();
     assert_eq!(trials[0].seconds, 12.0);
     assert_eq!(trials[3].seconds, 3.0);
     // 100 per class × 10 classes × 3 epochs.
@@ -311,15 +347,23 @@ fn the_section_charts_cost_and_states_the_choice() {
         .expect("findings");
     let st: Vec<_> = findings.statements().collect();
     assert_eq!(st.len(), 1);
-    assert!(st[0].claim.starts_with("freeze all is the cheapest configuration"));
+    assert!(st[0]
+        .claim
+        .starts_with("freeze all is the cheapest configuration"));
     assert!(st[0].claim.contains("training 4.0\u{d7} faster"));
     assert!(
-        findings.notes.iter().any(|n| n.contains("2 devices (cpu, cuda:0)")),
+        findings
+            .notes
+            .iter()
+            .any(|n| n.contains("2 devices (cpu, cuda:0)")),
         "{:?}",
         findings.notes
     );
     assert!(
-        findings.notes.iter().any(|n| n.contains("2 environments (host-a")),
+        findings
+            .notes
+            .iter()
+            .any(|n| n.contains("2 environments (host-a")),
         "{:?}",
         findings.notes
     );
@@ -336,10 +380,16 @@ fn the_section_charts_cost_and_states_the_choice() {
     assert_eq!(front, ["freeze all", "freeze 0"]);
 
     // The page shows the section, its chart and the finding.
-    let html = std::fs::read_to_string(render_sweep(&path, "cost-test", tmp.path()).unwrap())
-        .unwrap();
+    let html =
+        std::fs::read_to_string(render_sweep(&path, "cost-test", tmp.path()).unwrap()).unwrap();
     assert!(html.contains(&escaped("Cost: accuracy against compute")));
     assert!(html.contains("Test accuracy against training time"));
-    assert!(html.contains(&escaped(&st[0].claim)), "no claim in the page");
-    assert!(html.contains(&escaped(&st[0].numbers())), "no numbers in the page");
+    assert!(
+        html.contains(&escaped(&st[0].claim)),
+        "no claim in the page"
+    );
+    assert!(
+        html.contains(&escaped(&st[0].numbers())),
+        "no numbers in the page"
+    );
 }

@@ -12,10 +12,10 @@ use crate::track::{ClaimRules, Db, DomainRow, Environment, TrialStatus};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
+mod cost;
 mod exports;
 mod files;
 mod page;
-mod cost;
 mod science;
 
 pub(super) const EPOCHS: i64 = 3;

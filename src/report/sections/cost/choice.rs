@@ -137,7 +137,12 @@ fn cheaper_statement(at: &str, cheap: &Config, best: &Config, se: f64) -> Statem
 /// recorded environment (host, CPU, GPU), their wall-clock times are not comparable.
 pub(crate) fn timing_caveats(trials: &[TrialCost]) -> Vec<String> {
     let mut out = Vec::new();
-    let devices = distinct(trials.iter().map(|t| t.device.as_str()).filter(|d| !d.is_empty()));
+    let devices = distinct(
+        trials
+            .iter()
+            .map(|t| t.device.as_str())
+            .filter(|d| !d.is_empty()),
+    );
     if devices.len() > 1 {
         out.push(format!(
             "Timing caveat: these trials ran on {} devices ({}); wall-clock times from different \
@@ -147,7 +152,12 @@ pub(crate) fn timing_caveats(trials: &[TrialCost]) -> Vec<String> {
             devices.join(", ")
         ));
     }
-    let machines = distinct(trials.iter().map(|t| t.machine.as_str()).filter(|m| !m.is_empty()));
+    let machines = distinct(
+        trials
+            .iter()
+            .map(|t| t.machine.as_str())
+            .filter(|m| !m.is_empty()),
+    );
     if machines.len() > 1 {
         out.push(format!(
             "Timing caveat: these trials ran in {} environments ({}); their wall-clock times \

@@ -197,7 +197,8 @@ pub(crate) fn configurations(trials: &[TrialCost]) -> Vec<Config> {
                 first,
                 &mut varying.iter().filter(|s| GROUP_SETTINGS.contains(*s)),
             );
-            let mean_of = |f: fn(&TrialCost) -> f64| mean(&of.iter().map(|t| f(t)).collect::<Vec<_>>());
+            let mean_of =
+                |f: fn(&TrialCost) -> f64| mean(&of.iter().map(|t| f(t)).collect::<Vec<_>>());
             Config::new(
                 &label.join(", "),
                 &model,

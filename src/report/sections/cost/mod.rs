@@ -7,7 +7,7 @@ pub(crate) mod choice;
 pub(crate) mod configs;
 pub(crate) mod plot;
 
-use crate::report::context::Ctx;
+use crate::report::context::{distinct, Ctx};
 use crate::report::page::{Cell, Findings, Input, Output};
 use crate::report::rows::query;
 use crate::report::series::SETTINGS;
@@ -46,10 +46,10 @@ ORDER BY t.position;",
     )
 }
 
-/// "Cost: accuracy against compute": three charts of test accuracy against training seconds
-/// (with the Pareto front), trainable parameters and images seen, the front's table and the
-/// one-standard-error findings per group of comparable configurations. `None` with fewer than
-/// 2 configurations.
+/// "Cost: accuracy against compute": charts of test accuracy against training seconds (with
+/// the Pareto front), trainable parameters and images seen (a line instead where every
+/// configuration has the same cost), the front's table and the one-standard-error findings
+/// per group of comparable configurations. `None` with fewer than 2 configurations.
 pub fn cost(ctx: &Ctx) -> Result<Option<Cell>> {
     let sql = cost_sql(ctx);
     let trials: Vec<TrialCost> = query(ctx.conn, &sql)?
@@ -63,7 +63,17 @@ pub fn cost(ctx: &Ctx) -> Result<Option<Cell>> {
     let front = fronts(&configs);
     let (mut notes, statements) = cost_findings(&configs);
     notes.extend(timing_caveats(&trials));
+    // A cost every configuration shares (the same images seen, say) gets a line, not a chart.
     let chart = |cost: Cost, about: &str| -> Result<Output> {
+        let values = distinct(configs.iter().map(|c| cost.format(cost.of(c))));
+        if let [value] = values.as_slice() {
+            return Ok(Output::Text {
+                text: format!(
+                    "Every configuration has the same {} ({value}): no chart against it.",
+                    cost.name()
+                ),
+            });
+        }
         Ok(Output::Chart {
             svg: cost_chart(ctx, &configs, cost, &front).to_svg()?,
             caption: format!("{} {about}", caption(ctx, trials.len())),

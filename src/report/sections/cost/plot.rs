@@ -30,6 +30,23 @@ impl Cost {
         }
     }
 
+    /// A value of it as the section prints it: seconds as reals, counts whole.
+    pub(crate) fn format(self, v: f64) -> String {
+        match self {
+            Cost::Seconds => fmt_real(v),
+            Cost::Params | Cost::Images => format!("{v:.0}"),
+        }
+    }
+
+    /// What it counts, in words.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Cost::Seconds => "training seconds",
+            Cost::Params => "trainable parameters",
+            Cost::Images => "images seen",
+        }
+    }
+
     /// The axis description, without the scale.
     fn axis(self) -> &'static str {
         match self {
@@ -203,9 +220,9 @@ pub(crate) fn front_table(configs: &[Config], front: &[bool]) -> Table {
                 cell(format!("{:.3}", c.mean), "num"),
                 cell(c.half.map(|h| format!("{h:.3}")).unwrap_or_default(), "num"),
                 cell(c.n.to_string(), "num"),
-                cell(fmt_real(c.seconds), "num"),
-                cell(format!("{:.0}", c.params), "num"),
-                cell(format!("{:.0}", c.images), "num"),
+                cell(Cost::Seconds.format(c.seconds), "num"),
+                cell(Cost::Params.format(c.params), "num"),
+                cell(Cost::Images.format(c.images), "num"),
             ]);
             row
         })
