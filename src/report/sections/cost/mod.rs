@@ -83,9 +83,10 @@ pub fn cost(ctx: &Ctx) -> Result<Option<Cell>> {
     let mut outputs = vec![chart(
         Cost::Seconds,
         "Training seconds: each trial's fine-tuning epochs' wall-clock time minus the time they \
-         spent evaluating the splits (bookkeeping included), on the machine that ran it. Dashed: \
-         the Pareto front of each group of comparable configurations (same target, size and \
-         shift).",
+         spent evaluating the splits, on the machine that ran it; bookkeeping and the preparation \
+         counted in the first epoch (a frozen prefix's features computed once) are included. \
+         Dashed: the Pareto front of each group of comparable configurations (same target, size \
+         and shift).",
     )?];
     if !notes.is_empty() || !statements.is_empty() {
         outputs.push(Output::Findings(Findings::new(notes, statements)));
