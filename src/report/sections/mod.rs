@@ -6,6 +6,7 @@
 //! those rows).
 
 pub(crate) mod calibration;
+pub(crate) mod cost;
 pub(crate) mod data_efficiency;
 pub(crate) mod domain_distance;
 pub(crate) mod domain_gap;
@@ -54,6 +55,7 @@ pub const SECTIONS: &[Section] = &[
     calibration::calibration,
     per_class::per_class,
     precision::precision,
+    cost::cost,
     schedules::schedules,
     heatmap::heatmap,
     trial_table::trial_table,

@@ -12,6 +12,7 @@ use crate::track::{ClaimRules, Db, DomainRow, Environment, TrialStatus};
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 
+mod cost;
 mod exports;
 mod files;
 mod page;
