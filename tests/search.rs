@@ -31,14 +31,19 @@ fn dry_run_lists_each_sample_with_every_seed() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/search.yaml");
     let (out, text) = dry_run(dir.path(), &example);
     assert!(out.status.success(), "{text}");
-    assert!(text.contains("search: 24 trials"), "12 samples x 2 seeds: {text}");
+    assert!(
+        text.contains("search: 24 trials"),
+        "12 samples x 2 seeds: {text}"
+    );
     assert!(
         text.starts_with("random search, 12 samples, seed 0: lr ~ log_uniform [0.001, 0.1]"),
         "{text}"
     );
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
     assert_eq!(rows.len(), 24, "{text}");
-    assert!(rows.iter().all(|r| r.contains(" lr=") && r.contains("layer_decay=")));
+    assert!(rows
+        .iter()
+        .all(|r| r.contains(" lr=") && r.contains("layer_decay=")));
 
     // three seeds, sobol, a scratch twin for each: 5 x 3 x 2 trials
     let yaml = std::fs::read_to_string(&example)

@@ -82,14 +82,20 @@ fn every_distribution_stays_in_bounds_and_covers_its_range() {
     assert!(lrs.iter().all(|&x| (1e-4..=1e-1).contains(&x)));
     // uniform in log space: about half below the geometric middle, every decade visited
     let below = lrs.iter().filter(|&&x| x < 10f64.powf(-2.5)).count() as f64 / 2000.0;
-    assert!((0.45..0.55).contains(&below), "share below 10^-2.5: {below}");
+    assert!(
+        (0.45..0.55).contains(&below),
+        "share below 10^-2.5: {below}"
+    );
     for decade in [-4, -3, -2] {
         let (lo, hi) = (10f64.powi(decade), 10f64.powi(decade + 1));
         let n = lrs.iter().filter(|&&x| x >= lo && x < hi).count();
         assert!((500..830).contains(&n), "{n} samples in [{lo}, {hi})");
     }
     // three significant digits
-    for x in lrs.iter().chain(&column("layer_decay").iter().map(real).collect::<Vec<_>>()) {
+    for x in lrs
+        .iter()
+        .chain(&column("layer_decay").iter().map(real).collect::<Vec<_>>())
+    {
         assert_eq!(format!("{x:.2e}").parse::<f64>().unwrap(), *x);
     }
     let decays: Vec<f64> = column("layer_decay").iter().map(real).collect();
@@ -105,7 +111,10 @@ fn every_distribution_stays_in_bounds_and_covers_its_range() {
     assert!(freezes.iter().all(|l| matches!(l, Level::Whole(0..=4))));
     let tpc = column("train_per_class");
     let tens = tpc.iter().filter(|l| **l == Level::Whole(10)).count();
-    assert_eq!(tpc.iter().filter(|l| **l == Level::Whole(50)).count(), 2000 - tens);
+    assert_eq!(
+        tpc.iter().filter(|l| **l == Level::Whole(50)).count(),
+        2000 - tens
+    );
     assert!((900..1100).contains(&tens), "{tens}");
 }
 
@@ -127,9 +136,15 @@ fn sobol_points_are_stratified_and_differ_from_random() {
             hit.sort_unstable();
             let first = hit[0];
             // each of the 16 values once: the first 16 Sobol points stratify every dimension
-            assert_eq!(hit, (first..first + 16).collect::<Vec<_>>(), "{seed} dim {dim}");
+            assert_eq!(
+                hit,
+                (first..first + 16).collect::<Vec<_>>(),
+                "{seed} dim {dim}"
+            );
         }
-        let random = search_space(&yaml.replace("sobol", "random")).unwrap().samples();
+        let random = search_space(&yaml.replace("sobol", "random"))
+            .unwrap()
+            .samples();
         assert_ne!(samples, random);
         // independent draws repeat values: stratification is what Sobol adds
         let repeats = (0..4).any(|dim| {
@@ -144,7 +159,10 @@ fn sobol_points_are_stratified_and_differ_from_random() {
     let lr = space_of("sobol", 16, SPACE);
     let lrs: Vec<f64> = lr.samples().iter().map(|s| real(&s[0].1)).collect();
     assert!(lrs.iter().all(|&x| (1e-4..=0.1).contains(&x)));
-    assert!(lrs.iter().filter(|&&x| x < 10f64.powf(-2.5)).count() == 8, "{lrs:?}");
+    assert!(
+        lrs.iter().filter(|&&x| x < 10f64.powf(-2.5)).count() == 8,
+        "{lrs:?}"
+    );
 }
 
 #[test]
@@ -199,7 +217,11 @@ fn baselines_follow_each_sample_and_checks_use_the_sampled_range() {
         "{}baselines: [scratch]\n",
         searched("random", 3, "    lr: {log_uniform: [1.0e-3, 1.0e-1]}\n")
     ));
-    assert_eq!(g.trials.len(), 12, "3 samples x 2 seeds, and their scratch twins");
+    assert_eq!(
+        g.trials.len(),
+        12,
+        "3 samples x 2 seeds, and their scratch twins"
+    );
     for (t, s) in g.trials[..6].iter().zip(&g.trials[6..]) {
         assert!(t.pretrained && !s.pretrained);
         assert_eq!(t.schedule.lr, s.schedule.lr);
@@ -290,12 +312,15 @@ fn bad_distributions_are_reported_with_what_to_write() {
     );
     assert_eq!(line, Some(15));
     let (_, got) = message(&searched("grid", 4, SPACE), "search.method");
-    assert_eq!(
-        got,
-        "unknown search method `grid`. Methods: random, sobol"
+    assert_eq!(got, "unknown search method `grid`. Methods: random, sobol");
+    let (_, got) = message(
+        &with("search: {space: {lr: {uniform: [0.1, 0.2]}}}\n"),
+        "search.trials",
     );
-    let (_, got) = message(&with("search: {space: {lr: {uniform: [0.1, 0.2]}}}\n"), "search.trials");
-    assert!(got.starts_with("required key is missing; add `trials: 24`"), "{got}");
+    assert!(
+        got.starts_with("required key is missing; add `trials: 24`"),
+        "{got}"
+    );
 }
 
 #[test]
@@ -332,10 +357,23 @@ fn sampled_parameters_that_clash_with_the_grid_are_reported() {
         ),
     ];
     for (grid_line, space, field, want) in cases {
-        let yaml = searched("random", 4, space).replacen("seeds:", &format!("{grid_line}seeds:"), 1);
+        let yaml =
+            searched("random", 4, space).replacen("seeds:", &format!("{grid_line}seeds:"), 1);
         let e = err(&yaml);
         assert_eq!(&find(&e, field).message, want, "{e}");
     }
+    let nesterov = searched("random", 4, "    momentum: {uniform: [0, 0.9]}\n").replacen(
+        "seeds:",
+        "optimizer: {kind: sgd, nesterov: true}\nseeds:",
+        1,
+    );
+    let e = err(&nesterov);
+    assert!(
+        find(&e, "search.space.momentum")
+            .message
+            .starts_with("Nesterov momentum needs momentum > 0"),
+        "{e}"
+    );
     let constant = with("search: {trials: 2, space: {warmup_epochs: {uniform: [0, 1]}}}\n");
     let e = err(&constant);
     assert!(

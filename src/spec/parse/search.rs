@@ -2,8 +2,7 @@
 //! against the values the parameter takes ([`super::super::search::PARAMS`]).
 
 use super::super::search::{
-    param, param_names, Distribution, Level, ParamDef, SearchMethod, SearchSpace, ValueKind,
-    PARAMS,
+    param, param_names, Distribution, Level, ParamDef, SearchMethod, SearchSpace, ValueKind, PARAMS,
 };
 use super::*;
 use serde::Deserialize;
@@ -63,11 +62,7 @@ impl Parser<'_> {
     }
 
     /// `search.space`: parameter names to distributions, in registry order.
-    fn space(
-        &mut self,
-        v: &Value,
-        path: &[Seg],
-    ) -> Option<Vec<(&'static ParamDef, Distribution)>> {
+    fn space(&mut self, v: &Value, path: &[Seg]) -> Option<Vec<(&'static ParamDef, Distribution)>> {
         let m = self.mapping(v, path, "{lr: {log_uniform: [1.0e-4, 0.1]}}")?;
         let mut keys = Keys::new(m);
         keys.accept(param_names());
@@ -244,8 +239,10 @@ impl Parser<'_> {
             return None;
         };
         if items.is_empty() {
-            self.diag
-                .err(path, "an empty choice samples nothing; list at least one value");
+            self.diag.err(
+                path,
+                "an empty choice samples nothing; list at least one value",
+            );
             return None;
         }
         let mut out: Vec<Level> = Vec::new();

@@ -13,8 +13,8 @@ mod params;
 mod sample;
 mod trials;
 
-pub use params::{param, ParamDef, ValueKind, PARAMS};
 pub(crate) use params::param_names;
+pub use params::{param, ParamDef, ValueKind, PARAMS};
 pub(crate) use sample::SOBOL_MAX_TRIALS;
 pub(crate) use trials::{sampled_cells, sampled_trials};
 

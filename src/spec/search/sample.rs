@@ -63,5 +63,7 @@ pub(super) fn level_at(d: &Distribution, u: f64) -> Level {
 
 /// `x` rounded to 3 significant digits (0.0012345 → 0.00123), as the shortest decimal.
 pub(crate) fn round3(x: f64) -> f64 {
-    format!("{x:.2e}").parse().expect("a formatted float parses")
+    format!("{x:.2e}")
+        .parse()
+        .expect("a formatted float parses")
 }

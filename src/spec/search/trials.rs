@@ -87,7 +87,8 @@ fn check_params(space: &SearchSpace, crossed: &[TrialSpec], diag: &mut Diag) {
     }
 }
 
-/// Frozen depth and warm-up length over the whole sampled range, against one crossed trial.
+/// Frozen depth, Nesterov momentum and warm-up length over the whole sampled range, against one
+/// crossed trial.
 fn check_ranges(space: &SearchSpace, t: &TrialSpec, diag: &mut Diag) {
     if let Some((_, deepest)) = space.distribution("freeze").and_then(|d| d.extent()) {
         let blocks = t.backbone.block_names();
@@ -105,6 +106,19 @@ fn check_ranges(space: &SearchSpace, t: &TrialSpec, diag: &mut Diag) {
             );
         }
     }
+    let nesterov = matches!(t.optimizer, Optimizer::Sgd { nesterov: true, .. });
+    if let (true, Some((lowest, _))) = (
+        nesterov,
+        space.distribution("momentum").and_then(|d| d.extent()),
+    ) {
+        if lowest <= 0.0 {
+            diag.err(
+                &entry("momentum"),
+                "Nesterov momentum needs momentum > 0, and this range starts at 0; raise the low \
+                 bound or set nesterov: false",
+            );
+        }
+    }
     let warmup = space.distribution("warmup_epochs");
     let epochs = space.distribution("epochs");
     if warmup.is_none() && epochs.is_none() {
@@ -113,8 +127,12 @@ fn check_ranges(space: &SearchSpace, t: &TrialSpec, diag: &mut Diag) {
     let ScheduleKind::Cosine { warmup_epochs } = t.schedule.kind else {
         return;
     };
-    let longest = warmup.and_then(|d| d.extent()).map_or(warmup_epochs, |e| e.1);
-    let fewest = epochs.and_then(|d| d.extent()).map_or(t.epochs as f64, |e| e.0);
+    let longest = warmup
+        .and_then(|d| d.extent())
+        .map_or(warmup_epochs, |e| e.1);
+    let fewest = epochs
+        .and_then(|d| d.extent())
+        .map_or(t.epochs as f64, |e| e.0);
     if longest >= fewest {
         let at = if warmup.is_some() {
             "warmup_epochs"
