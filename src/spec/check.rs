@@ -19,7 +19,15 @@ pub fn check_data(
     let mut cache: Vec<(DatasetSource, Result<Pools, String>)> = Vec::new();
     let mut diag = Diag::default();
     let root: Option<Value> = serde_norway::from_str(&grid.spec_yaml).ok();
+    let sampled_tpc = root
+        .as_ref()
+        .and_then(|r| r.get("search")?.get("space")?.get("train_per_class"))
+        .is_some();
     let tpc_path = |n: usize| -> Vec<Seg> {
+        if sampled_tpc {
+            let space = [Seg::Key("search".into()), Seg::Key("space".into())];
+            return key(&space, "train_per_class");
+        }
         let base = vec![
             Seg::Key("target".into()),
             Seg::Key("train_per_class".into()),

@@ -1,5 +1,6 @@
 //! The `--dry-run` listing of a grid's trials.
 
+use super::search::sampled_cells;
 use super::trial::*;
 use super::Grid;
 
@@ -57,7 +58,8 @@ impl TrialSpec {
 
 /// The `--dry-run` listing: one line per trial (index, backbone, pretrained/scratch, freeze,
 /// target size, shift, schedule, optimizer, seed, epochs, and precision when the grid mixes
-/// them), columns aligned.
+/// them), columns aligned. A grid with `search:` starts with a line naming the method, samples
+/// and distributions, and each trial ends with its sampled values (`lr=0.00123 freeze=2`).
 pub fn describe_trials(grid: &Grid) -> String {
     let mixed = grid.trials.iter().any(|t| t.precision != Precision::Fp32);
     let rows: Vec<Vec<String>> = grid
@@ -85,6 +87,9 @@ pub fn describe_trials(grid: &Grid) -> String {
             if mixed {
                 row.push(t.precision.to_string());
             }
+            if let Some(space) = &grid.search {
+                row.extend(sampled_cells(space, t));
+            }
             row
         })
         .collect();
@@ -92,7 +97,10 @@ pub fn describe_trials(grid: &Grid) -> String {
     let widths: Vec<usize> = (0..cols)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
-    let mut out = String::new();
+    let mut out = grid
+        .search
+        .as_ref()
+        .map_or(String::new(), |s| format!("{}\n", s.summary()));
     for r in &rows {
         let mut line = String::new();
         for (c, cell) in r.iter().enumerate() {

@@ -1,8 +1,10 @@
-//! Expansion of parsed axes into trials: cartesian product, zip groups, exclusions, scratch
-//! baselines, and the checks that depend on a combination (freeze depth, warm-up length).
+//! Expansion of parsed axes into trials: cartesian product, zip groups, exclusions, the
+//! `search:` samples combined with every crossed trial, scratch baselines, and the checks that
+//! depend on a combination (freeze depth, warm-up length).
 
 use super::error::{key, Diag};
 use super::parse::{AxisId, Parsed};
+use super::search;
 use super::trial::*;
 use std::collections::HashSet;
 
@@ -43,9 +45,10 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
     }
 
     let units = units(p);
+    let samples = p.search.as_ref().map_or(1, |s| s.trials);
     let total = units
         .iter()
-        .try_fold(1usize, |acc, u| acc.checked_mul(u.len))
+        .try_fold(samples, |acc, u| acc.checked_mul(u.len))
         .unwrap_or(usize::MAX);
     if total > MAX_COMBINATIONS {
         diag.err(
@@ -109,6 +112,10 @@ pub(crate) fn expand(p: &Parsed, diag: &mut Diag) -> Vec<TrialSpec> {
             "the grid has no trials"
         };
         diag.err(&p.excludes_path, msg);
+    }
+    if let (Some(space), true) = (&p.search, diag.is_empty()) {
+        trials = search::sampled_trials(space, &trials, diag);
+        seen = trials.iter().map(TrialSpec::config_json).collect();
     }
 
     add_baselines(p, &mut trials, &mut seen);

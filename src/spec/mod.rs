@@ -14,6 +14,7 @@ mod keys;
 mod parse;
 mod report;
 mod schema;
+pub mod search;
 pub mod trial;
 mod words;
 
@@ -26,6 +27,8 @@ mod tests_errors;
 #[cfg(test)]
 mod tests_images;
 #[cfg(test)]
+mod tests_search;
+#[cfg(test)]
 mod tests_shifts;
 #[cfg(test)]
 mod tests_text;
@@ -37,6 +40,7 @@ mod tests_weights;
 pub use check::check_data;
 pub use describe::describe_trials;
 pub use error::{Problem, SpecError};
+pub use search::{search_space, SearchSpace};
 pub use trial::*;
 
 use std::path::{Path, PathBuf};
@@ -53,8 +57,11 @@ pub struct Grid {
     pub spec_yaml: String,
     /// Expanded, de-duplicated (by equal config) trials: the cartesian product in axis order
     /// backbone, freeze, train_per_class, shift, schedule, optimizer, epochs, batch_size, seed
-    /// (seed innermost), then the scratch baselines (if any) in the same order.
+    /// (seed innermost); with `search:`, that product for sample 0, then for sample 1, ...; then
+    /// the baselines (if any) in the same order.
     pub trials: Vec<TrialSpec>,
+    /// The grid's `search:`, if any.
+    pub search: Option<SearchSpace>,
 }
 
 /// Reads, parses, validates and expands a grid file.
@@ -121,6 +128,7 @@ pub fn parse_grid(path: &Path, yaml: &str, catalog: &dyn ClassCatalog) -> Result
         spec_path: path.to_path_buf(),
         spec_yaml: yaml.to_string(),
         trials,
+        search: parsed.search,
     })
 }
 

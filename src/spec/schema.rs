@@ -45,6 +45,7 @@ mod default {
         label_column = "label";
         text_column = "text";
         on_bad_file = "error";
+        search_method = "random";
     }
 }
 
@@ -81,6 +82,30 @@ pub(crate) struct RawGrid {
     pub zip: Field,
     pub exclude: Field,
     pub report: Field,
+    pub search: Field,
+}
+
+/// `search:`, sampled configurations (see [`super::search`]).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawSearch {
+    #[serde(default = "default::search_method")]
+    pub method: Value,
+    pub trials: Field,
+    #[serde(default = "default::seed")]
+    pub seed: Value,
+    pub space: Field,
+}
+
+/// One parameter's distribution in `search.space`: exactly one of these keys, e.g.
+/// `{log_uniform: [1.0e-4, 0.1]}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RawDistribution {
+    LogUniform(Value),
+    Uniform(Value),
+    Int(Value),
+    Choice(Value),
 }
 
 /// `source:`, the pretraining task.

@@ -1,6 +1,7 @@
 //! The parsed grid before expansion: axes, zip groups, exclude rules.
 
 use super::super::error::Seg;
+use super::super::search::SearchSpace;
 use super::super::trial::*;
 
 /// A value of an axis together with where it was written.
@@ -140,4 +141,6 @@ pub(crate) struct Parsed {
     pub zips: Vec<ZipGroup>,
     pub excludes: Vec<Exclude>,
     pub excludes_path: Vec<Seg>,
+    /// `search:`: samples combined with every crossed trial.
+    pub search: Option<SearchSpace>,
 }

@@ -299,6 +299,10 @@ impl Parser<'_> {
             (Some(_), None) => None,
         };
         let baselines = self.baselines(&g.baselines);
+        let search = match g.search.given() {
+            None => Some(None),
+            Some(v) => self.search(v, &key(root, "search")).map(Some),
+        };
         if let Some(v) = g.report.given() {
             super::super::report::check_report(self.diag, v, &key(root, "report"));
         }
@@ -344,6 +348,7 @@ impl Parser<'_> {
             zips: zips?,
             excludes: excludes?,
             excludes_path,
+            search: search?,
         })
     }
 }

@@ -15,6 +15,7 @@ mod combine;
 mod dataset;
 mod grid;
 mod schedule;
+mod search;
 mod task;
 mod text;
 mod values;
