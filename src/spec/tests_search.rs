@@ -383,3 +383,20 @@ fn sampled_parameters_that_clash_with_the_grid_are_reported() {
         "{e}"
     );
 }
+
+#[test]
+fn a_sampled_size_above_the_pool_is_reported_at_its_space_entry() {
+    let g = grid(&searched(
+        "random",
+        8,
+        "    train_per_class: {choice: [10, 900]}\n",
+    ));
+    let e = check_data(&g, &mut |_| Ok((0..10).map(|l| (l, 800)).collect())).unwrap_err();
+    let p = find(&e, "search.space.train_per_class");
+    assert!(
+        p.message
+            .starts_with("900 training examples per class requested, but label 5 has only 800"),
+        "{e}"
+    );
+    assert_eq!(p.line, Some(18), "{e}");
+}
