@@ -1,13 +1,16 @@
 //! The search section, for a sweep that searches (`search:` sampling, `early_stop:` pruning) or
-//! whose best configuration was confirmed (`thaw run --confirm-best`): the best so far against
-//! training time ([`progress`]), and the best configuration chosen on validation with its test
+//! whose best configuration was confirmed (`thaw run --confirm-best`): what was searched, each
+//! sampled parameter against the metric ([`axes`]), the best so far against training time
+//! ([`progress`]), and the best configuration chosen on validation with its test
 //! accuracy over its seeds and over fresh ones ([`best`]).
 
+mod axes;
 mod best;
 mod progress;
 
 use crate::report::context::Ctx;
-use crate::report::page::Cell;
+use crate::report::page::{Cell, Output};
+use crate::spec::search::search_space;
 use crate::track::best::CONFIRM_SUFFIX;
 use anyhow::Result;
 
@@ -22,6 +25,18 @@ pub fn search(ctx: &Ctx) -> Result<Option<Cell>> {
     }
     let mut inputs = Vec::new();
     let mut outputs = Vec::new();
+    if let Some(space) = search_space(&ctx.sweep.spec_yaml) {
+        outputs.push(Output::Text {
+            text: format!(
+                "Searched: {}; every sample crossed with the grid's other axes.",
+                space.summary()
+            ),
+        });
+        if let Some((input, charts)) = axes::scatters(ctx, &space)? {
+            inputs.push(input);
+            outputs.extend(charts);
+        }
+    }
     if let Some((input, chart)) = progress::progress(ctx)? {
         inputs.push(input);
         outputs.push(chart);
@@ -30,7 +45,10 @@ pub fn search(ctx: &Ctx) -> Result<Option<Cell>> {
         inputs.extend(sql);
         outputs.extend(more);
     }
-    if outputs.is_empty() {
+    if !outputs
+        .iter()
+        .any(|o| matches!(o, Output::Chart { .. } | Output::Table(_)))
+    {
         return Ok(None);
     }
     Ok(Some(Cell {
