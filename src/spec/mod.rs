@@ -8,6 +8,7 @@ mod backbone;
 mod check;
 mod dataset;
 mod describe;
+pub mod early_stop;
 mod error;
 mod expand;
 mod keys;
@@ -55,6 +56,9 @@ pub struct Grid {
     /// backbone, freeze, train_per_class, shift, schedule, optimizer, epochs, batch_size, seed
     /// (seed innermost), then the scratch baselines (if any) in the same order.
     pub trials: Vec<TrialSpec>,
+    /// `early_stop:`: stop hopeless trials at rungs (a run-level setting, not part of any
+    /// trial's key).
+    pub early_stop: Option<early_stop::EarlyStop>,
 }
 
 /// Reads, parses, validates and expands a grid file.
@@ -121,6 +125,7 @@ pub fn parse_grid(path: &Path, yaml: &str, catalog: &dyn ClassCatalog) -> Result
         spec_path: path.to_path_buf(),
         spec_yaml: yaml.to_string(),
         trials,
+        early_stop: parsed.early_stop,
     })
 }
 

@@ -81,6 +81,7 @@ pub(crate) struct RawGrid {
     pub zip: Field,
     pub exclude: Field,
     pub report: Field,
+    pub early_stop: Field,
 }
 
 /// `source:`, the pretraining task.
@@ -334,6 +335,25 @@ pub(crate) struct RawAugment {
     pub hue: Value,
     #[serde(default = "default::zero_f")]
     pub grayscale: Value,
+}
+
+/// `early_stop:`, stopping hopeless trials early (see [`super::early_stop`]).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawEarlyStop {
+    pub method: Field,
+    pub metric: Field,
+    pub min_epochs: Field,
+    pub reduction_factor: Field,
+    pub max_epochs: Field,
+    pub baselines: Field,
+}
+
+/// `early_stop.method:` names.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EarlyStopMethod {
+    Asha,
 }
 
 /// `baselines:` entries.

@@ -119,7 +119,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
             scalar(&db, "PRAGMA user_version"),
             Value::Integer(SCHEMA_VERSION)
         );
-        assert_eq!(SCHEMA_VERSION, 8);
+        assert_eq!(SCHEMA_VERSION, 9);
         assert_eq!(
             scalar(&db, "PRAGMA journal_mode"),
             Value::Text("wal".into())
@@ -513,3 +513,6 @@ mod classes;
 
 #[path = "tests_notes.rs"]
 mod notes;
+
+#[path = "tests_rungs.rs"]
+mod rungs;

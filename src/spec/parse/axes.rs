@@ -140,4 +140,6 @@ pub(crate) struct Parsed {
     pub zips: Vec<ZipGroup>,
     pub excludes: Vec<Exclude>,
     pub excludes_path: Vec<Seg>,
+    /// `early_stop:`.
+    pub early_stop: Option<super::super::early_stop::EarlyStop>,
 }
