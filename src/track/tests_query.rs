@@ -68,7 +68,7 @@ fn query_returns_rows() {
         ]]
     );
     let r = query_readonly(&path, "PRAGMA user_version").unwrap();
-    assert_eq!(r.rows, vec![vec![Value::Integer(8)]]);
+    assert_eq!(r.rows, vec![vec![Value::Integer(SCHEMA_VERSION)]]);
     assert!(query_readonly(&path, "  ").is_err());
     let err = format!(
         "{:#}",
