@@ -241,7 +241,10 @@ fn a_trial_resumed_or_restarted_after_its_rung_decision_decides_the_same_without
     // The report's trial table and the trial's page say so.
     let reports = dir.path().join("reports/asha");
     let page = std::fs::read_to_string(reports.join("index.html")).unwrap();
-    assert!(page.contains("status-pruned"), "the trial table shows pruned trials");
+    assert!(
+        page.contains("status-pruned"),
+        "the trial table shows pruned trials"
+    );
     let trial_page = reports.join(format!("trials/{}.html", key(pruned[0])));
     let trial_page = std::fs::read_to_string(trial_page).unwrap();
     assert!(

@@ -109,3 +109,36 @@ fn baselines_and_superseded_trials_are_not_compared_and_a_pruned_trial_is_not_cl
     let overview = db.sweep_overview().unwrap();
     assert_eq!(overview[0].count(TrialStatus::Pruned), 1);
 }
+
+#[test]
+fn a_merge_carries_the_rung_decisions_with_their_trial() {
+    let (d, db, _sid, ids) = sweep();
+    db.decide_rung(ids[0], 1, 1, 0.5, &asha(false)).unwrap();
+    db.decide_rung(ids[1], 1, 1, 0.4, &asha(false)).unwrap();
+    db.finish_trial(ids[1], TrialStatus::Pruned, None).unwrap();
+    let shard = db.path().to_path_buf();
+    drop(db);
+    let dest = d.path().join("merged.db");
+    merge_shards(&dest, &[shard], None).unwrap();
+    let merged = Db::open(&dest).unwrap();
+    let rows: Vec<(String, i64, String)> = {
+        let mut stmt = merged
+            .connection()
+            .prepare(
+                "SELECT t.key, r.rung, r.decision || ' ' || t.status FROM rung_decisions r
+                 JOIN trials t ON t.id = r.trial_id ORDER BY t.key",
+            )
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert_eq!(
+        rows,
+        [
+            ("a".to_string(), 1, "continue running".to_string()),
+            ("b".to_string(), 1, "stop pruned".to_string())
+        ]
+    );
+}
