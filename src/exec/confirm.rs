@@ -55,6 +55,9 @@ pub(super) fn confirmation(
             planned.grid.spec_yaml
         ),
         trials,
+        // Every trial of a confirmation runs to its last epoch: it is the estimate.
+        early_stop: None,
+        search: None,
         ..planned.grid.clone()
     };
     let line = format!(

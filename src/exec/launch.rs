@@ -348,11 +348,12 @@ fn run_workers(
 /// The summary lines of one sweep run in this process.
 fn print_summary(summary: &RunSummary) {
     println!(
-        "sweep {}: {} trials; {} already done, {} completed now, {} failed, {} diverged, {} interrupted",
+        "sweep {}: {} trials; {} already done, {} completed now, {} pruned, {} failed, {} diverged, {} interrupted",
         summary.sweep,
         summary.total,
         summary.skipped,
         summary.completed,
+        summary.pruned,
         summary.failed,
         summary.diverged,
         summary.interrupted
@@ -360,7 +361,7 @@ fn print_summary(summary: &RunSummary) {
     if let Some(report) = &summary.report {
         println!("report: {}", report.display());
     }
-    if summary.completed + summary.failed + summary.diverged > 0 {
+    if summary.completed + summary.pruned + summary.failed + summary.diverged > 0 {
         let wall = summary.wall.as_secs_f64();
         let kept = summary.bookkeeping.as_secs_f64();
         println!(

@@ -30,6 +30,8 @@ pub mod pool;
 #[cfg(feature = "train")]
 pub mod prepare;
 #[cfg(feature = "train")]
+mod pruning;
+#[cfg(feature = "train")]
 pub mod sweep;
 #[cfg(feature = "train")]
 mod trainer;

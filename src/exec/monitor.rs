@@ -93,7 +93,7 @@ pub fn watch(pool: &mut Pool, db: &Path, sweeps: &[PlannedSweep]) -> Result<()> 
 fn is_finished(status: TrialStatus) -> bool {
     matches!(
         status,
-        TrialStatus::Completed | TrialStatus::Failed | TrialStatus::Diverged
+        TrialStatus::Completed | TrialStatus::Pruned | TrialStatus::Failed | TrialStatus::Diverged
     )
 }
 

@@ -31,6 +31,8 @@ pub struct RunOutcome {
     /// Trials of the run.
     pub total: usize,
     pub completed: usize,
+    /// Stopped early at a rung by `early_stop:` (finished, like completed ones).
+    pub pruned: usize,
     /// Held by another live runner (another `thaw run` on the same database).
     pub running_elsewhere: usize,
     /// Failed and diverged trials, in grid order.
@@ -86,6 +88,7 @@ impl RunOutcome {
                 };
                 match status {
                     TrialStatus::Completed => out.completed += 1,
+                    TrialStatus::Pruned => out.pruned += 1,
                     TrialStatus::Failed | TrialStatus::Diverged => out.failed.push(unfinished),
                     TrialStatus::Running
                         if !rules.allows(status, runner.as_deref(), heartbeat.as_deref()) =>

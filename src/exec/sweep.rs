@@ -79,7 +79,7 @@ pub struct RunSummary {
     pub sweep: String,
     /// Trials in the grid.
     pub total: usize,
-    /// Trials already completed before this run.
+    /// Trials already completed (or pruned) before this run.
     pub skipped: usize,
     /// Trials this run completed, failed and saw diverge.
     pub completed: usize,
@@ -87,6 +87,8 @@ pub struct RunSummary {
     pub diverged: usize,
     /// Trials stopped by Ctrl-C, checkpointed for a resume.
     pub interrupted: usize,
+    /// Trials this run stopped early at a rung (`early_stop:`).
+    pub pruned: usize,
     /// Trials another runner holds (or failed ones not retried).
     pub left_to_others: usize,
     /// Time spent on bookkeeping: database writes, epoch checkpoints and report renders.
@@ -120,7 +122,12 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
     let todo: Vec<&PlannedTrial> = planned
         .trials
         .iter()
-        .filter(|t| statuses.get(&t.key) != Some(&TrialStatus::Completed))
+        .filter(|t| {
+            !matches!(
+                statuses.get(&t.key),
+                Some(TrialStatus::Completed | TrialStatus::Pruned)
+            )
+        })
         .filter(|t| !registration.outdated.contains_key(&t.key))
         .collect();
     let environment = if todo.is_empty() {
@@ -187,7 +194,12 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         progress.start_trial(&label, trial.epochs);
         let heartbeat = runner::Heartbeat::start(&opts.db_path, claim.trial_id, &runner);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            trainer.run_trial(key, trial, claim.trial_id, &checkpoint, &mut progress)
+            trainer.run_trial(
+                (key, trial, claim.trial_id),
+                grid.early_stop.as_ref(),
+                &checkpoint,
+                &mut progress,
+            )
         }))
         .unwrap_or_else(|panic| Err(anyhow::anyhow!("{}", panic_text(&panic))));
         drop(heartbeat);
@@ -257,6 +269,14 @@ fn settle(
                 TrialStatus::Diverged,
                 Some(msg),
                 format!("diverged in epoch {epoch}"),
+            )
+        }
+        Ok(FitOutcome::Pruned { epoch }) => {
+            summary.pruned += 1;
+            (
+                TrialStatus::Pruned,
+                None,
+                format!("pruned after epoch {epoch}"),
             )
         }
         Ok(FitOutcome::Interrupted { epoch }) => {

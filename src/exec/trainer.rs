@@ -4,15 +4,19 @@
 
 use super::plan::load;
 use super::progress::Progress;
+use super::pruning::{self, TrialRungs};
 use super::sweep::RunOptions;
 use super::{interrupt, keep};
 use crate::data::{self, TaskData, TensorSet};
 use crate::metrics::Confusion;
 use crate::model::{Network, TextTokenizer};
+use crate::spec::early_stop::EarlyStop;
 use crate::spec::{DatasetSource, Shift, SourceObjective, TrialSpec};
 use crate::track::{Db, DomainRow};
 use crate::train::features::FeatureCache;
-use crate::train::{self, analysis, pretrain, EpochControl, FinalLogits, FitOutcome};
+use crate::train::{
+    self, analysis, checkpoint as saved, pretrain, EpochControl, FinalLogits, FitOutcome,
+};
 use anyhow::{Context, Result};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -173,16 +177,29 @@ impl<'a> TrialRunner<'a> {
         Ok(&self.source_tests[&id])
     }
 
-    /// Trains trial `key` to its end (or interruption); with `--keep best`, a completed trial's
-    /// final network is saved as a candidate for the kept models.
+    /// Trains trial `key` to its end (or interruption, or a stop by `early_stop`); with
+    /// `--keep best`, a completed trial's final network is saved as a candidate for the kept
+    /// models.
     pub(super) fn run_trial(
         &mut self,
-        key: &str,
-        trial: &TrialSpec,
-        trial_id: i64,
+        (key, trial, trial_id): (&str, &TrialSpec, i64),
+        early_stop: Option<&EarlyStop>,
         checkpoint: &Path,
         progress: &mut Progress,
     ) -> Result<FitOutcome> {
+        // Resumed past a rung that stopped it (stopped, then killed before settling).
+        let resumed_after = saved::saved_position(checkpoint).map_or(0, |at| at.epoch);
+        let mut rungs = TrialRungs::new(early_stop, self.db, trial_id, trial, resumed_after);
+        if let Some(stop) = (rungs.as_ref())
+            .map(|_| self.db.recorded_stop(trial_id, resumed_after as i64))
+            .transpose()?
+            .flatten()
+        {
+            progress.println(&pruning::describe_stop(&stop));
+            return Ok(FitOutcome::Pruned {
+                epoch: resumed_after,
+            });
+        }
         let opts = self.opts;
         let device = opts.device;
         let db = self.db;
@@ -278,6 +295,14 @@ impl<'a> TrialRunner<'a> {
             let val_acc = metrics.iter().find(|(n, _)| n == "val_acc").map(|m| m.1);
             if epoch > 0 {
                 progress.epoch(epoch, epochs, val_acc);
+            }
+            let stop = match rungs.as_mut() {
+                Some(r) => r.after_epoch(epoch, metrics)?,
+                None => None,
+            };
+            if let Some(stop) = stop {
+                progress.println(&pruning::describe_stop(&stop));
+                return Ok(EpochControl::Prune);
             }
             Ok(if interrupt::requested() {
                 EpochControl::Stop

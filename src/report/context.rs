@@ -92,6 +92,7 @@ impl<'a> Ctx<'a> {
             if total == 1 { "" } else { "s" }
         );
         for status in [
+            TrialStatus::Pruned,
             TrialStatus::Running,
             TrialStatus::Failed,
             TrialStatus::Diverged,

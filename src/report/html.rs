@@ -75,8 +75,9 @@ pub struct IndexRow {
 }
 
 /// Trial statuses, in the order of the index page's columns.
-pub const STATUSES: [TrialStatus; 6] = [
+pub const STATUSES: [TrialStatus; 7] = [
     TrialStatus::Completed,
+    TrialStatus::Pruned,
     TrialStatus::Running,
     TrialStatus::Pending,
     TrialStatus::Failed,

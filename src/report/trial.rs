@@ -41,6 +41,8 @@ pub(crate) struct TrialData {
     /// Its tags, sorted, and its notes (created_at, text), oldest first.
     pub tags: Vec<String>,
     pub notes: Vec<(String, String)>,
+    /// For a pruned trial, the rung decision that stopped it, in words.
+    pub stop: Option<String>,
 }
 
 /// The file name of a trial's page.
@@ -80,6 +82,7 @@ pub(crate) fn load(
                 confusion: TestConfusion::default(),
                 tags: Vec::new(),
                 notes: Vec::new(),
+                stop: None,
             };
             Ok((r.get(0)?, t))
         })?
@@ -93,6 +96,9 @@ pub(crate) fn load(
     let notes = crate::track::notes::notes(conn, sweep)?;
     let mut out = Vec::new();
     for (id, mut t) in rows {
+        if t.status == TrialStatus::Pruned {
+            t.stop = stop_of(conn, id)?;
+        }
         let own = |k: &Option<String>| k.as_deref() == Some(t.key.as_str());
         t.tags = tags
             .iter()
@@ -218,7 +224,10 @@ pub(crate) fn render_all(
 
 fn render_one(tpl: &Templates, sweep: &str, generated_at: &str, t: &TrialData) -> Result<String> {
     let cells = super::trial_cells::build_cells(sweep, t)?;
-    let status_line = format!("status {}", t.status);
+    let status_line = match &t.stop {
+        Some(stop) => format!("status {}: {stop}", t.status),
+        None => format!("status {}", t.status),
+    };
     tpl.trial(&TrialPage {
         sweep,
         key: &t.key,
@@ -227,4 +236,33 @@ fn render_one(tpl: &Templates, sweep: &str, generated_at: &str, t: &TrialData) -
         stamp: &t.stamp,
         cells: &cells,
     })
+}
+
+/// The rung decision that stopped trial `id` (`early_stop:`), in words.
+fn stop_of(conn: &Connection, id: i64) -> Result<Option<String>> {
+    let stop = conn.query_row(
+        "SELECT rung, epoch, metric, value, compared, cutoff FROM rung_decisions
+         WHERE trial_id = ?1 AND decision = 'stop' ORDER BY rung LIMIT 1",
+        [id],
+        |r| {
+            let number = |i: usize| -> rusqlite::Result<String> {
+                let v: Option<f64> = r.get(i)?;
+                Ok(v.map_or("not finite".into(), |v| format!("{v:.4}")))
+            };
+            Ok(format!(
+                "stopped at rung epoch {} (measured at epoch {}): {} {} against the cutoff {} of {} trials",
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                number(3)?,
+                number(5)?,
+                r.get::<_, i64>(4)?
+            ))
+        },
+    );
+    match stop {
+        Ok(s) => Ok(Some(s)),
+        Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+        Err(e) => Err(e).context("reading the rung decision that stopped a trial"),
+    }
 }

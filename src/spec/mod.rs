@@ -8,6 +8,7 @@ mod backbone;
 mod check;
 mod dataset;
 mod describe;
+pub mod early_stop;
 mod error;
 mod expand;
 mod keys;
@@ -62,6 +63,9 @@ pub struct Grid {
     pub trials: Vec<TrialSpec>,
     /// The grid's `search:`, if any.
     pub search: Option<SearchSpace>,
+    /// `early_stop:`: stop hopeless trials at rungs (a run-level setting, not part of any
+    /// trial's key).
+    pub early_stop: Option<early_stop::EarlyStop>,
 }
 
 /// Reads, parses, validates and expands a grid file.
@@ -129,6 +133,7 @@ pub fn parse_grid(path: &Path, yaml: &str, catalog: &dyn ClassCatalog) -> Result
         spec_yaml: yaml.to_string(),
         trials,
         search: parsed.search,
+        early_stop: parsed.early_stop,
     })
 }
 

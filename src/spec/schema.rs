@@ -83,6 +83,7 @@ pub(crate) struct RawGrid {
     pub exclude: Field,
     pub report: Field,
     pub search: Field,
+    pub early_stop: Field,
 }
 
 /// `search:`, sampled configurations (see [`super::search`]).
@@ -359,6 +360,25 @@ pub(crate) struct RawAugment {
     pub hue: Value,
     #[serde(default = "default::zero_f")]
     pub grayscale: Value,
+}
+
+/// `early_stop:`, stopping hopeless trials early (see [`super::early_stop`]).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawEarlyStop {
+    pub method: Field,
+    pub metric: Field,
+    pub min_epochs: Field,
+    pub reduction_factor: Field,
+    pub max_epochs: Field,
+    pub baselines: Field,
+}
+
+/// `early_stop.method:` names.
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum EarlyStopMethod {
+    Asha,
 }
 
 /// `baselines:` entries.

@@ -33,7 +33,7 @@ const SHARED_TABLES: [&str; 4] = [
 
 /// Tables of rows belonging to one trial (`trial_id` first): a trial whose shard record wins
 /// takes that shard's rows of each, replacing its own.
-const TRIAL_TABLES: [&str; 3] = ["metrics", "trial_classes", "confusion"];
+const TRIAL_TABLES: [&str; 4] = ["metrics", "trial_classes", "confusion", "rung_decisions"];
 
 /// Tables of rows belonging to one sweep (`sweep_id` first), identified by their content: a
 /// shard's row is inserted, its sweep id mapped, unless the destination holds its key.
@@ -204,7 +204,7 @@ fn open_shard(path: &Path, expected: Option<&[String]>) -> Result<Connection> {
 }
 
 /// How advanced a trial's record is, compared in order (the greater wins a merge): its status
-/// (completed 4 > failed = diverged 3 > interrupted 2 > running 1 > pending 0), its last epoch
+/// (completed = pruned 4 > failed = diverged 3 > interrupted 2 > running 1 > pending 0), its last epoch
 /// with metrics (-1: none), its number of metric rows, and the later of `finished_at` and
 /// `heartbeat_at` (RFC 3339 UTC, ordered as text; '' when neither is set).
 type Rank = (i64, i64, i64, String);
@@ -212,7 +212,7 @@ type Rank = (i64, i64, i64, String);
 /// `SELECT` terms giving the id and the [`Rank`] of trial `t`, whose heartbeat is `heartbeat`.
 fn rank_sql(heartbeat: &str) -> String {
     format!(
-        "t.id, CASE t.status WHEN 'completed' THEN 4 WHEN 'failed' THEN 3 WHEN 'diverged' THEN 3
+        "t.id, CASE t.status WHEN 'completed' THEN 4 WHEN 'pruned' THEN 4 WHEN 'failed' THEN 3 WHEN 'diverged' THEN 3
              WHEN 'interrupted' THEN 2 WHEN 'running' THEN 1 ELSE 0 END,
          (SELECT coalesce(MAX(epoch), -1) FROM metrics m WHERE m.trial_id = t.id),
          (SELECT count(*) FROM metrics m WHERE m.trial_id = t.id),

@@ -22,7 +22,7 @@ pub use query::{
 pub use schema::SCHEMA_VERSION;
 pub use writer::{
     ClaimRules, Claimed, Db, DomainRow, Environment, GridTrials, KeepCandidate, KeptModel,
-    Registration, Removal, SweepOverview, KEEP_METRICS,
+    Registration, Removal, RungDecision, SweepOverview, KEEP_METRICS,
 };
 
 use std::fmt;
@@ -43,17 +43,21 @@ pub enum TrialStatus {
     Diverged,
     /// Stopped by the user (Ctrl-C) or a runner shutdown.
     Interrupted,
+    /// Stopped early at a rung by `early_stop:` (its epochs up to there are kept); finished,
+    /// never rerun.
+    Pruned,
 }
 
 impl TrialStatus {
     /// Every status, in life-cycle order.
-    pub const ALL: [TrialStatus; 6] = [
+    pub const ALL: [TrialStatus; 7] = [
         TrialStatus::Pending,
         TrialStatus::Running,
         TrialStatus::Completed,
         TrialStatus::Failed,
         TrialStatus::Diverged,
         TrialStatus::Interrupted,
+        TrialStatus::Pruned,
     ];
 
     /// The name stored in the database.
@@ -65,6 +69,7 @@ impl TrialStatus {
             TrialStatus::Failed => "failed",
             TrialStatus::Diverged => "diverged",
             TrialStatus::Interrupted => "interrupted",
+            TrialStatus::Pruned => "pruned",
         }
     }
 }
@@ -77,7 +82,7 @@ impl fmt::Display for TrialStatus {
 
 /// Error for a status name the database should never hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown trial status \"{0}\" (expected pending, running, completed, failed, diverged or interrupted)")]
+#[error("unknown trial status \"{0}\" (expected pending, running, completed, failed, diverged, interrupted or pruned)")]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for TrialStatus {

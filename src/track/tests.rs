@@ -119,7 +119,7 @@ fn open_creates_schema_and_reopen_is_idempotent() {
             scalar(&db, "PRAGMA user_version"),
             Value::Integer(SCHEMA_VERSION)
         );
-        assert_eq!(SCHEMA_VERSION, 8);
+        assert_eq!(SCHEMA_VERSION, 9);
         assert_eq!(
             scalar(&db, "PRAGMA journal_mode"),
             Value::Text("wal".into())
@@ -188,7 +188,10 @@ fn newer_schema_is_rejected() {
         .pragma_update(None, "user_version", 99)
         .unwrap();
     let err = refusal(&path);
-    assert!(err.contains("newer thaw (schema 99 > 8)"), "{err}");
+    assert!(
+        err.contains(&format!("newer thaw (schema 99 > {SCHEMA_VERSION})")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -513,3 +516,6 @@ mod classes;
 
 #[path = "tests_notes.rs"]
 mod notes;
+
+#[path = "tests_rungs.rs"]
+mod rungs;

@@ -39,7 +39,10 @@ fn query_refuses_writes() {
     assert_refused(&path, "CREATE TABLE x (a)");
     assert_refused(&path, "VACUUM");
     let db = Db::open(&path).unwrap();
-    assert_eq!(scalar(&db, "PRAGMA user_version"), Value::Integer(8));
+    assert_eq!(
+        scalar(&db, "PRAGMA user_version"),
+        Value::Integer(SCHEMA_VERSION)
+    );
     assert_eq!(
         scalar(&db, "SELECT count(*) FROM trials WHERE status='pending'"),
         Value::Integer(1)
@@ -65,7 +68,7 @@ fn query_returns_rows() {
         ]]
     );
     let r = query_readonly(&path, "PRAGMA user_version").unwrap();
-    assert_eq!(r.rows, vec![vec![Value::Integer(8)]]);
+    assert_eq!(r.rows, vec![vec![Value::Integer(SCHEMA_VERSION)]]);
     assert!(query_readonly(&path, "  ").is_err());
     let err = format!(
         "{:#}",

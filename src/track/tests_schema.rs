@@ -15,7 +15,8 @@ fn released_views(version: i64) -> &'static str {
         5 => include_str!("../../tests/fixtures/released_views/released_views_v5.sql"),
         6 => include_str!("../../tests/fixtures/released_views/released_views_v6.sql"),
         7 => include_str!("../../tests/fixtures/released_views/released_views_v7.sql"),
-        8 => VIEWS,
+        8 => include_str!("../../tests/fixtures/released_views/released_views_v8.sql"),
+        9 => VIEWS,
         _ => unreachable!("no release at version {version}"),
     }
 }
@@ -196,4 +197,62 @@ fn every_metric_name_the_views_read_is_in_the_registry() {
             "views.sql reads `{name}`, which the metric registry does not know"
         );
     }
+}
+
+/// Version 9 widens the CHECK of `trials.status` to `pruned` by editing the table's schema
+/// text: every trial and metric of a version-8 database stays, foreign keys and integrity hold,
+/// and a connection opened before the upgrade sees the new constraint.
+#[test]
+fn version_9_accepts_pruned_and_keeps_every_trial_and_metric() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v8.db");
+    let old = create_released(&path, 8);
+    insert_rows(&old);
+    let before = contents(&old);
+    let count = |c: &Connection, sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count(&old, "SELECT count(*) FROM metrics"), 42);
+    let refused = old.execute("UPDATE trials SET status = 'pruned' WHERE id = 1", []);
+    assert!(refused.is_err(), "version 8 refuses pruned");
+    let db = Db::open(&path).unwrap();
+    let conn = db.connection();
+    assert_eq!(user_version(conn).unwrap(), 9);
+    let after = contents(conn);
+    assert_eq!(
+        after[3..],
+        before[3..],
+        "sweeps, trials and metrics unchanged"
+    );
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    assert_eq!(
+        count(conn, "SELECT count(*) FROM pragma_foreign_key_check"),
+        0
+    );
+    conn.execute("UPDATE trials SET status = 'pruned' WHERE id = 1", [])
+        .unwrap();
+    assert!(conn
+        .execute("UPDATE trials SET status = 'stopped' WHERE id = 2", [])
+        .is_err());
+    // The connection opened before the upgrade reloads the schema too.
+    old.execute("UPDATE trials SET status = 'pruned' WHERE id = 2", [])
+        .unwrap();
+    assert_eq!(
+        count(conn, "SELECT count(*) FROM trials WHERE status = 'pruned'"),
+        2
+    );
+    assert_eq!(count(conn, "SELECT count(*) FROM metrics"), 42);
+    drop(db);
+    // Reopening applies nothing twice.
+    let again = Db::open(&path).unwrap();
+    let sql: String = again
+        .connection()
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'trials'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(sql.matches("'pruned'").count(), 1, "{sql}");
 }

@@ -9,7 +9,7 @@
 //! (metrics, splits, domain distances, pretrained checkpoints) in `record.rs`, its per-class
 //! results in `classes.rs`, the report's findings in `findings.rs`, notes and tags in
 //! `notes.rs`, the models `--keep best` keeps in `kept.rs`, the runners' environments in
-//! `environment.rs`.
+//! `environment.rs`, early stopping's rung decisions in `rungs.rs`.
 
 mod claims;
 mod classes;
@@ -20,6 +20,7 @@ mod notes;
 mod record;
 pub(crate) mod registration;
 mod removal;
+mod rungs;
 
 pub use claims::{ClaimRules, Claimed};
 pub use environment::Environment;
@@ -27,6 +28,7 @@ pub use kept::{KeepCandidate, KeptModel, KEEP_METRICS};
 pub use record::DomainRow;
 pub use registration::{GridTrials, Registration};
 pub use removal::Removal;
+pub use rungs::RungDecision;
 
 use super::schema;
 use super::TrialStatus;
@@ -60,6 +62,7 @@ pub struct SweepOverview {
     pub failed: i64,
     pub diverged: i64,
     pub interrupted: i64,
+    pub pruned: i64,
     /// The current grid version.
     pub version: i64,
     /// Trials of the current grid recorded under another training semantics than this thaw's.
@@ -78,6 +81,7 @@ impl SweepOverview {
             TrialStatus::Failed => self.failed,
             TrialStatus::Diverged => self.diverged,
             TrialStatus::Interrupted => self.interrupted,
+            TrialStatus::Pruned => self.pruned,
         }
     }
 }
@@ -243,6 +247,7 @@ impl Db {
                     coalesce(sum(t.status = 'failed'), 0),
                     coalesce(sum(t.status = 'diverged'), 0),
                     coalesce(sum(t.status = 'interrupted'), 0),
+                    coalesce(sum(t.status = 'pruned'), 0),
                     s.version,
                     coalesce(sum(t.id IS NOT NULL AND t.semantics IS NOT ?1), 0),
                     (SELECT count(*) FROM trials o
@@ -263,9 +268,10 @@ impl Db {
                 failed: r.get(8)?,
                 diverged: r.get(9)?,
                 interrupted: r.get(10)?,
-                version: r.get(11)?,
-                outdated: r.get(12)?,
-                superseded: r.get(13)?,
+                pruned: r.get(11)?,
+                version: r.get(12)?,
+                outdated: r.get(13)?,
+                superseded: r.get(14)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -192,8 +192,10 @@ pub fn fine_tune(
             let from = trainer.plan.trainable_from(0, frozen, n_blocks);
             before.push(trainable_params(net, from));
             inputs.evaluate(net, &mut before, options.final_logits);
-            if on_epoch(0, &before)? == EpochControl::Stop {
-                return Ok(FitOutcome::Interrupted { epoch: 0 });
+            match on_epoch(0, &before)? {
+                EpochControl::Stop => return Ok(FitOutcome::Interrupted { epoch: 0 }),
+                EpochControl::Prune => return Ok(FitOutcome::Pruned { epoch: 0 }),
+                EpochControl::Continue => {}
             }
             1
         }
@@ -230,7 +232,7 @@ pub fn fine_tune(
         let control = on_epoch(epoch, &m)?;
         let due = last_saved.elapsed() >= options.checkpoint_every
             || epoch == spec.epochs
-            || control == EpochControl::Stop;
+            || control != EpochControl::Continue;
         if let Some(path) = options.checkpoint.filter(|_| due) {
             let saving = Instant::now();
             let at = checkpoint::Position {
@@ -243,8 +245,11 @@ pub fn fine_tune(
                 total.set(total.get() + saving.elapsed());
             }
         }
-        if control == EpochControl::Stop && epoch < spec.epochs {
-            return Ok(FitOutcome::Interrupted { epoch });
+        match control {
+            _ if epoch == spec.epochs => {}
+            EpochControl::Stop => return Ok(FitOutcome::Interrupted { epoch }),
+            EpochControl::Prune => return Ok(FitOutcome::Pruned { epoch }),
+            EpochControl::Continue => {}
         }
     }
     Ok(FitOutcome::Completed)

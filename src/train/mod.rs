@@ -33,6 +33,9 @@ pub enum FitOutcome {
     Diverged { epoch: usize },
     /// Stopped on request after this epoch, checkpointed for a later resume.
     Interrupted { epoch: usize },
+    /// Stopped for good after this epoch by early stopping (checkpointed, like an
+    /// interruption, until the caller settles the trial).
+    Pruned { epoch: usize },
 }
 
 /// What the caller wants after an epoch was reported.
@@ -41,6 +44,9 @@ pub enum EpochControl {
     Continue,
     /// Stop after checkpointing this epoch (Ctrl-C).
     Stop,
+    /// Stop for good after checkpointing this epoch: early stopping decided the trial is
+    /// hopeless (before the last epoch; at the last epoch the trial completes).
+    Prune,
 }
 
 /// Batch size of evaluation passes: small enough that activations stay out of mmap-sized

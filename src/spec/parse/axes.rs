@@ -143,4 +143,6 @@ pub(crate) struct Parsed {
     pub excludes_path: Vec<Seg>,
     /// `search:`: samples combined with every crossed trial.
     pub search: Option<SearchSpace>,
+    /// `early_stop:`.
+    pub early_stop: Option<super::super::early_stop::EarlyStop>,
 }

@@ -306,6 +306,10 @@ impl Parser<'_> {
         if let Some(v) = g.report.given() {
             super::super::report::check_report(self.diag, v, &key(root, "report"));
         }
+        let early_stop = match g.early_stop.given() {
+            None => Some(None),
+            Some(v) => self.early_stop(v, &key(root, "early_stop")).map(Some),
+        };
         let zips = match g.zip.given() {
             None => Some(Vec::new()),
             Some(v) => self.zips(v, &key(root, "zip")),
@@ -332,6 +336,10 @@ impl Parser<'_> {
             }
         }
         let baselines = baselines?;
+        let early_stop = early_stop?;
+        if let Some(es) = &early_stop {
+            self.check_rungs(es, &axes.epochs, &key(root, "early_stop"));
+        }
         Some(Parsed {
             name: name?,
             description: description?,
@@ -349,6 +357,7 @@ impl Parser<'_> {
             excludes: excludes?,
             excludes_path,
             search: search?,
+            early_stop,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 mod axes;
 mod combine;
 mod dataset;
+mod early_stop;
 mod grid;
 mod schedule;
 mod search;

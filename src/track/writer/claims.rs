@@ -31,7 +31,7 @@ impl ClaimRules<'_> {
         match status {
             TrialStatus::Pending | TrialStatus::Interrupted => true,
             TrialStatus::Failed | TrialStatus::Diverged => self.retry_failed,
-            TrialStatus::Completed => false,
+            TrialStatus::Completed | TrialStatus::Pruned => false,
             TrialStatus::Running => {
                 let dead = runner.is_some_and(|r| (self.runner_is_dead)(r));
                 let stale = heartbeat

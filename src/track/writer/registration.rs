@@ -129,7 +129,7 @@ impl Db {
 /// The sweep's trial rows, oldest first.
 fn sweep_rows(tx: &Transaction<'_>, sweep_id: i64) -> Result<Vec<Row>> {
     let mut stmt = tx.prepare(
-        "SELECT key, config_json, semantics, status IN ('completed', 'diverged')
+        "SELECT key, config_json, semantics, status IN ('completed', 'diverged', 'pruned')
          FROM trials WHERE sweep_id = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([sweep_id], |r| {
