@@ -1,12 +1,14 @@
 //! The search section, for a sweep that searches (`search:` sampling, `early_stop:` pruning) or
 //! whose best configuration was confirmed (`thaw run --confirm-best`): what was searched, each
 //! sampled parameter against the metric ([`axes`]), the best so far against training time
-//! ([`progress`]), and the best configuration chosen on validation with its test
+//! ([`progress`]), the trials early stopping pruned at each rung ([`rungs`]), and the best
+//! configuration chosen on validation with its test
 //! accuracy over its seeds and over fresh ones ([`best`]).
 
 mod axes;
 mod best;
 mod progress;
+mod rungs;
 
 use crate::report::context::Ctx;
 use crate::report::page::{Cell, Output};
@@ -40,6 +42,10 @@ pub fn search(ctx: &Ctx) -> Result<Option<Cell>> {
     if let Some((input, chart)) = progress::progress(ctx)? {
         inputs.push(input);
         outputs.push(chart);
+    }
+    if let Some((input, table)) = rungs::rungs(ctx)? {
+        inputs.push(input);
+        outputs.push(table);
     }
     if let Some((sql, more)) = best::best(ctx)? {
         inputs.extend(sql);
