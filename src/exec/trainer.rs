@@ -9,7 +9,7 @@ use super::{interrupt, keep};
 use crate::data::{self, TaskData, TensorSet};
 use crate::metrics::Confusion;
 use crate::model::{Network, TextTokenizer};
-use crate::spec::{DatasetSource, Shift, SourceObjective, TrialSpec};
+use crate::spec::{DatasetSource, EvalSettings, Shift, SourceObjective, TrialSpec};
 use crate::track::{Db, DomainRow};
 use crate::train::features::FeatureCache;
 use crate::train::{self, analysis, pretrain, EpochControl, FinalLogits, FitOutcome};
@@ -19,6 +19,16 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where a trial's results go and how its epochs are evaluated.
+pub(crate) struct TrialAt<'a> {
+    /// The trial's row in the database.
+    pub trial_id: i64,
+    /// Its epoch checkpoint (resumed from when it holds a position).
+    pub checkpoint: &'a Path,
+    /// The sweep's `eval:` setting.
+    pub eval: EvalSettings,
+}
 
 /// Trains trials, reusing pretrained checkpoints and source test sets across them.
 pub(crate) struct TrialRunner<'a> {
@@ -179,10 +189,10 @@ impl<'a> TrialRunner<'a> {
         &mut self,
         key: &str,
         trial: &TrialSpec,
-        trial_id: i64,
-        checkpoint: &Path,
+        at: &TrialAt<'_>,
         progress: &mut Progress,
     ) -> Result<FitOutcome> {
+        let (trial_id, checkpoint) = (at.trial_id, at.checkpoint);
         let opts = self.opts;
         let device = opts.device;
         let db = self.db;
@@ -270,8 +280,15 @@ impl<'a> TrialRunner<'a> {
             None
         };
         let epochs = trial.epochs;
+        let best_epoch: RefCell<Option<(usize, train::EpochMetrics)>> = RefCell::new(None);
         let on_epoch = &mut |epoch: usize, metrics: &train::EpochMetrics| {
             let writing = Instant::now();
+            // Left with the last epoch: the best epoch's full evaluation, recorded first so
+            // that a trial stopped in between redoes the last epoch and records both again.
+            if let Some((best, values)) = best_epoch.take() {
+                db.replace_subset_evaluation(trial_id, best as i64, &values)
+                    .context("cannot record the best epoch's full evaluation")?;
+            }
             db.log_epoch(trial_id, epoch as i64, metrics)
                 .context("cannot record the epoch's metrics")?;
             bookkeeping.set(bookkeeping.get() + writing.elapsed());
@@ -294,6 +311,9 @@ impl<'a> TrialRunner<'a> {
             feature_cache: Some(feature_cache),
             bookkeeping: Some(bookkeeping),
             final_logits: Some(&final_logits),
+            eval: at.eval,
+            must_evaluate: &[],
+            best_epoch: Some(&best_epoch),
         };
         let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
         if outcome == FitOutcome::Completed {

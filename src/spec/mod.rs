@@ -9,6 +9,7 @@ mod check;
 mod dataset;
 mod describe;
 mod error;
+mod eval;
 mod expand;
 mod keys;
 mod parse;
@@ -37,6 +38,7 @@ mod tests_weights;
 pub use check::check_data;
 pub use describe::describe_trials;
 pub use error::{Problem, SpecError};
+pub use eval::EvalSettings;
 pub use trial::*;
 
 use std::path::{Path, PathBuf};
@@ -55,6 +57,9 @@ pub struct Grid {
     /// backbone, freeze, train_per_class, shift, schedule, optimizer, epochs, batch_size, seed
     /// (seed innermost), then the scratch baselines (if any) in the same order.
     pub trials: Vec<TrialSpec>,
+    /// `eval:`: how fine-tuning epochs are evaluated (the same for every trial; not part of
+    /// their configurations or keys).
+    pub eval: EvalSettings,
 }
 
 /// Reads, parses, validates and expands a grid file.
@@ -121,6 +126,7 @@ pub fn parse_grid(path: &Path, yaml: &str, catalog: &dyn ClassCatalog) -> Result
         spec_path: path.to_path_buf(),
         spec_yaml: yaml.to_string(),
         trials,
+        eval: parsed.eval,
     })
 }
 

@@ -81,6 +81,17 @@ pub(crate) struct RawGrid {
     pub zip: Field,
     pub exclude: Field,
     pub report: Field,
+    /// How often and on how many examples the epochs are evaluated (not an axis, not part of
+    /// a trial's configuration).
+    pub eval: Field,
+}
+
+/// `eval:`, the per-epoch evaluation's schedule and caps.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawEval {
+    pub every: Field,
+    pub max_per_class: Field,
 }
 
 /// `source:`, the pretraining task.

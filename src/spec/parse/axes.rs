@@ -2,6 +2,7 @@
 
 use super::super::error::Seg;
 use super::super::trial::*;
+use super::super::EvalSettings;
 
 /// A value of an axis together with where it was written.
 #[derive(Clone, Debug)]
@@ -140,4 +141,6 @@ pub(crate) struct Parsed {
     pub zips: Vec<ZipGroup>,
     pub excludes: Vec<Exclude>,
     pub excludes_path: Vec<Seg>,
+    /// `eval:`.
+    pub eval: EvalSettings,
 }

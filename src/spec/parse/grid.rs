@@ -299,6 +299,7 @@ impl Parser<'_> {
             (Some(_), None) => None,
         };
         let baselines = self.baselines(&g.baselines);
+        let eval = self.eval(&g.eval);
         if let Some(v) = g.report.given() {
             super::super::report::check_report(self.diag, v, &key(root, "report"));
         }
@@ -344,6 +345,7 @@ impl Parser<'_> {
             zips: zips?,
             excludes: excludes?,
             excludes_path,
+            eval: eval?,
         })
     }
 }

@@ -13,6 +13,7 @@ use std::path::{Component, Path, PathBuf};
 mod axes;
 mod combine;
 mod dataset;
+mod eval;
 mod grid;
 mod schedule;
 mod task;
@@ -20,6 +21,7 @@ mod text;
 mod values;
 
 pub(crate) use axes::*;
+pub(crate) use eval::eval_of_yaml;
 
 /// Joins a relative path to the grid file's directory and removes `.`/`..` lexically.
 pub(crate) fn resolve_path(base_dir: &Path, p: &str) -> PathBuf {
