@@ -79,19 +79,27 @@ pub fn trial_note(metrics: &[(String, i64, f64)]) -> Option<String> {
     if subset.is_empty() && skipped.is_empty() {
         return None;
     }
-    let list = |e: &[i64]| e.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+    let list = |e: &[i64]| {
+        let joined = e.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        match e.len() {
+            1 => format!("epoch {joined}"),
+            _ => format!("epochs {joined}"),
+        }
+    };
+    let were = |e: &[i64]| if e.len() == 1 { "was" } else { "were" };
     let mut parts = Vec::new();
     if !subset.is_empty() {
         parts.push(format!(
-            "the validation, test and source values of epochs {} come from fixed per-class \
-             subsets of each split (`eval: max_per_class`)",
+            "the validation, test and source values of {} come from fixed per-class subsets \
+             of each split (`eval: max_per_class`)",
             list(&subset)
         ));
     }
     if !skipped.is_empty() {
         parts.push(format!(
-            "epochs {} were not evaluated (`eval: every`)",
-            list(&skipped)
+            "{} {} not evaluated (`eval: every`)",
+            list(&skipped),
+            were(&skipped)
         ));
     }
     Some(format!("{}. {FULL}", capitalize(&parts.join("; "))))
@@ -110,18 +118,16 @@ mod tests {
     #[test]
     fn a_trial_note_names_the_subset_and_skipped_epochs() {
         let row = |n: &str, e: i64| (n.to_string(), e, 1.0);
-        let mut m = vec![
-            row("train_loss", 1),
-            row("train_loss", 2),
-            row("train_loss", 3),
-        ];
-        m.extend([row("val_loss", 0), row("val_loss", 2), row("val_loss", 3)]);
+        let mut m: Vec<_> = (1..=3).map(|e| row("train_loss", e)).collect();
+        m.extend((0..=3).map(|e| row("val_loss", e)));
         assert_eq!(trial_note(&m), None);
-        m.push(row("train_loss", 4));
-        m.push(row("val_loss", 4));
+        m.retain(|r| r != &row("val_loss", 1));
         m.push(row("eval_subset", 2));
         let note = trial_note(&m).unwrap();
-        assert!(note.starts_with("The validation, test and source values of epochs 2 come"));
-        assert!(note.contains("epochs 1 were not evaluated"), "{note}");
+        assert!(
+            note.starts_with("The validation, test and source values of epoch 2 come"),
+            "{note}"
+        );
+        assert!(note.contains("; epoch 1 was not evaluated"), "{note}");
     }
 }

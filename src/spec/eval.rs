@@ -43,7 +43,10 @@ impl EvalSettings {
     /// Whether epoch `epoch` (0 = before fine-tuning) of a run of `epochs` epochs is
     /// evaluated: epoch 0, the last, every `every`-th, and those in `must`.
     pub fn evaluates(&self, epoch: usize, epochs: usize, must: &[usize]) -> bool {
-        epoch == 0 || epoch >= epochs || epoch % self.every.max(1) == 0 || must.contains(&epoch)
+        epoch == 0
+            || epoch >= epochs
+            || epoch.is_multiple_of(self.every.max(1))
+            || must.contains(&epoch)
     }
 
     /// The settings in words, for reports: "at most 50 examples per class of each split,
