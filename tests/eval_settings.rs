@@ -39,13 +39,11 @@ eval: {eval}
     )
 }
 
+/// Every metric of a run by (trial key, epoch, name).
+type Metrics = BTreeMap<(String, i64, String), Option<f64>>;
+
 /// Runs the grid with `eval` in a fresh folder; every metric by (key, epoch, name).
-fn run(
-    eval: &str,
-) -> (
-    tempfile::TempDir,
-    BTreeMap<(String, i64, String), Option<f64>>,
-) {
+fn run(eval: &str) -> (tempfile::TempDir, Metrics) {
     let dir = tempfile::tempdir().unwrap();
     let path = write_grid(dir.path(), "capped.yaml", &grid(eval));
     let out = thaw(
@@ -85,7 +83,7 @@ const HELD_OUT: [&str; 4] = ["val_loss", "val_acc", "test_acc", "source_acc"];
 fn capped_and_skipped_evaluations_leave_the_final_and_best_epochs_as_full_evaluation_gives() {
     let (capped_dir, capped) = run("{max_per_class: 3, every: 2}");
     let (full_dir, full) = run("{max_per_class: all}");
-    let value = |m: &BTreeMap<(String, i64, String), Option<f64>>, k: &str, e: i64, n: &str| {
+    let value = |m: &Metrics, k: &str, e: i64, n: &str| {
         m.get(&(k.to_string(), e, n.to_string())).copied().flatten()
     };
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-6;
