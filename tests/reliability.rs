@@ -83,9 +83,19 @@ fn killed_at_random_points_twenty_times_the_sweep_still_ends_exactly_like_an_uni
     // train_acc, trainable_params, the three evaluations, four block rates and the head rate;
     // pretrained trials add source_acc to each. The last epoch adds ece, ece_ts, temperature,
     // and for pretrained trials cka/<block> and weight_dist/<block>. (Timings are left out.)
+    // Epochs 1-3 are evaluated on at most 50 examples per class (the default `eval:`) and
+    // marked eval_subset, except the best of them, evaluated again on the full splits.
+    let subset_epochs: Vec<(&String, i64)> = (expected.keys())
+        .filter(|(_, _, name)| name == "eval_subset")
+        .map(|(key, epoch, _)| (key, *epoch))
+        .collect();
+    assert!(subset_epochs.iter().all(|(_, e)| (1..=3).contains(e)));
+    let per_trial = |k: &String| subset_epochs.iter().filter(|(key, _)| *key == k).count();
+    let keys: std::collections::BTreeSet<&String> = expected.keys().map(|(k, _, _)| k).collect();
+    assert!(keys.iter().all(|k| (2..=3).contains(&per_trial(k))));
     assert_eq!(
         expected.len(),
-        4 * (4 + 4 * 11 + 3) + 8 * (5 + 4 * 12 + 3 + 2 * 4)
+        4 * (4 + 4 * 11 + 3) + 8 * (5 + 4 * 12 + 3 + 2 * 4) + subset_epochs.len()
     );
 
     let (dir, grid) = setup();

@@ -47,6 +47,9 @@ fn opts<'a>(source_test: Option<&'a TensorSet>, checkpoint: Option<&'a Path>) ->
         feature_cache: None,
         bookkeeping: None,
         final_logits: None,
+        eval: EvalSettings::full(),
+        must_evaluate: &[],
+        best_epoch: None,
     }
 }
 

@@ -5,7 +5,7 @@
 use super::keep::KeepPolicy;
 use super::plan::{PlannedSweep, PlannedTrial};
 use super::progress::Progress;
-use super::trainer::TrialRunner;
+use super::trainer::{TrialAt, TrialRunner};
 use super::{interrupt, runner};
 use crate::track::{ClaimRules, Claimed, Db, TrialStatus};
 use crate::train::features::{self, CacheStats, FeatureCache};
@@ -194,12 +194,13 @@ pub fn run(planned: &PlannedSweep, opts: &RunOptions) -> Result<RunSummary> {
         progress.start_trial(&label, trial.epochs);
         let heartbeat = runner::Heartbeat::start(&opts.db_path, claim.trial_id, &runner);
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            trainer.run_trial(
-                (key, trial, claim.trial_id),
-                grid.early_stop.as_ref(),
-                &checkpoint,
-                &mut progress,
-            )
+            let at = TrialAt {
+                trial_id: claim.trial_id,
+                checkpoint: &checkpoint,
+                eval: grid.eval,
+                early_stop: grid.early_stop.as_ref(),
+            };
+            trainer.run_trial(key, trial, &at, &mut progress)
         }))
         .unwrap_or_else(|panic| Err(anyhow::anyhow!("{}", panic_text(&panic))));
         drop(heartbeat);
@@ -338,13 +339,18 @@ pub fn render(opts: &RunOptions, sweep: &str) -> Result<PathBuf> {
     )
 }
 
+/// Removes a trial's checkpoint and the best-epoch snapshot beside it.
 fn remove_checkpoint(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove checkpoint {}", path.display()))
+    for file in [path.to_path_buf(), checkpoint::best_path(path)] {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e)
+                    .with_context(|| format!("cannot remove checkpoint {}", file.display()));
+            }
+            _ => {}
         }
-        _ => Ok(()),
     }
+    Ok(())
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {

@@ -11,7 +11,7 @@ use crate::data::{self, TaskData, TensorSet};
 use crate::metrics::Confusion;
 use crate::model::{Network, TextTokenizer};
 use crate::spec::early_stop::EarlyStop;
-use crate::spec::{DatasetSource, Shift, SourceObjective, TrialSpec};
+use crate::spec::{DatasetSource, EvalSettings, Shift, SourceObjective, TrialSpec};
 use crate::track::{Db, DomainRow};
 use crate::train::features::FeatureCache;
 use crate::train::{
@@ -23,6 +23,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Where a trial's results go and how its epochs are evaluated.
+pub(crate) struct TrialAt<'a> {
+    /// The trial's row in the database.
+    pub trial_id: i64,
+    /// Its epoch checkpoint (resumed from when it holds a position).
+    pub checkpoint: &'a Path,
+    /// The sweep's `eval:` setting.
+    pub eval: EvalSettings,
+    /// The sweep's `early_stop:` setting, if any.
+    pub early_stop: Option<&'a EarlyStop>,
+}
 
 /// Trains trials, reusing pretrained checkpoints and source test sets across them.
 pub(crate) struct TrialRunner<'a> {
@@ -182,14 +194,15 @@ impl<'a> TrialRunner<'a> {
     /// models.
     pub(super) fn run_trial(
         &mut self,
-        (key, trial, trial_id): (&str, &TrialSpec, i64),
-        early_stop: Option<&EarlyStop>,
-        checkpoint: &Path,
+        key: &str,
+        trial: &TrialSpec,
+        at: &TrialAt<'_>,
         progress: &mut Progress,
     ) -> Result<FitOutcome> {
+        let (trial_id, checkpoint) = (at.trial_id, at.checkpoint);
         // Resumed past a rung that stopped it (stopped, then killed before settling).
         let resumed_after = saved::saved_position(checkpoint).map_or(0, |at| at.epoch);
-        let mut rungs = TrialRungs::new(early_stop, self.db, trial_id, trial, resumed_after);
+        let mut rungs = TrialRungs::new(at.early_stop, self.db, trial_id, trial, resumed_after);
         if let Some(stop) = (rungs.as_ref())
             .map(|_| self.db.recorded_stop(trial_id, resumed_after as i64))
             .transpose()?
@@ -200,6 +213,8 @@ impl<'a> TrialRunner<'a> {
                 epoch: resumed_after,
             });
         }
+        // Rung epochs are always evaluated, whatever `eval.every` says.
+        let rung_epochs = (at.early_stop).map_or_else(Vec::new, |e| e.trial_rungs(trial));
         let opts = self.opts;
         let device = opts.device;
         let db = self.db;
@@ -287,8 +302,15 @@ impl<'a> TrialRunner<'a> {
             None
         };
         let epochs = trial.epochs;
+        let best_epoch: RefCell<Option<(usize, train::EpochMetrics)>> = RefCell::new(None);
         let on_epoch = &mut |epoch: usize, metrics: &train::EpochMetrics| {
             let writing = Instant::now();
+            // Left with the last epoch: the best epoch's full evaluation, recorded first so
+            // that a trial stopped in between redoes the last epoch and records both again.
+            if let Some((best, values)) = best_epoch.take() {
+                db.replace_subset_evaluation(trial_id, best as i64, &values)
+                    .context("cannot record the best epoch's full evaluation")?;
+            }
             db.log_epoch(trial_id, epoch as i64, metrics)
                 .context("cannot record the epoch's metrics")?;
             bookkeeping.set(bookkeeping.get() + writing.elapsed());
@@ -319,6 +341,9 @@ impl<'a> TrialRunner<'a> {
             feature_cache: Some(feature_cache),
             bookkeeping: Some(bookkeeping),
             final_logits: Some(&final_logits),
+            eval: at.eval,
+            must_evaluate: &rung_epochs,
+            best_epoch: Some(&best_epoch),
         };
         let outcome = train::fine_tune(trial, &net, &target, &options, on_epoch)?;
         if outcome == FitOutcome::Completed {

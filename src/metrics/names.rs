@@ -105,6 +105,10 @@ pub const EVAL_SECONDS: Metric = metric("eval_seconds", "evaluation time", "s", 
 /// Parameters trained in the epoch (trainable blocks and the head; epoch 0: those of epoch 1's
 /// start).
 pub const TRAINABLE_PARAMS: Metric = metric("trainable_params", "trainable parameters", "", None);
+/// 1 on an epoch whose validation, test and source values come from the fixed per-class
+/// subsets of `eval: {max_per_class: N}` rather than the full splits; absent on fully
+/// evaluated epochs (epoch 0, the last, the best) and on epochs not evaluated at all.
+pub const EVAL_SUBSET: Metric = metric("eval_subset", "evaluated on subsets", "", None);
 /// Expected calibration error on the test split (last epoch).
 pub const ECE: Metric = metric("ece", "ECE", "fraction", Some(false));
 /// ECE after temperature scaling fitted on the validation split (last epoch).
@@ -129,6 +133,7 @@ pub const ALL: &[Metric] = &[
     EPOCH_SECONDS,
     EVAL_SECONDS,
     TRAINABLE_PARAMS,
+    EVAL_SUBSET,
     ECE,
     ECE_TS,
     TEMPERATURE,

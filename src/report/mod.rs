@@ -27,6 +27,7 @@ pub mod charts;
 pub mod compare;
 mod confusion;
 pub mod context;
+mod eval_note;
 pub mod export;
 mod files;
 pub mod heatmap;

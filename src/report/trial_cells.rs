@@ -187,6 +187,11 @@ pub(crate) fn build_cells(sweep: &str, t: &TrialData) -> Result<Vec<Cell>> {
         chart_cell("Other metrics", names_in(&names), other, chart);
     }
 
+    if let Some(text) = super::eval_note::trial_note(&t.metrics) {
+        if let Some(accuracy) = cells.iter_mut().find(|c| c.title == "Accuracy") {
+            accuracy.outputs.push(Output::Text { text });
+        }
+    }
     cells.extend(confusion::matrix_cell(sweep, &t.key, &t.confusion));
     cells.push(timings_cell(sweep, t, train_seconds));
     cells.push(environment_cell(sweep, t));

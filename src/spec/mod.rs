@@ -10,6 +10,7 @@ mod dataset;
 mod describe;
 pub mod early_stop;
 mod error;
+mod eval;
 mod expand;
 mod keys;
 mod parse;
@@ -42,6 +43,7 @@ pub use check::check_data;
 pub use describe::describe_trials;
 pub use error::{Problem, SpecError};
 pub use search::{search_space, SearchSpace};
+pub use eval::EvalSettings;
 pub use trial::*;
 
 use std::path::{Path, PathBuf};
@@ -66,6 +68,9 @@ pub struct Grid {
     /// `early_stop:`: stop hopeless trials at rungs (a run-level setting, not part of any
     /// trial's key).
     pub early_stop: Option<early_stop::EarlyStop>,
+    /// `eval:`: how fine-tuning epochs are evaluated (the same for every trial; not part of
+    /// their configurations or keys).
+    pub eval: EvalSettings,
 }
 
 /// Reads, parses, validates and expands a grid file.
@@ -134,6 +139,7 @@ pub fn parse_grid(path: &Path, yaml: &str, catalog: &dyn ClassCatalog) -> Result
         trials,
         search: parsed.search,
         early_stop: parsed.early_stop,
+        eval: parsed.eval,
     })
 }
 

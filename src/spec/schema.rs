@@ -84,6 +84,9 @@ pub(crate) struct RawGrid {
     pub report: Field,
     pub search: Field,
     pub early_stop: Field,
+    /// How often and on how many examples the epochs are evaluated (not an axis, not part of
+    /// a trial's configuration).
+    pub eval: Field,
 }
 
 /// `search:`, sampled configurations (see [`super::search`]).
@@ -107,6 +110,14 @@ pub(crate) enum RawDistribution {
     Uniform(Value),
     Int(Value),
     Choice(Value),
+}
+
+/// `eval:`, the per-epoch evaluation's schedule and caps.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(crate) struct RawEval {
+    pub every: Field,
+    pub max_per_class: Field,
 }
 
 /// `source:`, the pretraining task.

@@ -6,8 +6,9 @@
 -- One row per trial of a sweep's current grid (trials that left the grid, `superseded_in` set,
 -- are only in the trials table): its parameters, the grid version that added it, the training
 -- semantics it ran under, its final and best metrics (best = lowest val_loss after
--- epoch 0), calibration, forgetting, its domain distance, its tags (`thaw tag --trial`; sorted,
--- comma-joined, NULL when none) and, last, the seconds its epochs spent evaluating (of
+-- epoch 0 among the fully evaluated epochs, those without `eval_subset`), calibration,
+-- forgetting, its domain distance, its tags (`thaw tag --trial`; sorted, comma-joined, NULL
+-- when none) and, last, the seconds its epochs spent evaluating (of
 -- train_seconds, which is every epoch's whole time) and the parameters it trained in its final
 -- epoch. Reads each metric once (joins on the metrics
 -- primary key instead of a per-trial scan: linear in the number of trials).
@@ -18,7 +19,10 @@ WITH last AS MATERIALIZED (
     SELECT trial_id, epoch FROM (
         SELECT trial_id, epoch,
                ROW_NUMBER() OVER (PARTITION BY trial_id ORDER BY value ASC, epoch ASC) AS r
-        FROM metrics WHERE name = 'val_loss' AND epoch > 0 AND value IS NOT NULL
+        FROM metrics m WHERE name = 'val_loss' AND epoch > 0 AND value IS NOT NULL
+          -- only fully evaluated epochs: subset values (eval_subset) are not comparable
+          AND NOT EXISTS (SELECT 1 FROM metrics x WHERE x.trial_id = m.trial_id
+                          AND x.epoch = m.epoch AND x.name = 'eval_subset')
     ) WHERE r = 1
 ), at_last AS MATERIALIZED (
     SELECT m.trial_id,

@@ -2,11 +2,12 @@
 //! and the position in the run, in one safetensors file written atomically, so a killed sweep
 //! resumes where it stopped and reaches the same final metrics.
 
+use super::evaluation::BestSoFar;
 use super::optim::Optim;
 use crate::model::Network;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 /// Where a checkpoint left the run.
@@ -21,6 +22,9 @@ pub struct Position {
 const EPOCH: &str = "thaw.epoch";
 const STEP: &str = "thaw.step";
 
+const BEST_EPOCH: &str = "thaw.best_epoch";
+const BEST_VAL_LOSS: &str = "thaw.best_val_loss";
+
 /// Writes the checkpoint (temporary file, then rename: a reader sees the old or the new file).
 pub fn save(path: &Path, net: &Network, optim: &Optim, at: Position) -> Result<()> {
     let mut tensors: Vec<(String, Tensor)> = net
@@ -32,12 +36,51 @@ pub fn save(path: &Path, net: &Network, optim: &Optim, at: Position) -> Result<(
     tensors.extend(optim.state_tensors());
     tensors.push((EPOCH.into(), Tensor::from(at.epoch as i64)));
     tensors.push((STEP.into(), Tensor::from(at.step as i64)));
+    write(path, &tensors)
+}
+
+/// The file beside the checkpoint `path` that holds the best epoch so far and its snapshot.
+pub fn best_path(path: &Path) -> PathBuf {
+    path.with_extension("best.safetensors")
+}
+
+/// Writes the best epoch so far (and its snapshot, when it has one) beside the checkpoint
+/// `path`.
+pub fn save_best(path: &Path, best: &BestSoFar) -> Result<()> {
+    let mut tensors: Vec<(String, Tensor)> = (best.weights.iter().flatten())
+        .map(|(name, t)| (format!("model.{name}"), t.shallow_clone()))
+        .collect();
+    tensors.push((BEST_EPOCH.into(), Tensor::from(best.epoch as i64)));
+    tensors.push((BEST_VAL_LOSS.into(), Tensor::from(best.val_loss)));
+    write(&best_path(path), &tensors)
+}
+
+/// The best epoch saved beside the checkpoint `path`, when it is there, readable and not past
+/// `epoch` (the checkpoint's own).
+pub fn load_best(path: &Path, epoch: usize) -> Option<BestSoFar> {
+    let best = best_path(path);
+    let tensors = read(&best).ok()?;
+    let at = i64::try_from(tensors.get(BEST_EPOCH)?).ok()? as usize;
+    let val_loss = f64::try_from(tensors.get(BEST_VAL_LOSS)?).ok()?;
+    let mut weights: Vec<(String, Tensor)> = (tensors.iter())
+        .filter_map(|(name, t)| Some((name.strip_prefix("model.")?.to_string(), t.shallow_clone())))
+        .collect();
+    weights.sort_by(|a, b| a.0.cmp(&b.0));
+    (at <= epoch).then_some(BestSoFar {
+        epoch: at,
+        val_loss,
+        weights: (!weights.is_empty()).then_some(weights),
+    })
+}
+
+/// Writes `tensors` to `path` through a temporary file.
+fn write(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the checkpoint folder {}", dir.display()))?;
     }
     let tmp = path.with_extension(format!("{}.partial", std::process::id()));
-    Tensor::write_safetensors(&tensors, &tmp)
+    Tensor::write_safetensors(tensors, &tmp)
         .with_context(|| format!("cannot write checkpoint {}", tmp.display()))?;
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move checkpoint into place at {}", path.display()))

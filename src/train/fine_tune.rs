@@ -1,16 +1,17 @@
 //! Fine-tuning on the target task: the epoch loop with its evaluations, learning rates, frozen
 //! prefix computed once, checkpoints and resume.
 
+use super::evaluation::{Evaluation, HeldOut};
 use super::features::{FeatureCache, PrefixKey};
 use super::schedule::LrPlan;
 use super::{
-    build_optimizer, checkpoint, evaluate, evaluate_logits, language_model, seed_epoch,
-    steps_per_epoch, EpochControl, EpochMetrics, FinalLogits, FitOutcome, Inputs, Trainer,
+    build_optimizer, checkpoint, seed_epoch, steps_per_epoch, EpochControl, EpochMetrics,
+    FinalLogits, FitOutcome, Inputs, Trainer,
 };
 use crate::data::{TaskData, TensorSet};
 use crate::metrics::names;
 use crate::model::{Head, Network};
-use crate::spec::{SourceObjective, TrialSpec};
+use crate::spec::{EvalSettings, SourceObjective, TrialSpec};
 use anyhow::Result;
 use std::cell::{Cell, RefCell};
 use std::path::Path;
@@ -38,17 +39,22 @@ pub struct FitOptions<'a> {
     /// The last epoch's validation and test logits are left here (for calibration without a
     /// second pass over the data).
     pub final_logits: Option<&'a RefCell<Option<FinalLogits>>>,
+    /// Which epochs are evaluated, and on how much of each split (`eval:`).
+    pub eval: EvalSettings,
+    /// Epochs evaluated whatever `eval.every` says (say, the rungs of early stopping); on the
+    /// subsets like any intermediate epoch.
+    pub must_evaluate: &'a [usize],
+    /// When the run reaches its last epoch and its best epoch (lowest subset validation loss)
+    /// was evaluated on subsets, that epoch and its full-split metrics are left here just
+    /// before the last epoch is reported, to replace its subset values (and its `eval_subset`
+    /// mark). Without a slot the best epoch is not re-evaluated.
+    pub best_epoch: Option<&'a RefCell<Option<(usize, EpochMetrics)>>>,
 }
 
 /// The splits as the trainable part of the network consumes them (see [`Inputs`]).
 struct TargetInputs {
     train: Inputs,
-    val: Inputs,
-    test: Inputs,
-    /// The source task's test set, when the network still has its source head.
-    source: Option<Inputs>,
-    /// Whether the source task is a language model (its test texts are raw token ids).
-    language_model: bool,
+    held_out: HeldOut,
 }
 
 impl TargetInputs {
@@ -80,57 +86,14 @@ impl TargetInputs {
         };
         TargetInputs {
             train: inputs(&target.train),
-            val: inputs(&target.val),
-            test: inputs(&target.test),
-            source: source_test
-                .filter(|_| net.has_source_head())
-                .map(source_inputs),
-            language_model: lm,
-        }
-    }
-
-    /// Adds the validation and test metrics (and source accuracy) to `m`, leaving the logits in
-    /// `final_logits` when given.
-    /// Evaluates every split into `m`, with the seconds it took as `eval_seconds`.
-    fn evaluate(
-        &self,
-        net: &Network,
-        m: &mut EpochMetrics,
-        final_logits: Option<&RefCell<Option<FinalLogits>>>,
-    ) {
-        let started = Instant::now();
-        self.evaluate_splits(net, m, final_logits);
-        m.push((
-            names::EVAL_SECONDS.name.into(),
-            started.elapsed().as_secs_f64(),
-        ));
-    }
-
-    fn evaluate_splits(
-        &self,
-        net: &Network,
-        m: &mut EpochMetrics,
-        final_logits: Option<&RefCell<Option<FinalLogits>>>,
-    ) {
-        let (val_loss, val_acc, val) = evaluate_logits(net, &self.val, Head::Target);
-        let (_, test_acc, test) = evaluate_logits(net, &self.test, Head::Target);
-        if let Some(slot) = final_logits {
-            slot.replace(Some(FinalLogits { val, test }));
-        }
-        m.push((names::VAL_LOSS.name.into(), val_loss));
-        m.push((names::VAL_ACC.name.into(), val_acc));
-        m.push((names::TEST_ACC.name.into(), test_acc));
-        match &self.source {
-            Some(src) if self.language_model => {
-                let (loss, acc) = language_model::evaluate(net, src);
-                m.push((names::SOURCE_ACC.name.into(), acc));
-                m.push((names::SOURCE_LM_LOSS.name.into(), loss));
-            }
-            Some(src) => {
-                let (_, source_acc) = evaluate(net, src, Head::Source);
-                m.push((names::SOURCE_ACC.name.into(), source_acc));
-            }
-            None => {}
+            held_out: HeldOut {
+                val: inputs(&target.val),
+                test: inputs(&target.test),
+                source: source_test
+                    .filter(|_| net.has_source_head())
+                    .map(source_inputs),
+                language_model: lm,
+            },
         }
     }
 }
@@ -182,16 +145,29 @@ pub fn fine_tune(
         options.feature_cache,
     );
     let mut prepared = preparing.elapsed();
+    let mut evaluation = Evaluation::new(
+        inputs.held_out,
+        options.eval,
+        spec.seed,
+        options.must_evaluate,
+        spec.epochs,
+    );
     let first_epoch = match resumed {
         Some(at) => {
             trainer.step = at.step;
+            let best = options
+                .checkpoint
+                .and_then(|p| checkpoint::load_best(p, at.epoch));
+            if let Some(best) = best {
+                evaluation.resume_best(best);
+            }
             at.epoch + 1
         }
         None => {
             let mut before = EpochMetrics::new();
             let from = trainer.plan.trainable_from(0, frozen, n_blocks);
             before.push(trainable_params(net, from));
-            inputs.evaluate(net, &mut before, options.final_logits);
+            evaluation.evaluate(net, 0, &mut before, options.final_logits);
             match on_epoch(0, &before)? {
                 EpochControl::Stop => return Ok(FitOutcome::Interrupted { epoch: 0 }),
                 EpochControl::Prune => return Ok(FitOutcome::Pruned { epoch: 0 }),
@@ -226,9 +202,14 @@ pub fn fine_tune(
             on_epoch(epoch, &m)?;
             return Ok(FitOutcome::Diverged { epoch });
         }
-        inputs.evaluate(net, &mut m, options.final_logits);
+        if evaluation.due(epoch) {
+            evaluation.evaluate(net, epoch, &mut m, options.final_logits);
+        }
         push_learning_rates(&trainer, spec, n_blocks, from, &mut m);
         m.push(seconds(started));
+        if let Some(slot) = options.best_epoch.filter(|_| epoch == spec.epochs) {
+            slot.replace(evaluation.best_on_full_splits(net, &mut m));
+        }
         let control = on_epoch(epoch, &m)?;
         let due = last_saved.elapsed() >= options.checkpoint_every
             || epoch == spec.epochs
@@ -239,6 +220,9 @@ pub fn fine_tune(
                 epoch,
                 step: trainer.step,
             };
+            if let Some(best) = evaluation.best_to_save() {
+                checkpoint::save_best(path, best)?;
+            }
             checkpoint::save(path, net, &trainer.opt, at)?;
             last_saved = Instant::now();
             if let Some(total) = options.bookkeeping {

@@ -3,7 +3,7 @@
 //! output per token of the vocabulary), and the same measure on held-out source text while the
 //! network is fine-tuned, where forgetting shows as a rising next-token loss.
 
-use super::{length_buckets, seed_epoch, Inputs, EVAL_BATCH};
+use super::{eval_batch, length_buckets, seed_epoch, Inputs};
 use crate::data::TaskData;
 use crate::model::zoo::gpt::GPT_TINY;
 use crate::model::{text, Head, Network};
@@ -64,8 +64,9 @@ pub fn evaluate(net: &Network, inputs: &Inputs) -> (f64, f64) {
     let order = text::lengths(&inputs.x).argsort(0, false);
     let totals = tch::no_grad(|| {
         let mut sums = [0, 1, 2].map(|_| Tensor::zeros([], (Kind::Double, device)));
-        for start in (0..inputs.len).step_by(EVAL_BATCH) {
-            let n = EVAL_BATCH.min(inputs.len - start) as i64;
+        let batch = eval_batch(device);
+        for start in (0..inputs.len).step_by(batch) {
+            let n = batch.min(inputs.len - start) as i64;
             let ids = inputs.rows(&order.narrow(0, start as i64, n));
             let parts = super::precision::autocast(inputs.precision, device, || {
                 next_token(net, &ids, net.n_blocks(), false)

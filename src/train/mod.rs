@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod checkpoint;
+pub mod evaluation;
 pub mod features;
 mod fine_tune;
 pub mod language_model;
@@ -49,9 +50,20 @@ pub enum EpochControl {
     Prune,
 }
 
-/// Batch size of evaluation passes: small enough that activations stay out of mmap-sized
-/// allocations on the CPU (large ones cost a page-fault storm per batch).
+/// Batch size of evaluation passes on the CPU: small enough that activations stay out of
+/// mmap-sized allocations (large ones cost a page-fault storm per batch).
 pub const EVAL_BATCH: usize = 128;
+
+/// Batch size of evaluation passes on a GPU, where a larger batch means fewer kernel launches.
+const GPU_EVAL_BATCH: usize = 1024;
+
+/// Batch size of evaluation passes on `device`.
+pub fn eval_batch(device: tch::Device) -> usize {
+    match device {
+        tch::Device::Cuda(_) => GPU_EVAL_BATCH,
+        _ => EVAL_BATCH,
+    }
+}
 
 /// Metrics of one epoch as `(name, value)` pairs, in the names the database documents.
 pub type EpochMetrics = Vec<(String, f64)>;
@@ -152,10 +164,11 @@ impl Inputs {
                 net.prefix(&net.prepare_input(&x), prefix)
             })
         };
+        let batch = eval_batch(device);
         let batches = || {
             (0..set.len)
-                .step_by(EVAL_BATCH)
-                .map(move |start| run(start, EVAL_BATCH.min(set.len - start)))
+                .step_by(batch)
+                .map(move |start| run(start, batch.min(set.len - start)))
         };
         let all = || Tensor::cat(&batches().collect::<Vec<_>>(), 0);
         let one = run(0, 1);
@@ -180,6 +193,20 @@ impl Inputs {
             lengths: set
                 .is_text()
                 .then(|| crate::model::text::lengths(&set.images)),
+        }
+    }
+
+    /// The rows `idx` of this split as a split of their own (indexing the computed prefix
+    /// outputs, not recomputing them).
+    fn subset(&self, idx: &Tensor) -> Inputs {
+        let on = |t: &Tensor| t.index_select(0, &idx.to_device(t.device()));
+        Inputs {
+            x: on(&self.x),
+            labels: on(&self.labels),
+            len: idx.size()[0] as usize,
+            prefix: self.prefix,
+            precision: self.precision,
+            lengths: self.lengths.as_ref().map(on),
         }
     }
 
@@ -237,11 +264,12 @@ fn evaluate_logits(net: &Network, inputs: &Inputs, head: Head) -> (f64, f64, Ten
     let n_blocks = net.n_blocks();
     // Texts are evaluated shortest first, so that each batch carries little padding.
     let order = inputs.lengths.as_ref().map(|l| l.argsort(0, false));
+    let batch = eval_batch(inputs.labels.device());
     tch::no_grad(|| {
         let parts: Vec<Tensor> = (0..inputs.len)
-            .step_by(EVAL_BATCH)
+            .step_by(batch)
             .map(|start| {
-                let len = EVAL_BATCH.min(inputs.len - start);
+                let len = batch.min(inputs.len - start);
                 let x = match &order {
                     Some(o) => inputs.rows(&o.narrow(0, start as i64, len as i64)),
                     None => inputs.slice(start, len),

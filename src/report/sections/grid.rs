@@ -59,6 +59,9 @@ pub fn grid(ctx: &Ctx) -> Result<Option<Cell>> {
             fmt_duration(t)
         ));
     }
+    if let Some(note) = crate::report::eval_note::sweep_note(ctx)? {
+        facts.push(format!("- evaluation: {note}"));
+    }
     facts.extend(version_facts(ctx)?);
     if !facts.is_empty() {
         md.push_str("\n\n");

@@ -112,6 +112,7 @@ ORDER BY ts.train_per_class, t.position;",
             series,
         )
     };
+    let subsets = crate::report::eval_note::sweep_note(ctx)?.map(|text| Output::Text { text });
     let gap_intro = Output::Text {
         text: "Generalization gap = final train accuracy \u{2212} final validation accuracy, \
                per completed trial, aggregated by target size:"
@@ -123,7 +124,10 @@ ORDER BY ts.train_per_class, t.position;",
         chart.to_svg()?,
         ctx.caption(&["train_per_class"], false),
         rows.len(),
-        std::iter::once(gap_intro).chain(gap_outputs(ctx, &gap_sql)?),
+        subsets
+            .into_iter()
+            .chain(std::iter::once(gap_intro))
+            .chain(gap_outputs(ctx, &gap_sql)?),
     )))
 }
 

@@ -3,6 +3,7 @@
 use super::super::error::Seg;
 use super::super::search::SearchSpace;
 use super::super::trial::*;
+use super::super::EvalSettings;
 
 /// A value of an axis together with where it was written.
 #[derive(Clone, Debug)]
@@ -145,4 +146,6 @@ pub(crate) struct Parsed {
     pub search: Option<SearchSpace>,
     /// `early_stop:`.
     pub early_stop: Option<super::super::early_stop::EarlyStop>,
+    /// `eval:`.
+    pub eval: EvalSettings,
 }

@@ -303,6 +303,7 @@ impl Parser<'_> {
             None => Some(None),
             Some(v) => self.search(v, &key(root, "search")).map(Some),
         };
+        let eval = self.eval(&g.eval);
         if let Some(v) = g.report.given() {
             super::super::report::check_report(self.diag, v, &key(root, "report"));
         }
@@ -358,6 +359,7 @@ impl Parser<'_> {
             excludes_path,
             search: search?,
             early_stop,
+            eval: eval?,
         })
     }
 }

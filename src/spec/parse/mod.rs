@@ -14,6 +14,7 @@ mod axes;
 mod combine;
 mod dataset;
 mod early_stop;
+mod eval;
 mod grid;
 mod schedule;
 mod search;
@@ -22,6 +23,7 @@ mod text;
 mod values;
 
 pub(crate) use axes::*;
+pub(crate) use eval::eval_of_yaml;
 
 /// Joins a relative path to the grid file's directory and removes `.`/`..` lexically.
 pub(crate) fn resolve_path(base_dir: &Path, p: &str) -> PathBuf {

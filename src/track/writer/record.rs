@@ -77,6 +77,31 @@ impl Db {
         Ok(())
     }
 
+    /// Replaces epoch `epoch`'s subset evaluation (`eval_subset`) by its full-split `values`,
+    /// in one transaction.
+    pub fn replace_subset_evaluation(
+        &self,
+        trial_id: i64,
+        epoch: i64,
+        values: &[(String, f64)],
+    ) -> Result<()> {
+        let tx = self.write_tx()?;
+        tx.execute(
+            "DELETE FROM metrics WHERE trial_id = ?1 AND epoch = ?2 AND name = ?3",
+            params![trial_id, epoch, crate::metrics::names::EVAL_SUBSET.name],
+        )?;
+        {
+            let mut stmt = tx.prepare(
+                "INSERT OR REPLACE INTO metrics (trial_id, epoch, name, value) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (name, value) in values {
+                stmt.execute(params![trial_id, epoch, name, finite(*value)])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records the files of a trial's target splits under `split_key` (once per key) and links
     /// the trial to them.
     pub fn record_split(
