@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
     let done = ExitCode::SUCCESS;
     match command {
-        Command::Run(args) => cli::run::run(args),
+        Command::Run(args) => cli::run::run(*args),
         Command::Report {
             sweep,
             compare,

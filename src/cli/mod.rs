@@ -41,7 +41,7 @@ pub struct ReportArgs {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train every trial of the grids that is not completed yet, then render their reports.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Do once what every trial of the grids needs before an array of `thaw run --shard` tasks
     /// starts: decode the datasets and pretrain every source checkpoint.
     Prepare(PrepareArgs),

@@ -42,8 +42,8 @@ mod tests_weights;
 pub use check::check_data;
 pub use describe::describe_trials;
 pub use error::{Problem, SpecError};
-pub use search::{search_space, SearchSpace};
 pub use eval::EvalSettings;
+pub use search::{search_space, SearchSpace};
 pub use trial::*;
 
 use std::path::{Path, PathBuf};
