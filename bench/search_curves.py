@@ -18,22 +18,12 @@ import csv
 import json
 import math
 import os
-import platform
 import sqlite3
 import statistics
 
+from compare import cpu_model
+
 FRACTIONS = [0.05, 0.1, 0.2, 1 / 3, 0.5, 1.0]
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def trials(con, sweep):
