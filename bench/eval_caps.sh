@@ -11,16 +11,7 @@
 # Environment: THAW_BIN, BENCH_DEVICE, BENCH_DATA, PYTHON as in bench/run.sh; BENCH_OUT keeps
 # the databases and logs (default: a temp folder).
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(dirname "$here")
-cd "$root"
-THAW_BIN=${THAW_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/thaw}
-BENCH_DEVICE=${BENCH_DEVICE:-cpu}
-BENCH_DATA=${BENCH_DATA:-$root/data}
-PYTHON=${PYTHON:-python3}
-out=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/thaw-eval.XXXXXX")}
-mkdir -p "$out"
-[[ -x $THAW_BIN ]] || { echo "bench: no thaw binary at $THAW_BIN (make build, or set THAW_BIN)" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh" eval
 
 run() { # $1 = grid, $2 = label (capped|full)
     local name db

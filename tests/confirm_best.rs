@@ -72,7 +72,10 @@ fn confirm_best_reruns_the_validation_winner_with_fresh_seeds_and_the_report_sho
     );
     assert!(out.status.success(), "{}", common::text(&out));
     let said = common::text(&out);
-    assert!(said.contains("confirming sweep searched's best configuration"), "{said}");
+    assert!(
+        said.contains("confirming sweep searched's best configuration"),
+        "{said}"
+    );
     let db = dir.path().join("thaw.sqlite");
 
     let searched = configurations(&db, "searched");
@@ -114,7 +117,7 @@ fn confirm_best_reruns_the_validation_winner_with_fresh_seeds_and_the_report_sho
         assert!(page.contains(text), "the report lacks {text:?}");
     }
     // The confirmation sweep has its own report, without a Search cell of its own.
-    let own = std::fs::read_to_string(dir.path().join("reports/searched.confirm/index.html"))
-        .unwrap();
+    let own =
+        std::fs::read_to_string(dir.path().join("reports/searched.confirm/index.html")).unwrap();
     assert!(!own.contains(">Search<"));
 }
